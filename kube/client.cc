@@ -1,0 +1,468 @@
+// REST over httplib: one pooled keep-alive connection per concurrent request, TLS
+// material parsed once from the Config, every failure turned into an Error value.
+#include "kube/client.h"
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+namespace governor::kube {
+namespace {
+
+std::string percentEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+class Query {
+ public:
+  Query& add(const std::string& key, const std::string& value) {
+    if (!value.empty()) q_ += (q_.empty() ? "?" : "&") + key + "=" + percentEncode(value);
+    return *this;
+  }
+  std::string str() const { return q_; }
+
+ private:
+  std::string q_;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct X509Deleter { void operator()(X509* p) const { X509_free(p); } };
+struct KeyDeleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
+struct BioDeleter { void operator()(BIO* p) const { BIO_free(p); } };
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr memBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+std::string trimSlash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// The reason the API server would give, for answers that carry no Status.
+std::string reasonForCode(int code) {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 410: return "Expired";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return "Unknown";
+  }
+}
+
+std::string describe(const std::string& method, const std::string& path) {
+  return method + " " + path;
+}
+
+}  // namespace
+
+std::string Resource::path(const std::string& ns, const std::string& name) const {
+  std::string p = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  if (namespaced && !ns.empty()) p += "/namespaces/" + ns;
+  p += "/" + plural;
+  if (!name.empty()) p += "/" + name;
+  return p;
+}
+
+std::string objectKey(const Json& object) {
+  const auto& md = object.value("metadata", Json::object());
+  std::string ns = md.value("namespace", "");
+  std::string name = md.value("name", "");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+Error errorFromResponse(int httpStatus, const std::string& body, const std::string& context) {
+  Error err{Status{httpStatus, "", ""}, context};
+  auto status = Json::parse(body, nullptr, false);
+  if (status.is_object() && status.value("kind", "") == "Status") {
+    err.status.reason = status.value("reason", "");
+    err.status.message = status.value("message", "");
+  } else {
+    err.status.message = body.substr(0, 512);
+  }
+  if (err.status.reason.empty()) err.status.reason = reasonForCode(httpStatus);
+  return err;
+}
+
+std::vector<std::string> LineDecoder::feed(std::string_view data) {
+  std::vector<std::string> lines;
+  carry_.append(data);
+  size_t start = 0;
+  for (size_t nl; (nl = carry_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (nl > start) lines.emplace_back(carry_, start, nl - start);
+  }
+  carry_.erase(0, start);
+  return lines;
+}
+
+void WatchCancel::cancel() {
+  cancelled_ = true;
+  std::lock_guard lock(mu_);
+  if (stopper_) stopper_();
+}
+
+void WatchCancel::attach(std::function<void()> stopper) {
+  std::lock_guard lock(mu_);
+  stopper_ = std::move(stopper);
+}
+
+void WatchCancel::detach() {
+  std::lock_guard lock(mu_);
+  stopper_ = nullptr;
+}
+
+// Parsed TLS material; each connection gets its own copies since httplib takes
+// ownership of the certificate store it is given.
+struct Client::Tls {
+  std::string caPem;
+  std::unique_ptr<X509, X509Deleter> cert;
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key;
+
+  X509_STORE* newStore() const {
+    X509_STORE* store = X509_STORE_new();
+    auto bio = memBio(caPem);
+    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(store, c);
+      X509_free(c);
+    }
+    return store;
+  }
+};
+
+class Client::Pool {
+ public:
+  Pool(const Config& config, const Tls& tls) : config_(config), tls_(tls) {
+    auto rest = config.server.substr(config.server.find("://") + 3);
+    https_ = config.server.rfind("https://", 0) == 0;
+    auto colon = rest.rfind(':');
+    if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+      host_ = rest.substr(0, colon);
+      port_ = std::stoi(rest.substr(colon + 1));
+    } else {
+      host_ = rest;
+      port_ = https_ ? 443 : 80;
+    }
+    if (host_.size() > 2 && host_.front() == '[') host_ = host_.substr(1, host_.size() - 2);
+  }
+
+  std::unique_ptr<httplib::ClientImpl> acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return connect();
+  }
+
+  void release(std::unique_ptr<httplib::ClientImpl> c) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(c));
+  }
+
+  std::unique_ptr<httplib::ClientImpl> connect() const {
+    std::unique_ptr<httplib::ClientImpl> c;
+    if (https_) {
+      auto ssl = std::make_unique<httplib::SSLClient>(host_, port_, tls_.cert.get(), tls_.key.get());
+      if (config_.insecureSkipTlsVerify) {
+        ssl->enable_server_certificate_verification(false);
+      } else if (!tls_.caPem.empty()) {
+        ssl->set_ca_cert_store(tls_.newStore());
+      }
+      c = std::move(ssl);
+    } else {
+      c = std::make_unique<httplib::ClientImpl>(host_, port_);
+    }
+    c->set_keep_alive(true);
+    c->set_connection_timeout(std::chrono::seconds(5));
+    c->set_read_timeout(config_.timeout);
+    c->set_write_timeout(config_.timeout);
+    return c;
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 8;
+  const Config& config_;
+  const Tls& tls_;
+  bool https_ = true;
+  std::string host_;
+  int port_ = 443;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;
+};
+
+Result<std::unique_ptr<Client>> Client::create(const Config& config) {
+  // Writing to a connection the server has closed must be an error value, not the death
+  // of the process: OpenSSL writes without MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto invalid = [](const std::string& msg) {
+    return Error{Status{0, "Invalid", msg}, "kube client"};
+  };
+  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
+    return invalid("server \"" + config.server + "\" must start with https:// or http://");
+  }
+  auto tls = std::make_unique<Tls>();
+  tls->caPem = config.caPem;
+  if (!config.caPem.empty()) {
+    auto bio = memBio(config.caPem);
+    std::unique_ptr<X509, X509Deleter> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!ca) return invalid("certificate authority is not a PEM certificate");
+  }
+  if (!config.clientCertPem.empty() || !config.clientKeyPem.empty()) {
+    auto certBio = memBio(config.clientCertPem);
+    auto keyBio = memBio(config.clientKeyPem);
+    tls->cert.reset(PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr));
+    tls->key.reset(PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr));
+    if (!tls->cert) return invalid("client certificate is not a PEM certificate");
+    if (!tls->key) return invalid("client key is not a PEM private key");
+  }
+  return std::unique_ptr<Client>(new Client(config, std::move(tls)));
+}
+
+Client::Client(Config config, std::unique_ptr<Tls> tls)
+    : config_(std::move(config)), tls_(std::move(tls)) {
+  config_.server = trimSlash(config_.server);
+  pool_ = std::make_unique<Pool>(config_, *tls_);
+}
+
+Client::~Client() = default;
+
+std::string Client::bearerToken() const {
+  if (!config_.tokenFile.empty()) {
+    auto t = readFile(config_.tokenFile);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    if (!t.empty()) return t;
+  }
+  return config_.token;
+}
+
+Result<Json> Client::request(const std::string& method, const std::string& path,
+                             const std::string& body, const std::string& contentType) {
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers = {{"Accept", "application/json"}, {"User-Agent", "governor/0.1"}};
+  if (auto token = bearerToken(); !token.empty()) req.headers.emplace("Authorization", "Bearer " + token);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req.headers.emplace("Content-Type", contentType);
+    req.body = body;
+  }
+  auto conn = pool_->acquire();
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  bool sent = conn->send(req, res, err);
+  if (!sent) {
+    // A pooled connection the server closed meanwhile fails at once; retry once fresh.
+    conn = pool_->connect();
+    res = httplib::Response();
+    sent = conn->send(req, res, err);
+  }
+  if (!sent) {
+    return Error{Status{0, "Unavailable", httplib::to_string(err)}, describe(method, path)};
+  }
+  pool_->release(std::move(conn));
+  if (res.status < 200 || res.status >= 300) {
+    return errorFromResponse(res.status, res.body, describe(method, path));
+  }
+  if (res.body.empty()) return Json::object();
+  auto json = Json::parse(res.body, nullptr, false);
+  if (json.is_discarded()) {
+    return Error{Status{res.status, "InvalidResponse", "response is not JSON"}, describe(method, path)};
+  }
+  return json;
+}
+
+Result<Json> Client::get(const Resource& r, const std::string& ns, const std::string& name,
+                         const std::string& subresource) {
+  return request("GET", r.path(ns, name) + (subresource.empty() ? "" : "/" + subresource), "", "");
+}
+
+Result<ListPage> Client::listPage(const Resource& r, const std::string& ns, const ListOptions& opts) {
+  Query q;
+  q.add("labelSelector", opts.labelSelector)
+      .add("fieldSelector", opts.fieldSelector)
+      .add("resourceVersion", opts.resourceVersion)
+      .add("limit", opts.limit > 0 ? std::to_string(opts.limit) : "")
+      .add("continue", opts.continueToken);
+  auto res = request("GET", r.path(ns) + q.str(), "", "");
+  if (!res) return res.error();
+  ListPage page;
+  const auto& md = res->value("metadata", Json::object());
+  page.resourceVersion = md.value("resourceVersion", "");
+  page.continueToken = md.value("continue", "");
+  auto kind = res->value("kind", "");
+  if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
+  for (auto& item : res->value("items", Json::array())) {
+    // Items of a list carry no kind or apiVersion; restore them so objects stand alone.
+    if (!item.contains("kind")) item["kind"] = kind;
+    if (!item.contains("apiVersion")) item["apiVersion"] = r.apiVersion();
+    page.items.push_back(std::move(item));
+  }
+  return page;
+}
+
+Result<ListPage> Client::list(const Resource& r, const std::string& ns, ListOptions opts) {
+  ListPage all;
+  bool restarted = false;
+  for (;;) {
+    auto page = listPage(r, ns, opts);
+    if (!page) {
+      if (page.error().isGone() && !opts.continueToken.empty() && !restarted) {
+        restarted = true;
+        opts.continueToken.clear();
+        all = ListPage();
+        continue;
+      }
+      return page.error();
+    }
+    for (auto& item : page->items) all.items.push_back(std::move(item));
+    all.resourceVersion = page->resourceVersion;
+    if (page->continueToken.empty()) return all;
+    opts.continueToken = page->continueToken;
+  }
+}
+
+Result<Json> Client::create(const Resource& r, const std::string& ns, const Json& object) {
+  return request("POST", r.path(ns), object.dump(), "application/json");
+}
+
+Result<Json> Client::update(const Resource& r, const Json& object, const std::string& subresource) {
+  const auto& md = object.value("metadata", Json::object());
+  auto path = r.path(md.value("namespace", ""), md.value("name", ""));
+  return request("PUT", path + (subresource.empty() ? "" : "/" + subresource), object.dump(),
+                 "application/json");
+}
+
+Result<Json> Client::apply(const Resource& r, const std::string& ns, const std::string& name,
+                           const Json& object, const ApplyOptions& opts) {
+  Query q;
+  q.add("fieldManager", opts.fieldManager).add("force", opts.force ? "true" : "");
+  auto path = r.path(ns, name) + (opts.subresource.empty() ? "" : "/" + opts.subresource);
+  // JSON is YAML, so the apply-patch+yaml content type takes the JSON text as is.
+  return request("PATCH", path + q.str(), object.dump(), "application/apply-patch+yaml");
+}
+
+Result<Json> Client::mergePatch(const Resource& r, const std::string& ns, const std::string& name,
+                                const Json& patch, const std::string& subresource) {
+  auto path = r.path(ns, name) + (subresource.empty() ? "" : "/" + subresource);
+  return request("PATCH", path, patch.dump(), "application/merge-patch+json");
+}
+
+Outcome Client::remove(const Resource& r, const std::string& ns, const std::string& name,
+                       Propagation propagation) {
+  static const char* names[] = {"Background", "Foreground", "Orphan"};
+  Json body = {{"kind", "DeleteOptions"},
+               {"apiVersion", "v1"},
+               {"propagationPolicy", names[static_cast<int>(propagation)]}};
+  auto res = request("DELETE", r.path(ns, name), body.dump(), "application/json");
+  if (!res) return res.error();
+  return Ok{};
+}
+
+Result<Json> Client::raw(const std::string& method, const std::string& path, const std::string& body,
+                         const std::string& contentType) {
+  return request(method, path, body, contentType);
+}
+
+Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+                      const WatchHandler& handler, WatchCancel* cancel) {
+  Query q;
+  q.add("watch", "1")
+      .add("resourceVersion", opts.resourceVersion)
+      .add("labelSelector", opts.labelSelector)
+      .add("fieldSelector", opts.fieldSelector)
+      .add("allowWatchBookmarks", opts.allowBookmarks ? "true" : "")
+      .add("timeoutSeconds", std::to_string(opts.timeoutSeconds));
+  auto path = r.path(ns) + q.str();
+  auto conn = pool_->connect();
+  conn->set_keep_alive(false);
+  // A silent stream is broken: bookmarks arrive about every minute, the timeout ends it.
+  conn->set_read_timeout(std::chrono::seconds(opts.timeoutSeconds + 70));
+  if (cancel) {
+    cancel->attach([c = conn.get()] { c->stop(); });
+    if (cancel->cancelled()) {
+      cancel->detach();
+      return Ok{};
+    }
+  }
+
+  httplib::Request req;
+  req.method = "GET";
+  req.path = path;
+  req.headers = {{"Accept", "application/json"}, {"User-Agent", "governor/0.1"}};
+  if (auto token = bearerToken(); !token.empty()) req.headers.emplace("Authorization", "Bearer " + token);
+  int status = 0;
+  std::string errorBody;
+  LineDecoder decoder;
+  bool stoppedByHandler = false;
+  std::optional<Error> decodeError;
+  req.response_handler = [&](const httplib::Response& res) {
+    status = res.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (status < 200 || status >= 300) {
+      errorBody.append(data, len);
+      return true;
+    }
+    for (auto& line : decoder.feed({data, len})) {
+      auto json = Json::parse(line, nullptr, false);
+      if (json.is_discarded() || !json.is_object()) {
+        decodeError = Error{Status{status, "InvalidResponse", "watch event is not JSON"}, describe("WATCH", path)};
+        return false;
+      }
+      WatchEvent ev{json.value("type", ""), json.value("object", Json::object())};
+      if (!handler(ev)) {
+        stoppedByHandler = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  bool sent = conn->send(req, res, err);
+  if (cancel) cancel->detach();
+  if (decodeError) return *decodeError;
+  if (stoppedByHandler || (cancel && cancel->cancelled())) return Ok{};
+  if (status != 0 && (status < 200 || status >= 300)) {
+    return errorFromResponse(status, errorBody, describe("WATCH", path));
+  }
+  if (!sent) return Error{Status{0, "Unavailable", httplib::to_string(err)}, describe("WATCH", path)};
+  return Ok{};
+}
+
+}  // namespace governor::kube

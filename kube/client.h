@@ -1,0 +1,159 @@
+// REST access to the Kubernetes API over HTTPS with keep-alive: CRUD, server-side apply,
+// merge patch, the status subresource and watch streams. Thread-safe: each request takes
+// a connection from a small pool, so concurrent callers never share a socket.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/config.h"
+#include "kube/result.h"
+
+namespace governor::kube {
+
+using Json = nlohmann::json;
+
+// A resource type: "apps/v1 deployments". The core group is "".
+struct Resource {
+  std::string group;
+  std::string version;
+  std::string plural;
+  bool namespaced = true;
+
+  std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
+  // "/api/v1/namespaces/ns/configmaps/name"; ns is ignored for cluster-scoped types and
+  // may be empty (all namespaces) for collections.
+  std::string path(const std::string& ns, const std::string& name = "") const;
+};
+
+struct ListOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  std::string resourceVersion;  // "" = most recent (quorum read), "0" = any (API cache)
+  int64_t limit = 0;            // page size; 0 = unpaged
+  std::string continueToken;
+};
+
+struct ListPage {
+  std::vector<Json> items;
+  std::string resourceVersion;
+  std::string continueToken;  // empty on the last page
+};
+
+struct ApplyOptions {
+  std::string fieldManager;
+  bool force = false;
+  std::string subresource;  // "" or "status"
+};
+
+enum class Propagation { Background, Foreground, Orphan };
+
+// One event of a watch stream. For ERROR, `object` is a metav1.Status.
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  Json object;
+};
+
+struct WatchOptions {
+  std::string resourceVersion;
+  std::string labelSelector;
+  std::string fieldSelector;
+  int timeoutSeconds = 300;  // the server ends the stream after this
+  bool allowBookmarks = true;
+};
+
+// Returns false to stop the watch.
+using WatchHandler = std::function<bool(const WatchEvent&)>;
+
+// Cancels a running watch from another thread; serves one watch at a time.
+class WatchCancel {
+ public:
+  void cancel();
+  bool cancelled() const { return cancelled_.load(); }
+  // Arms it again for the next watch (only while no watch is using it).
+  void reset() { cancelled_ = false; }
+
+ private:
+  friend class Client;
+  void attach(std::function<void()> stopper);
+  void detach();
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::function<void()> stopper_;
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> create(const Config& config);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const Config& config() const { return config_; }
+
+  Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
+                   const std::string& subresource = "");
+  Result<ListPage> listPage(const Resource& r, const std::string& ns, const ListOptions& opts);
+  // Follows continue tokens to the end; restarts once from the beginning when a token
+  // expires (410) between pages, as the API concepts page advises.
+  Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {});
+  Result<Json> create(const Resource& r, const std::string& ns, const Json& object);
+  // PUT: carries metadata.resourceVersion, so a stale one answers 409 Conflict.
+  Result<Json> update(const Resource& r, const Json& object, const std::string& subresource = "");
+  Result<Json> apply(const Resource& r, const std::string& ns, const std::string& name,
+                     const Json& object, const ApplyOptions& opts);
+  Result<Json> mergePatch(const Resource& r, const std::string& ns, const std::string& name,
+                          const Json& patch, const std::string& subresource = "");
+  Outcome remove(const Resource& r, const std::string& ns, const std::string& name,
+                 Propagation propagation = Propagation::Background);
+  // Any path, for what the typed calls do not cover (discovery, aggregated APIs).
+  Result<Json> raw(const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::string& contentType = "application/json");
+
+  // Streams events to `handler` until the server closes the stream (Ok), the handler
+  // returns false or `cancel` fires (Ok), or the request fails (Error). An ERROR event
+  // is passed to the handler like any other.
+  Outcome watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+                const WatchHandler& handler, WatchCancel* cancel = nullptr);
+
+ private:
+  struct Tls;
+  class Pool;
+  Client(Config config, std::unique_ptr<Tls> tls);
+  Result<Json> request(const std::string& method, const std::string& path,
+                       const std::string& body, const std::string& contentType);
+  std::string bearerToken() const;
+
+  Config config_;
+  std::unique_ptr<Tls> tls_;
+  std::unique_ptr<Pool> pool_;
+};
+
+// Splits a chunked watch body into complete lines across arbitrary chunk boundaries.
+class LineDecoder {
+ public:
+  // Appends `data` and returns every line it completed (without the newline).
+  std::vector<std::string> feed(std::string_view data);
+  bool hasPartial() const { return !carry_.empty(); }
+
+ private:
+  std::string carry_;
+};
+
+// Builds the Error for a non-2xx answer from its body (a metav1.Status when the server
+// sent one) and the request's description.
+Error errorFromResponse(int httpStatus, const std::string& body, const std::string& context);
+
+// "namespace/name", or "name" for cluster-scoped objects.
+std::string objectKey(const Json& object);
+
+}  // namespace governor::kube

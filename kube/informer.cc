@@ -1,0 +1,181 @@
+// Informer store, handler fan-out and resync; see informer.h.
+#include "kube/informer.h"
+
+namespace governor::kube {
+
+Informer::Informer(Client& client, Resource resource, std::string ns, InformerOptions opts)
+    : resource_(resource),
+      opts_(std::move(opts)),
+      reflector_(client, std::move(resource), std::move(ns), opts_.reflector, *this) {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::addHandler(EventHandler handler) {
+  std::lock_guard notify(notifyMu_);
+  std::vector<Json> existing;
+  {
+    std::lock_guard lock(mu_);
+    handlers_.push_back(handler);
+    for (const auto& [key, obj] : store_) existing.push_back(obj);
+  }
+  if (handler.onAdd) {
+    for (const auto& obj : existing) handler.onAdd(obj);
+  }
+}
+
+void Informer::start() {
+  std::lock_guard lock(runMu_);
+  if (watchThread_.joinable()) return;
+  stopping_ = false;
+  cancel_.reset();
+  watchThread_ = std::thread([this] { reflector_.run(cancel_); });
+  if (opts_.resyncPeriod.count() > 0) resyncThread_ = std::thread([this] { resyncLoop(); });
+}
+
+void Informer::stop() {
+  {
+    std::lock_guard lock(runMu_);
+    stopping_ = true;
+  }
+  stopCv_.notify_all();
+  cancel_.cancel();
+  if (watchThread_.joinable()) watchThread_.join();
+  if (resyncThread_.joinable()) resyncThread_.join();
+}
+
+bool Informer::hasSynced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
+}
+
+bool Informer::waitForSync(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return syncedCv_.wait_for(lock, timeout, [this] { return synced_; });
+}
+
+std::optional<Json> Informer::get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = store_.find(key);
+  if (it == store_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Json> Informer::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  out.reserve(store_.size());
+  for (const auto& [key, obj] : store_) out.push_back(obj);
+  return out;
+}
+
+void Informer::replace(std::vector<Json> items) {
+  std::lock_guard notify(notifyMu_);
+  std::map<std::string, Json> next;
+  for (auto& item : items) next.emplace(objectKey(item), std::move(item));
+  std::map<std::string, Json> previous;
+  {
+    std::lock_guard lock(mu_);
+    previous.swap(store_);
+    store_ = next;
+  }
+  // Tell handlers what changed between the old view and the fresh list.
+  for (const auto& [key, obj] : previous) {
+    if (!next.contains(key)) notifyDelete(obj);
+  }
+  for (const auto& [key, obj] : next) {
+    auto old = previous.find(key);
+    if (old == previous.end()) {
+      notifyAdd(obj);
+    } else if (old->second["metadata"].value("resourceVersion", "") != obj["metadata"].value("resourceVersion", "")) {
+      notifyUpdate(old->second, obj);
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    synced_ = true;
+  }
+  syncedCv_.notify_all();
+}
+
+void Informer::apply(const WatchEvent& event) {
+  std::lock_guard notify(notifyMu_);
+  auto key = objectKey(event.object);
+  std::optional<Json> old;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = store_.find(key); it != store_.end()) old = it->second;
+    if (event.type == "DELETED") {
+      store_.erase(key);
+    } else {
+      store_[key] = event.object;
+    }
+  }
+  if (event.type == "DELETED") {
+    notifyDelete(old ? *old : event.object);
+  } else if (old) {
+    notifyUpdate(*old, event.object);
+  } else {
+    notifyAdd(event.object);
+  }
+}
+
+void Informer::resyncLoop() {
+  std::unique_lock lock(runMu_);
+  while (!stopCv_.wait_for(lock, opts_.resyncPeriod, [this] { return stopping_; })) {
+    std::lock_guard notify(notifyMu_);
+    for (const auto& obj : list()) notifyUpdate(obj, obj);
+  }
+}
+
+// The notify* helpers run under notifyMu_; handlers_ only grows under that same lock.
+void Informer::notifyAdd(const Json& obj) {
+  for (const auto& h : handlers_) {
+    if (h.onAdd) h.onAdd(obj);
+  }
+}
+
+void Informer::notifyUpdate(const Json& oldObj, const Json& newObj) {
+  for (const auto& h : handlers_) {
+    if (h.onUpdate) h.onUpdate(oldObj, newObj);
+  }
+}
+
+void Informer::notifyDelete(const Json& obj) {
+  for (const auto& h : handlers_) {
+    if (h.onDelete) h.onDelete(obj);
+  }
+}
+
+Informer& Informers::get(const Resource& resource, const std::string& ns, const std::string& labelSelector) {
+  std::lock_guard lock(mu_);
+  auto key = resource.apiVersion() + "/" + resource.plural + "|" + ns + "|" + labelSelector;
+  auto& slot = informers_[key];
+  if (!slot) {
+    auto opts = defaults_;
+    opts.reflector.labelSelector = labelSelector;
+    slot = std::make_unique<Informer>(client_, resource, ns, opts);
+  }
+  return *slot;
+}
+
+void Informers::startAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, informer] : informers_) informer->start();
+}
+
+void Informers::stopAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, informer] : informers_) informer->stop();
+}
+
+bool Informers::waitForSync(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::lock_guard lock(mu_);
+  for (const auto& [key, informer] : informers_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
+  }
+  return true;
+}
+
+}  // namespace governor::kube

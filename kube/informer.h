@@ -1,0 +1,97 @@
+// An informer keeps a thread-safe local copy of one resource type (list+watch through a
+// Reflector), tells handlers what changed, and resyncs them periodically. `Informers`
+// shares one informer per resource, namespace and selector among its users.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/watch.h"
+
+namespace governor::kube {
+
+struct EventHandler {
+  std::function<void(const Json& obj)> onAdd;
+  std::function<void(const Json& oldObj, const Json& newObj)> onUpdate;
+  std::function<void(const Json& obj)> onDelete;
+};
+
+struct InformerOptions {
+  ReflectorOptions reflector;
+  // Every period, onUpdate(obj, obj) for each object; zero turns resync off.
+  std::chrono::milliseconds resyncPeriod{0};
+};
+
+class Informer : private ReflectorSink {
+ public:
+  Informer(Client& client, Resource resource, std::string ns, InformerOptions opts = {});
+  ~Informer() override;
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // Handlers added after the first sync are told about existing objects as adds.
+  void addHandler(EventHandler handler);
+  void start();
+  // Stops and joins the threads. The store and resourceVersion stay, so start() resumes.
+  void stop();
+  bool hasSynced() const;
+  bool waitForSync(std::chrono::milliseconds timeout) const;
+
+  std::optional<Json> get(const std::string& key) const;  // "ns/name" or "name"
+  std::vector<Json> list() const;
+  const Resource& resource() const { return resource_; }
+  ReflectorStats stats() const { return reflector_.stats(); }
+
+ private:
+  void replace(std::vector<Json> items) override;
+  void apply(const WatchEvent& event) override;
+  void resyncLoop();
+  void notifyAdd(const Json& obj);
+  void notifyUpdate(const Json& oldObj, const Json& newObj);
+  void notifyDelete(const Json& obj);
+
+  Resource resource_;
+  InformerOptions opts_;
+  Reflector reflector_;
+
+  mutable std::mutex mu_;  // guards store_, synced_, handlers_
+  mutable std::condition_variable syncedCv_;
+  std::map<std::string, Json> store_;
+  bool synced_ = false;
+  std::vector<EventHandler> handlers_;
+  std::mutex notifyMu_;  // handlers run one event at a time, in order
+
+  std::mutex runMu_;
+  std::condition_variable stopCv_;
+  bool stopping_ = false;
+  WatchCancel cancel_;
+  std::thread watchThread_;
+  std::thread resyncThread_;
+};
+
+// Shared informers: asking twice for the same resource, namespace and selector gives
+// the same informer.
+class Informers {
+ public:
+  explicit Informers(Client& client, InformerOptions defaults = {})
+      : client_(client), defaults_(std::move(defaults)) {}
+  Informer& get(const Resource& resource, const std::string& ns, const std::string& labelSelector = "");
+  void startAll();
+  void stopAll();
+  bool waitForSync(std::chrono::milliseconds timeout) const;
+
+ private:
+  Client& client_;
+  InformerOptions defaults_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Informer>> informers_;
+};
+
+}  // namespace governor::kube

@@ -1,0 +1,135 @@
+// List+watch loop; see watch.h. Errors never end the loop: they are logged and retried.
+#include "kube/watch.h"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace governor::kube {
+
+std::chrono::milliseconds Backoff::next() {
+  auto d = next_;
+  next_ = std::min(cap_, next_ * 2);
+  std::uniform_int_distribution<int64_t> jitter(d.count() / 2, d.count());
+  return std::chrono::milliseconds(jitter(rng_));
+}
+
+Reflector::Reflector(Client& client, Resource resource, std::string ns, ReflectorOptions opts,
+                     ReflectorSink& sink)
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      opts_(std::move(opts)),
+      sink_(sink),
+      backoff_(opts_.backoffInitial, opts_.backoffCap) {}
+
+std::string Reflector::lastResourceVersion() const {
+  std::lock_guard lock(mu_);
+  return rv_;
+}
+
+ReflectorStats Reflector::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Reflector::sleepFor(std::chrono::milliseconds d, WatchCancel& cancel) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!cancel.cancelled() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(d, std::chrono::milliseconds(50)));
+  }
+}
+
+bool Reflector::listAndReplace(WatchCancel& cancel) {
+  ListOptions lo{opts_.labelSelector, opts_.fieldSelector, "", opts_.pageSize, ""};
+  auto page = client_.list(resource_, ns_, lo);
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.lists;
+  }
+  if (!page) {
+    spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());
+    sleepFor(backoff_.next(), cancel);
+    return false;
+  }
+  sink_.replace(std::move(page->items));
+  std::lock_guard lock(mu_);
+  rv_ = page->resourceVersion;
+  return true;
+}
+
+Reflector::WatchEnd Reflector::watchOnce(WatchCancel& cancel, bool& sawEvents) {
+  std::uniform_int_distribution<int> timeout(opts_.minWatchTimeoutSeconds, 2 * opts_.minWatchTimeoutSeconds - 1);
+  WatchOptions wo{lastResourceVersion(), opts_.labelSelector, opts_.fieldSelector, timeout(rng_), true};
+  bool gone = false;
+  std::optional<Error> streamError;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.watches;
+  }
+  auto out = client_.watch(resource_, ns_, wo, [&](const WatchEvent& ev) {
+    if (ev.type == "ERROR") {
+      auto code = ev.object.value("code", 0);
+      if (code == 410) {
+        gone = true;
+      } else {
+        streamError = Error{Status{code, ev.object.value("reason", ""), ev.object.value("message", "")},
+                            "WATCH " + resource_.plural};
+      }
+      return false;
+    }
+    sawEvents = true;
+    if (ev.type != "BOOKMARK") sink_.apply(ev);
+    // Every event, bookmarks included, moves the resume point.
+    auto rv = ev.object.value("metadata", Json::object()).value("resourceVersion", "");
+    std::lock_guard lock(mu_);
+    if (!rv.empty()) rv_ = rv;
+    return true;
+  }, &cancel);
+  if (!out && out.error().isGone()) gone = true;
+  if (gone) {
+    std::lock_guard lock(mu_);
+    ++stats_.gone;
+    return WatchEnd::Gone;
+  }
+  if (!out) streamError = out.error();
+  if (streamError) {
+    spdlog::warn("watch {} failed: {}", resource_.plural, streamError->what());
+    return WatchEnd::Failed;
+  }
+  return WatchEnd::Closed;
+}
+
+void Reflector::run(WatchCancel& cancel) {
+  bool needList = lastResourceVersion().empty();
+  while (!cancel.cancelled()) {
+    if (needList) {
+      if (!listAndReplace(cancel)) continue;
+      needList = false;
+    }
+    auto started = std::chrono::steady_clock::now();
+    bool sawEvents = false;
+    auto end = watchOnce(cancel, sawEvents);
+    if (cancel.cancelled()) return;
+    switch (end) {
+      case WatchEnd::Gone:
+        spdlog::info("watch {}: resourceVersion {} expired, relisting", resource_.plural, lastResourceVersion());
+        needList = true;
+        break;
+      case WatchEnd::Failed:
+        // Keep the resourceVersion: a later watch resumes without relisting.
+        sleepFor(backoff_.next(), cancel);
+        break;
+      case WatchEnd::Closed:
+        // A stream that closes at once with nothing in it is a failure in disguise.
+        if (!sawEvents && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+          sleepFor(backoff_.next(), cancel);
+        } else {
+          backoff_.reset();
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace governor::kube

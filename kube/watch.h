@@ -1,0 +1,83 @@
+// The reflector: list, then watch from the list's resourceVersion; resume from the last
+// seen resourceVersion after a broken stream, relist on 410 Gone, back off with jitter.
+// Modelled on client-go's tools/cache/reflector.go.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kube/client.h"
+
+namespace governor::kube {
+
+// Exponential backoff with full jitter in [d/2, d], as client-go's wait.Backoff.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap)
+      : initial_(initial), cap_(cap), next_(initial) {}
+  std::chrono::milliseconds next();
+  void reset() { next_ = initial_; }
+
+ private:
+  std::chrono::milliseconds initial_, cap_, next_;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+// Receives what the reflector learns. Called from the reflector's thread only.
+class ReflectorSink {
+ public:
+  virtual ~ReflectorSink() = default;
+  // A full list: the sink's state becomes exactly `items`.
+  virtual void replace(std::vector<Json> items) = 0;
+  // ADDED, MODIFIED or DELETED.
+  virtual void apply(const WatchEvent& event) = 0;
+};
+
+struct ReflectorOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  int64_t pageSize = 500;
+  std::chrono::milliseconds backoffInitial{800};
+  std::chrono::milliseconds backoffCap{30'000};
+  // Watch timeouts are randomised in [min, 2*min) so that watches do not expire together.
+  int minWatchTimeoutSeconds = 300;
+};
+
+struct ReflectorStats {
+  int lists = 0;
+  int watches = 0;
+  int gone = 0;  // 410s seen (each led to a relist)
+};
+
+class Reflector {
+ public:
+  Reflector(Client& client, Resource resource, std::string ns, ReflectorOptions opts, ReflectorSink& sink);
+
+  // Runs until `cancel` fires. Resumes from lastResourceVersion() when it is set, so a
+  // stopped reflector started again continues where it left off (or relists on 410).
+  void run(WatchCancel& cancel);
+  std::string lastResourceVersion() const;
+  ReflectorStats stats() const;
+
+ private:
+  enum class WatchEnd { Closed, Gone, Failed };
+  bool listAndReplace(WatchCancel& cancel);
+  WatchEnd watchOnce(WatchCancel& cancel, bool& sawEvents);
+  void sleepFor(std::chrono::milliseconds d, WatchCancel& cancel);
+
+  Client& client_;
+  Resource resource_;
+  std::string ns_;
+  ReflectorOptions opts_;
+  ReflectorSink& sink_;
+  Backoff backoff_;
+  mutable std::mutex mu_;
+  std::string rv_;
+  ReflectorStats stats_;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace governor::kube

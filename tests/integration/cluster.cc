@@ -1,0 +1,53 @@
+#include "cluster.h"
+
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace governor::testing {
+
+std::unique_ptr<kube::Client> clusterClient() {
+  const char* path = std::getenv("KUBECONFIG");
+  if (!path) {
+    ADD_FAILURE() << "KUBECONFIG is not set: run integration tests through ctest or tests/cluster/exec";
+    return nullptr;
+  }
+  auto config = kube::loadKubeconfig(path);
+  if (!config) {
+    ADD_FAILURE() << config.error().what();
+    return nullptr;
+  }
+  auto client = kube::Client::create(*config);
+  if (!client) {
+    ADD_FAILURE() << client.error().what();
+    return nullptr;
+  }
+  return std::move(client).value();
+}
+
+int clusterCtl(const std::string& args) {
+  std::string cmd = std::string(GOVERNOR_CLUSTER_SCRIPTS) + "/ctl " + args;
+  return std::system(cmd.c_str());
+}
+
+TestNamespace::TestNamespace(kube::Client& client, const std::string& prefix) : client_(client) {
+  std::mt19937 rng{std::random_device{}()};
+  name_ = prefix + "-" + std::to_string(rng() % 1'000'000);
+  auto created = client_.create(kNamespaces, "", {{"metadata", {{"name", name_}}}});
+  EXPECT_TRUE(created.ok()) << created.error().what();
+}
+
+TestNamespace::~TestNamespace() { (void)client_.remove(kNamespaces, "", name_); }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+}  // namespace governor::testing

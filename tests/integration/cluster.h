@@ -1,0 +1,40 @@
+// What integration tests share: a client for the real test cluster (tests run inside its
+// network namespace through tests/cluster/exec), a fresh namespace per test, and a way
+// to break the cluster on purpose.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "kube/client.h"
+
+namespace governor::testing {
+
+// A client from $KUBECONFIG; fails the test when the cluster is unreachable.
+std::unique_ptr<kube::Client> clusterClient();
+
+// Runs tests/cluster/ctl with `args` ("kill kube-apiserver"); returns its exit status.
+int clusterCtl(const std::string& args);
+
+// Creates namespace "<prefix>-<random>" and deletes it when destroyed.
+class TestNamespace {
+ public:
+  TestNamespace(kube::Client& client, const std::string& prefix);
+  ~TestNamespace();
+  const std::string& name() const { return name_; }
+
+ private:
+  kube::Client& client_;
+  std::string name_;
+};
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true};
+inline const kube::Resource kNamespaces{"", "v1", "namespaces", false};
+
+}  // namespace governor::testing

@@ -1,0 +1,177 @@
+// The watch decoder and the reflector's recovery, each against a small in-process HTTP
+// server that misbehaves in one way: a stream cut mid-line, a 410 inside the stream.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "kube/watch.h"
+
+namespace governor::kube {
+namespace {
+
+TEST(LineDecoder, JoinsLinesSplitAcrossChunks) {
+  LineDecoder d;
+  EXPECT_TRUE(d.feed("{\"a\"").empty());
+  EXPECT_TRUE(d.hasPartial());
+  EXPECT_EQ(d.feed(":1}\n{\"b\":2}\n{\"c\""), (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"}));
+  EXPECT_EQ(d.feed(":3}\n"), (std::vector<std::string>{"{\"c\":3}"}));
+  EXPECT_FALSE(d.hasPartial());
+  EXPECT_TRUE(d.feed("\n\n").empty()) << "blank lines are not events";
+}
+
+TEST(Backoff, DoublesWithJitterUpToTheCap) {
+  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(400));
+  auto first = b.next();
+  EXPECT_GE(first.count(), 50);
+  EXPECT_LE(first.count(), 100);
+  auto second = b.next();
+  EXPECT_GE(second.count(), 100);
+  EXPECT_LE(second.count(), 200);
+  for (int i = 0; i < 5; ++i) EXPECT_LE(b.next().count(), 400);
+  b.reset();
+  EXPECT_LE(b.next().count(), 100);
+}
+
+Json cm(const std::string& name, const std::string& rv) {
+  return {{"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}}}};
+}
+
+std::string event(const std::string& type, const Json& obj) {
+  return Json{{"type", type}, {"object", obj}}.dump() + "\n";
+}
+
+class RecordingSink : public ReflectorSink {
+ public:
+  void replace(std::vector<Json> items) override {
+    std::lock_guard lock(mu);
+    log.push_back("replace " + std::to_string(items.size()));
+  }
+  void apply(const WatchEvent& ev) override {
+    std::lock_guard lock(mu);
+    log.push_back(ev.type + " " + ev.object["metadata"].value("name", ""));
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mu);
+    return log;
+  }
+  std::mutex mu;
+  std::vector<std::string> log;
+};
+
+// Serves /api/v1/namespaces/ns/configmaps: lists answer RV "10" the first time and "20"
+// after; watches follow a script, one step per watch request.
+class FakeApi {
+ public:
+  FakeApi() {
+    server_.Get("/api/v1/namespaces/ns/configmaps", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      if (!req.has_param("watch")) {
+        ++lists_;
+        Json list = {{"kind", "ConfigMapList"},
+                     {"metadata", {{"resourceVersion", lists_ == 1 ? "10" : "20"}}},
+                     {"items", Json::array({cm("x", "5")})}};
+        res.set_content(list.dump(), "application/json");
+        return;
+      }
+      watchRvs_.push_back(req.get_param_value("resourceVersion"));
+      auto step = watchRvs_.size();
+      std::string body;
+      if (step == 1) {
+        // Two events, the second cut in half: the stream breaks mid-line.
+        body = event("ADDED", cm("a", "11")) + event("BOOKMARK", cm("", "12")) + event("ADDED", cm("b", "13"));
+        body.resize(body.size() - 10);
+      } else if (step == 2) {
+        body = event("ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}, {"message", "too old"}});
+      } else {
+        body = event("ADDED", cm("c", "21"));
+      }
+      res.set_content(body, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeApi() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> watchRvs() {
+    std::lock_guard lock(mu_);
+    return watchRvs_;
+  }
+  int lists() {
+    std::lock_guard lock(mu_);
+    return lists_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  int lists_ = 0;
+  std::vector<std::string> watchRvs_;
+};
+
+TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {
+  FakeApi api;
+  Config config;
+  config.server = api.url();
+  auto client = Client::create(config);
+  ASSERT_TRUE(client.ok()) << client.error().what();
+  RecordingSink sink;
+  ReflectorOptions opts;
+  opts.backoffInitial = std::chrono::milliseconds(10);
+  opts.backoffCap = std::chrono::milliseconds(20);
+  Reflector reflector(**client, Resource{"", "v1", "configmaps", true}, "ns", opts, sink);
+  WatchCancel cancel;
+  std::thread runner([&] { reflector.run(cancel); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (api.watchRvs().size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  cancel.cancel();
+  runner.join();
+
+  auto rvs = api.watchRvs();
+  ASSERT_GE(rvs.size(), 4u);
+  EXPECT_EQ(rvs[0], "10") << "the first watch starts at the list's resourceVersion";
+  EXPECT_EQ(rvs[1], "12") << "after a broken stream it resumes from the last complete event (a bookmark)";
+  EXPECT_EQ(rvs[2], "20") << "410 Gone relists and watches from the new list";
+  EXPECT_EQ(rvs[3], "21");
+  EXPECT_EQ(api.lists(), 2);
+  auto log = sink.snapshot();
+  ASSERT_GE(log.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 4),
+            (std::vector<std::string>{"replace 1", "ADDED a", "replace 1", "ADDED c"}));
+  EXPECT_EQ(reflector.stats().gone, 1);
+}
+
+TEST(Client, ErrorStatusFromTheServerIsKeptWhole) {
+  auto err = errorFromResponse(
+      422, R"({"kind":"Status","status":"Failure","reason":"Invalid","message":"spec.x: must be >= 1","code":422})",
+      "PATCH horizontalpodautoscalers shop/checkout");
+  EXPECT_EQ(err.status.code, 422);
+  EXPECT_EQ(err.status.reason, "Invalid");
+  EXPECT_EQ(err.what(), "PATCH horizontalpodautoscalers shop/checkout: 422 Invalid: spec.x: must be >= 1");
+  auto plain = errorFromResponse(503, "upstream down", "GET /x");
+  EXPECT_EQ(plain.status.reason, "ServiceUnavailable");
+  EXPECT_EQ(plain.what(), "GET /x: 503 ServiceUnavailable: upstream down");
+}
+
+TEST(Resource, PathsFollowTheApiLayout) {
+  Resource cms{"", "v1", "configmaps", true};
+  Resource deploys{"apps", "v1", "deployments", true};
+  Resource crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+  EXPECT_EQ(cms.path("ns", "x"), "/api/v1/namespaces/ns/configmaps/x");
+  EXPECT_EQ(cms.path(""), "/api/v1/configmaps");
+  EXPECT_EQ(deploys.path("shop"), "/apis/apps/v1/namespaces/shop/deployments");
+  EXPECT_EQ(crds.path("ignored", "y"), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/y");
+  EXPECT_EQ(deploys.apiVersion(), "apps/v1");
+}
+
+}  // namespace
+}  // namespace governor::kube

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kube/client.h"
 
@@ -33,6 +34,29 @@ class TestNamespace {
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// A program started for a test (the operator, the adapter), stopped with SIGTERM when
+// destroyed; its output goes to `logFile`.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::string& logFile);
+  ~BackgroundProcess();
+  bool running() const;
+  // SIGTERM, then SIGKILL after `grace`; returns the exit status (-1 when killed).
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  const std::string& logFile() const { return logFile_; }
+
+ private:
+  int pid_ = -1;
+  std::string logFile_;
+};
+
+// Runs a shell command (kubectl, helm, redis-cli) and returns its exit status and output.
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+CommandResult run(const std::string& command);
 
 inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true};
 inline const kube::Resource kNamespaces{"", "v1", "namespaces", false};

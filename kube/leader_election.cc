@@ -1,0 +1,111 @@
+// See leader_election.h.
+#include "kube/leader_election.h"
+
+#include <ctime>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace governor::kube {
+namespace {
+const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
+}
+
+std::string microTime(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1'000'000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(micros));
+  return buf;
+}
+
+bool LeaderElector::tryAcquireOrRenew() {
+  auto now = microTime(std::chrono::system_clock::now());
+  auto live = client_.get(kLeases, config_.namespaceName, config_.name);
+  if (!live) {
+    if (!live.error().isNotFound()) {
+      spdlog::warn("leader election: {}", live.error().what());
+      return false;
+    }
+    Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                  {"kind", "Lease"},
+                  {"metadata", {{"name", config_.name}, {"namespace", config_.namespaceName}}},
+                  {"spec",
+                   {{"holderIdentity", config_.identity},
+                    {"leaseDurationSeconds", config_.leaseDuration.count()},
+                    {"acquireTime", now},
+                    {"renewTime", now},
+                    {"leaseTransitions", 0}}}};
+    auto created = client_.create(kLeases, config_.namespaceName, lease);
+    if (created) {
+      observed_ = (*created)["spec"];
+      observedAt_ = std::chrono::steady_clock::now();
+    }
+    return created.ok();
+  }
+  Json spec = live->value("spec", Json::object());
+  if (spec != observed_) {
+    observed_ = spec;
+    observedAt_ = std::chrono::steady_clock::now();
+  }
+  auto holder = spec.value("holderIdentity", "");
+  auto duration = std::chrono::seconds(spec.value("leaseDurationSeconds", config_.leaseDuration.count()));
+  bool expired = std::chrono::steady_clock::now() > observedAt_ + duration;
+  if (!holder.empty() && holder != config_.identity && !expired) return false;
+
+  Json next = *live;
+  next["spec"]["holderIdentity"] = config_.identity;
+  next["spec"]["leaseDurationSeconds"] = config_.leaseDuration.count();
+  next["spec"]["renewTime"] = now;
+  if (holder != config_.identity) {
+    next["spec"]["acquireTime"] = now;
+    next["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
+  }
+  // A PUT with the resourceVersion we read: if another candidate wrote first, 409.
+  auto updated = client_.update(kLeases, next);
+  if (!updated) return false;
+  observed_ = (*updated)["spec"];
+  observedAt_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+void LeaderElector::release() {
+  auto live = client_.get(kLeases, config_.namespaceName, config_.name);
+  if (!live || (*live)["spec"].value("holderIdentity", "") != config_.identity) return;
+  Json next = *live;
+  // Another candidate takes over at once instead of waiting out the lease.
+  next["spec"]["holderIdentity"] = "";
+  next["spec"]["leaseDurationSeconds"] = 1;
+  (void)client_.update(kLeases, next);
+}
+
+bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading) {
+  auto sleep = [&](std::chrono::milliseconds d) {
+    for (auto until = std::chrono::steady_clock::now() + d; !stop && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  while (!stop && !tryAcquireOrRenew()) sleep(config_.retryPeriod);
+  if (stop) return false;
+  spdlog::info("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name);
+  onStartedLeading();
+  auto lastRenew = std::chrono::steady_clock::now();
+  while (!stop) {
+    sleep(config_.retryPeriod);
+    if (stop) break;
+    if (tryAcquireOrRenew()) {
+      lastRenew = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - lastRenew > config_.renewDeadline) {
+      spdlog::error("leader election: could not renew lease {}/{} for {}s", config_.namespaceName, config_.name,
+                    config_.renewDeadline.count());
+      return true;
+    }
+  }
+  release();
+  return false;
+}
+
+}  // namespace governor::kube

@@ -1,0 +1,136 @@
+// MetricCache and its Poller.
+#include "metrics-adapter/cache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <utility>
+
+namespace governor::adapter {
+
+MetricCache::MetricCache(Clock clock) : clock_(std::move(clock)) {}
+
+void MetricCache::update(const std::string& key, const kube::Result<double>& measurement) {
+  const auto now = clock_();
+  std::unique_lock lock(mutex_);
+  Entry& entry = entries_[key];
+  entry.timestamp = now;
+  if (!measurement.ok()) {
+    entry.error = measurement.error();
+  } else if (!std::isfinite(measurement.value())) {
+    entry.error = kube::Error{kube::Status{0, "NoData", "measured a non-finite value"}, key};
+  } else {
+    entry.value = measurement.value();
+    entry.error.reset();
+    entry.lastSuccess = now;
+  }
+}
+
+std::optional<MetricCache::Entry> MetricCache::get(const std::string& key) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MetricCache::remove(const std::string& key) {
+  std::unique_lock lock(mutex_);
+  entries_.erase(key);
+}
+
+std::vector<std::string> MetricCache::keys() const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) out.push_back(key);
+  return out;
+}
+
+double MetricCache::ageSeconds() const {
+  const auto now = clock_();
+  std::shared_lock lock(mutex_);
+  std::optional<std::chrono::system_clock::time_point> oldest;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.lastSuccess && (!oldest || *entry.lastSuccess < *oldest)) oldest = entry.lastSuccess;
+  }
+  if (!oldest) return 0;
+  return std::max(0.0, std::chrono::duration<double>(now - *oldest).count());
+}
+
+Poller::Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval)
+    : cache_(cache), targets_(std::move(targets)), interval_(interval) {}
+
+Poller::~Poller() { stop(); }
+
+void Poller::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stop_) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Poller::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+bool Poller::stopping() const {
+  std::lock_guard lock(mutex_);
+  return stop_;
+}
+
+uint64_t Poller::rounds() const {
+  std::lock_guard lock(mutex_);
+  return rounds_;
+}
+
+void Poller::pollOnce() {
+  std::vector<Target> targets;
+  try {
+    targets = targets_();
+  } catch (...) {
+    // Without a target list nothing is known to be gone: keep every entry as it is.
+    return;
+  }
+  std::set<std::string> polled;
+  for (const Target& target : targets) {
+    if (stopping()) return;
+    polled.insert(target.key);
+    kube::Result<double> measurement = kube::Error{kube::Status{0, "InternalError", "no measure function"}, target.key};
+    if (target.measure) {
+      try {
+        measurement = target.measure();
+      } catch (const std::exception& e) {
+        measurement = kube::Error{kube::Status{0, "InternalError", e.what()}, target.key};
+      } catch (...) {
+        measurement = kube::Error{kube::Status{0, "InternalError", "unknown exception"}, target.key};
+      }
+    }
+    cache_.update(target.key, measurement);
+  }
+  for (const std::string& key : polled_) {
+    if (!polled.contains(key)) cache_.remove(key);
+  }
+  polled_ = std::move(polled);
+  std::lock_guard lock(mutex_);
+  ++rounds_;
+}
+
+void Poller::run() {
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping()) {
+    pollOnce();
+    // From the start of one round to the start of the next; a round longer than the interval
+    // is followed by the next one at once.
+    next += interval_;
+    const auto now = std::chrono::steady_clock::now();
+    if (next < now) next = now;
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, next, [this] { return stop_; });
+  }
+}
+
+}  // namespace governor::adapter

@@ -1,0 +1,103 @@
+// The adapter's latest measurements, kept in memory so that API requests never wait on Redis or
+// Prometheus, and the Poller thread that refreshes them.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/result.h"
+
+namespace governor::adapter {
+
+// Thread-safe; readers (API requests) share the lock.
+class MetricCache {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+  struct Entry {
+    double value = 0;  // of the latest successful measurement; 0 while there was none
+    std::chrono::system_clock::time_point timestamp;  // of the latest measurement, failed or not
+    std::optional<kube::Error> error;                  // set when the latest measurement failed
+    std::optional<std::chrono::system_clock::time_point> lastSuccess;  // when `value` was measured
+
+    // Whether `value` is current. Serve an error otherwise: never a stale number, and never the
+    // 0 of an entry that has not succeeded yet.
+    bool ok() const { return !error && lastSuccess.has_value(); }
+  };
+
+  explicit MetricCache(Clock clock = std::chrono::system_clock::now);
+
+  // Success replaces value and clears the error; failure keeps the old value and records the
+  // error. A non-finite value counts as a failure.
+  void update(const std::string& key, const kube::Result<double>& measurement);
+  std::optional<Entry> get(const std::string& key) const;
+  void remove(const std::string& key);
+  std::vector<std::string> keys() const;  // sorted
+  // How old the oldest entry's last successful value is (an entry failing for an hour counts an
+  // hour); 0 when no entry has ever succeeded.
+  double ageSeconds() const;
+
+ private:
+  const Clock clock_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, Entry> entries_;  // guarded by mutex_
+};
+
+// Owns one thread that, every interval, asks for the targets, measures them one after the
+// other, updates the cache, and removes the keys it measured before that are no longer
+// targeted (keys that others put in the cache are left alone).
+class Poller {
+ public:
+  // What to measure: the cache key, e.g. "external/shop/governor_queue_backlog/checkout", and how
+  // (a source call bounded by that source's timeout; it should not throw, but an exception is
+  // caught and recorded as the entry's error).
+  struct Target {
+    std::string key;
+    std::function<kube::Result<double>()> measure;
+  };
+  using TargetList = std::function<std::vector<Target>()>;
+
+  Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval);
+  ~Poller();  // stop()
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Starts the thread; its first round is at once. Calling it again, or after stop(), does
+  // nothing.
+  void start();
+  // Wakes and joins the thread: returns after at most the measurement in progress (each is
+  // bounded by its source's timeout); the rest of the round is skipped. Idempotent.
+  void stop();
+  // One round on the caller's thread (tests; a first fill before serving). Not concurrently
+  // with the thread.
+  void pollOnce();
+  // Rounds completed so far, by either.
+  uint64_t rounds() const;
+
+ private:
+  void run();
+  bool stopping() const;
+
+  MetricCache& cache_;
+  const TargetList targets_;
+  const std::chrono::milliseconds interval_;
+  std::set<std::string> polled_;  // the keys of the previous round; used by one thread at a time
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;    // guarded by mutex_
+  uint64_t rounds_ = 0;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace governor::adapter

@@ -1,0 +1,205 @@
+// Prometheus instant queries with cpp-httplib; the JSON answer is reduced to one finite number.
+#include "metrics-adapter/sources/prometheus_source.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace governor::adapter {
+namespace {
+
+using kube::Error;
+using kube::Result;
+using kube::Status;
+using nlohmann::json;
+
+struct SplitURL {
+  std::string schemeHostPort;  // what httplib::Client takes
+  std::string pathPrefix;      // without a trailing slash
+};
+
+// "http(s)://host[:port][/prefix]"; httplib would silently take anything else for a host name.
+std::optional<SplitURL> splitURL(const std::string& url, std::string& why) {
+  const size_t schemeEnd = url.find("://");
+  const std::string scheme = schemeEnd == std::string::npos ? "" : url.substr(0, schemeEnd);
+  if (scheme != "http" && scheme != "https") {
+    why = "URL \"" + url + "\" does not start with http:// or https://";
+    return std::nullopt;
+  }
+  const size_t hostStart = schemeEnd + 3;
+  const size_t slash = url.find('/', hostStart);
+  SplitURL out;
+  out.schemeHostPort = url.substr(0, slash);
+  if (out.schemeHostPort.size() == hostStart) {
+    why = "URL \"" + url + "\" has no host";
+    return std::nullopt;
+  }
+  if (url.find_first_of("?#") != std::string::npos) {
+    why = "URL \"" + url + "\" has a query or fragment";
+    return std::nullopt;
+  }
+  if (slash != std::string::npos) out.pathPrefix = url.substr(slash);
+  while (!out.pathPrefix.empty() && out.pathPrefix.back() == '/') out.pathPrefix.pop_back();
+  return out;
+}
+
+// Prometheus prints sample values with Go's strconv ('f', -1): "0.25", "NaN", "+Inf", "-Inf".
+std::optional<double> parseSampleValue(std::string_view text) {
+  if (text.starts_with('+')) text.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The reasons of Prometheus' errorType values, in the API's CamelCase.
+std::string reasonOf(const std::string& errorType) {
+  if (errorType == "bad_data") return "Invalid";
+  if (errorType == "timeout" || errorType == "canceled") return "Timeout";
+  if (errorType == "unavailable") return "Unavailable";
+  if (errorType == "not_found") return "NotFound";
+  return "InternalError";  // execution, internal, and anything newer
+}
+
+// httplib's own names ("Connection", "Read") say too little in an error message.
+std::string describe(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection: return "could not connect";
+    case httplib::Error::Read: return "failed to read the response";
+    case httplib::Error::Write: return "failed to send the request";
+    case httplib::Error::SSLConnection: return "TLS handshake failed";
+    case httplib::Error::SSLLoadingCerts: return "could not load the CA certificates";
+    case httplib::Error::SSLServerVerification: return "the server's TLS certificate did not verify";
+    default: return httplib::to_string(error);
+  }
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+}  // namespace
+
+PrometheusSource::PrometheusSource(std::string baseURL, std::chrono::milliseconds timeout)
+    : baseURL_(std::move(baseURL)), timeout_(timeout) {
+  const std::optional<SplitURL> split = splitURL(baseURL_, invalidURL_);
+  if (!split) return;
+  pathPrefix_ = split->pathPrefix;
+  try {
+    client_ = std::make_unique<httplib::Client>(split->schemeHostPort);
+  } catch (const std::exception& e) {  // httplib throws for a scheme it was built without
+    invalidURL_ = "URL \"" + baseURL_ + "\": " + e.what();
+    return;
+  }
+  if (!client_->is_valid()) {
+    invalidURL_ = "URL \"" + baseURL_ + "\" cannot be used (TLS context failed)";
+    client_.reset();
+    return;
+  }
+  const auto sec = static_cast<time_t>(timeout_.count() / 1000);
+  const auto usec = static_cast<time_t>((timeout_.count() % 1000) * 1000);
+  client_->set_connection_timeout(sec, usec);
+  client_->set_read_timeout(sec, usec);
+  client_->set_write_timeout(sec, usec);
+  client_->set_keep_alive(true);
+}
+
+PrometheusSource::~PrometheusSource() = default;
+
+kube::Error PrometheusSource::fail(const std::string& promql, int code, std::string reason, std::string message) const {
+  return Error{Status{code, std::move(reason), std::move(message)},
+               "prometheus " + baseURL_ + " query \"" + promql + "\""};
+}
+
+kube::Result<double> PrometheusSource::query(const std::string& promql) {
+  if (!invalidURL_.empty()) return fail(promql, 0, "Invalid", invalidURL_);
+
+  // Prometheus' own evaluation timeout too, so that it gives up when we do.
+  const httplib::Params params{{"query", promql}, {"timeout", seconds(timeout_)}};
+  const httplib::Headers headers{{"Accept", "application/json"}};
+  std::optional<httplib::Response> response;
+  httplib::Error transport = httplib::Error::Success;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    try {
+      httplib::Result res = client_->Get(pathPrefix_ + "/api/v1/query", params, headers);
+      if (res) response = res.value();
+      transport = res.error();
+    } catch (const std::exception& e) {
+      return fail(promql, 0, "Unavailable", e.what());
+    }
+  }
+  if (!response) {
+    const bool slow = std::chrono::steady_clock::now() - started >= timeout_;
+    if (transport == httplib::Error::ConnectionTimeout || (slow && transport == httplib::Error::Read)) {
+      return fail(promql, 0, "Timeout", "timed out after " + seconds(timeout_));
+    }
+    return fail(promql, 0, "Unavailable", describe(transport));
+  }
+
+  const int code = response->status;
+  const json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    std::string excerpt = response->body.substr(0, 200);
+    return fail(promql, code, "InvalidResponse",
+                "HTTP " + std::to_string(code) + ", body is not a Prometheus API answer: " + excerpt);
+  }
+  if (body.value("status", "") != "success") {
+    const std::string errorType = body.value("errorType", "");
+    return fail(promql, code, reasonOf(errorType), body.value("error", "status " + body.value("status", "missing")));
+  }
+
+  const auto dataIt = body.find("data");
+  if (dataIt == body.end() || !dataIt->is_object()) return fail(promql, code, "InvalidResponse", "no data object");
+  const json& data = *dataIt;
+  const std::string resultType = data.value("resultType", "");
+  const auto resultIt = data.find("result");
+  if (resultIt == data.end()) return fail(promql, code, "InvalidResponse", "no result");
+  const json* sample = nullptr;  // [timestamp, "value"]
+  if (resultType == "scalar") {
+    sample = &*resultIt;
+  } else if (resultType == "vector") {
+    if (!resultIt->is_array()) return fail(promql, code, "InvalidResponse", "vector result is not an array");
+    if (resultIt->empty()) return fail(promql, code, "NoData", "query returned no data");
+    if (resultIt->size() > 1) {
+      return fail(promql, code, "Invalid",
+                  "query returned " + std::to_string(resultIt->size()) + " series, want one (aggregate it, e.g. sum)");
+    }
+    const json& series = resultIt->front();
+    if (!series.is_object() || !series.contains("value")) {
+      return fail(promql, code, "InvalidResponse", "series has no value");
+    }
+    sample = &series["value"];
+  } else {
+    return fail(promql, code, "Invalid", "query returned a " + resultType + ", want a scalar or one series");
+  }
+  if (!sample->is_array() || sample->size() != 2 || !(*sample)[1].is_string()) {
+    return fail(promql, code, "InvalidResponse", "sample is not [time, \"value\"]");
+  }
+  const std::string text = (*sample)[1].get<std::string>();
+  const std::optional<double> value = parseSampleValue(text);
+  if (!value) return fail(promql, code, "InvalidResponse", "sample value \"" + text + "\" is not a number");
+  if (!std::isfinite(*value)) {
+    // histogram_quantile gives NaN when nothing was observed in the window: no traffic is not
+    // a latency, and reporting 0 would scale the workload down.
+    return fail(promql, code, "NoData", "query returned " + text + " (no observations in the window?)");
+  }
+  return *value;
+}
+
+std::string latencyQuery(const std::string& bucketSeries, double quantile, const std::string& window) {
+  char digits[32];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, quantile);  // shortest round-trip form
+  const std::string q = ec == std::errc() ? std::string(digits, end) : std::to_string(quantile);
+  return "histogram_quantile(" + q + ", sum by (le) (rate(" + bucketSeries + "[" + window + "])))";
+}
+
+}  // namespace governor::adapter

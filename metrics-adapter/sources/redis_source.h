@@ -1,0 +1,71 @@
+// The backlog of a Redis queue (a list, or a stream read by a consumer group), measured over
+// connections that stay open and are shared by every queue on the same server, db and password.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kube/result.h"
+
+namespace governor::adapter {
+
+struct RedisQueue {
+  enum class Type { List, Stream };
+
+  std::string address;        // "host:port" or "[v6addr]:port"; the port defaults to 6379
+  int db = 0;
+  std::string key;
+  Type type = Type::List;
+  std::string consumerGroup;  // streams only; empty counts the whole stream (XLEN)
+  std::string password;       // already read from its Secret; empty sends no AUTH
+  bool tls = false;           // needs hiredis >= 1.0: measuring fails with this build's 0.14
+};
+
+struct RedisSourceOptions {
+  // Bounds connecting and each command (redisConnectWithTimeout + redisSetTimeout).
+  std::chrono::milliseconds timeout{2000};
+  // How many undelivered stream entries the XRANGE fallback counts at most (see
+  // docs/metrics.md): beyond it the backlog is reported as pending + this cap.
+  int64_t streamScanLimit = 10000;
+};
+
+// Thread-safe. One connection per (address, db, password), each behind its own mutex: queues on
+// one server are measured one after the other, different servers in parallel. A connection that
+// fails is closed and made again by the next measurement; a kept connection that the server
+// closed meanwhile (a restart) is retried once at once on a fresh one.
+class RedisSource {
+ public:
+  explicit RedisSource(RedisSourceOptions options = {});
+  ~RedisSource();
+  RedisSource(const RedisSource&) = delete;
+  RedisSource& operator=(const RedisSource&) = delete;
+
+  // list: LLEN (0 when the key does not exist). Stream with a group: entries not yet delivered
+  // to the group plus entries delivered but not acknowledged; an error when the stream or the
+  // group does not exist. Stream without a group: XLEN. Errors name the queue:
+  // "redis 10.0.0.1:6379 key jobs: Unavailable: connection refused".
+  kube::Result<int64_t> backlog(const RedisQueue& queue);
+
+  // Closes connections that no measurement used for `idle` (servers of deleted ServiceLevels).
+  void closeIdle(std::chrono::steady_clock::duration idle);
+  // Open connections, for tests and the adapter's own metrics.
+  size_t openConnections() const;
+
+ private:
+  struct Connection;
+
+  std::shared_ptr<Connection> connectionFor(const RedisQueue& queue);
+
+  const RedisSourceOptions options_;
+  mutable std::mutex mutex_;
+  // Keyed by address, db and password. Guarded by mutex_; shared_ptr so that closeIdle can drop
+  // an entry while a measurement still holds it.
+  std::map<std::string, std::shared_ptr<Connection>> connections_;
+};
+
+}  // namespace governor::adapter

@@ -1,0 +1,329 @@
+// Reads a ServiceLevel's JSON into the C++ model, collecting every problem with the
+// path of the field it concerns.
+#include "operator/api/servicelevel.h"
+
+#include <algorithm>
+#include <regex>
+
+#include "kube/duration.h"
+
+namespace governor::op {
+namespace {
+
+// Walks the spec, reading typed fields and recording problems by path.
+class Reader {
+ public:
+  std::vector<std::string> problems;
+
+  void problem(const std::string& path, const std::string& what) { problems.push_back(path + ": " + what); }
+
+  const Json* field(const Json& obj, const std::string& key) {
+    if (!obj.is_object()) return nullptr;
+    auto it = obj.find(key);
+    return it == obj.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  std::string string(const Json& obj, const std::string& key, const std::string& path, bool required,
+                     const std::string& fallback = "") {
+    const Json* v = field(obj, key);
+    if (!v) {
+      if (required) problem(path, "required");
+      return fallback;
+    }
+    if (!v->is_string()) {
+      problem(path, "must be a string");
+      return fallback;
+    }
+    return v->get<std::string>();
+  }
+
+  int64_t integer(const Json& obj, const std::string& key, const std::string& path, bool required, int64_t fallback,
+                  int64_t min, int64_t max) {
+    const Json* v = field(obj, key);
+    if (!v) {
+      if (required) problem(path, "required");
+      return fallback;
+    }
+    if (!v->is_number_integer()) {
+      problem(path, "must be an integer");
+      return fallback;
+    }
+    auto n = v->get<int64_t>();
+    if (n < min || n > max) {
+      problem(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", not " +
+                        std::to_string(n));
+    }
+    return n;
+  }
+
+  bool boolean(const Json& obj, const std::string& key, const std::string& path, bool fallback) {
+    const Json* v = field(obj, key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) {
+      problem(path, "must be true or false");
+      return fallback;
+    }
+    return v->get<bool>();
+  }
+
+  Percent percent(const Json& obj, const std::string& key, const std::string& path) {
+    Percent p;
+    p.text = string(obj, key, path, true);
+    if (p.text.empty()) return p;
+    static const std::regex pattern(R"(^[0-9]{1,2}(\.[0-9]{1,6})?$)");
+    if (!std::regex_match(p.text, pattern) || (p.value = std::stod(p.text)) <= 0) {
+      problem(path, "must be a percentage above 0 and below 100 written as a string, like \"99.9\"; got \"" +
+                        p.text + "\"");
+    }
+    return p;
+  }
+
+  std::chrono::milliseconds duration(const std::string& text, const std::string& path) {
+    auto d = kube::parseDuration(text);
+    if (!d) {
+      problem(path, d.error().status.message);
+      return std::chrono::milliseconds(0);
+    }
+    if (d->count() <= 0) problem(path, "must be longer than 0");
+    return *d;
+  }
+
+  std::map<std::string, std::string> quantities(const Json& obj, const std::string& key, const std::string& path) {
+    std::map<std::string, std::string> out;
+    const Json* m = field(obj, key);
+    if (!m) return out;
+    if (!m->is_object()) {
+      problem(path, "must be a map of resource names to quantities");
+      return out;
+    }
+    for (const auto& [name, value] : m->items()) {
+      std::string text = value.is_string() ? value.get<std::string>() : value.is_number() ? value.dump() : "";
+      if (auto q = kube::parseQuantity(text); !q) {
+        problem(path + "." + name, q.error().status.message);
+      } else {
+        out[name] = q->canonical();
+      }
+    }
+    return out;
+  }
+
+  Labels labels(const Json& obj, const std::string& key, const std::string& path) {
+    Labels out;
+    const Json* m = field(obj, key);
+    if (!m) return out;
+    if (!m->is_object()) {
+      problem(path, "must be a map of strings");
+      return out;
+    }
+    for (const auto& [k, v] : m->items()) {
+      if (!v.is_string()) {
+        problem(path + "." + k, "must be a string");
+      } else {
+        out[k] = v.get<std::string>();
+      }
+    }
+    return out;
+  }
+
+  void oneOf(const std::string& value, const std::vector<std::string>& allowed, const std::string& path) {
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    problem(path, "must be one of " + list + "; got \"" + value + "\"");
+  }
+};
+
+Workload readWorkload(Reader& r, const Json& spec) {
+  Workload w;
+  const Json* j = r.field(spec, "workload");
+  if (!j) {
+    r.problem("spec.workload", "required");
+    return w;
+  }
+  w.kind = r.string(*j, "kind", "spec.workload.kind", false, "Deployment");
+  r.oneOf(w.kind, {"Deployment", "StatefulSet"}, "spec.workload.kind");
+  w.name = r.string(*j, "name", "spec.workload.name", true);
+  return w;
+}
+
+std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
+  const Json* j = r.field(spec, "objectives");
+  if (!j) return std::nullopt;
+  Objectives o;
+  o.windowText = r.string(*j, "window", "spec.objectives.window", false, "30d");
+  o.window = r.duration(o.windowText, "spec.objectives.window");
+  if (const Json* a = r.field(*j, "availability")) {
+    Availability av;
+    av.target = r.percent(*a, "target", "spec.objectives.availability.target");
+    av.errorQuery = r.string(*a, "errorQuery", "spec.objectives.availability.errorQuery", true);
+    av.totalQuery = r.string(*a, "totalQuery", "spec.objectives.availability.totalQuery", true);
+    o.availability = av;
+  }
+  if (const Json* l = r.field(*j, "latency")) {
+    LatencyObjective lat;
+    lat.thresholdText = r.string(*l, "threshold", "spec.objectives.latency.threshold", true);
+    if (!lat.thresholdText.empty()) lat.threshold = r.duration(lat.thresholdText, "spec.objectives.latency.threshold");
+    lat.target = r.percent(*l, "target", "spec.objectives.latency.target");
+    lat.histogram = r.string(*l, "histogram", "spec.objectives.latency.histogram", true);
+    static const std::regex bucket(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*_bucket(\{.*\})?$)");
+    if (!lat.histogram.empty() && !std::regex_match(lat.histogram, bucket)) {
+      r.problem("spec.objectives.latency.histogram",
+                "must name a histogram's _bucket series, like http_request_duration_seconds_bucket{job=\"x\"}");
+    }
+    o.latency = lat;
+  }
+  if (!o.availability && !o.latency) r.problem("spec.objectives", "needs availability or latency");
+  return o;
+}
+
+std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
+  const Json* j = r.field(spec, "autoscaling");
+  if (!j) return std::nullopt;
+  Autoscaling a;
+  a.minReplicas = static_cast<int32_t>(r.integer(*j, "minReplicas", "spec.autoscaling.minReplicas", false, 1, 1, 1000));
+  a.maxReplicas = static_cast<int32_t>(r.integer(*j, "maxReplicas", "spec.autoscaling.maxReplicas", true, 0, 1, 1000));
+  if (a.maxReplicas > 0 && a.minReplicas > a.maxReplicas) {
+    r.problem("spec.autoscaling.maxReplicas",
+              "must be >= minReplicas (" + std::to_string(a.minReplicas) + "), not " + std::to_string(a.maxReplicas));
+  }
+  if (const Json* q = r.field(*j, "queue")) {
+    QueueScaling qs;
+    const std::string p = "spec.autoscaling.queue";
+    if (const Json* redis = r.field(*q, "redis")) {
+      qs.redis.address = r.string(*redis, "address", p + ".redis.address", true);
+      qs.redis.key = r.string(*redis, "key", p + ".redis.key", true);
+      qs.redis.type = r.string(*redis, "type", p + ".redis.type", false, "list");
+      r.oneOf(qs.redis.type, {"list", "stream"}, p + ".redis.type");
+      qs.redis.consumerGroup = r.string(*redis, "consumerGroup", p + ".redis.consumerGroup", false);
+      if (qs.redis.type == "stream" && qs.redis.consumerGroup.empty()) {
+        r.problem(p + ".redis.consumerGroup", "required for a stream");
+      }
+      qs.redis.db = static_cast<int>(r.integer(*redis, "db", p + ".redis.db", false, 0, 0, 15));
+      qs.redis.tls = r.boolean(*redis, "tls", p + ".redis.tls", false);
+      if (const Json* s = r.field(*redis, "passwordSecretRef")) {
+        qs.redis.passwordSecretRef = SecretKeyRef{r.string(*s, "name", p + ".redis.passwordSecretRef.name", true),
+                                                  r.string(*s, "key", p + ".redis.passwordSecretRef.key", true)};
+      }
+    } else {
+      r.problem(p + ".redis", "required");
+    }
+    qs.targetPerReplica = r.integer(*q, "targetPerReplica", p + ".targetPerReplica", true, 0, 1, INT64_MAX);
+    a.queue = qs;
+  }
+  if (const Json* l = r.field(*j, "latency")) {
+    LatencyScaling ls;
+    ls.percentile = static_cast<int>(r.integer(*l, "percentile", "spec.autoscaling.latency.percentile", false, 95, 50, 99));
+    ls.targetText = r.string(*l, "target", "spec.autoscaling.latency.target", true);
+    if (!ls.targetText.empty()) ls.target = r.duration(ls.targetText, "spec.autoscaling.latency.target");
+    a.latency = ls;
+  }
+  if (!a.queue && !a.latency) r.problem("spec.autoscaling", "needs queue or latency to scale on");
+  if (const Json* b = r.field(*j, "behavior")) a.behavior = *b;
+  return a;
+}
+
+std::optional<Cache> readCache(Reader& r, const Json& spec) {
+  const Json* j = r.field(spec, "cache");
+  if (!j) return std::nullopt;
+  Cache c;
+  const std::string p = "spec.cache";
+  c.image = r.string(*j, "image", p + ".image", false, c.image);
+  if (const Json* m = r.field(*j, "maxMemory")) {
+    c.maxMemoryText = m->is_string() ? m->get<std::string>() : m->dump();
+  }
+  if (auto q = kube::parseQuantity(c.maxMemoryText); !q) {
+    r.problem(p + ".maxMemory", q.error().status.message);
+  } else if (q->value() <= 0) {
+    r.problem(p + ".maxMemory", "must be more than 0");
+  } else {
+    c.maxMemory = *q;
+  }
+  c.evictionPolicy = r.string(*j, "evictionPolicy", p + ".evictionPolicy", false, c.evictionPolicy);
+  r.oneOf(c.evictionPolicy,
+          {"allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
+           "volatile-ttl"},
+          p + ".evictionPolicy");
+  c.defaultTTLText = r.string(*j, "defaultTTL", p + ".defaultTTL", false, c.defaultTTLText);
+  c.defaultTTL = r.duration(c.defaultTTLText, p + ".defaultTTL");
+  auto jitter = r.string(*j, "ttlJitter", p + ".ttlJitter", false, "10%");
+  static const std::regex percent(R"(^([0-9]|[1-9][0-9]|100)%$)");
+  if (std::regex_match(jitter, percent)) {
+    c.ttlJitterPercent = std::stoi(jitter);
+  } else {
+    r.problem(p + ".ttlJitter", "must be a percentage from 0% to 100%, like \"10%\"; got \"" + jitter + "\"");
+  }
+  if (r.field(*j, "hitRatioTarget")) c.hitRatioTarget = r.percent(*j, "hitRatioTarget", p + ".hitRatioTarget");
+  if (const Json* res = r.field(*j, "resources")) c.resources = *res;
+  return c;
+}
+
+std::optional<Quota> readQuota(Reader& r, const Json& spec) {
+  const Json* j = r.field(spec, "quota");
+  if (!j) return std::nullopt;
+  Quota q;
+  q.hard = r.quantities(*j, "hard", "spec.quota.hard");
+  if (const Json* lr = r.field(*j, "limitRange")) {
+    q.defaultRequest = r.quantities(*lr, "defaultRequest", "spec.quota.limitRange.defaultRequest");
+    q.defaultLimit = r.quantities(*lr, "default", "spec.quota.limitRange.default");
+  }
+  return q;
+}
+
+Alerting readAlerting(Reader& r, const Json& spec) {
+  Alerting a;
+  const Json* j = r.field(spec, "alerting");
+  if (!j) return a;
+  const std::string p = "spec.alerting";
+  a.labels = r.labels(*j, "labels", p + ".labels");
+  a.runbookURL = r.string(*j, "runbookURL", p + ".runbookURL", false);
+  a.minRequestRate = r.string(*j, "minRequestRate", p + ".minRequestRate", false);
+  static const std::regex decimal(R"(^[0-9]+(\.[0-9]+)?$)");
+  if (!a.minRequestRate.empty() && !std::regex_match(a.minRequestRate, decimal)) {
+    r.problem(p + ".minRequestRate", "must be a decimal number of requests per second, like \"0.5\"");
+  }
+  for (auto [key, tier] : {std::pair{"page", &a.page}, std::pair{"ticket", &a.ticket}}) {
+    if (const Json* t = r.field(*j, key)) {
+      tier->severity = r.string(*t, "severity", p + "." + key + ".severity", false, tier->severity);
+      tier->enabled = r.boolean(*t, "enabled", p + "." + key + ".enabled", true);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+ParseResult parseServiceLevel(const Json& object) {
+  Reader r;
+  ServiceLevel sl;
+  const Json empty = Json::object();
+  const Json& md = object.contains("metadata") ? object["metadata"] : empty;
+  sl.name = md.value("name", "");
+  sl.namespaceName = md.value("namespace", "");
+  sl.uid = md.value("uid", "");
+  sl.generation = md.value("generation", int64_t{0});
+  if (sl.name.empty()) r.problem("metadata.name", "required");
+  const Json* spec = r.field(object, "spec");
+  if (!spec || !spec->is_object()) {
+    r.problem("spec", "required");
+    return {std::nullopt, r.problems};
+  }
+  sl.workload = readWorkload(r, *spec);
+  sl.objectives = readObjectives(r, *spec);
+  sl.autoscaling = readAutoscaling(r, *spec);
+  sl.cache = readCache(r, *spec);
+  sl.quota = readQuota(r, *spec);
+  sl.alerting = readAlerting(r, *spec);
+  if (!r.problems.empty()) return {std::nullopt, r.problems};
+  return {sl, {}};
+}
+
+Labels childLabels(const ServiceLevel& sl) {
+  return {{kManagedByLabel, kManagedByValue}, {kServiceLevelLabel, sl.name}};
+}
+
+Json ownerReference(const ServiceLevel& sl) {
+  return {{"apiVersion", kApiVersion}, {"kind", kKind},   {"name", sl.name},
+          {"uid", sl.uid},             {"controller", true}, {"blockOwnerDeletion", true}};
+}
+
+}  // namespace governor::op

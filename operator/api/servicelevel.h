@@ -1,0 +1,159 @@
+// The ServiceLevel API (governor.io/v1alpha1) as C++ values, parsed and validated from
+// the object's JSON. docs/servicelevel.md is the user's reference for the same fields.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/quantity.h"
+#include "kube/result.h"
+
+namespace governor::op {
+
+using Json = nlohmann::json;
+using Labels = std::map<std::string, std::string>;
+
+inline constexpr const char* kGroup = "governor.io";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "governor.io/v1alpha1";
+inline constexpr const char* kKind = "ServiceLevel";
+inline constexpr const char* kFieldManager = "governor-operator";
+// Labels on every child: who manages it and which ServiceLevel it belongs to.
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr const char* kManagedByValue = "governor";
+inline constexpr const char* kServiceLevelLabel = "governor.io/service-level";
+
+// A percentage kept as the user wrote it ("99.9") and as a number for the math.
+// Targets are strings in the API (as Pyrra's), so no float is ever stored in spec.
+struct Percent {
+  std::string text;
+  double value = 0;  // in (0, 100)
+};
+
+struct Workload {
+  std::string kind = "Deployment";  // Deployment | StatefulSet
+  std::string name;
+};
+
+struct Availability {
+  Percent target;
+  std::string errorQuery;  // PromQL; "{{.window}}" stands for the range, e.g. [5m]
+  std::string totalQuery;
+};
+
+struct LatencyObjective {
+  std::string thresholdText;  // "200ms"
+  std::chrono::milliseconds threshold{0};
+  Percent target;             // percent of requests faster than the threshold
+  std::string histogram;      // the _bucket series with its selector
+};
+
+struct Objectives {
+  std::string windowText = "30d";
+  std::chrono::milliseconds window{std::chrono::hours(24 * 30)};
+  std::optional<Availability> availability;
+  std::optional<LatencyObjective> latency;
+};
+
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+};
+
+struct RedisQueue {
+  std::string address;               // host:port
+  std::string key;
+  std::string type = "list";         // list | stream
+  std::string consumerGroup;         // required for streams
+  int db = 0;
+  bool tls = false;
+  std::optional<SecretKeyRef> passwordSecretRef;
+};
+
+struct QueueScaling {
+  RedisQueue redis;
+  int64_t targetPerReplica = 0;
+};
+
+struct LatencyScaling {
+  int percentile = 95;               // governor_latency_p<percentile>_seconds
+  std::string targetText;            // "250ms"
+  std::chrono::milliseconds target{0};
+};
+
+struct Autoscaling {
+  int32_t minReplicas = 1;
+  int32_t maxReplicas = 0;
+  std::optional<QueueScaling> queue;
+  std::optional<LatencyScaling> latency;
+  Json behavior;                     // passed to the HPA as is; null when absent
+};
+
+struct Cache {
+  std::string image = "redis:7.2";
+  kube::Quantity maxMemory;          // redis maxmemory
+  std::string maxMemoryText = "256Mi";
+  std::string evictionPolicy = "allkeys-lru";
+  std::string defaultTTLText = "5m";
+  std::chrono::milliseconds defaultTTL{std::chrono::minutes(5)};
+  int ttlJitterPercent = 10;
+  std::optional<Percent> hitRatioTarget;
+  Json resources;                    // corev1.ResourceRequirements; null when absent
+};
+
+struct Quota {
+  std::map<std::string, std::string> hard;  // resource name -> quantity
+  std::map<std::string, std::string> defaultRequest;
+  std::map<std::string, std::string> defaultLimit;
+};
+
+// A tier of burn-rate alerts: page (fast burn) or ticket (slow burn).
+struct AlertTier {
+  std::string severity;
+  bool enabled = true;
+};
+
+struct Alerting {
+  Labels labels;
+  std::string runbookURL;
+  // Requests per second below which burn alerts stay silent ("0.5"); empty = no minimum.
+  std::string minRequestRate;
+  AlertTier page{"critical", true};
+  AlertTier ticket{"warning", true};
+};
+
+struct ServiceLevel {
+  std::string name;
+  std::string namespaceName;
+  std::string uid;
+  int64_t generation = 0;
+  Workload workload;
+  std::optional<Objectives> objectives;
+  std::optional<Autoscaling> autoscaling;
+  std::optional<Cache> cache;
+  std::optional<Quota> quota;
+  Alerting alerting;
+};
+
+// Reads a ServiceLevel object. Every problem is listed, each naming its field
+// ("spec.autoscaling.maxReplicas: must be >= minReplicas (2)"), so the status can say
+// all that is wrong at once. The CRD schema rejects most of these first; this keeps
+// the operator safe from objects that predate a schema change.
+struct ParseResult {
+  std::optional<ServiceLevel> serviceLevel;
+  std::vector<std::string> problems;
+};
+ParseResult parseServiceLevel(const Json& object);
+
+// The labels every child carries.
+Labels childLabels(const ServiceLevel& sl);
+// The owner reference every child carries (controller, blockOwnerDeletion).
+Json ownerReference(const ServiceLevel& sl);
+
+}  // namespace governor::op

@@ -1,0 +1,67 @@
+#include "operator/controller.h"
+
+#include <spdlog/spdlog.h>
+
+namespace governor::op {
+
+Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions options)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      informers_(client, [&] {
+        kube::InformerOptions o;
+        o.resyncPeriod = options_.resyncPeriod;
+        return o;
+      }()),
+      reconciler_(client, informers_, options_.namespaceName, metrics) {
+  Reconciler::registerInformers(informers_, options_.namespaceName, [this](const std::string& key) {
+    queue_.add(key);
+    metrics_.setQueueDepth(static_cast<double>(queue_.size()));
+  });
+}
+
+Controller::~Controller() { stop(); }
+
+bool Controller::start(std::chrono::milliseconds timeout) {
+  informers_.startAll();
+  if (!informers_.waitForSync(timeout)) return false;
+  synced_ = true;
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
+  return true;
+}
+
+void Controller::stop() {
+  queue_.shutDown();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  informers_.stopAll();
+}
+
+void Controller::work() {
+  while (auto key = queue_.get()) {
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = reconciler_.reconcile(*key);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    switch (outcome.kind) {
+      case Outcome::Kind::Done:
+        queue_.forget(*key);
+        metrics_.countReconcile("success", seconds);
+        break;
+      case Outcome::Kind::RequeueAfter:
+        queue_.forget(*key);
+        queue_.addAfter(*key, outcome.after);
+        metrics_.countReconcile("requeue", seconds);
+        break;
+      case Outcome::Kind::Retry: {
+        auto delay = queue_.addRateLimited(*key);
+        spdlog::warn("servicelevel {}: {}; retrying in {}ms", *key, outcome.error,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        metrics_.countReconcile("error", seconds);
+        break;
+      }
+    }
+    queue_.done(*key);
+    metrics_.setQueueDepth(static_cast<double>(queue_.size()));
+  }
+}
+
+}  // namespace governor::op

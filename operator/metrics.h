@@ -1,0 +1,36 @@
+// The operator's own Prometheus metrics (governor_operator_*), served on
+// --metrics-bind-address.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace governor::op {
+
+class Metrics {
+ public:
+  Metrics();
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // Every request that changes something in the API server, by verb and kind.
+  void countWrite(const std::string& verb, const std::string& kind);
+  // One finished reconcile: result is "success", "requeue", "error" or "invalid".
+  void countReconcile(const std::string& result, double seconds);
+  void setQueueDepth(double depth) { queueDepth_->Set(depth); }
+  void setLeader(bool leader) { leader_->Set(leader ? 1 : 0); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* writes_;
+  prometheus::Family<prometheus::Counter>* reconciles_;
+  prometheus::Histogram* duration_;
+  prometheus::Gauge* queueDepth_;
+  prometheus::Gauge* leader_;
+};
+
+}  // namespace governor::op

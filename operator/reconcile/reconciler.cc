@@ -1,0 +1,294 @@
+// See reconciler.h. Every write goes through applyChild, pruneChildren, writeStatus or
+// recordEvent, and each counts itself in the metrics.
+#include "operator/reconcile/reconciler.h"
+
+#include <set>
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace governor::op {
+namespace {
+
+constexpr ChildGroup kGroups[] = {ChildGroup::Autoscaler, ChildGroup::Cache, ChildGroup::Quota, ChildGroup::Rules};
+
+std::string childKey(const kube::Resource& r, const std::string& name) { return r.plural + "/" + name; }
+
+std::string describeChild(const Json& object) {
+  return object.value("kind", "") + " " + kube::objectKey(object);
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+struct Reconciler::Pass {
+  Json object;
+  ServiceLevel sl;
+  std::map<ChildGroup, GroupState> groups;
+  std::set<std::string> desired;
+  bool crdInstalled = true;
+};
+
+Reconciler::Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
+                       Clock clock)
+    : client_(client), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
+
+void Reconciler::registerInformers(kube::Informers& informers, const std::string& ns,
+                                   const std::function<void(const std::string&)>& onKey) {
+  auto own = [onKey](const Json& o) { onKey(kube::objectKey(o)); };
+  informers.get(resources::kServiceLevel, ns).addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
+  auto owner = [onKey](const Json& o) {
+    const auto& md = o.value("metadata", Json::object());
+    auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
+    if (!name.empty()) onKey(md.value("namespace", "") + "/" + name);
+  };
+  for (const auto& r : childResources()) {
+    if (r.plural == resources::kPrometheusRule.plural) continue;  // its CRD may be absent
+    informers.get(r, ns, kChildSelector).addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
+  }
+}
+
+bool Reconciler::prometheusRuleCrdInstalled() {
+  std::lock_guard lock(crdMu_);
+  auto age = std::chrono::steady_clock::now() - crdCheckedAt_;
+  if (!crdInstalled_ || age > std::chrono::seconds(30)) {
+    auto res = client_.raw("GET", "/apis/monitoring.coreos.com/v1");
+    bool installed = false;
+    if (res) {
+      for (const auto& r : res->value("resources", Json::array())) installed |= r.value("name", "") == "prometheusrules";
+    }
+    if (res || res.error().isNotFound()) {
+      crdInstalled_ = installed;
+      crdCheckedAt_ = std::chrono::steady_clock::now();
+    }
+  }
+  return crdInstalled_.value_or(true);
+}
+
+std::optional<Json> Reconciler::liveChild(const kube::Resource& r, const std::string& ns, const std::string& name) {
+  if (r.plural != resources::kPrometheusRule.plural) {
+    if (auto cached = informers_.get(r, ns_, kChildSelector).get(ns + "/" + name)) return cached;
+  }
+  // Not ours by label (or not watched): ask the API, so that an object of that name
+  // that someone else made is seen and left alone.
+  auto res = client_.get(r, ns, name);
+  if (res) return *res;
+  return std::nullopt;
+}
+
+void Reconciler::applyChild(Pass& pass, const Child& child) {
+  auto& group = pass.groups[child.group];
+  if (group.failure) return;
+  const auto& name = child.object["metadata"]["name"].get_ref<const std::string&>();
+  auto live = liveChild(child.resource, pass.sl.namespaceName, name);
+  if (live && !ownedBy(*live, pass.sl.uid)) {
+    group.failure = Condition{conditionType(child.group), false, "Conflict",
+                              describeChild(child.object) + " already exists and is not owned by ServiceLevel " +
+                                  pass.sl.name + "; Governor leaves it alone: delete or rename it"};
+    return;
+  }
+  if (live && holds(*live, child.object)) return;
+  auto res = client_.apply(child.resource, pass.sl.namespaceName, name, child.object,
+                           {.fieldManager = kFieldManager, .force = true});
+  wrote("apply", child.object);
+  if (!res) {
+    group.failure = Condition{conditionType(child.group), false, "ApplyFailed", res.error().what()};
+    recordEvent(pass.object, "Warning", "ApplyFailed", res.error().what());
+    return;
+  }
+  ++group.changed;
+  recordEvent(pass.object, "Normal", live ? "Updated" : "Created",
+              describeChild(child.object) + (live ? " updated" : " created"));
+}
+
+void Reconciler::pruneChildren(Pass& pass) {
+  auto prune = [&](const kube::Resource& r, const Json& obj) {
+    const auto& md = obj["metadata"];
+    auto name = md.value("name", "");
+    if (pass.desired.contains(childKey(r, name)) || !ownedBy(obj, pass.sl.uid)) return;
+    auto out = client_.remove(r, pass.sl.namespaceName, name);
+    wrote("delete", obj);
+    if (out) {
+      recordEvent(pass.object, "Normal", "Deleted", describeChild(obj) + " deleted: the spec no longer asks for it");
+    } else if (!out.error().isNotFound()) {
+      spdlog::warn("servicelevel {}/{}: {}", pass.sl.namespaceName, pass.sl.name, out.error().what());
+    }
+  };
+  for (const auto& r : childResources()) {
+    if (r.plural == resources::kPrometheusRule.plural) continue;
+    for (const auto& obj : informers_.get(r, ns_, kChildSelector).list()) {
+      const auto& md = obj["metadata"];
+      if (md.value("namespace", "") != pass.sl.namespaceName ||
+          md.value("labels", Json::object()).value(kServiceLevelLabel, "") != pass.sl.name) {
+        continue;
+      }
+      prune(r, obj);
+    }
+  }
+  if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {
+    if (auto live = client_.get(resources::kPrometheusRule, pass.sl.namespaceName, pass.sl.name)) {
+      prune(resources::kPrometheusRule, *live);
+    }
+  }
+}
+
+void Reconciler::writeStatus(Pass& pass) {
+  const Json oldStatus = pass.object.value("status", Json::object());
+  Json status = oldStatus;
+  Json conditions = status.value("conditions", Json::array());
+  auto gen = pass.sl.generation;
+  std::optional<Condition> firstFailure;
+  int present = 0;
+  for (auto g : kGroups) {
+    const auto& state = pass.groups[g];
+    if (!state.present) {
+      conditions = removeCondition(conditions, conditionType(g));
+      continue;
+    }
+    ++present;
+    Condition c{conditionType(g), true, "Reconciled", "up to date"};
+    if (state.failure) {
+      c = *state.failure;
+      if (!firstFailure) firstFailure = c;
+    } else if (g == ChildGroup::Rules && !pass.crdInstalled) {
+      // Degraded, not failed: the rules exist, in a ConfigMap instead.
+      c = {conditionType(g), false, "PrometheusRuleCRDMissing",
+           "monitoring.coreos.com/v1 PrometheusRule is not installed; the rules are in ConfigMap " +
+               pass.sl.namespaceName + "/" + pass.sl.name + "-rules for Prometheus to load as a rule file"};
+    }
+    conditions = setCondition(conditions, c, gen, now());
+  }
+  Condition ready{"Ready", true, "Reconciled", "all " + std::to_string(present) + " parts are up to date"};
+  if (firstFailure) ready = {"Ready", false, firstFailure->reason, firstFailure->message};
+  conditions = setCondition(conditions, ready, gen, now());
+  status["conditions"] = conditions;
+  status["observedGeneration"] = gen;
+
+  Json replicas = nullptr;
+  if (pass.sl.autoscaling) {
+    auto hpa = informers_.get(resources::kHpa, ns_, kChildSelector).get(pass.sl.namespaceName + "/" + pass.sl.name);
+    if (hpa && hpa->contains("status")) {
+      replicas = {{"current", (*hpa)["status"].value("currentReplicas", 0)},
+                  {"desired", (*hpa)["status"].value("desiredReplicas", 0)}};
+    }
+  }
+  if (replicas.is_null()) {
+    status.erase("replicas");
+  } else {
+    status["replicas"] = replicas;
+  }
+  if (status == oldStatus) return;
+  Json patch = {{"status", status}};
+  if (!replicas.is_null() || oldStatus.contains("replicas")) patch["status"]["replicas"] = replicas;
+  auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
+  wrote("patch status", pass.object);
+  if (!res) spdlog::warn("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what());
+}
+
+void Reconciler::recordEvent(const Json& sl, const std::string& type, const std::string& reason,
+                             const std::string& message) {
+  const auto& md = sl["metadata"];
+  auto ts = now();
+  Json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"generateName", md.value("name", "") + "."}, {"namespace", md.value("namespace", "")}}},
+                {"involvedObject",
+                 {{"apiVersion", kApiVersion},
+                  {"kind", kKind},
+                  {"name", md.value("name", "")},
+                  {"namespace", md.value("namespace", "")},
+                  {"uid", md.value("uid", "")}}},
+                {"type", type},
+                {"reason", reason},
+                {"message", message},
+                {"source", {{"component", kFieldManager}}},
+                {"reportingComponent", kFieldManager},
+                {"reportingInstance", hostname()},
+                {"firstTimestamp", ts},
+                {"lastTimestamp", ts},
+                {"count", 1}};
+  auto res = client_.create({"", "v1", "events", true}, md.value("namespace", ""), event);
+  wrote("create", event);
+  if (!res) spdlog::warn("event {} for {}: {}", reason, md.value("name", ""), res.error().what());
+}
+
+void Reconciler::wrote(const std::string& verb, const Json& object) {
+  auto kind = object.value("kind", "");
+  metrics_.countWrite(verb, kind);
+  spdlog::debug("{} {} {}", verb, kind, kube::objectKey(object));
+}
+
+Outcome Reconciler::reconcile(const std::string& key) {
+  auto object = informers_.get(resources::kServiceLevel, ns_).get(key);
+  // Gone: the garbage collector removes the children through their owner references.
+  if (!object || object->at("metadata").contains("deletionTimestamp")) return Outcome::done();
+
+  auto parsed = parseServiceLevel(*object);
+  if (!parsed.serviceLevel) {
+    std::string message;
+    for (const auto& p : parsed.problems) message += (message.empty() ? "" : "; ") + p;
+    Json status = object->value("status", Json::object());
+    auto gen = object->at("metadata").value("generation", int64_t{0});
+    auto before = findCondition(status.value("conditions", Json::array()), "Ready");
+    status["conditions"] = setCondition(status.value("conditions", Json::array()),
+                                        {"Ready", false, "InvalidSpec", message}, gen, now());
+    status["observedGeneration"] = gen;
+    if (status != object->value("status", Json::object())) {
+      auto md = object->at("metadata");
+      auto res = client_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""),
+                                    {{"status", status}}, "status");
+      wrote("patch status", *object);
+      if (!res) return Outcome::retry(res.error().what());
+      if (before.is_null() || before.value("message", "") != message) {
+        recordEvent(*object, "Warning", "InvalidSpec", message);
+      }
+    }
+    return Outcome::done();
+  }
+
+  Pass pass{*object, *parsed.serviceLevel, {}, {}, prometheusRuleCrdInstalled()};
+  const auto& sl = pass.sl;
+  pass.groups[ChildGroup::Autoscaler].present = sl.autoscaling.has_value();
+  pass.groups[ChildGroup::Cache].present = sl.cache.has_value();
+  pass.groups[ChildGroup::Quota].present = sl.quota.has_value();
+  pass.groups[ChildGroup::Rules].present =
+      sl.objectives.has_value() || (sl.cache && sl.cache->hitRatioTarget.has_value());
+
+  bool workloadMissing = false;
+  if (sl.autoscaling) {
+    const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
+    auto live = client_.get(workload, sl.namespaceName, sl.workload.name);
+    if (!live) {
+      workloadMissing = live.error().isNotFound();
+      auto message = workloadMissing ? sl.workload.kind + " " + sl.namespaceName + "/" + sl.workload.name +
+                                           " does not exist"
+                                     : live.error().what();
+      pass.groups[ChildGroup::Autoscaler].failure =
+          Condition{"AutoscalerReady", false, workloadMissing ? "WorkloadNotFound" : "WorkloadUnreadable", message};
+    }
+  }
+
+  auto children = render(sl, {.prometheusRuleCrd = pass.crdInstalled});
+  // Everything rendered counts as desired, also what a failed group skips, so that
+  // pruning never deletes a child because of an unrelated problem.
+  for (const auto& child : children) pass.desired.insert(childKey(child.resource, child.object["metadata"]["name"]));
+  for (const auto& child : children) applyChild(pass, child);
+  pruneChildren(pass);
+  writeStatus(pass);
+
+  bool applyFailed = false;
+  for (const auto& [group, state] : pass.groups) {
+    if (state.failure && state.failure->reason == "ApplyFailed") applyFailed = true;
+  }
+  if (applyFailed) return Outcome::retry("applying children failed");
+  // Nothing watches workloads: look again in a while.
+  if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
+  return Outcome::done();
+}
+
+}  // namespace governor::op

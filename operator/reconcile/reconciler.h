@@ -1,0 +1,77 @@
+// One reconcile of one ServiceLevel: read it, render what should exist, make it so with
+// server-side apply (skipping objects that already hold it), remove children the spec no
+// longer implies, and write status. Level-triggered: the same call any number of times
+// converges to the same state, and makes no write when nothing changed.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "operator/metrics.h"
+#include "operator/render/render.h"
+#include "operator/reconcile/status.h"
+
+namespace governor::op {
+
+struct Outcome {
+  enum class Kind { Done, RequeueAfter, Retry } kind = Kind::Done;
+  std::chrono::milliseconds after{0};
+  std::string error;  // for Retry
+
+  static Outcome done() { return {}; }
+  static Outcome requeueAfter(std::chrono::milliseconds d) { return {Kind::RequeueAfter, d, ""}; }
+  static Outcome retry(std::string why) { return {Kind::Retry, {}, std::move(why)}; }
+};
+
+// Label selector of every child informer.
+inline constexpr const char* kChildSelector = "app.kubernetes.io/managed-by=governor";
+
+class Reconciler {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+  // `informers` must hold the ServiceLevel informer and one per child kind (see
+  // registerInformers) for `ns` ("" = all namespaces).
+  Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
+             Clock clock = [] { return std::chrono::system_clock::now(); });
+
+  // Creates the informers the reconciler reads from; `onOwner` is called with the key of
+  // the ServiceLevel whose child changed.
+  static void registerInformers(kube::Informers& informers, const std::string& ns,
+                                const std::function<void(const std::string&)>& onKey);
+
+  Outcome reconcile(const std::string& key);
+
+ private:
+  struct GroupState {
+    bool present = false;
+    std::optional<Condition> failure;
+    int changed = 0;
+  };
+  struct Pass;
+
+  bool prometheusRuleCrdInstalled();
+  std::optional<Json> liveChild(const kube::Resource& r, const std::string& ns, const std::string& name);
+  void applyChild(Pass& pass, const Child& child);
+  void pruneChildren(Pass& pass);
+  void writeStatus(Pass& pass);
+  void recordEvent(const Json& sl, const std::string& type, const std::string& reason, const std::string& message);
+  // Counts and logs one write request.
+  void wrote(const std::string& verb, const Json& object);
+  std::string now() const { return rfc3339(clock_()); }
+
+  kube::Client& client_;
+  kube::Informers& informers_;
+  std::string ns_;
+  Metrics& metrics_;
+  Clock clock_;
+  std::mutex crdMu_;
+  std::optional<bool> crdInstalled_;
+  std::chrono::steady_clock::time_point crdCheckedAt_;
+};
+
+}  // namespace governor::op

@@ -1,0 +1,84 @@
+// Conditions and the "already holds" comparison; see status.h.
+#include "operator/reconcile/status.h"
+
+#include <chrono>
+#include <ctime>
+
+namespace governor::op {
+
+Json findCondition(const Json& conditions, const std::string& type) {
+  if (!conditions.is_array()) return nullptr;
+  for (const auto& c : conditions) {
+    if (c.value("type", "") == type) return c;
+  }
+  return nullptr;
+}
+
+Json setCondition(Json conditions, const Condition& c, int64_t observedGeneration, const std::string& now) {
+  if (!conditions.is_array()) conditions = Json::array();
+  std::string status = c.status ? "True" : "False";
+  Json next = {{"type", c.type},       {"status", status},  {"reason", c.reason},
+               {"message", c.message}, {"observedGeneration", observedGeneration},
+               {"lastTransitionTime", now}};
+  for (auto& existing : conditions) {
+    if (existing.value("type", "") != c.type) continue;
+    if (existing.value("status", "") == status) next["lastTransitionTime"] = existing.value("lastTransitionTime", now);
+    existing = next;
+    return conditions;
+  }
+  conditions.push_back(next);
+  return conditions;
+}
+
+Json removeCondition(Json conditions, const std::string& type) {
+  Json out = Json::array();
+  if (!conditions.is_array()) return out;
+  for (auto& c : conditions) {
+    if (c.value("type", "") != type) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+bool holds(const Json& live, const Json& desired) {
+  if (desired.is_object()) {
+    if (!live.is_object()) return false;
+    for (const auto& [key, value] : desired.items()) {
+      auto it = live.find(key);
+      if (it == live.end()) {
+        // The server drops empty maps, lists and nulls: absent holds them.
+        if (value.is_null() || (value.is_structured() && value.empty())) continue;
+        return false;
+      }
+      if (!holds(*it, value)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!live.is_array() || live.size() != desired.size()) return false;
+    for (size_t i = 0; i < desired.size(); ++i) {
+      if (!holds(live[i], desired[i])) return false;
+    }
+    return true;
+  }
+  if (desired.is_number() && live.is_number()) return desired.get<double>() == live.get<double>();
+  return live == desired;
+}
+
+bool ownedBy(const Json& object, const std::string& uid) {
+  const auto& refs = object.value("metadata", Json::object()).value("ownerReferences", Json::array());
+  for (const auto& ref : refs) {
+    if (ref.value("uid", "") == uid && ref.value("controller", false)) return true;
+  }
+  return false;
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+}  // namespace governor::op

@@ -1,0 +1,66 @@
+// ServiceLevel -> the objects that should exist. Pure: no I/O, no clock, so the
+// reconciler and `governor-operator render` share it and tests need no cluster.
+// One file per child kind: hpa.cc, quota.cc, redis.cc, rules.cc.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kube/client.h"
+#include "operator/api/servicelevel.h"
+
+namespace governor::op {
+
+// Each group of children has a condition of its own in the ServiceLevel's status.
+enum class ChildGroup { Autoscaler, Cache, Quota, Rules };
+const char* conditionType(ChildGroup group);  // "AutoscalerReady", "CacheReady", ...
+
+struct Child {
+  ChildGroup group;
+  kube::Resource resource;
+  Json object;  // complete, with apiVersion, kind and metadata
+};
+
+struct RenderOptions {
+  // When the cluster has no monitoring.coreos.com PrometheusRule CRD, the rules go into
+  // a ConfigMap NAME-rules that plain Prometheus loads.
+  bool prometheusRuleCrd = true;
+};
+
+std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options = {});
+
+// Every kind Governor may create, so the reconciler can find and delete children that
+// the spec no longer implies.
+const std::vector<kube::Resource>& childResources();
+
+// metadata for a child: name, namespace, our labels, the owner reference (when the
+// ServiceLevel has a uid, i.e. came from the API server).
+Json childMetadata(const ServiceLevel& sl, const std::string& name);
+
+// Per kind (each in its own file).
+std::vector<Child> renderAutoscaler(const ServiceLevel& sl);  // hpa.cc
+std::vector<Child> renderQuota(const ServiceLevel& sl);       // quota.cc
+std::vector<Child> renderCache(const ServiceLevel& sl);       // redis.cc
+std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& options);  // rules.cc
+
+// The redis.conf of the cache (cache mode: maxmemory, eviction policy, no persistence).
+std::string redisConf(const Cache& cache);
+// The rule file ("groups:" document) for the objectives and cache; null when the
+// ServiceLevel has neither.
+Json ruleGroups(const ServiceLevel& sl);
+
+namespace resources {
+inline const kube::Resource kHpa{"autoscaling", "v2", "horizontalpodautoscalers", true};
+inline const kube::Resource kStatefulSet{"apps", "v1", "statefulsets", true};
+inline const kube::Resource kDeployment{"apps", "v1", "deployments", true};
+inline const kube::Resource kService{"", "v1", "services", true};
+inline const kube::Resource kConfigMap{"", "v1", "configmaps", true};
+inline const kube::Resource kResourceQuota{"", "v1", "resourcequotas", true};
+inline const kube::Resource kLimitRange{"", "v1", "limitranges", true};
+inline const kube::Resource kPrometheusRule{"monitoring.coreos.com", "v1", "prometheusrules", true};
+inline const kube::Resource kServiceLevel{"governor.io", "v1alpha1", "servicelevels", true};
+inline const kube::Resource kEvent{"events.k8s.io", "v1", "events", true};
+inline const kube::Resource kLease{"coordination.k8s.io", "v1", "leases", true};
+}  // namespace resources
+
+}  // namespace governor::op

@@ -1,0 +1,666 @@
+// The Prometheus rules of spec.objectives and spec.cache.hitRatioTarget: SLI recording
+// rules, the error budget left, multi-window multi-burn-rate alerts (page and ticket
+// tiers) and the cache hit-ratio alert. docs/alerts.md explains every rule for the people
+// who receive the alerts; keep the two in step.
+//
+// Everything here is text generation with no I/O. Numbers that reach PromQL are written
+// from the user's decimal strings where possible ("99.9" -> budget 0.001, exactly), so the
+// rules read the way a human would write them.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "kube/duration.h"
+#include "operator/render/render.h"
+
+namespace governor::op {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMinute = std::chrono::minutes(1);
+constexpr milliseconds kHour = std::chrono::hours(1);
+constexpr milliseconds kDay = std::chrono::hours(24);
+
+// The ranges each SLI is recorded over: the short and long windows of the alerts below.
+const std::vector<milliseconds>& alertWindows() {
+  static const std::vector<milliseconds> windows{5 * kMinute, 30 * kMinute, kHour, 2 * kHour,
+                                                 6 * kHour,   kDay,         3 * kDay};
+  return windows;
+}
+
+// One condition of a tier: the error ratio over both windows above burnRate, where
+// burnRate = budgetPercent% x SLO window / long window (14.4 for 2% of 30d in 1h).
+struct BurnWindow {
+  int budgetPercent;
+  milliseconds longWindow;
+  milliseconds shortWindow;
+};
+
+struct TierSpec {
+  const char* name;  // the tier label: page | ticket
+  std::vector<BurnWindow> windows;
+};
+
+const std::vector<TierSpec>& tierSpecs() {
+  static const std::vector<TierSpec> tiers{
+      {"page", {{2, kHour, 5 * kMinute}, {5, 6 * kHour, 30 * kMinute}}},
+      {"ticket", {{10, kDay, 2 * kHour}, {10, 3 * kDay, 6 * kHour}}},
+  };
+  return tiers;
+}
+
+constexpr const char* kBudgetGroupInterval = "2m30s";
+constexpr const char* kCacheAlertFor = "15m";
+constexpr const char* kBucketMissingFor = "15m";
+constexpr const char* kDefaultPageSeverity = "critical";
+constexpr const char* kDefaultTicketSeverity = "warning";
+
+// ---- numbers -------------------------------------------------------------------------
+
+// units / 10^scale as the shortest exact decimal: (1, 3) -> "0.001", (1500, 3) -> "1.5".
+std::string decimal(int64_t units, int scale) {
+  bool negative = units < 0;
+  uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(units) : static_cast<uint64_t>(units);
+  uint64_t divisor = 1;
+  for (int i = 0; i < scale; ++i) divisor *= 10;
+  std::string out = std::to_string(magnitude / divisor);
+  std::string fraction = std::to_string(magnitude % divisor);
+  fraction.insert(0, static_cast<size_t>(scale) - fraction.size(), '0');
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  if (!fraction.empty()) out += "." + fraction;
+  return negative && out != "0" ? "-" + out : out;
+}
+
+// A percentage in millionths of a percent, from the text when it is the API's form
+// ("99.9" -> 99900000), else from the number (structs built in code may only have that).
+int64_t microPercent(const Percent& p) {
+  static const std::regex pattern(R"(^([0-9]{1,2})(?:\.([0-9]{1,6}))?$)");
+  std::smatch m;
+  if (std::regex_match(p.text, m, pattern)) {
+    std::string fraction = m[2].str();
+    fraction.append(6 - fraction.size(), '0');
+    return std::stoll(m[1].str()) * 1000000 + std::stoll(fraction);
+  }
+  return static_cast<int64_t>(p.value * 1e6 + (p.value >= 0 ? 0.5 : -0.5));
+}
+
+// "99.9" -> "0.999"; the objective as a ratio.
+std::string ratioOf(const Percent& p) { return decimal(microPercent(p), 8); }
+// "99.9" -> "0.001"; the error budget as a ratio.
+std::string budgetOf(const Percent& p) { return decimal(100000000 - microPercent(p), 8); }
+// "99.9" -> "0.1%"; the error budget as people say it.
+std::string budgetPercentOf(const Percent& p) { return decimal(100000000 - microPercent(p), 6) + "%"; }
+std::string percentText(const Percent& p) { return decimal(microPercent(p), 6) + "%"; }
+
+// A burn rate with up to six significant digits: 14.4, 6, 13.44, 0.933333.
+std::string formatRate(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", rate);
+  return buf;
+}
+
+double burnRate(const BurnWindow& w, milliseconds sloWindow) {
+  return static_cast<double>(w.budgetPercent) * static_cast<double>(sloWindow.count()) /
+         (100.0 * static_cast<double>(w.longWindow.count()));
+}
+
+// ---- PromQL text ---------------------------------------------------------------------
+
+std::string promqlString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string range(milliseconds d) { return kube::formatDuration(d); }
+
+// Replaces every "{{.window}}" (spaces inside the braces allowed) by the range.
+std::string withWindow(const std::string& query, milliseconds window) {
+  static const std::regex placeholder(R"(\{\{\s*\.window\s*\}\})");
+  return std::regex_replace(query, placeholder, range(window));
+}
+
+// Whether the query is one "sum(...)" without by/without: a single series without labels
+// already, so that sum(QUERY) would only add noise. Parentheses inside strings do not count.
+bool isPlainSum(const std::string& query) {
+  static const std::regex head(R"(^\s*sum\s*\()");
+  std::smatch m;
+  if (!std::regex_search(query, m, head)) return false;
+  int depth = 1;
+  char quote = 0;
+  for (size_t i = static_cast<size_t>(m.length(0)); i < query.size(); ++i) {
+    char c = query[i];
+    if (quote) {
+      if (c == '\\' && quote != '`') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'' || c == '`') {
+      quote = c;
+    } else if (c == '#') {
+      return false;  // a comment: leave it to sum() below
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')' && --depth == 0) {
+      return query.find_first_not_of(" \t\n", i + 1) == std::string::npos;
+    }
+  }
+  return false;
+}
+
+// sum(QUERY) of a user's query, so that the ratio is one series whatever the query keeps
+// by. A query may end in a PromQL comment ("# 5xx only"), which would swallow the closing
+// parenthesis: then the parenthesis goes on a line of its own.
+std::string sum(const std::string& query) {
+  if (isPlainSum(query)) return query;
+  if (query.find('#') == std::string::npos) return "sum(" + query + ")";
+  return "sum(\n" + query + "\n)";
+}
+
+// The label values that name this ServiceLevel's series: namespace, service_level[, slo].
+Labels seriesLabels(const ServiceLevel& sl, const std::string& slo = "") {
+  Labels l{{"namespace", sl.namespaceName}, {"service_level", sl.name}};
+  if (!slo.empty()) l["slo"] = slo;
+  return l;
+}
+
+std::string selector(const Labels& labels) {
+  std::string out = "{";
+  for (const auto& [k, v] : labels) {
+    if (out.size() > 1) out += ",";
+    out += k + "=" + promqlString(v);
+  }
+  return out + "}";
+}
+
+Json labelsJson(const Labels& labels) {
+  Json out = Json::object();
+  for (const auto& [k, v] : labels) out[k] = v;
+  return out;
+}
+
+// ---- the le label --------------------------------------------------------------------
+
+// Go's strconv.FormatFloat(v, 'g', -1, 64) for v = millis / 1000 (what Prometheus 2 client
+// libraries write into le), computed from the integer so that nothing is lost: "0.2", "1",
+// "2.5", and from 1e6 s on the exponent form "1e+06", "1.5e+06".
+std::string shortestSeconds(int64_t millis) {
+  std::string plain = decimal(millis, 3);
+  if (millis < 1000000000) return plain;  // below 1e6 s Go uses the plain form
+  std::string digits;
+  for (char c : plain) {
+    if (c != '.') digits += c;
+  }
+  size_t integerDigits = plain.find('.') == std::string::npos ? plain.size() : plain.find('.');
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string out(1, digits[0]);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  char exponent[8];
+  std::snprintf(exponent, sizeof exponent, "e+%02zu", integerDigits - 1);
+  return out + exponent;
+}
+
+// The le values a threshold's bucket may carry. Prometheus 2 (and the Go client's text
+// format) writes the shortest form, "1"; Prometheus 3 normalises classic-histogram le
+// values to float form, "1.0". An integral threshold has both; any other has one spelling.
+std::vector<std::string> leForms(milliseconds threshold) {
+  std::string shortest = shortestSeconds(threshold.count());
+  if (shortest.find_first_of(".e") != std::string::npos) return {shortest};
+  return {shortest, shortest + ".0"};
+}
+
+// le="0.2", or le=~"1|1\\.0" (PromQL unescapes "\\." to the regular expression \., a dot).
+std::string leMatcher(milliseconds threshold) {
+  auto forms = leForms(threshold);
+  if (forms.size() == 1) return "le=" + promqlString(forms[0]);
+  std::string alternatives;
+  for (const auto& f : forms) {
+    if (!alternatives.empty()) alternatives += "|";
+    for (char c : f) alternatives += c == '.' ? std::string("\\\\.") : std::string(1, c);
+  }
+  return "le=~\"" + alternatives + "\"";
+}
+
+// For people: le "0.2", or le "1" or "1.0".
+std::string leWords(milliseconds threshold) {
+  std::string out = "le";
+  for (const auto& f : leForms(threshold)) out += (out == "le" ? " \"" : " or \"") + f + "\"";
+  return out;
+}
+
+// "http_request_duration_seconds_bucket{job=\"x\"}" -> name and the matchers inside {}.
+struct HistogramSelector {
+  std::string base;      // http_request_duration_seconds
+  std::string matchers;  // job="x" (may be empty)
+};
+
+std::optional<HistogramSelector> splitHistogram(const std::string& text) {
+  static const std::regex pattern(R"(^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*(?:\{(.*)\})?\s*$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, pattern)) return std::nullopt;
+  std::string matchers = m[2].str();
+  // Trim blanks and a trailing comma so that one more matcher can be appended.
+  while (!matchers.empty() && (matchers.back() == ' ' || matchers.back() == ',')) matchers.pop_back();
+  while (!matchers.empty() && matchers.front() == ' ') matchers.erase(0, 1);
+  return HistogramSelector{m[1].str(), matchers};
+}
+
+std::string withMatchers(const std::string& metric, const std::string& matchers, const std::string& extra = "") {
+  std::string all = matchers;
+  if (!extra.empty()) all += (all.empty() ? "" : ",") + extra;
+  return metric + (all.empty() ? "" : "{" + all + "}");
+}
+
+// ---- SLIs ----------------------------------------------------------------------------
+
+// One objective as the rules need it: how to compute its error ratio and request rate over
+// a range, and the words for it in annotations.
+struct Sli {
+  std::string slo;    // the slo label: availability | latency
+  std::string alert;  // ServiceLevelAvailabilityBurn | ServiceLevelLatencyBurn
+  Percent target;
+  std::string objective;  // "99.9% of requests succeed"
+  std::string errorRatio(milliseconds w) const { return errorRatioFn(w); }
+  std::string requestRate(milliseconds w) const { return requestRateFn(w); }
+  std::function<std::string(milliseconds)> errorRatioFn;
+  std::function<std::string(milliseconds)> requestRateFn;
+  // For latency: the histogram, for the bucket-missing alert.
+  std::optional<HistogramSelector> histogram;
+  std::string le;       // the matcher
+  std::string leWords;  // the same for people
+  std::string thresholdText;
+};
+
+std::vector<Sli> slis(const ServiceLevel& sl) {
+  std::vector<Sli> out;
+  if (!sl.objectives) return out;
+  if (const auto& av = sl.objectives->availability) {
+    Sli s;
+    s.slo = "availability";
+    s.alert = "ServiceLevelAvailabilityBurn";
+    s.target = av->target;
+    s.objective = percentText(av->target) + " of requests succeed";
+    const std::string errors = av->errorQuery, total = av->totalQuery;
+    // No error series yet (no request has failed) counts as no errors; no traffic stays
+    // 0/0 = NaN, or no sample at all, and NaN compares false: an idle service never fires.
+    s.errorRatioFn = [errors, total](milliseconds w) {
+      return "(" + sum(withWindow(errors, w)) + " or vector(0))\n/\n" + sum(withWindow(total, w));
+    };
+    s.requestRateFn = [total](milliseconds w) { return sum(withWindow(total, w)); };
+    out.push_back(std::move(s));
+  }
+  if (const auto& lat = sl.objectives->latency) {
+    auto histogram = splitHistogram(lat->histogram);
+    if (histogram) {  // the parser rejects anything else
+      Sli s;
+      s.slo = "latency";
+      s.alert = "ServiceLevelLatencyBurn";
+      s.target = lat->target;
+      s.thresholdText = lat->thresholdText.empty() ? kube::formatDuration(lat->threshold) : lat->thresholdText;
+      s.objective = percentText(lat->target) + " of requests served within " + s.thresholdText;
+      s.histogram = histogram;
+      s.le = leMatcher(lat->threshold);
+      s.leWords = leWords(lat->threshold);
+      const std::string good = withMatchers(histogram->base + "_bucket", histogram->matchers, s.le);
+      const std::string count = withMatchers(histogram->base + "_count", histogram->matchers);
+      // Good = requests in the threshold's bucket. No bucket with that le (a threshold
+      // that is not a boundary) leaves the ratio empty, never 1: see the bucket alert.
+      s.errorRatioFn = [good, count](milliseconds w) {
+        return "1 - (\n  sum(rate(" + good + "[" + range(w) + "]))\n  /\n  sum(rate(" + count + "[" + range(w) +
+               "]))\n)";
+      };
+      s.requestRateFn = [count](milliseconds w) { return "sum(rate(" + count + "[" + range(w) + "]))"; };
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+std::string errorsRecord(milliseconds w) { return "governor:slo_errors:ratio_rate" + range(w); }
+std::string requestsRecord(milliseconds w) { return "governor:slo_requests:rate" + range(w); }
+constexpr const char* kBudgetRemainingRecord = "governor:slo_error_budget_remaining:ratio";
+constexpr const char* kCacheHitRecord = "governor:cache_hits:ratio_rate5m";
+
+Json record(const std::string& name, const std::string& expr, const Labels& labels) {
+  return {{"record", name}, {"expr", expr}, {"labels", labelsJson(labels)}};
+}
+
+milliseconds sloWindow(const ServiceLevel& sl) {
+  return sl.objectives && sl.objectives->window.count() > 0 ? sl.objectives->window : 30 * kDay;
+}
+
+bool isAlertWindow(milliseconds w) {
+  for (auto a : alertWindows()) {
+    if (a == w) return true;
+  }
+  return false;
+}
+
+// ---- alerts --------------------------------------------------------------------------
+
+// The user's labels, then ours: severity, tier and the series' identity cannot be
+// overridden from alerting.labels.
+Labels alertLabels(const ServiceLevel& sl, const Labels& ours) {
+  Labels out = sl.alerting.labels;
+  for (const auto& [k, v] : ours) out[k] = v;
+  return out;
+}
+
+Json annotations(const ServiceLevel& sl, const std::string& summary, const std::string& description) {
+  Json out = {{"summary", summary}, {"description", description}};
+  if (!sl.alerting.runbookURL.empty()) out["runbook_url"] = sl.alerting.runbookURL;
+  return out;
+}
+
+std::string who(const ServiceLevel& sl) { return sl.namespaceName + "/" + sl.name; }
+
+// Whether a request-rate floor applies, and its PromQL number.
+std::string minRequestRate(const ServiceLevel& sl) {
+  static const std::regex decimalPattern(R"(^[0-9]+(\.[0-9]+)?$)");
+  const std::string& m = sl.alerting.minRequestRate;
+  if (!std::regex_match(m, decimalPattern)) return "";  // empty, or rejected by the parser
+  if (m.find_first_not_of("0.") == std::string::npos) return "";  // "0": no floor
+  return m;
+}
+
+Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, const AlertTier& config) {
+  const milliseconds window = sloWindow(sl);
+  const std::string budget = budgetOf(sli.target);
+  const std::string sel = selector(seriesLabels(sl, sli.slo));
+  const std::string floor = minRequestRate(sl);
+
+  std::string expr;
+  std::string conditions;
+  for (const BurnWindow& w : tier.windows) {
+    if (w.longWindow > window) continue;  // a window longer than the SLO's says nothing about it
+    const std::string rate = formatRate(burnRate(w, window));
+    // The value of the alert is the burn rate over the long window (left of "and").
+    std::string part = "(\n  " + errorsRecord(w.longWindow) + sel + " / " + budget + " > " + rate + "\n  and\n  " +
+                       errorsRecord(w.shortWindow) + sel + " / " + budget + " > " + rate;
+    if (!floor.empty()) part += "\n  and\n  " + requestsRecord(w.longWindow) + sel + " >= " + floor;
+    part += "\n)";
+    expr += (expr.empty() ? "" : "\nor\n") + part;
+    if (!conditions.empty()) conditions += ", or ";
+    conditions += rate + "x over " + range(w.longWindow) + " and " + range(w.shortWindow) + " (" +
+                  std::to_string(w.budgetPercent) + "% of the budget in " + range(w.longWindow) + ")";
+  }
+  if (expr.empty()) return nullptr;
+
+  std::string severity = config.severity.empty()
+                             ? (std::string(tier.name) == "page" ? kDefaultPageSeverity : kDefaultTicketSeverity)
+                             : config.severity;
+  Labels ours = seriesLabels(sl, sli.slo);
+  ours["severity"] = severity;
+  ours["tier"] = tier.name;
+
+  const std::string value = "{{ printf \"%.1f\" $value }}";
+  const std::string budgetLeft = "{{ with query `100 * " + std::string(kBudgetRemainingRecord) + sel +
+                                 "` }}{{ . | first | value | printf \"%.1f\" }}%{{ else }}unknown{{ end }}";
+  std::string summary = who(sl) + " is burning its " + sli.slo + " error budget " + value + "x too fast";
+  std::string description = "The " + sli.slo + " SLO of " + who(sl) + " (" + sli.objective + " over " +
+                            range(window) + ", an error budget of " + budgetPercentOf(sli.target) +
+                            ") is spending its budget " + value +
+                            " times as fast as the window allows. The " + tier.name + " tier fires above " +
+                            conditions + ".";
+  if (!floor.empty()) description += " It stays silent below " + floor + " requests/s.";
+  description += " Error budget left over " + range(window) + " is " + budgetLeft + ".";
+
+  return {{"alert", sli.alert},
+          {"expr", expr},
+          {"labels", labelsJson(alertLabels(sl, ours))},
+          {"annotations", annotations(sl, summary, description)}};
+}
+
+// A latency SLO whose threshold is no bucket boundary of the histogram measures nothing;
+// say so instead of staying silent for ever.
+Json bucketMissingAlert(const ServiceLevel& sl, const Sli& sli) {
+  const auto& h = *sli.histogram;
+  const std::string bucket = h.base + "_bucket";
+  std::string expr = "count(" + withMatchers(bucket, h.matchers) + ")\nunless\ncount(" +
+                     withMatchers(bucket, h.matchers, sli.le) + ")";
+  Labels ours = seriesLabels(sl, sli.slo);
+  ours["severity"] = sl.alerting.ticket.severity.empty() ? kDefaultTicketSeverity : sl.alerting.ticket.severity;
+  std::string summary = who(sl) + " cannot measure its latency SLO: the histogram has no bucket at " +
+                        sli.thresholdText;
+  std::string description = withMatchers(bucket, h.matchers) + " has no bucket with " + sli.leWords +
+                            ", so the latency SLO of " + who(sl) +
+                            " has no data and its burn alerts cannot fire. Set objectives.latency.threshold to"
+                            " one of the histogram's bucket boundaries (its le values).";
+  return {{"alert", "ServiceLevelLatencyBucketMissing"},
+          {"expr", expr},
+          {"for", kBucketMissingFor},
+          {"labels", labelsJson(alertLabels(sl, ours))},
+          {"annotations", annotations(sl, summary, description)}};
+}
+
+// ---- groups --------------------------------------------------------------------------
+
+Json sloGroups(const ServiceLevel& sl) {
+  Json groups = Json::array();
+  const auto all = slis(sl);
+  if (all.empty()) return groups;
+  const milliseconds window = sloWindow(sl);
+
+  Json sli = Json::array();
+  Json budget = Json::array();
+  Json alerts = Json::array();
+  for (const Sli& s : all) {
+    const Labels labels = seriesLabels(sl, s.slo);
+    for (milliseconds w : alertWindows()) sli.push_back(record(errorsRecord(w), s.errorRatio(w), labels));
+    for (milliseconds w : alertWindows()) sli.push_back(record(requestsRecord(w), s.requestRate(w), labels));
+
+    if (!isAlertWindow(window)) budget.push_back(record(errorsRecord(window), s.errorRatio(window), labels));
+    budget.push_back(record(kBudgetRemainingRecord,
+                            "1 - " + errorsRecord(window) + selector(labels) + " / " + budgetOf(s.target), labels));
+
+    for (const TierSpec& tier : tierSpecs()) {
+      const AlertTier& config = std::string(tier.name) == "page" ? sl.alerting.page : sl.alerting.ticket;
+      if (!config.enabled) continue;
+      Json alert = burnAlert(sl, s, tier, config);
+      if (!alert.is_null()) alerts.push_back(std::move(alert));
+    }
+    if (s.histogram) alerts.push_back(bucketMissingAlert(sl, s));
+  }
+  groups.push_back({{"name", "governor-" + sl.name + "-sli"}, {"rules", sli}});
+  // The SLO window's range is long (30d) and so costly to read; it moves slowly, so it is
+  // evaluated less often than the rest (and still well within the 5m staleness period).
+  groups.push_back({{"name", "governor-" + sl.name + "-budget"}, {"interval", kBudgetGroupInterval}, {"rules", budget}});
+  if (!alerts.empty()) groups.push_back({{"name", "governor-" + sl.name + "-alerts"}, {"rules", alerts}});
+  return groups;
+}
+
+// redis_exporter's keyspace counters, as scraped from the cache's Service NAME-redis.
+Json cacheGroup(const ServiceLevel& sl) {
+  const Cache& cache = *sl.cache;
+  const Percent& target = *cache.hitRatioTarget;
+  const std::string scope =
+      selector({{"namespace", sl.namespaceName}, {"service", sl.name + "-redis"}});
+  const std::string hits = "sum(rate(redis_keyspace_hits_total" + scope + "[5m]))";
+  const std::string misses = "sum(rate(redis_keyspace_misses_total" + scope + "[5m]))";
+  const Labels labels = seriesLabels(sl);
+
+  Labels ours = labels;
+  ours["severity"] = sl.alerting.ticket.severity.empty() ? kDefaultTicketSeverity : sl.alerting.ticket.severity;
+  std::string summary = who(sl) + " cache hit ratio is {{ $value | humanizePercentage }}, below its " +
+                        percentText(target) + " target";
+  std::string description = "For " + std::string(kCacheAlertFor) + " the Redis cache " + sl.name +
+                            "-redis has answered fewer than " + percentText(target) +
+                            " of lookups (redis_keyspace_hits_total over hits + misses, 5m rate). Look at"
+                            " evictions (redis_evicted_keys_total) against maxmemory, the key TTLs, and"
+                            " recent changes to what the application caches.";
+  Json rules = Json::array(
+      {record(kCacheHitRecord, hits + "\n/\n(" + hits + " + " + misses + ")", labels),
+       {{"alert", "ServiceLevelCacheHitRatioLow"},
+        {"expr", std::string(kCacheHitRecord) + selector(labels) + " < " + ratioOf(target)},
+        {"for", kCacheAlertFor},
+        {"labels", labelsJson(alertLabels(sl, ours))},
+        {"annotations", annotations(sl, summary, description)}}});
+  return {{"name", "governor-" + sl.name + "-cache"}, {"rules", rules}};
+}
+
+// ---- YAML ----------------------------------------------------------------------------
+// The rule file is read by people (`governor-operator render`, kubectl get configmap), so
+// it is written by hand rather than through a generic emitter: keys in the order people
+// expect (record/alert before expr), PromQL unquoted where YAML allows, multi-line
+// expressions as literal blocks.
+
+int keyRank(const std::string& key) {
+  static const char* order[] = {"name", "interval", "record", "alert", "expr", "for", "labels", "annotations", "rules"};
+  for (int i = 0; i < static_cast<int>(std::size(order)); ++i) {
+    if (key == order[i]) return i;
+  }
+  return static_cast<int>(std::size(order));
+}
+
+std::vector<std::string> orderedKeys(const Json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : object.items()) keys.push_back(k);
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const std::string& a, const std::string& b) { return keyRank(a) < keyRank(b); });
+  return keys;
+}
+
+// A plain scalar that every YAML 1.1 or 1.2 reader takes back as this very string: no
+// indicator up front, no ": " or " #" inside, and nothing a reader could take for a
+// number, boolean, null or timestamp ("1.0", "0x1f", "1_000", "yes", "2024-01-01").
+// Durations ("15m", "2m30s") and expressions ("1 - x / 0.001") stay plain.
+bool plainSafe(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  if (std::string("-?:,[]{}#&*!|>'\"%@`.~<=").find(s.front()) != std::string::npos) return false;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
+  static const std::regex special(R"(^(y|n|yes|no|on|off|true|false|null)$)", std::regex::icase);
+  static const std::regex numeric(R"(^[-+]?(\.?[0-9][0-9_:.eE+-]*|0[xXoObB].*|\.(inf|nan))$)", std::regex::icase);
+  static const std::regex timestamp(R"(^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*)");
+  return !std::regex_match(s, special) && !std::regex_match(s, numeric) && !std::regex_match(s, timestamp);
+}
+
+bool printable(const std::string& s, bool allowNewline) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && !(allowNewline && c == '\n')) || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string spaces(int n) { return std::string(static_cast<size_t>(n), ' '); }
+
+// The scalar after "key:" (or "- "), including the leading space; `indent` is the column of
+// the key, for the lines of a literal block.
+std::string scalar(const Json& v, int indent) {
+  if (!v.is_string()) return " " + v.dump();
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos) {
+    if (plainSafe(s)) return " " + s;
+    if (printable(s, false)) {
+      std::string quoted = "'";
+      for (char c : s) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      return " " + quoted + "'";
+    }
+  } else if (printable(s, true) && s.front() != ' ' && s.front() != '\n' && s.back() != '\n') {
+    std::string out = " |-";
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t end = s.find('\n', start);
+      if (end == std::string::npos) end = s.size();
+      std::string line = s.substr(start, end - start);
+      out += "\n" + (line.empty() ? "" : spaces(indent + 2) + line);
+      start = end + 1;
+    }
+    return out;
+  }
+  return " " + Json(s).dump();  // JSON's escapes are valid in a YAML double-quoted scalar
+}
+
+void emit(std::string& out, const Json& v, int indent, bool inSequence);
+
+void emitObject(std::string& out, const Json& object, int indent, bool inSequence) {
+  bool first = true;
+  for (const auto& key : orderedKeys(object)) {
+    const Json& v = object[key];
+    std::string prefix = first && inSequence ? spaces(indent - 2) + "- " : spaces(indent);
+    first = false;
+    out += prefix + scalar(key, indent).substr(1) + ":";
+    if (v.is_object() && !v.empty()) {
+      out += "\n";
+      emitObject(out, v, indent + 2, false);
+    } else if (v.is_array() && !v.empty()) {
+      out += "\n";
+      emit(out, v, indent + 2, false);
+    } else if (v.is_object()) {
+      out += " {}\n";
+    } else if (v.is_array()) {
+      out += " []\n";
+    } else {
+      out += scalar(v, indent) + "\n";
+    }
+  }
+}
+
+void emit(std::string& out, const Json& v, int indent, bool inSequence) {
+  if (v.is_object()) {
+    emitObject(out, v, indent, inSequence);
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      if (item.is_object() && !item.empty()) {
+        emitObject(out, item, indent + 2, true);
+      } else if (item.is_array() && !item.empty()) {
+        out += spaces(indent) + "-\n";
+        emit(out, item, indent + 2, false);
+      } else {
+        out += spaces(indent) + "-" + (item.is_object() ? " {}" : item.is_array() ? " []" : scalar(item, indent)) + "\n";
+      }
+    }
+  }
+}
+
+std::string ruleFile(const ServiceLevel& sl, const Json& groups) {
+  std::string out = "# Prometheus rules of ServiceLevel " + sl.namespaceName + "/" + sl.name +
+                    ", written by Governor.\n# Edit the ServiceLevel, not this file; docs/alerts.md explains each rule.\n";
+  emit(out, groups, 0, false);
+  return out;
+}
+
+}  // namespace
+
+Json ruleGroups(const ServiceLevel& sl) {
+  Json groups = sloGroups(sl);
+  if (sl.cache && sl.cache->hitRatioTarget) groups.push_back(cacheGroup(sl));
+  if (groups.empty()) return nullptr;
+  return {{"groups", groups}};
+}
+
+std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& options) {
+  Json groups = ruleGroups(sl);
+  if (groups.is_null()) return {};
+  if (options.prometheusRuleCrd) {
+    Json rule = {{"apiVersion", "monitoring.coreos.com/v1"},
+                 {"kind", "PrometheusRule"},
+                 {"metadata", childMetadata(sl, sl.name)},
+                 {"spec", {{"groups", groups["groups"]}}}};
+    return {Child{ChildGroup::Rules, resources::kPrometheusRule, std::move(rule)}};
+  }
+  Json configMap = {{"apiVersion", "v1"},
+                    {"kind", "ConfigMap"},
+                    {"metadata", childMetadata(sl, sl.name + "-rules")},
+                    {"data", {{sl.name + ".rules.yaml", ruleFile(sl, groups)}}}};
+  return {Child{ChildGroup::Rules, resources::kConfigMap, std::move(configMap)}};
+}
+
+}  // namespace governor::op

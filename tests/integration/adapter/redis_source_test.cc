@@ -1,0 +1,484 @@
+// RedisSource against a real redis-server (Redis 7) started by each test on a free port in a
+// temporary directory: lists, streams with consumer groups, passwords, a hung server, a
+// restarted one. Skipped when there is no redis-server (or $REDIS_SERVER).
+#include "metrics-adapter/sources/redis_source.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace governor::adapter {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Seconds = std::chrono::duration<double>;
+
+std::string findRedisServer() {
+  if (const char* env = std::getenv("REDIS_SERVER"); env && *env) return env;
+  for (const char* candidate : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
+    if (access(candidate, X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct ReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
+
+struct ContextFree {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+
+// The test's own client, for setting up data: a fresh connection per command.
+ReplyPtr run(int port, const std::vector<std::string>& args, const std::string& password = "") {
+  std::unique_ptr<redisContext, ContextFree> c(redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0}));
+  if (!c || c->err) return nullptr;
+  redisSetTimeout(c.get(), timeval{2, 0});
+  auto argv = [&](const std::vector<std::string>& a) {
+    std::vector<const char*> p;
+    std::vector<size_t> n;
+    for (const auto& s : a) {
+      p.push_back(s.data());
+      n.push_back(s.size());
+    }
+    const int argc = static_cast<int>(a.size());
+    return ReplyPtr(static_cast<redisReply*>(redisCommandArgv(c.get(), argc, p.data(), n.data())));
+  };
+  if (!password.empty()) argv({"AUTH", password});
+  return argv(args);
+}
+
+// redis-server as a child process in its own temporary directory; stopped on destruction.
+class RedisServer {
+ public:
+  explicit RedisServer(int port, std::string password = "") : port_(port), password_(std::move(password)) {
+    std::string tmpl = (fs::temp_directory_path() / "governor-adapter-redis-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) dir_ = tmpl;
+  }
+  ~RedisServer() {
+    kill();
+    std::error_code ignored;
+    if (!dir_.empty()) fs::remove_all(dir_, ignored);
+  }
+
+  ::testing::AssertionResult start() {
+    const std::string binary = findRedisServer();
+    if (dir_.empty()) return ::testing::AssertionFailure() << "no temporary directory";
+    std::vector<std::string> args{binary, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--daemonize", "no"};
+    if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
+    const std::string logPath = (dir_ / "redis.log").string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      int out = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (out >= 0) {
+        dup2(out, 1);
+        dup2(out, 2);
+      }
+      if (chdir(dir_.c_str()) != 0) _exit(126);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    if (pid_ < 0) return ::testing::AssertionFailure() << "fork failed";
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return ::testing::AssertionFailure() << "redis-server exited:\n" << this->log();
+      }
+      ReplyPtr pong = run(port_, {"PING"}, password_);
+      if (pong && pong->type == REDIS_REPLY_STATUS && std::string(pong->str) == "PONG") {
+        return ::testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return ::testing::AssertionFailure() << "redis-server did not answer PING on port " << port_ << ":\n" << log();
+  }
+
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+
+  // Runs a command as the test's client; the reply's integer, or -1.
+  long long integer(const std::vector<std::string>& args) const {
+    ReplyPtr r = run(port_, args, password_);
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+  ReplyPtr command(const std::vector<std::string>& args) const { return run(port_, args, password_); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+  std::string log() const {
+    std::ifstream in(dir_ / "redis.log");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  int port_;
+  std::string password_;
+  fs::path dir_;
+  pid_t pid_ = -1;
+};
+
+class RedisSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (findRedisServer().empty()) GTEST_SKIP() << "no redis-server";
+    server_ = std::make_unique<RedisServer>(freePort());
+    ASSERT_TRUE(server_->start());
+  }
+
+  RedisQueue list(const std::string& key) const { return {.address = server_->address(), .key = key}; }
+  RedisQueue stream(const std::string& key, const std::string& group) const {
+    return {.address = server_->address(), .key = key, .type = RedisQueue::Type::Stream, .consumerGroup = group};
+  }
+  void push(const std::string& key, int n) {
+    std::vector<std::string> args{"LPUSH", key};
+    for (int i = 0; i < n; ++i) args.push_back("job-" + std::to_string(i));
+    ASSERT_EQ(server_->integer(args), n);
+  }
+  // XADD n entries; returns their IDs in order.
+  std::vector<std::string> add(const std::string& key, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      ReplyPtr r = server_->command({"XADD", key, "*", "job", std::to_string(i)});
+      if (!r || r->type != REDIS_REPLY_STRING) return ids;
+      ids.emplace_back(r->str, r->len);
+    }
+    return ids;
+  }
+  void readGroup(const std::string& key, const std::string& group, int count) {
+    ReplyPtr r = server_->command({"XREADGROUP", "GROUP", group, "worker-1", "COUNT", std::to_string(count),
+                                   "STREAMS", key, ">"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
+  }
+
+  std::unique_ptr<RedisServer> server_;
+};
+
+std::string whatOf(const kube::Result<int64_t>& r) {
+  return r.ok() ? "<ok: " + std::to_string(r.value()) + ">" : r.error().what();
+}
+
+TEST_F(RedisSourceTest, ListBacklogIsItsLength) {
+  RedisSource source;
+  push("jobs", 50);
+  auto backlog = source.backlog(list("jobs"));
+  ASSERT_TRUE(backlog.ok()) << whatOf(backlog);
+  EXPECT_EQ(backlog.value(), 50);
+
+  auto missing = source.backlog(list("no-such-list"));
+  ASSERT_TRUE(missing.ok()) << whatOf(missing);
+  EXPECT_EQ(missing.value(), 0);  // what Redis says for a list nobody has pushed to yet
+}
+
+TEST_F(RedisSourceTest, SelectsTheDatabase) {
+  RedisSource source;
+  std::unique_ptr<redisContext, ContextFree> c(redisConnect("127.0.0.1", server_->port()));  // SELECT is per connection
+  ASSERT_TRUE(c && !c->err);
+  ReplyPtr selected(static_cast<redisReply*>(redisCommand(c.get(), "SELECT 3")));
+  ReplyPtr pushed(static_cast<redisReply*>(redisCommand(c.get(), "RPUSH jobs a b c d e f g")));
+  ASSERT_TRUE(pushed && pushed->type == REDIS_REPLY_INTEGER && pushed->integer == 7);
+
+  RedisQueue inDb3 = list("jobs");
+  inDb3.db = 3;
+  auto three = source.backlog(inDb3);
+  ASSERT_TRUE(three.ok()) << whatOf(three);
+  EXPECT_EQ(three.value(), 7);
+  auto zero = source.backlog(list("jobs"));
+  ASSERT_TRUE(zero.ok()) << whatOf(zero);
+  EXPECT_EQ(zero.value(), 0);
+  EXPECT_EQ(source.openConnections(), 2u);  // one per database
+}
+
+TEST_F(RedisSourceTest, StreamGroupBacklogIsUndeliveredPlusPending) {
+  RedisSource source;
+  const std::vector<std::string> ids = add("events", 30);
+  ASSERT_EQ(ids.size(), 30u);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
+
+  auto fresh = source.backlog(stream("events", "g"));
+  ASSERT_TRUE(fresh.ok()) << whatOf(fresh);
+  EXPECT_EQ(fresh.value(), 30);  // nothing delivered yet
+
+  readGroup("events", "g", 10);  // 10 pending, 20 undelivered
+  auto read = source.backlog(stream("events", "g"));
+  ASSERT_TRUE(read.ok()) << whatOf(read);
+  EXPECT_EQ(read.value(), 30);
+
+  ASSERT_EQ(server_->integer({"XACK", "events", "g", ids[0], ids[1], ids[2], ids[3], ids[4]}), 5);
+  auto acked = source.backlog(stream("events", "g"));
+  ASSERT_TRUE(acked.ok()) << whatOf(acked);
+  EXPECT_EQ(acked.value(), 25);
+
+  auto whole = source.backlog(stream("events", ""));  // no group: XLEN, as KEDA does
+  ASSERT_TRUE(whole.ok()) << whatOf(whole);
+  EXPECT_EQ(whole.value(), 30);
+}
+
+TEST_F(RedisSourceTest, UnknownLagFallsBackToCountingUndeliveredEntries) {
+  const std::vector<std::string> ids = add("events", 30);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
+  readGroup("events", "g", 10);
+  // Deleting an undelivered entry makes Redis 7 report lag as nil.
+  ASSERT_EQ(server_->integer({"XDEL", "events", ids[20]}), 1);
+
+  RedisSource source;
+  auto counted = source.backlog(stream("events", "g"));
+  ASSERT_TRUE(counted.ok()) << whatOf(counted);
+  EXPECT_EQ(counted.value(), 10 + 19);
+
+  RedisSource capped({.streamScanLimit = 5});
+  auto atCap = capped.backlog(stream("events", "g"));
+  ASSERT_TRUE(atCap.ok()) << whatOf(atCap);
+  EXPECT_EQ(atCap.value(), 10 + 5);
+}
+
+TEST_F(RedisSourceTest, MissingGroupOrStreamIsAnError) {
+  RedisSource source;
+  add("events", 3);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
+
+  auto noGroup = source.backlog(stream("events", "nope"));
+  ASSERT_FALSE(noGroup.ok());
+  EXPECT_EQ(noGroup.error().what(), "redis " + server_->address() +
+                                        " key events: NotFound: consumer group nope of stream events does not exist");
+
+  auto noStream = source.backlog(stream("no-such-stream", "g"));
+  ASSERT_FALSE(noStream.ok());
+  EXPECT_NE(noStream.error().what().find("consumer group g of stream no-such-stream does not exist"),
+            std::string::npos);
+
+  push("jobs", 2);
+  auto wrongType = source.backlog(stream("jobs", "g"));
+  ASSERT_FALSE(wrongType.ok());
+  EXPECT_NE(wrongType.error().what().find("WRONGTYPE"), std::string::npos) << wrongType.error().what();
+
+  // The connection survives errors the server answered.
+  auto fine = source.backlog(list("jobs"));
+  ASSERT_TRUE(fine.ok()) << whatOf(fine);
+  EXPECT_EQ(fine.value(), 2);
+}
+
+long long connectionsReceived(const RedisServer& server) {
+  ReplyPtr info = server.command({"INFO", "stats"});
+  if (!info || info->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(info->str, info->len);
+  const std::string field = "total_connections_received:";
+  const size_t at = text.find(field);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + field.size()));
+}
+
+TEST_F(RedisSourceTest, OneConnectionIsReusedAcrossMeasurements) {
+  RedisSource source;
+  push("a", 1);
+  add("s", 2);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "s", "g", "0"}));
+  ASSERT_TRUE(source.backlog(list("a")).ok());
+  const long long before = connectionsReceived(*server_);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(source.backlog(list("a")).ok());
+    ASSERT_TRUE(source.backlog(list("b")).ok());
+    ASSERT_TRUE(source.backlog(stream("s", "g")).ok());
+  }
+  const long long after = connectionsReceived(*server_);
+  EXPECT_EQ(after - before, 1);  // the INFO of `after` itself, nothing from the source
+  EXPECT_EQ(source.openConnections(), 1u);
+
+  source.closeIdle(1h);
+  EXPECT_EQ(source.openConnections(), 1u);
+  source.closeIdle(0s);
+  EXPECT_EQ(source.openConnections(), 0u);
+  ASSERT_TRUE(source.backlog(list("a")).ok());  // and comes back on demand
+  EXPECT_EQ(source.openConnections(), 1u);
+}
+
+TEST_F(RedisSourceTest, ConcurrentMeasurementsShareTheConnection) {
+  RedisSource source;
+  push("jobs", 50);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = source.backlog(list("jobs"));
+        if (!r.ok() || r.value() != 50) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(source.openConnections(), 1u);
+}
+
+TEST_F(RedisSourceTest, HungServerTimesOutThenRecovers) {
+  const std::chrono::milliseconds timeout = RedisSourceOptions{}.timeout;  // the default, 2 s
+  RedisSource source;
+  push("jobs", 50);
+  ASSERT_TRUE(source.backlog(list("jobs")).ok());
+
+  server_->pause();  // SIGSTOP: the socket accepts, nobody answers
+  const auto started = std::chrono::steady_clock::now();
+  auto hung = source.backlog(list("jobs"));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  server_->resume();
+  ASSERT_FALSE(hung.ok());
+  EXPECT_EQ(hung.error().what(), "redis " + server_->address() + " key jobs: Timeout: timed out after 2s");
+  EXPECT_LT(elapsed, timeout + 1s);
+  EXPECT_GE(elapsed, timeout - 100ms);
+  std::cout << "[ timing ] hung redis detected after " << Seconds(elapsed).count() << " s (timeout "
+            << Seconds(timeout).count() << " s)\n";
+
+  auto back = source.backlog(list("jobs"));
+  ASSERT_TRUE(back.ok()) << whatOf(back);
+  EXPECT_EQ(back.value(), 50);
+}
+
+TEST_F(RedisSourceTest, StoppedServerErrorsThenRestartedServerIsMeasuredAgain) {
+  const auto timeout = 1s;
+  RedisSource source({.timeout = timeout});
+  push("jobs", 50);
+  ASSERT_EQ(source.backlog(list("jobs")).value(), 50);
+
+  server_->kill();
+  const auto started = std::chrono::steady_clock::now();
+  auto down = source.backlog(list("jobs"));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().what(), "redis " + server_->address() + " key jobs: Unavailable: connection refused");
+  EXPECT_LT(elapsed, timeout + 1s);
+  std::cout << "[ timing ] stopped redis detected after " << Seconds(elapsed).count() << " s\n";
+  EXPECT_EQ(source.openConnections(), 0u);
+  EXPECT_FALSE(source.backlog(list("jobs")).ok());
+
+  ASSERT_TRUE(server_->start());  // same port, empty data set
+  push("jobs", 50);
+  auto back = source.backlog(list("jobs"));
+  ASSERT_TRUE(back.ok()) << whatOf(back);
+  EXPECT_EQ(back.value(), 50);
+
+  // A restart between two measurements is invisible: the dropped connection is retried once.
+  server_->kill();
+  ASSERT_TRUE(server_->start());
+  push("jobs", 50);
+  auto afterRestart = source.backlog(list("jobs"));
+  ASSERT_TRUE(afterRestart.ok()) << whatOf(afterRestart);
+  EXPECT_EQ(afterRestart.value(), 50);
+}
+
+TEST_F(RedisSourceTest, NobodyListening) {
+  RedisSource source({.timeout = 1s});
+  const int port = freePort();
+  const RedisQueue queue{.address = "127.0.0.1:" + std::to_string(port), .key = "jobs"};
+  auto r = source.backlog(queue);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().what(), "redis 127.0.0.1:" + std::to_string(port) + " key jobs: Unavailable: connection refused");
+  EXPECT_TRUE(r.error().isTransport());
+}
+
+TEST_F(RedisSourceTest, BadAddressAndTlsAreErrorsNamingTheQueue) {
+  RedisSource source;
+  auto bad = source.backlog({.address = "redis:port", .key = "jobs"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().what(), "redis redis:port key jobs: Invalid: address \"redis:port\" is not host:port");
+
+  RedisQueue tls = list("jobs");
+  tls.tls = true;
+  auto noTls = source.backlog(tls);
+  ASSERT_FALSE(noTls.ok());
+  EXPECT_NE(noTls.error().what().find("TLS needs hiredis >= 1.0"), std::string::npos);
+}
+
+class RedisPasswordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (findRedisServer().empty()) GTEST_SKIP() << "no redis-server";
+    server_ = std::make_unique<RedisServer>(freePort(), "s3cret");
+    ASSERT_TRUE(server_->start());
+    ASSERT_EQ(server_->integer({"RPUSH", "jobs", "a", "b", "c"}), 3);
+  }
+  std::unique_ptr<RedisServer> server_;
+};
+
+TEST_F(RedisPasswordTest, RightPasswordWorks) {
+  RedisSource source;
+  auto r = source.backlog({.address = server_->address(), .key = "jobs", .password = "s3cret"});
+  ASSERT_TRUE(r.ok()) << whatOf(r);
+  EXPECT_EQ(r.value(), 3);
+}
+
+TEST_F(RedisPasswordTest, WrongPasswordIsAnAuthError) {
+  RedisSource source;
+  auto r = source.backlog({.address = server_->address(), .key = "jobs", .password = "wrong"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().status.reason, "Unauthorized");
+  EXPECT_NE(r.error().what().find("AUTH: WRONGPASS"), std::string::npos) << r.error().what();
+  EXPECT_EQ(source.openConnections(), 0u);
+}
+
+TEST_F(RedisPasswordTest, MissingPasswordIsAnAuthError) {
+  RedisSource source;
+  auto r = source.backlog({.address = server_->address(), .key = "jobs"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().status.reason, "Unauthorized");
+  EXPECT_NE(r.error().what().find("NOAUTH"), std::string::npos) << r.error().what();
+}
+
+}  // namespace
+}  // namespace governor::adapter

@@ -1,0 +1,262 @@
+// governor-operator as users run it, against the real API server with
+// kube-controller-manager: children appear, follow the spec, come back when deleted,
+// leave what is not theirs alone, and are garbage-collected with their ServiceLevel.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "cluster.h"
+#include "kube/client.h"
+#include "kube/yaml.h"
+
+namespace governor::testing {
+namespace {
+
+using kube::Json;
+
+const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
+const kube::Resource kDeployments{"apps", "v1", "deployments", true};
+const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
+const kube::Resource kStatefulSets{"apps", "v1", "statefulsets", true};
+const kube::Resource kServices{"", "v1", "services", true};
+const kube::Resource kQuotas{"", "v1", "resourcequotas", true};
+const kube::Resource kLimitRanges{"", "v1", "limitranges", true};
+const kube::Resource kEvents{"", "v1", "events", true};
+constexpr const char* kMetrics = "http://127.0.0.1:18080/metrics";
+
+Json deployment(const std::string& name) {
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", {{"app", name}}}}},
+            {"template",
+             {{"metadata", {{"labels", {{"app", name}}}}},
+              {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
+}
+
+Json serviceLevel(const std::string& name, const std::string& workload) {
+  auto docs = kube::parseYamlDocuments(R"(
+apiVersion: governor.io/v1alpha1
+kind: ServiceLevel
+spec:
+  autoscaling:
+    minReplicas: 1
+    maxReplicas: 10
+    queue:
+      redis: {address: "redis.default:6379", key: jobs}
+      targetPerReplica: 10
+  cache:
+    maxMemory: 64Mi
+    evictionPolicy: allkeys-lfu
+  quota:
+    hard: {pods: "20"}
+    limitRange: {defaultRequest: {cpu: 100m}}
+  objectives:
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total[{{.window}}]))
+)");
+  Json sl = (*docs)[0];
+  sl["metadata"] = {{"name", name}};
+  sl["spec"]["workload"] = {{"name", workload}};
+  return sl;
+}
+
+// The sum of governor_operator_api_writes_total over all labels.
+double writesSoFar() {
+  auto r = run(std::string("curl -sf ") + kMetrics);
+  double sum = 0;
+  std::regex line(R"(^governor_operator_api_writes_total\{[^}]*\} ([0-9.e+]+)$)");
+  std::istringstream in(r.output);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, line)) sum += std::stod(m[1]);
+  }
+  return sum;
+}
+
+class OperatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
+                   "crd/servicelevels.governor.io --timeout=60s");
+    ASSERT_EQ(crd.status, 0) << crd.output;
+    operator_ = new BackgroundProcess(
+        {GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--metrics-bind-address",
+         "127.0.0.1:18080", "--health-probe-bind-address", "127.0.0.1:18081", "--resync-period", "10",
+         "--log-format", "text", "--log-level", "debug"},
+        std::string(GOVERNOR_BINARY_DIR) + "/operator-test.log");
+    ASSERT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18081/readyz").status == 0; }))
+        << "the operator did not become ready; see " << operator_->logFile();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(operator_->stop(), 0) << "the operator must stop cleanly on SIGTERM";
+    delete operator_;
+  }
+
+  void SetUp() override {
+    client_ = clusterClient();
+    ASSERT_TRUE(client_);
+    ns_ = std::make_unique<TestNamespace>(*client_, "operator");
+    ASSERT_TRUE(operator_->running()) << "the operator died; see " << operator_->logFile();
+  }
+
+  Json get(const kube::Resource& r, const std::string& name) {
+    auto got = client_->get(r, ns_->name(), name);
+    return got ? *got : Json();
+  }
+  bool exists(const kube::Resource& r, const std::string& name) { return !get(r, name).is_null(); }
+
+  Json condition(const std::string& sl, const std::string& type) {
+    for (const auto& c : get(kServiceLevels, sl).value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return nullptr;
+  }
+  bool conditionIs(const std::string& sl, const std::string& type, const std::string& status,
+                   const std::string& reason) {
+    auto c = condition(sl, type);
+    return !c.is_null() && c["status"] == status && c["reason"] == reason;
+  }
+
+  void createReady(const std::string& name) {
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment(name + "-app")).ok());
+    auto created = client_->create(kServiceLevels, ns_->name(), serviceLevel(name, name + "-app"));
+    ASSERT_TRUE(created.ok()) << created.error().what();
+    ASSERT_TRUE(eventually([&] { return conditionIs(name, "Ready", "True", "Reconciled"); }))
+        << get(kServiceLevels, name).dump(2);
+  }
+
+  static BackgroundProcess* operator_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<TestNamespace> ns_;
+};
+
+BackgroundProcess* OperatorTest::operator_ = nullptr;
+
+// First in the suite: later tests leave namespaces terminating, whose ServiceLevels
+// rightly keep retrying until the namespace controller removes them.
+TEST_F(OperatorTest, AResyncWithNothingChangedWritesNothing) {
+  createReady("quiet");
+  auto quotaRv = get(kQuotas, "quiet")["metadata"]["resourceVersion"];
+  // Let everything settle (the HPA controller writes the HPA's status), then watch a
+  // full resync period (10 s) pass.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto before = writesSoFar();
+  ASSERT_GT(before, 0) << "the metric must count the writes made so far";
+  std::this_thread::sleep_for(std::chrono::seconds(12));
+  EXPECT_EQ(writesSoFar(), before) << "a resync with nothing changed must make no write request";
+  EXPECT_EQ(get(kQuotas, "quiet")["metadata"]["resourceVersion"], quotaRv);
+}
+
+TEST_F(OperatorTest, ValidServiceLevelGetsEveryChildAndIsReady) {
+  createReady("shop");
+  auto sl = get(kServiceLevels, "shop");
+  auto uid = sl["metadata"]["uid"];
+  EXPECT_EQ(sl["status"]["observedGeneration"], sl["metadata"]["generation"]);
+  for (auto type : {"AutoscalerReady", "CacheReady", "QuotaReady"}) {
+    EXPECT_TRUE(conditionIs("shop", type, "True", "Reconciled")) << type << ": " << condition("shop", type).dump();
+  }
+  // No PrometheusRule CRD in this cluster: the rules go to a ConfigMap and the condition says so.
+  EXPECT_TRUE(conditionIs("shop", "RulesReady", "False", "PrometheusRuleCRDMissing")) << condition("shop", "RulesReady");
+
+  std::vector<std::pair<kube::Resource, std::string>> children{
+      {kHpas, "shop"},           {kStatefulSets, "shop-redis"}, {kServices, "shop-redis"},
+      {kConfigMaps, "shop-redis"}, {kConfigMaps, "shop-cache"},  {kQuotas, "shop"},
+      {kLimitRanges, "shop"},    {kConfigMaps, "shop-rules"}};
+  for (const auto& [r, name] : children) {
+    auto obj = get(r, name);
+    ASSERT_FALSE(obj.is_null()) << r.plural << "/" << name << " is missing";
+    const auto& md = obj["metadata"];
+    EXPECT_EQ(md["labels"]["app.kubernetes.io/managed-by"], "governor") << name;
+    EXPECT_EQ(md["labels"]["governor.io/service-level"], "shop") << name;
+    ASSERT_EQ(md["ownerReferences"].size(), 1u) << name;
+    EXPECT_EQ(md["ownerReferences"][0]["uid"], uid) << name;
+    EXPECT_EQ(md["ownerReferences"][0]["controller"], true) << name;
+  }
+  auto hpa = get(kHpas, "shop");
+  EXPECT_EQ(hpa["spec"]["scaleTargetRef"]["name"], "shop-app");
+  EXPECT_EQ(hpa["spec"]["maxReplicas"], 10);
+  EXPECT_EQ(hpa["spec"]["metrics"][0]["external"]["metric"]["name"], "governor_queue_backlog");
+
+  auto events = client_->list(kEvents, ns_->name(), {.fieldSelector = "involvedObject.name=shop"});
+  ASSERT_TRUE(events.ok());
+  std::set<std::string> reasons;
+  for (const auto& e : events->items) reasons.insert(e["reason"]);
+  EXPECT_TRUE(reasons.contains("Created")) << "kubectl describe should show what Governor created";
+}
+
+TEST_F(OperatorTest, EditingTheSpecUpdatesAndRemovingASectionRemovesItsChildren) {
+  createReady("edit");
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"autoscaling", {{"maxReplicas", 7}}}}}}).ok());
+  EXPECT_TRUE(eventually([&] { return get(kHpas, "edit")["spec"]["maxReplicas"] == 7; }));
+
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"cache", nullptr}}}}).ok());
+  EXPECT_TRUE(eventually([&] {
+    return !exists(kStatefulSets, "edit-redis") && !exists(kServices, "edit-redis") &&
+           !exists(kConfigMaps, "edit-redis") && !exists(kConfigMaps, "edit-cache");
+  })) << "removing cache: must remove the Redis parts";
+  EXPECT_TRUE(eventually([&] { return condition("edit", "CacheReady").is_null(); }));
+  EXPECT_TRUE(exists(kHpas, "edit")) << "other sections stay";
+  EXPECT_TRUE(exists(kQuotas, "edit"));
+}
+
+TEST_F(OperatorTest, ChildrenDeletedOrEditedByHandAreRestored) {
+  createReady("heal");
+  ASSERT_TRUE(client_->remove(kQuotas, ns_->name(), "heal").ok());
+  EXPECT_TRUE(eventually([&] { return exists(kQuotas, "heal"); })) << "a deleted child must come back";
+
+  ASSERT_TRUE(client_->mergePatch(kHpas, ns_->name(), "heal", {{"spec", {{"maxReplicas", 99}}}}).ok());
+  EXPECT_TRUE(eventually([&] { return get(kHpas, "heal")["spec"]["maxReplicas"] == 10; }))
+      << "a field Governor owns, edited by hand, must be restored";
+}
+
+TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
+  Json mine = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "taken-cache"}}},
+               {"data", {{"owner", "a human"}}}};
+  ASSERT_TRUE(client_->create(kConfigMaps, ns_->name(), mine).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("taken-app")).ok());
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("taken", "taken-app")).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("taken", "CacheReady", "False", "Conflict"); }))
+      << condition("taken", "CacheReady");
+  EXPECT_NE(condition("taken", "CacheReady")["message"].get<std::string>().find("ConfigMap " + ns_->name() +
+                                                                                 "/taken-cache already exists"),
+            std::string::npos);
+  EXPECT_TRUE(conditionIs("taken", "Ready", "False", "Conflict"));
+  EXPECT_TRUE(conditionIs("taken", "QuotaReady", "True", "Reconciled")) << "the other parts still reconcile";
+
+  ASSERT_TRUE(client_->remove(kServiceLevels, ns_->name(), "taken").ok());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto still = get(kConfigMaps, "taken-cache");
+  ASSERT_FALSE(still.is_null()) << "deleting the ServiceLevel must not delete what the user owns";
+  EXPECT_EQ(still["data"]["owner"], "a human");
+}
+
+TEST_F(OperatorTest, MissingWorkloadIsReportedByName) {
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("lost", "nowhere")).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("lost", "AutoscalerReady", "False", "WorkloadNotFound"); }));
+  EXPECT_EQ(condition("lost", "AutoscalerReady")["message"], "Deployment " + ns_->name() + "/nowhere does not exist");
+  EXPECT_TRUE(conditionIs("lost", "CacheReady", "True", "Reconciled"));
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("nowhere")).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("lost", "Ready", "True", "Reconciled"); }, std::chrono::seconds(45)))
+      << "once the workload exists the ServiceLevel becomes ready without a change to it";
+}
+
+TEST_F(OperatorTest, DeletingTheServiceLevelGarbageCollectsItsChildren) {
+  createReady("gone");
+  ASSERT_TRUE(client_->remove(kServiceLevels, ns_->name(), "gone").ok());
+  EXPECT_TRUE(eventually(
+      [&] {
+        return !exists(kHpas, "gone") && !exists(kStatefulSets, "gone-redis") && !exists(kQuotas, "gone") &&
+               !exists(kConfigMaps, "gone-rules");
+      },
+      std::chrono::seconds(60)))
+      << "kube-controller-manager's garbage collector removes children of a deleted owner";
+  EXPECT_TRUE(exists(kDeployments, "gone-app")) << "the workload belongs to the user";
+}
+
+}  // namespace
+}  // namespace governor::testing

@@ -1,0 +1,338 @@
+// MetricCache and Poller with a fake clock and fake measure functions: no Redis, no Prometheus.
+#include "metrics-adapter/cache.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace governor::adapter {
+namespace {
+
+using namespace std::chrono_literals;
+using kube::Error;
+using kube::Result;
+using kube::Status;
+using TimePoint = std::chrono::system_clock::time_point;
+
+// A clock that moves only when told to.
+struct FakeClock {
+  TimePoint now = TimePoint(std::chrono::seconds(1'700'000'000));
+  MetricCache::Clock clock() {
+    return [this] { return now; };
+  }
+};
+
+Error unavailable(const std::string& message) {
+  return Error{Status{0, "Unavailable", message}, "redis r:6379 key jobs"};
+}
+
+TEST(MetricCacheTest, UpdateStoresValueAndTimes) {
+  FakeClock time;
+  MetricCache cache(time.clock());
+  EXPECT_FALSE(cache.get("k").has_value());
+
+  cache.update("k", 42.0);
+  auto entry = cache.get("k");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_TRUE(entry->ok());
+  EXPECT_EQ(entry->value, 42.0);
+  EXPECT_EQ(entry->timestamp, time.now);
+  EXPECT_EQ(entry->lastSuccess, time.now);
+  EXPECT_FALSE(entry->error.has_value());
+}
+
+TEST(MetricCacheTest, ErrorKeepsValueAndRecordsErrorThenRecovers) {
+  FakeClock time;
+  MetricCache cache(time.clock());
+  const TimePoint first = time.now;
+  cache.update("k", 7.0);
+
+  time.now += 15s;
+  cache.update("k", unavailable("connection refused"));
+  auto failed = cache.get("k");
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_FALSE(failed->ok());
+  ASSERT_TRUE(failed->error.has_value());
+  EXPECT_EQ(failed->error->what(), "redis r:6379 key jobs: Unavailable: connection refused");
+  EXPECT_EQ(failed->value, 7.0);  // kept, but not ok(): the API answers the error
+  EXPECT_EQ(failed->timestamp, time.now);
+  EXPECT_EQ(failed->lastSuccess, first);
+
+  time.now += 15s;
+  cache.update("k", 9.0);
+  auto recovered = cache.get("k");
+  ASSERT_TRUE(recovered.has_value());
+  EXPECT_TRUE(recovered->ok());
+  EXPECT_EQ(recovered->value, 9.0);
+  EXPECT_FALSE(recovered->error.has_value());
+  EXPECT_EQ(recovered->lastSuccess, time.now);
+}
+
+TEST(MetricCacheTest, FirstMeasurementFailingIsNeverAZero) {
+  MetricCache cache;
+  cache.update("k", unavailable("timed out after 2s"));
+  auto entry = cache.get("k");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_FALSE(entry->ok());
+  EXPECT_FALSE(entry->lastSuccess.has_value());
+}
+
+TEST(MetricCacheTest, NonFiniteValuesAreErrors) {
+  MetricCache cache;
+  cache.update("k", 3.0);
+  cache.update("k", std::numeric_limits<double>::quiet_NaN());
+  auto entry = cache.get("k");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_FALSE(entry->ok());
+  EXPECT_EQ(entry->value, 3.0);
+  cache.update("k", std::numeric_limits<double>::infinity());
+  EXPECT_FALSE(cache.get("k")->ok());
+}
+
+TEST(MetricCacheTest, RemoveAndSortedKeys) {
+  MetricCache cache;
+  cache.update("external/b/m/x", 1.0);
+  cache.update("external/a/m/x", 2.0);
+  cache.update("custom/a/deployments.apps/web/m", 3.0);
+  EXPECT_EQ(cache.keys(),
+            (std::vector<std::string>{"custom/a/deployments.apps/web/m", "external/a/m/x", "external/b/m/x"}));
+  cache.remove("external/a/m/x");
+  cache.remove("not-there");
+  EXPECT_EQ(cache.keys(), (std::vector<std::string>{"custom/a/deployments.apps/web/m", "external/b/m/x"}));
+  EXPECT_FALSE(cache.get("external/a/m/x").has_value());
+}
+
+TEST(MetricCacheTest, AgeIsThatOfTheOldestSuccess) {
+  FakeClock time;
+  MetricCache cache(time.clock());
+  EXPECT_EQ(cache.ageSeconds(), 0.0);
+  cache.update("never", unavailable("refused"));
+  EXPECT_EQ(cache.ageSeconds(), 0.0);  // nothing ever succeeded
+
+  cache.update("a", 1.0);
+  time.now += 10s;
+  cache.update("b", 1.0);
+  time.now += 5s;
+  EXPECT_DOUBLE_EQ(cache.ageSeconds(), 15.0);
+
+  cache.update("a", unavailable("refused"));  // failing: its value grows old
+  time.now += 1500ms;
+  EXPECT_DOUBLE_EQ(cache.ageSeconds(), 16.5);
+  cache.update("a", 2.0);
+  EXPECT_DOUBLE_EQ(cache.ageSeconds(), 6.5);  // now b is the oldest
+}
+
+TEST(MetricCacheTest, ManyReadersOneWriter) {
+  MetricCache cache;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&] {
+      while (!done) {
+        auto e = cache.get("k");
+        if (e && e->ok() && (e->value < 0 || e->value > 1000)) ++bad;
+        (void)cache.keys();
+        (void)cache.ageSeconds();
+      }
+    });
+  }
+  for (int i = 0; i <= 1000; ++i) cache.update("k", static_cast<double>(i));
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(cache.get("k")->value, 1000.0);
+}
+
+// Targets whose values and failures the test sets.
+class FakeTargets {
+ public:
+  void set(const std::string& key, Result<double> value) {
+    std::lock_guard lock(mutex_);
+    values_.insert_or_assign(key, std::move(value));
+  }
+  void drop(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    values_.erase(key);
+  }
+  Poller::TargetList list() {
+    return [this] {
+      std::lock_guard lock(mutex_);
+      std::vector<Poller::Target> out;
+      for (const auto& [key, value] : values_) {
+        out.push_back({key, [this, key = key] {
+                         std::lock_guard inner(mutex_);
+                         ++measured_;
+                         auto it = values_.find(key);
+                         return it == values_.end() ? Result<double>(unavailable("gone")) : it->second;
+                       }});
+      }
+      return out;
+    };
+  }
+  int measured() {
+    std::lock_guard lock(mutex_);
+    return measured_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, Result<double>> values_;
+  int measured_ = 0;
+};
+
+TEST(PollerTest, PollOnceUpdatesEveryTarget) {
+  MetricCache cache;
+  FakeTargets targets;
+  targets.set("a", 1.0);
+  targets.set("b", 2.0);
+  Poller poller(cache, targets.list(), 1h);
+  poller.pollOnce();
+  EXPECT_EQ(poller.rounds(), 1u);
+  EXPECT_EQ(cache.get("a")->value, 1.0);
+  EXPECT_EQ(cache.get("b")->value, 2.0);
+}
+
+TEST(PollerTest, ErrorKeepsOldValueThenRecovers) {
+  MetricCache cache;
+  FakeTargets targets;
+  targets.set("a", 5.0);
+  Poller poller(cache, targets.list(), 1h);
+  poller.pollOnce();
+
+  targets.set("a", unavailable("connection refused"));
+  poller.pollOnce();
+  auto failed = cache.get("a");
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_FALSE(failed->ok());
+  EXPECT_EQ(failed->value, 5.0);
+  EXPECT_NE(failed->error->what().find("connection refused"), std::string::npos);
+
+  targets.set("a", 6.0);
+  poller.pollOnce();
+  EXPECT_TRUE(cache.get("a")->ok());
+  EXPECT_EQ(cache.get("a")->value, 6.0);
+}
+
+TEST(PollerTest, RemovesKeysNoLongerTargetedButNotOthers) {
+  MetricCache cache;
+  cache.update("someone-else", 1.0);
+  FakeTargets targets;
+  targets.set("a", 1.0);
+  targets.set("b", 2.0);
+  Poller poller(cache, targets.list(), 1h);
+  poller.pollOnce();
+  targets.drop("b");
+  poller.pollOnce();
+  EXPECT_EQ(cache.keys(), (std::vector<std::string>{"a", "someone-else"}));
+}
+
+TEST(PollerTest, ThrowingMeasureIsRecordedAsError) {
+  MetricCache cache;
+  Poller poller(cache, [] {
+    return std::vector<Poller::Target>{{"t", []() -> Result<double> { throw std::runtime_error("boom"); }}, {"n", nullptr}};
+  }, 1h);
+  poller.pollOnce();
+  ASSERT_TRUE(cache.get("t").has_value());
+  EXPECT_FALSE(cache.get("t")->ok());
+  EXPECT_EQ(cache.get("t")->error->status.message, "boom");
+  EXPECT_FALSE(cache.get("n")->ok());
+}
+
+TEST(PollerTest, ThrowingTargetListKeepsTheCache) {
+  MetricCache cache;
+  bool fail = false;
+  Poller poller(cache, [&] {
+    if (fail) throw std::runtime_error("informer not synced");
+    return std::vector<Poller::Target>{{"a", [] { return Result<double>(1.0); }}};
+  }, 1h);
+  poller.pollOnce();
+  fail = true;
+  poller.pollOnce();
+  EXPECT_EQ(cache.keys(), std::vector<std::string>{"a"});
+  EXPECT_EQ(poller.rounds(), 1u);
+}
+
+// Waits for a condition with a deadline; the poller's thread runs on real time.
+template <typename F>
+bool eventually(F condition, std::chrono::milliseconds within = 5s) {
+  for (auto deadline = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < deadline;) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return condition();
+}
+
+TEST(PollerTest, ThreadPollsEveryIntervalAndFollowsTheSource) {
+  MetricCache cache;
+  FakeTargets targets;
+  targets.set("a", 1.0);
+  Poller poller(cache, targets.list(), 10ms);
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return cache.get("a").has_value(); }));
+  EXPECT_EQ(cache.get("a")->value, 1.0);
+
+  targets.set("a", unavailable("timed out"));
+  ASSERT_TRUE(eventually([&] { return !cache.get("a")->ok(); }));
+  EXPECT_EQ(cache.get("a")->value, 1.0);
+
+  targets.set("a", 2.0);
+  ASSERT_TRUE(eventually([&] { return cache.get("a")->ok() && cache.get("a")->value == 2.0; }));
+  const uint64_t before = poller.rounds();
+  ASSERT_TRUE(eventually([&] { return poller.rounds() >= before + 3; }));
+  poller.stop();
+}
+
+TEST(PollerTest, StopWakesTheThreadPromptly) {
+  MetricCache cache;
+  FakeTargets targets;
+  targets.set("a", 1.0);
+  Poller poller(cache, targets.list(), 1h);
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return poller.rounds() == 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  poller.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms);
+  poller.stop();   // idempotent
+  poller.start();  // not restartable: nothing happens
+  EXPECT_EQ(poller.rounds(), 1u);
+}
+
+TEST(PollerTest, StopSkipsTheRestOfARound) {
+  MetricCache cache;
+  std::atomic<int> measured{0};
+  std::vector<Poller::Target> slow;
+  for (int i = 0; i < 100; ++i) {
+    slow.push_back({"t" + std::to_string(i), [&measured] {
+                      ++measured;
+                      std::this_thread::sleep_for(20ms);
+                      return Result<double>(1.0);
+                    }});
+  }
+  Poller poller(cache, [&] { return slow; }, 1h);
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return measured >= 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  poller.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms);
+  EXPECT_LT(measured, 100);
+}
+
+TEST(PollerTest, DestructorStopsARunningThread) {
+  MetricCache cache;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    Poller poller(cache, [] { return std::vector<Poller::Target>{}; }, 1h);
+    poller.start();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms);
+}
+
+}  // namespace
+}  // namespace governor::adapter

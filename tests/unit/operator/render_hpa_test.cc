@@ -1,0 +1,161 @@
+// renderAutoscaler: the HorizontalPodAutoscaler users see for spec.autoscaling.
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "operator/render/render.h"
+
+namespace governor::op {
+namespace {
+
+using std::chrono::milliseconds;
+
+ServiceLevel checkout() {
+  ServiceLevel sl;
+  sl.name = "checkout";
+  sl.namespaceName = "shop";
+  sl.uid = "0b6f3c1e-uid";
+  sl.workload = {"Deployment", "checkout"};
+  return sl;
+}
+
+QueueScaling queue(int64_t targetPerReplica) {
+  QueueScaling q;
+  q.redis.address = "redis.shop:6379";
+  q.redis.key = "jobs";
+  q.targetPerReplica = targetPerReplica;
+  return q;
+}
+
+LatencyScaling latency(int percentile, const std::string& text, milliseconds target) {
+  return {percentile, text, target};
+}
+
+Json only(const std::vector<Child>& children) {
+  EXPECT_EQ(children.size(), 1u);
+  return children.empty() ? Json() : children[0].object;
+}
+
+TEST(RenderAutoscalerTest, NothingWithoutAutoscaling) {
+  EXPECT_TRUE(renderAutoscaler(checkout()).empty());
+}
+
+TEST(RenderAutoscalerTest, RendersTheWholeHpaForQueueLatencyAndBehavior) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.minReplicas = 2;
+  a.maxReplicas = 20;
+  a.queue = queue(100);
+  a.latency = latency(95, "250ms", milliseconds(250));
+  a.behavior = Json::parse(R"({"scaleDown": {"stabilizationWindowSeconds": 60}})");
+  sl.autoscaling = a;
+
+  auto children = renderAutoscaler(sl);
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(children[0].group, ChildGroup::Autoscaler);
+  EXPECT_EQ(children[0].resource.apiVersion(), "autoscaling/v2");
+  EXPECT_EQ(children[0].resource.plural, "horizontalpodautoscalers");
+  EXPECT_EQ(children[0].object, Json::parse(R"({
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {
+      "name": "checkout",
+      "namespace": "shop",
+      "labels": {"app.kubernetes.io/managed-by": "governor", "governor.io/service-level": "checkout"},
+      "ownerReferences": [{"apiVersion": "governor.io/v1alpha1", "kind": "ServiceLevel", "name": "checkout",
+                           "uid": "0b6f3c1e-uid", "controller": true, "blockOwnerDeletion": true}]
+    },
+    "spec": {
+      "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+      "minReplicas": 2,
+      "maxReplicas": 20,
+      "metrics": [
+        {"type": "External",
+         "external": {
+           "metric": {"name": "governor_queue_backlog",
+                      "selector": {"matchLabels": {"governor.io/service-level": "checkout"}}},
+           "target": {"type": "AverageValue", "averageValue": "100"}}},
+        {"type": "Object",
+         "object": {
+           "describedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+           "metric": {"name": "governor_latency_p95_seconds"},
+           "target": {"type": "Value", "value": "250m"}}}
+      ],
+      "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    }
+  })")) << children[0].object.dump(2);
+}
+
+TEST(RenderAutoscalerTest, OnlyQueueHasOneExternalMetricAndNoBehavior) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.maxReplicas = 5;
+  a.queue = queue(7);
+  sl.autoscaling = a;
+
+  Json spec = only(renderAutoscaler(sl))["spec"];
+  EXPECT_EQ(spec["minReplicas"], 1);
+  EXPECT_EQ(spec["maxReplicas"], 5);
+  ASSERT_EQ(spec["metrics"].size(), 1u);
+  EXPECT_EQ(spec["metrics"][0]["type"], "External");
+  EXPECT_EQ(spec["metrics"][0]["external"]["target"]["averageValue"], "7");
+  EXPECT_FALSE(spec.contains("behavior"));
+}
+
+TEST(RenderAutoscalerTest, OnlyLatencyOnAStatefulSet) {
+  ServiceLevel sl = checkout();
+  sl.workload = {"StatefulSet", "db"};
+  Autoscaling a;
+  a.maxReplicas = 3;
+  a.latency = latency(99, "2s", milliseconds(2000));
+  sl.autoscaling = a;
+
+  Json spec = only(renderAutoscaler(sl))["spec"];
+  Json workload = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"name", "db"}};
+  EXPECT_EQ(spec["scaleTargetRef"], workload);
+  ASSERT_EQ(spec["metrics"].size(), 1u);
+  const Json& object = spec["metrics"][0]["object"];
+  EXPECT_EQ(spec["metrics"][0]["type"], "Object");
+  EXPECT_EQ(object["describedObject"], workload);
+  EXPECT_EQ(object["metric"]["name"], "governor_latency_p99_seconds");
+  EXPECT_EQ(object["target"], Json::parse(R"({"type": "Value", "value": "2"})"));
+}
+
+TEST(RenderAutoscalerTest, LatencyTargetIsSecondsAsAQuantity) {
+  struct Case {
+    int64_t millis;
+    std::string value;
+  };
+  const Case cases[] = {
+      {250, "250m"}, {2000, "2"}, {1500, "1500m"}, {1, "1m"}, {60000, "60"}, {100, "100m"}, {10000, "10"},
+  };
+  for (const auto& c : cases) {
+    ServiceLevel sl = checkout();
+    Autoscaling a;
+    a.maxReplicas = 2;
+    a.latency = latency(95, "", milliseconds(c.millis));
+    sl.autoscaling = a;
+    Json metric = only(renderAutoscaler(sl))["spec"]["metrics"][0];
+    EXPECT_EQ(metric["object"]["target"]["value"], c.value) << c.millis << "ms";
+  }
+}
+
+TEST(RenderAutoscalerTest, BehaviorIsPassedThroughUntouched) {
+  const Json behavior = Json::parse(R"({
+    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15},
+                             {"type": "Pods", "value": 4, "periodSeconds": 15}]},
+    "scaleDown": {"selectPolicy": "Disabled"}
+  })");
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.maxReplicas = 10;
+  a.queue = queue(50);
+  a.behavior = behavior;
+  sl.autoscaling = a;
+  EXPECT_EQ(only(renderAutoscaler(sl))["spec"]["behavior"], behavior);
+}
+
+}  // namespace
+}  // namespace governor::op

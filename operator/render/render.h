@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kube/client.h"
-#include "operator/api/servicelevel.h"
+#include "operator/api.h"
 
 namespace governor::op {
 

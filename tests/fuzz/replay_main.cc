@@ -2,7 +2,7 @@
 // files given directly) to LLVMFuzzerTestOneInput, in name order, each in a child process of
 // its own, and lists every input that failed. Used by the ctest tests
 // fuzz.<target>.corpus with any compiler; a crash, a violated property (abort/trap), an input
-// slower than -timeout seconds (default 25) or a memory blow-up past -rss_limit_mb (default
+// slower than -timeout seconds (default 10) or a memory blow-up past -rss_limit_mb (default
 // 1024; under ASan a fixed 1024) fails the run.
 //
 //   fuzz_yaml_replay [-timeout=S] [-rss_limit_mb=MB] DIR_OR_FILE...
@@ -64,7 +64,7 @@ extern "C" const char* __asan_default_options() { return "hard_rss_limit_mb=1024
 #endif
 
 int main(int argc, char** argv) {
-  long timeout = 25;
+  long timeout = 10;
   long rssLimitMb = 1024;
   std::vector<fs::path> inputs;
   for (int i = 1; i < argc; ++i) {

@@ -119,6 +119,7 @@ out=$(servicelevel defaults <<'EOF' | kubectl create -f - 2>&1
 workload: {name: api}
 objectives:
   availability: {target: "99.5", errorQuery: errors, totalQuery: total}
+  latency: {threshold: 300ms, target: "95", histogram: http_request_duration_seconds_bucket}
 autoscaling:
   maxReplicas: 5
   queue: {redis: {address: "redis:6379", key: jobs}, targetPerReplica: 10}
@@ -211,6 +212,11 @@ reject "autoscaling with neither queue nor latency" spec.autoscaling \
   'autoscaling needs queue or latency (or both) to scale on' <<'EOF'
 workload: {name: api}
 autoscaling: {maxReplicas: 3}
+EOF
+reject "autoscaling.latency without objectives.latency" spec.autoscaling.latency \
+  'autoscaling.latency needs objectives.latency' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, latency: {target: 250ms}}
 EOF
 reject "objectives with neither availability nor latency" spec.objectives \
   'objectives needs availability or latency (or both)' <<'EOF'

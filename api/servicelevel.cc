@@ -1,13 +1,13 @@
 // Reads a ServiceLevel's JSON into the C++ model, collecting every problem with the
 // path of the field it concerns.
-#include "operator/api/servicelevel.h"
+#include "api/servicelevel.h"
 
 #include <algorithm>
 #include <regex>
 
 #include "kube/duration.h"
 
-namespace governor::op {
+namespace governor::api {
 namespace {
 
 // Walks the spec, reading typed fields and recording problems by path.
@@ -313,6 +313,9 @@ ParseResult parseServiceLevel(const Json& object) {
   sl.cache = readCache(r, *spec);
   sl.quota = readQuota(r, *spec);
   sl.alerting = readAlerting(r, *spec);
+  if (sl.autoscaling && sl.autoscaling->latency && !(sl.objectives && sl.objectives->latency)) {
+    r.problem("spec.autoscaling.latency", "needs objectives.latency: its histogram is where the percentile comes from");
+  }
   if (!r.problems.empty()) return {std::nullopt, r.problems};
   return {sl, {}};
 }
@@ -326,4 +329,4 @@ Json ownerReference(const ServiceLevel& sl) {
           {"uid", sl.uid},             {"controller", true}, {"blockOwnerDeletion", true}};
 }
 
-}  // namespace governor::op
+}  // namespace governor::api

@@ -14,7 +14,7 @@
 #include "kube/quantity.h"
 #include "kube/result.h"
 
-namespace governor::op {
+namespace governor::api {
 
 using Json = nlohmann::json;
 using Labels = std::map<std::string, std::string>;
@@ -156,4 +156,4 @@ Labels childLabels(const ServiceLevel& sl);
 // The owner reference every child carries (controller, blockOwnerDeletion).
 Json ownerReference(const ServiceLevel& sl);
 
-}  // namespace governor::op
+}  // namespace governor::api

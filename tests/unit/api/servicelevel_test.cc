@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "kube/yaml.h"
-#include "operator/api/servicelevel.h"
+#include "api/servicelevel.h"
 
-namespace governor::op {
+namespace governor::api {
 namespace {
 
 ParseResult parse(const std::string& spec) {
@@ -59,9 +59,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Invalid{"  autoscaling: {maxReplicas: 3}\n", "spec.workload: required"},
         Invalid{"  workload: {kind: Job, name: x}\n", "spec.workload.kind: must be one of Deployment, StatefulSet"},
-        Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 5, maxReplicas: 2, latency: {target: 1s}}\n",
+        Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 5, maxReplicas: 2, queue: {redis: {address: a, key: "
+                "k}, targetPerReplica: 5}}\n",
                 "spec.autoscaling.maxReplicas: must be >= minReplicas (5), not 2"},
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2}\n", "spec.autoscaling: needs queue or latency"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, latency: {target: 1s}}\n",
+                "spec.autoscaling.latency: needs objectives.latency"},
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, queue: {redis: {address: a, key: k, type: "
                 "stream}, targetPerReplica: 5}}\n",
                 "spec.autoscaling.queue.redis.consumerGroup: required for a stream"},
@@ -100,4 +103,4 @@ TEST(ParseServiceLevel, ChildrenCarryOwnerAndLabels) {
 }
 
 }  // namespace
-}  // namespace governor::op
+}  // namespace governor::api

@@ -44,26 +44,6 @@ std::optional<std::string> readFile(const fs::path& path) {
   return std::move(text).str();
 }
 
-// Standard base64 (line breaks allowed), or nothing when malformed.
-std::optional<std::string> decodeBase64(const std::string& text) {
-  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(),
-                                                                       EVP_ENCODE_CTX_free);
-  if (!ctx) return std::nullopt;
-  std::string out(text.size() / 4 * 3 + 3, '\0');
-  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
-  int length = 0;
-  int tail = 0;
-  EVP_DecodeInit(ctx.get());
-  if (EVP_DecodeUpdate(ctx.get(), bytes, &length,
-                       reinterpret_cast<const unsigned char*>(text.data()),
-                       static_cast<int>(text.size())) < 0 ||
-      EVP_DecodeFinal(ctx.get(), bytes + length, &tail) < 0) {
-    return std::nullopt;
-  }
-  out.resize(static_cast<std::size_t>(length + tail));
-  return out;
-}
-
 // map[key], or a null node when `map` is not a map or has no such key.
 YAML::Node child(const YAML::Node& map, const std::string& key) {
   if (!map.IsMap()) return YAML::Node();
@@ -344,6 +324,25 @@ Result<Config> loadDefaultConfig(const std::string& kubeconfigFlag, const std::s
     return invalid("kubeconfig", "no --kubeconfig, KUBECONFIG, in-cluster service or HOME");
   }
   return loadKubeconfig(*home + "/.kube/config", context);
+}
+
+std::optional<std::string> decodeBase64(const std::string& text) {
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(),
+                                                                       EVP_ENCODE_CTX_free);
+  if (!ctx) return std::nullopt;
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  int length = 0;
+  int tail = 0;
+  EVP_DecodeInit(ctx.get());
+  if (EVP_DecodeUpdate(ctx.get(), bytes, &length,
+                       reinterpret_cast<const unsigned char*>(text.data()),
+                       static_cast<int>(text.size())) < 0 ||
+      EVP_DecodeFinal(ctx.get(), bytes + length, &tail) < 0) {
+    return std::nullopt;
+  }
+  out.resize(static_cast<std::size_t>(length + tail));
+  return out;
 }
 
 }  // namespace governor::kube

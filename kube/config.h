@@ -50,4 +50,8 @@ Result<Config> loadInCluster(const Getenv& getenv,
 // else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config.
 Result<Config> loadDefaultConfig(const std::string& kubeconfigFlag, const std::string& context = "");
 
+// Standard base64 (line breaks allowed), as kubeconfig *-data fields and Secret data
+// carry it; nothing when malformed.
+std::optional<std::string> decodeBase64(const std::string& text);
+
 }  // namespace governor::kube

@@ -1,0 +1,95 @@
+// Front-proxy authentication; see auth.h. The chain is verified here against the
+// request-header CA, not during the handshake, so that probes without a certificate
+// still reach /healthz.
+#include "metrics-adapter/api/auth.h"
+
+#include <algorithm>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+namespace governor::adapter {
+namespace {
+
+kube::Error unauthorized(const std::string& why) { return kube::Error{kube::Status{401, "Unauthorized", why}, ""}; }
+
+std::vector<std::string> jsonList(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const auto& v : j) {
+      if (v.is_string()) out.push_back(v);
+    }
+  }
+  return out;
+}
+
+std::string commonName(X509* cert) {
+  char buf[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client) {
+  auto cm = client.get({"", "v1", "configmaps", true}, "kube-system", "extension-apiserver-authentication");
+  if (!cm) return cm.error();
+  const auto& data = (*cm)["data"];
+  FrontProxyConfig c;
+  c.clientCaPem = data.value("requestheader-client-ca-file", "");
+  if (c.clientCaPem.empty()) {
+    return kube::Error{kube::Status{0, "Invalid", "has no requestheader-client-ca-file: is the aggregation layer on?"},
+                       "ConfigMap kube-system/extension-apiserver-authentication"};
+  }
+  c.allowedNames = jsonList(data.value("requestheader-allowed-names", "[]"));
+  if (auto h = jsonList(data.value("requestheader-username-headers", "[]")); !h.empty()) c.usernameHeaders = h;
+  if (auto h = jsonList(data.value("requestheader-group-headers", "[]")); !h.empty()) c.groupHeaders = h;
+  return c;
+}
+
+kube::Result<Authenticator> Authenticator::create(FrontProxyConfig config) {
+  std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
+  BIO* bio = BIO_new_mem_buf(config.clientCaPem.data(), static_cast<int>(config.clientCaPem.size()));
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    added += X509_STORE_add_cert(store.get(), cert);
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  if (added == 0) return kube::Error{kube::Status{0, "Invalid", "the request-header CA holds no PEM certificate"}, ""};
+  Authenticator a;
+  a.config_ = std::move(config);
+  a.store_ = std::move(store);
+  return a;
+}
+
+kube::Result<Caller> Authenticator::authenticate(const SSL* ssl,
+                                                 const std::function<std::string(const std::string&)>& header) const {
+  if (!ssl) return unauthorized("not a TLS connection");
+  std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get_peer_certificate(ssl), X509_free);
+  if (!peer) return unauthorized("no client certificate: only the kube-apiserver's front proxy may call");
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  X509_STORE_CTX_init(ctx.get(), store_.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return unauthorized(std::string("client certificate not signed by the request-header CA: ") +
+                        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  auto cn = commonName(peer.get());
+  const auto& allowed = config_.allowedNames;
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), cn) == allowed.end()) {
+    return unauthorized("client certificate CN \"" + cn + "\" is not an allowed request-header name");
+  }
+  Caller caller;
+  for (const auto& h : config_.usernameHeaders) {
+    if (caller.user.empty()) caller.user = header(h);
+  }
+  if (caller.user.empty()) return unauthorized("the front proxy named no user");
+  for (const auto& h : config_.groupHeaders) {
+    if (auto g = header(h); !g.empty()) caller.groups.push_back(g);
+  }
+  return caller;
+}
+
+}  // namespace governor::adapter

@@ -1,0 +1,46 @@
+// Who is calling: the kube-apiserver's aggregator proves itself with its front-proxy
+// client certificate (signed by the request-header CA, with an allowed CN) and names the
+// user in X-Remote-User / X-Remote-Group. Without that certificate the headers mean
+// nothing and the caller is refused.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "kube/client.h"
+#include "kube/result.h"
+
+namespace governor::adapter {
+
+struct FrontProxyConfig {
+  std::string clientCaPem;                  // the request-header CA bundle
+  std::vector<std::string> allowedNames;    // CNs allowed; empty = any CN the CA signed
+  std::vector<std::string> usernameHeaders{"X-Remote-User"};
+  std::vector<std::string> groupHeaders{"X-Remote-Group"};
+};
+
+// Reads kube-system/extension-apiserver-authentication, as every aggregated API server
+// does (needs the extension-apiserver-authentication-reader Role).
+kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client);
+
+struct Caller {
+  std::string user;
+  std::vector<std::string> groups;
+};
+
+class Authenticator {
+ public:
+  static kube::Result<Authenticator> create(FrontProxyConfig config);
+
+  // `ssl` is the connection (its verified peer chain is read); `header` looks up a
+  // request header ("" when absent). Errors say why, for the 401's message.
+  kube::Result<Caller> authenticate(const SSL* ssl, const std::function<std::string(const std::string&)>& header) const;
+
+ private:
+  FrontProxyConfig config_;
+  std::shared_ptr<X509_STORE> store_;
+};
+
+}  // namespace governor::adapter

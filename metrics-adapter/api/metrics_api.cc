@@ -1,0 +1,176 @@
+// Routes and bodies of the metrics APIs; see metrics_api.h and
+// ../shared notes on the wire formats (k8s.io/metrics).
+#include "metrics-adapter/api/metrics_api.h"
+
+#include <cmath>
+#include <regex>
+
+#include "kube/duration.h"
+#include "kube/selector.h"
+#include "kube/leader_election.h"
+
+namespace governor::adapter {
+namespace {
+
+constexpr const char* kExternalGroup = "external.metrics.k8s.io";
+constexpr const char* kExternalVersion = "v1beta1";
+constexpr const char* kCustomGroup = "custom.metrics.k8s.io";
+constexpr const char* kCustomVersion = "v1beta2";
+
+Json groupVersion(const std::string& group, const std::string& version) {
+  return {{"groupVersion", group + "/" + version}, {"version", version}};
+}
+
+Json apiGroup(const std::string& group, const std::string& version) {
+  return {{"name", group}, {"versions", Json::array({groupVersion(group, version)})},
+          {"preferredVersion", groupVersion(group, version)}};
+}
+
+Json resourceList(const std::string& group, const std::string& version, const std::vector<std::pair<std::string, std::string>>& resources) {
+  Json list = Json::array();
+  for (const auto& [name, kind] : resources) {
+    list.push_back({{"name", name}, {"singularName", ""}, {"namespaced", true}, {"kind", kind}, {"verbs", {"get"}}});
+  }
+  return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group + "/" + version}, {"resources", list}};
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+std::string timestamp(std::chrono::system_clock::time_point t) {
+  // metav1.Time is RFC 3339 with seconds; MicroTime's form is accepted too, but keep it plain.
+  auto micro = kube::microTime(t);
+  return micro.substr(0, 19) + "Z";
+}
+
+// The error a target's latest measurement gives, or nullopt when its value can be served.
+std::optional<ApiResponse> unavailable(const std::optional<MetricCache::Entry>& entry, const MetricTarget& t) {
+  std::string what = t.metric + " of ServiceLevel " + t.namespaceName + "/" + t.serviceLevel;
+  if (!entry) return ApiResponse{503, statusBody(503, "ServiceUnavailable", what + " has not been measured yet")};
+  if (!entry->ok()) {
+    auto why = entry->error ? entry->error->what() : "no successful measurement";
+    return ApiResponse{503, statusBody(503, "ServiceUnavailable", what + ": " + why)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Json statusBody(int code, const std::string& reason, const std::string& message) {
+  return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Failure"},
+          {"message", message}, {"reason", reason}, {"code", code}};
+}
+
+std::string quantityString(double value) {
+  auto exact = [](double scaled) { return std::fabs(scaled - std::round(scaled)) < 1e-6; };
+  if (exact(value)) return std::to_string(std::llround(value));
+  if (exact(value * 1e3)) return std::to_string(std::llround(value * 1e3)) + "m";
+  if (exact(value * 1e6)) return std::to_string(std::llround(value * 1e6)) + "u";
+  return std::to_string(std::llround(value * 1e9)) + "n";
+}
+
+MetricsApi::MetricsApi(const MetricCache& cache, const Targets& targets, std::string latencyWindow)
+    : cache_(cache), targets_(targets) {
+  auto window = kube::parseDuration(latencyWindow);
+  latencyWindowSeconds_ = window ? std::chrono::duration_cast<std::chrono::seconds>(*window).count() : 0;
+}
+
+ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string, std::string>& query) const {
+  auto param = [&](const std::string& k) {
+    auto it = query.find(k);
+    return it == query.end() ? std::string() : it->second;
+  };
+  auto p = split(path);
+  if (p.size() == 1 && p[0] == "apis") {
+    return {200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"},
+                  {"groups", {apiGroup(kCustomGroup, kCustomVersion), apiGroup(kExternalGroup, kExternalVersion)}}}};
+  }
+  if (p.size() >= 2 && p[0] == "apis" && (p[1] == kExternalGroup || p[1] == kCustomGroup)) {
+    bool isExternal = p[1] == kExternalGroup;
+    std::string version = isExternal ? kExternalVersion : kCustomVersion;
+    if (p.size() == 2) {
+      Json g = apiGroup(p[1], version);
+      g["kind"] = "APIGroup";
+      g["apiVersion"] = "v1";
+      return {200, g};
+    }
+    if (p[2] != version) return {404, statusBody(404, "NotFound", "the server could not find " + path)};
+    if (p.size() == 3) {
+      std::vector<std::pair<std::string, std::string>> resources;
+      if (isExternal) {
+        resources.emplace_back(kBacklogMetric, "ExternalMetricValueList");
+      } else {
+        for (const char* r : {"deployments.apps", "statefulsets.apps"}) {
+          for (int pct : kServedPercentiles) resources.emplace_back(std::string(r) + "/" + latencyMetric(pct), "MetricValueList");
+        }
+      }
+      return {200, resourceList(p[1], version, resources)};
+    }
+    if (isExternal && p.size() == 6 && p[3] == "namespaces") return external(p[4], p[5], param("labelSelector"));
+    if (!isExternal && p.size() == 8 && p[3] == "namespaces") {
+      return custom(p[4], p[5], p[6], p[7], param("labelSelector"));
+    }
+  }
+  return {404, statusBody(404, "NotFound", "the server could not find " + path)};
+}
+
+ApiResponse MetricsApi::external(const std::string& ns, const std::string& metric,
+                                 const std::string& labelSelector) const {
+  auto selector = kube::parseSelector(labelSelector);
+  if (!selector) return {400, statusBody(400, "BadRequest", "labelSelector: " + selector.error().status.message)};
+  Json items = Json::array();
+  for (const auto& t : targets_.snapshot()) {
+    if (t.api != MetricTarget::Api::External || t.namespaceName != ns || t.metric != metric) continue;
+    if (!selector->matches(t.labels)) continue;
+    auto entry = cache_.get(t.key);
+    if (auto err = unavailable(entry, t)) return *err;
+    Json labels = Json::object();
+    for (const auto& [k, v] : t.labels) labels[k] = v;
+    items.push_back({{"metricName", metric}, {"metricLabels", labels}, {"timestamp", timestamp(*entry->lastSuccess)},
+                     {"value", quantityString(entry->value)}});
+  }
+  if (items.empty()) {
+    return {404, statusBody(404, "NotFound", "no ServiceLevel in namespace " + ns + " has external metric " + metric +
+                                                 (labelSelector.empty() ? "" : " matching " + labelSelector))};
+  }
+  return {200, {{"kind", "ExternalMetricValueList"}, {"apiVersion", std::string(kExternalGroup) + "/" + kExternalVersion},
+                {"metadata", Json::object()}, {"items", items}}};
+}
+
+ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resource, const std::string& name,
+                               const std::string& metric, const std::string& labelSelector) const {
+  auto selector = kube::parseSelector(labelSelector);
+  if (!selector) return {400, statusBody(400, "BadRequest", "labelSelector: " + selector.error().status.message)};
+  Json items = Json::array();
+  for (const auto& t : targets_.snapshot()) {
+    if (t.api != MetricTarget::Api::Custom || t.namespaceName != ns || t.resource != resource || t.metric != metric) {
+      continue;
+    }
+    if (name == "*" ? !selector->matches(t.labels) : t.objectName != name) continue;
+    auto entry = cache_.get(t.key);
+    if (auto err = unavailable(entry, t)) return *err;
+    Json item = {{"describedObject", {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", "apps/v1"}}},
+                 {"metric", {{"name", metric}, {"selector", nullptr}}},
+                 {"timestamp", timestamp(*entry->lastSuccess)},
+                 {"value", quantityString(entry->value)}};
+    if (latencyWindowSeconds_ > 0) item["windowSeconds"] = latencyWindowSeconds_;
+    items.push_back(item);
+  }
+  if (items.empty()) {
+    return {404, statusBody(404, "NotFound", "no ServiceLevel in namespace " + ns + " has metric " + metric + " for " +
+                                                 resource + " " + name)};
+  }
+  return {200, {{"kind", "MetricValueList"}, {"apiVersion", std::string(kCustomGroup) + "/" + kCustomVersion},
+                {"metadata", Json::object()}, {"items", items}}};
+}
+
+}  // namespace governor::adapter

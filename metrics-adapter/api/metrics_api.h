@@ -1,0 +1,48 @@
+// The HTTP API of the adapter as a pure function of the cache and the targets:
+// discovery, OpenAPI, and the custom and external metric values. No I/O, so the whole
+// surface is unit-tested; server.cc puts it behind TLS and authentication.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics-adapter/cache.h"
+#include "metrics-adapter/targets.h"
+
+namespace governor::adapter {
+
+using Json = nlohmann::json;
+
+struct ApiResponse {
+  int status = 200;
+  Json body;
+};
+
+class MetricsApi {
+ public:
+  MetricsApi(const MetricCache& cache, const Targets& targets, std::string latencyWindow = "2m");
+
+  // A GET of `path` with its decoded query parameters.
+  ApiResponse get(const std::string& path, const std::map<std::string, std::string>& query) const;
+
+ private:
+  ApiResponse external(const std::string& ns, const std::string& metric, const std::string& labelSelector) const;
+  ApiResponse custom(const std::string& ns, const std::string& resource, const std::string& name,
+                     const std::string& metric, const std::string& labelSelector) const;
+
+  const MetricCache& cache_;
+  const Targets& targets_;
+  int64_t latencyWindowSeconds_;
+};
+
+// A metav1.Status for a failed request.
+Json statusBody(int code, const std::string& reason, const std::string& message);
+
+// A Kubernetes quantity for a measured value: "50", "1500m", "812500u".
+std::string quantityString(double value);
+
+}  // namespace governor::adapter

@@ -1,0 +1,204 @@
+// governor-metrics-adapter: serves governor_queue_backlog (external.metrics.k8s.io) and
+// governor_latency_p<N>_seconds (custom.metrics.k8s.io) to the HPA through the
+// kube-apiserver's aggregation layer, from a cache that polls Redis and Prometheus.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "kube/client.h"
+#include "kube/duration.h"
+#include "kube/informer.h"
+#include "kube/logging.h"
+#include "metrics-adapter/api/auth.h"
+#include "metrics-adapter/api/metrics_api.h"
+#include "metrics-adapter/cache.h"
+#include "metrics-adapter/server.h"
+#include "metrics-adapter/targets.h"
+
+namespace {
+
+using namespace governor;
+std::atomic<bool> stopping{false};
+
+int fail(const std::string& message) {
+  std::cerr << "governor-metrics-adapter: " << message << "\n";
+  return 1;
+}
+
+std::vector<std::string> splitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::chrono::milliseconds durationFlag(const std::string& flag, const std::string& text, int& status) {
+  auto d = kube::parseDuration(text);
+  if (!d || d->count() <= 0) {
+    status = fail(flag + " \"" + text + "\": use a duration like 5s or 250ms");
+    return {};
+  }
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "governor-metrics-adapter: an aggregated API server for the HPA. It serves governor_queue_backlog\n"
+      "(external.metrics.k8s.io/v1beta1: the length of a Redis list or the lag of a stream's consumer group)\n"
+      "and governor_latency_p<N>_seconds (custom.metrics.k8s.io/v1beta2: a latency percentile from Prometheus)\n"
+      "for every ServiceLevel, answering from a cache that it refreshes every poll interval.",
+      "governor-metrics-adapter"};
+  std::string kubeconfig, context, ns, logLevel = "info", logFormat = "json";
+  adapter::ServerOptions server;
+  std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
+  std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
+  std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
+  app.add_option("--kubeconfig", kubeconfig,
+                 "Path to a kubeconfig; default: $KUBECONFIG, else in-cluster, else ~/.kube/config");
+  app.add_option("--context", context, "kubeconfig context to use; default: its current-context");
+  app.add_option("--namespace", ns, "Only serve ServiceLevels of this namespace; default: all namespaces");
+  app.add_option("--bind-address", server.bindAddress, "Address to listen on")->capture_default_str();
+  app.add_option("--secure-port", server.port, "HTTPS port (0 = any free port)")->capture_default_str();
+  app.add_option("--tls-cert-file", server.certFile,
+                 "Serving certificate (PEM), re-read when it changes; default: a self-signed one made at start");
+  app.add_option("--tls-private-key-file", server.keyFile, "Key of --tls-cert-file (PEM)");
+  app.add_option("--self-signed-names", selfSignedNames, "DNS names of a self-signed certificate, comma-separated")
+      ->capture_default_str();
+  app.add_option("--requestheader-client-ca-file", clientCa,
+                 "CA of the front proxy's client certificate; default: read from "
+                 "kube-system/extension-apiserver-authentication");
+  app.add_option("--requestheader-allowed-names", allowedNames,
+                 "Comma-separated CNs allowed as front proxy (empty = any the CA signed); default with the ConfigMap: "
+                 "its list");
+  app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
+      ->capture_default_str();
+  app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
+  app.add_option("--redis-timeout", redisTimeout, "Connect and command timeout for Redis")->capture_default_str();
+  app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
+  app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto out = kube::configureLogging(logLevel, logFormat); !out) return fail(out.error().status.message);
+  int status = 0;
+  auto poll = durationFlag("--poll-interval", pollInterval, status);
+  auto redisT = durationFlag("--redis-timeout", redisTimeout, status);
+  auto promT = durationFlag("--prometheus-timeout", prometheusTimeout, status);
+  durationFlag("--latency-window", latencyWindow, status);
+  if (status != 0) return status;
+
+  auto config = kube::loadDefaultConfig(kubeconfig, context);
+  if (!config) return fail(config.error().what());
+  auto client = kube::Client::create(*config);
+  if (!client) return fail(client.error().what());
+
+  adapter::FrontProxyConfig frontProxy;
+  if (clientCa.empty()) {
+    auto fromCluster = adapter::frontProxyFromCluster(**client);
+    if (!fromCluster) return fail(fromCluster.error().what());
+    frontProxy = *fromCluster;
+  } else {
+    std::ifstream in(clientCa);
+    if (!in) return fail("--requestheader-client-ca-file " + clientCa + ": cannot read");
+    frontProxy.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (!allowedNames.empty()) frontProxy.allowedNames = splitComma(allowedNames);
+  auto auth = adapter::Authenticator::create(frontProxy);
+  if (!auth) return fail("request-header CA: " + auth.error().status.message);
+
+  adapter::RedisSource redis({redisT});
+  adapter::PrometheusSource prometheus(prometheusUrl, promT);
+  adapter::MetricCache cache;
+  adapter::Targets targets;
+  kube::Informer serviceLevels(**client, {"governor.io", "v1alpha1", "servicelevels", true}, ns);
+  serviceLevels.start();
+
+  kube::Client& api = **client;
+  adapter::SecretReader secrets = [&api](const std::string& secretNs, const api::SecretKeyRef& ref)
+      -> kube::Result<std::string> {
+    auto secret = api.get({"", "v1", "secrets", true}, secretNs, ref.name);
+    if (!secret) return secret.error();
+    auto encoded = (*secret).value("data", kube::Json::object()).value(ref.key, "");
+    auto decoded = kube::decodeBase64(encoded);
+    if (encoded.empty() || !decoded) {
+      return kube::Error{kube::Status{404, "NotFound", "Secret " + secretNs + "/" + ref.name + " has no key " + ref.key},
+                         ""};
+    }
+    return *decoded;
+  };
+  // Each poll round looks at the ServiceLevels afresh: new ones are measured at once,
+  // removed ones stop being served.
+  adapter::Poller poller(
+      cache,
+      [&] {
+        std::vector<adapter::MetricTarget> all;
+        for (const auto& obj : serviceLevels.list()) {
+          auto parsed = api::parseServiceLevel(obj);
+          if (!parsed.serviceLevel) continue;
+          for (auto& t : adapter::targetsFor(*parsed.serviceLevel, redis, prometheus, secrets, {latencyWindow})) {
+            if (t.api == adapter::MetricTarget::Api::Custom) {
+              const kube::Resource r{"apps", "v1", t.resource.substr(0, t.resource.find('.')), true};
+              if (auto w = api.get(r, t.namespaceName, t.objectName)) {
+                const auto labels = (*w)["metadata"].value("labels", kube::Json::object());
+                for (const auto& [k, v] : labels.items()) t.labels[k] = v;
+              }
+            }
+            all.push_back(std::move(t));
+          }
+        }
+        targets.set(all);
+        std::vector<adapter::Poller::Target> out;
+        for (const auto& t : all) out.push_back({t.key, t.measure});
+        return out;
+      },
+      poll);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& cacheAge = prometheus::BuildGauge()
+                       .Name("governor_adapter_cache_age_seconds")
+                       .Help("Age of the oldest successfully measured value in the cache")
+                       .Register(*registry)
+                       .Add({});
+  auto& pollErrors = prometheus::BuildGauge()
+                         .Name("governor_adapter_source_errors")
+                         .Help("Metrics whose latest measurement failed")
+                         .Register(*registry)
+                         .Add({});
+  adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
+  server.selfSignedNames = splitComma(selfSignedNames);
+  auto https = adapter::AdapterServer::start(server, metricsApi, *auth, registry,
+                                            [&] { return serviceLevels.hasSynced() && poller.rounds() > 0; });
+  if (!https) return fail(https.error().status.message);
+  if (!serviceLevels.waitForSync(std::chrono::minutes(1))) spdlog::warn("ServiceLevels not synced after a minute");
+  poller.start();
+  spdlog::info("serving on {}:{}", server.bindAddress, (*https)->port());
+
+  std::signal(SIGTERM, [](int) { stopping = true; });
+  std::signal(SIGINT, [](int) { stopping = true; });
+  while (!stopping) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cacheAge.Set(cache.ageSeconds());
+    double errors = 0;
+    for (const auto& key : cache.keys()) {
+      if (auto e = cache.get(key); e && !e->ok()) ++errors;
+    }
+    pollErrors.Set(errors);
+  }
+  poller.stop();
+  serviceLevels.stop();
+  spdlog::info("adapter stopped");
+  return 0;
+}

@@ -1,0 +1,69 @@
+#include "metrics-adapter/targets.h"
+
+#include <set>
+
+namespace governor::adapter {
+
+std::string latencyMetric(int percentile) { return "governor_latency_p" + std::to_string(percentile) + "_seconds"; }
+
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
+                                     const SecretReader& secrets, const TargetOptions& options) {
+  std::vector<MetricTarget> out;
+  if (sl.autoscaling && sl.autoscaling->queue) {
+    const auto& q = sl.autoscaling->queue->redis;
+    RedisQueue queue{q.address, q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
+                     q.consumerGroup, "", q.tls};
+    MetricTarget t;
+    t.api = MetricTarget::Api::External;
+    t.namespaceName = sl.namespaceName;
+    t.metric = kBacklogMetric;
+    t.serviceLevel = sl.name;
+    t.key = "external/" + sl.namespaceName + "/" + kBacklogMetric + "/" + sl.name;
+    t.labels = {{api::kServiceLevelLabel, sl.name}};
+    auto ref = q.passwordSecretRef;
+    auto ns = sl.namespaceName;
+    t.measure = [&redis, secrets, queue, ref, ns]() mutable -> kube::Result<double> {
+      if (ref) {
+        auto password = secrets(ns, *ref);
+        if (!password) return password.error();
+        queue.password = *password;
+      }
+      auto backlog = redis.backlog(queue);
+      if (!backlog) return backlog.error();
+      return static_cast<double>(*backlog);
+    };
+    out.push_back(std::move(t));
+  }
+  if (sl.objectives && sl.objectives->latency) {
+    std::set<int> percentiles(std::begin(kServedPercentiles), std::end(kServedPercentiles));
+    if (sl.autoscaling && sl.autoscaling->latency) percentiles.insert(sl.autoscaling->latency->percentile);
+    bool statefulSet = sl.workload.kind == "StatefulSet";
+    for (int p : percentiles) {
+      MetricTarget t;
+      t.api = MetricTarget::Api::Custom;
+      t.namespaceName = sl.namespaceName;
+      t.metric = latencyMetric(p);
+      t.serviceLevel = sl.name;
+      t.resource = statefulSet ? "statefulsets.apps" : "deployments.apps";
+      t.objectKind = sl.workload.kind;
+      t.objectName = sl.workload.name;
+      t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric;
+      auto query = latencyQuery(sl.objectives->latency->histogram, p / 100.0, options.latencyWindow);
+      t.measure = [&prometheus, query] { return prometheus.query(query); };
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+void Targets::set(std::vector<MetricTarget> targets) {
+  std::lock_guard lock(mu_);
+  targets_ = std::move(targets);
+}
+
+std::vector<MetricTarget> Targets::snapshot() const {
+  std::lock_guard lock(mu_);
+  return targets_;
+}
+
+}  // namespace governor::adapter

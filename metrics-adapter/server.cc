@@ -41,6 +41,7 @@ kube::Result<ServingCert> loadServingCert(const std::string& certFile, const std
   ServingCert c{std::shared_ptr<X509>(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr), X509_free),
                 std::shared_ptr<EVP_PKEY>(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr), EVP_PKEY_free)};
   if (!c.cert) return invalid("--tls-cert-file " + certFile + ": not a PEM certificate");
+  while (X509* more = PEM_read_X509(cf.get(), nullptr, nullptr, nullptr)) c.chain.emplace_back(more, X509_free);
   if (!c.key) return invalid("--tls-private-key-file " + keyFile + ": not a PEM private key");
   if (X509_check_private_key(c.cert.get(), c.key.get()) != 1) {
     return invalid("--tls-private-key-file " + keyFile + " does not match --tls-cert-file " + certFile);
@@ -125,7 +126,11 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
         &ctx,
         [](SSL* ssl, void* arg) {
           auto c = static_cast<AdapterServer*>(arg)->current();
-          return SSL_use_certificate(ssl, c.cert.get()) == 1 && SSL_use_PrivateKey(ssl, c.key.get()) == 1 ? 1 : 0;
+          if (SSL_use_certificate(ssl, c.cert.get()) != 1 || SSL_use_PrivateKey(ssl, c.key.get()) != 1) return 0;
+          for (const auto& intermediate : c.chain) {
+            if (SSL_add1_chain_cert(ssl, intermediate.get()) != 1) return 0;
+          }
+          return 1;
         },
         self);
     return true;
@@ -189,6 +194,9 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
     return invalid("cannot listen on " + options.bindAddress + ":" + std::to_string(options.port));
   }
   s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  // httplib's stop() does nothing before the loop runs: wait for it, so that a server
+  // destroyed right away still stops.
+  for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   if (!options.certFile.empty()) s->certThread_ = std::thread([self] { self->watchCertFiles(); });
   return s;
 }

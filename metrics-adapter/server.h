@@ -39,6 +39,7 @@ struct ServerOptions {
 struct ServingCert {
   std::shared_ptr<X509> cert;
   std::shared_ptr<EVP_PKEY> key;
+  std::vector<std::shared_ptr<X509>> chain;  // intermediates after the leaf in the file
 };
 kube::Result<ServingCert> loadServingCert(const std::string& certFile, const std::string& keyFile);
 kube::Result<ServingCert> selfSignedCert(const std::vector<std::string>& dnsNames);

@@ -1,5 +1,6 @@
 #include "metrics-adapter/targets.h"
 
+#include <algorithm>
 #include <set>
 
 namespace governor::adapter {
@@ -47,7 +48,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.resource = statefulSet ? "statefulsets.apps" : "deployments.apps";
       t.objectKind = sl.workload.kind;
       t.objectName = sl.workload.name;
-      t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric;
+      t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + sl.name;
       auto query = latencyQuery(sl.objectives->latency->histogram, p / 100.0, options.latencyWindow);
       t.measure = [&prometheus, query] { return prometheus.query(query); };
       out.push_back(std::move(t));
@@ -57,6 +58,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
 }
 
 void Targets::set(std::vector<MetricTarget> targets) {
+  std::sort(targets.begin(), targets.end(), [](const MetricTarget& a, const MetricTarget& b) { return a.key < b.key; });
   std::lock_guard lock(mu_);
   targets_ = std::move(targets);
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <regex>
+#include <set>
 
 #include "kube/duration.h"
 #include "kube/selector.h"
@@ -71,10 +72,15 @@ Json statusBody(int code, const std::string& reason, const std::string& message)
 }
 
 std::string quantityString(double value) {
-  auto exact = [](double scaled) { return std::fabs(scaled - std::round(scaled)) < 1e-6; };
-  if (exact(value)) return std::to_string(std::llround(value));
-  if (exact(value * 1e3)) return std::to_string(std::llround(value * 1e3)) + "m";
-  if (exact(value * 1e6)) return std::to_string(std::llround(value * 1e6)) + "u";
+  if (value == 0) return "0";
+  // The coarsest suffix that holds the value exactly (to a relative 1e-9), else nano.
+  for (auto [scale, suffix] : {std::pair{1.0, ""}, {1e3, "m"}, {1e6, "u"}}) {
+    double scaled = value * scale;
+    double rounded = std::round(scaled);
+    if (rounded != 0 && std::fabs(scaled - rounded) <= 1e-9 * std::fabs(scaled)) {
+      return std::to_string(std::llround(scaled)) + suffix;
+    }
+  }
   return std::to_string(std::llround(value * 1e9)) + "n";
 }
 
@@ -151,11 +157,15 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
   auto selector = kube::parseSelector(labelSelector);
   if (!selector) return {400, statusBody(400, "BadRequest", "labelSelector: " + selector.error().status.message)};
   Json items = Json::array();
+  std::set<std::string> described;
   for (const auto& t : targets_.snapshot()) {
     if (t.api != MetricTarget::Api::Custom || t.namespaceName != ns || t.resource != resource || t.metric != metric) {
       continue;
     }
     if (name == "*" ? !selector->matches(t.labels) : t.objectName != name) continue;
+    // Two ServiceLevels on one workload: the HPA wants exactly one value per object, so
+    // the first ServiceLevel by name answers (targets come sorted).
+    if (!described.insert(t.objectName).second) continue;
     auto entry = cache_.get(t.key);
     if (auto err = unavailable(entry, t)) return *err;
     Json item = {{"describedObject", {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", "apps/v1"}}},

@@ -1,20 +1,13 @@
 // Runs a real redis-server (Redis 7) on the redis.conf that redisConf() writes and asks it,
-// over RESP, which settings it took. Needs no Kubernetes cluster: only redis-server on PATH
-// (or in $REDIS_SERVER); skipped when there is none.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+// through hiredis, which settings it took. Needs no Kubernetes cluster: only redis-server on
+// PATH (or in $REDIS_SERVER); fails when there is none, since scripts/install-deps installs it.
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "operator/render/render.h"
+#include "support/process.h"
 
 namespace governor::op {
 namespace {
@@ -29,119 +23,56 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+using governor::testing::BackgroundProcess;
+using governor::testing::findProgram;
+using governor::testing::freePort;
+
 std::string findRedisServer() {
-  if (const char* env = std::getenv("REDIS_SERVER"); env && *env) return env;
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    fs::path candidate = fs::path(dir.empty() ? "." : dir) / "redis-server";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
+  return findProgram("REDIS_SERVER", {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
 }
 
-// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
+// Appends `r` flattened to strings: arrays to their elements, errors to "-ERR ...", nil to
+// "<nil>", integers to their digits.
+void flatten(const redisReply& r, std::vector<std::string>& out) {
+  switch (r.type) {
+    case REDIS_REPLY_ARRAY:
+      for (size_t i = 0; i < r.elements; ++i) flatten(*r.element[i], out);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.push_back(std::to_string(r.integer));
+      break;
+    case REDIS_REPLY_NIL:
+      out.push_back("<nil>");
+      break;
+    case REDIS_REPLY_ERROR:
+      out.push_back("-" + std::string(r.str, r.len));
+      break;
+    default:  // status and string
+      out.emplace_back(r.str, r.len);
   }
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
-// A minimal RESP client: one connection per command, replies flattened to strings
-// (arrays to their elements, errors to "-ERR ...", nil to "<nil>").
-class Resp {
- public:
-  explicit Resp(int fd) : fd_(fd) {}
-
-  static std::optional<std::vector<std::string>> command(int port, const std::vector<std::string>& args) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return std::nullopt;
-    timeval timeout{2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    std::optional<std::vector<std::string>> reply;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      std::string request = "*" + std::to_string(args.size()) + "\r\n";
-      for (const auto& a : args) request += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-      if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-        Resp r(fd);
-        std::vector<std::string> out;
-        if (r.read(out)) reply = out;
-      }
+// One command over a fresh connection; its reply flattened, nullopt when there is none.
+std::optional<std::vector<std::string>> command(int port, const std::vector<std::string>& args) {
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0});
+  std::optional<std::vector<std::string>> out;
+  if (c && !c->err && redisSetTimeout(c, timeval{2, 0}) == REDIS_OK) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
     }
-    close(fd);
-    return reply;
-  }
-
- private:
-  bool fill() {
-    char buf[4096];
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    buffer_.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-  bool line(std::string& out) {
-    size_t end;
-    while ((end = buffer_.find("\r\n")) == std::string::npos) {
-      if (!fill()) return false;
+    const int argc = static_cast<int>(args.size());
+    auto* reply = static_cast<redisReply*>(redisCommandArgv(c, argc, argv.data(), lengths.data()));
+    if (reply) {
+      flatten(*reply, out.emplace());
+      freeReplyObject(reply);
     }
-    out = buffer_.substr(0, end);
-    buffer_.erase(0, end + 2);
-    return true;
   }
-  bool read(std::vector<std::string>& out) {
-    std::string header;
-    if (!line(header) || header.empty()) return false;
-    const std::string rest = header.substr(1);
-    switch (header[0]) {
-      case '+':
-      case ':':
-        out.push_back(rest);
-        return true;
-      case '-':
-        out.push_back(header);
-        return true;
-      case '$': {
-        long n = std::stol(rest);
-        if (n < 0) {
-          out.push_back("<nil>");
-          return true;
-        }
-        while (buffer_.size() < static_cast<size_t>(n) + 2) {
-          if (!fill()) return false;
-        }
-        out.push_back(buffer_.substr(0, static_cast<size_t>(n)));
-        buffer_.erase(0, static_cast<size_t>(n) + 2);
-        return true;
-      }
-      case '*': {
-        long n = std::stol(rest);
-        for (long i = 0; i < n; ++i) {
-          if (!read(out)) return false;
-        }
-        return true;
-      }
-    }
-    return false;
-  }
-
-  int fd_;
-  std::string buffer_;
-};
+  redisFree(c);
+  return out;
+}
 
 // redis-server on a config file in a temporary directory (its working directory too, so
 // nothing it might write lands elsewhere); stopped and cleaned up on destruction.
@@ -153,41 +84,24 @@ class RedisServer {
     dir_ = tmpl;
     const fs::path confPath = dir_ / "redis.conf";
     std::ofstream(confPath) << conf;
-    const std::string log = (dir_ / "redis.log").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out >= 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-      }
-      if (chdir(dir_.c_str()) != 0) _exit(126);
-      execl(binary.c_str(), binary.c_str(), confPath.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    process_.emplace(std::vector<std::string>{binary, confPath.string()}, (dir_ / "redis.log").string(), dir_.string());
   }
 
   ~RedisServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && !exited(); ++i) std::this_thread::sleep_for(50ms);
-      if (!exited()) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-      }
-    }
+    if (process_) process_->stop(5s);
     std::error_code ignored;
     if (!dir_.empty()) fs::remove_all(dir_, ignored);
   }
 
   // Waits for PONG; on failure says why, with the server's log.
   ::testing::AssertionResult ready() {
-    if (pid_ <= 0) return ::testing::AssertionFailure() << "could not start redis-server";
+    if (!process_) return ::testing::AssertionFailure() << "could not start redis-server";
     for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
-      if (exited()) {
-        return ::testing::AssertionFailure() << "redis-server exited with status " << status_ << ":\n" << log();
+      if (!process_->running()) {
+        return ::testing::AssertionFailure() << "redis-server exited with status " << process_->stop() << ":\n"
+                                             << log();
       }
-      auto pong = Resp::command(port_, {"PING"});
+      auto pong = command(port_, {"PING"});
       if (pong && *pong == std::vector<std::string>{"PONG"}) return ::testing::AssertionSuccess();
       std::this_thread::sleep_for(50ms);
     }
@@ -195,7 +109,7 @@ class RedisServer {
   }
 
   std::string config(const std::string& name) const {
-    auto reply = Resp::command(port_, {"CONFIG", "GET", name});
+    auto reply = command(port_, {"CONFIG", "GET", name});
     if (!reply) return "<no reply>";
     if (reply->size() != 2 || (*reply)[0] != name) {
       std::string all;
@@ -205,25 +119,12 @@ class RedisServer {
     return (*reply)[1];
   }
 
-  std::string log() const {
-    std::ifstream in(dir_ / "redis.log");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string log() const { return process_ ? process_->log() : ""; }
 
  private:
-  bool exited() {
-    if (exited_) return true;
-    if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
-    return exited_;
-  }
-
   int port_;
   fs::path dir_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
+  std::optional<BackgroundProcess> process_;
 };
 
 Cache cache(const std::string& maxMemory, const std::string& policy) {
@@ -240,7 +141,7 @@ class RedisConfTest : public ::testing::Test {
  protected:
   void SetUp() override {
     binary_ = findRedisServer();
-    if (binary_.empty()) GTEST_SKIP() << "no redis-server on PATH (install Debian's redis-server or set REDIS_SERVER)";
+    ASSERT_FALSE(binary_.empty()) << "redis-server not found: run scripts/install-deps (or set REDIS_SERVER)";
   }
 
   // redisConf() as is, but for the port: a later `port` line overrides the first.
@@ -264,10 +165,10 @@ TEST_F(RedisConfTest, RedisServerRunsAsACache) {
   EXPECT_EQ(server.config("port"), std::to_string(port));
 
   // It works as a cache: keys with a TTL can be set and read.
-  auto set = Resp::command(port, {"SET", "greeting", "hello", "EX", "60"});
+  auto set = command(port, {"SET", "greeting", "hello", "EX", "60"});
   ASSERT_TRUE(set);
   EXPECT_EQ(*set, std::vector<std::string>{"OK"});
-  auto get = Resp::command(port, {"GET", "greeting"});
+  auto get = command(port, {"GET", "greeting"});
   ASSERT_TRUE(get);
   EXPECT_EQ(*get, std::vector<std::string>{"hello"});
 }

@@ -1,28 +1,22 @@
 // PrometheusSource against a real Prometheus (started per test suite on a free port) that
 // scrapes a tiny exporter served by this process: the p95 of latencyQuery() must equal what
 // histogram_quantile's interpolation gives for the exporter's buckets. A fake API on the same
-// exporter covers answers a healthy Prometheus rarely gives. Skipped without prometheus (or
-// $PROMETHEUS).
+// exporter covers answers a healthy Prometheus rarely gives. Fails without prometheus (or
+// $PROMETHEUS): scripts/install-deps installs it.
 #include "metrics-adapter/sources/prometheus_source.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -32,6 +26,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/process.h"
+
 namespace governor::adapter {
 namespace {
 
@@ -39,25 +35,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Seconds = std::chrono::duration<double>;
 
-std::string findPrometheus() {
-  if (const char* env = std::getenv("PROMETHEUS"); env && *env) return env;
-  return access("/usr/bin/prometheus", X_OK) == 0 ? "/usr/bin/prometheus" : "";
-}
+using governor::testing::BackgroundProcess;
+using governor::testing::findProgram;
+using governor::testing::freePort;
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+std::string findPrometheus() { return findProgram("PROMETHEUS", {"/usr/bin/prometheus", "prometheus"}); }
+constexpr const char* kNoPrometheus = "prometheus not found: run scripts/install-deps (or set PROMETHEUS)";
 
 // Cumulative bucket counts per scrape-count unit: every scrape multiplies them all by the same
 // n, so every rate() has the same ratios and the quantile does not depend on timing.
@@ -172,54 +155,25 @@ class Prometheus {
                                               "    static_configs:\n"
                                               "      - targets: ['127.0.0.1:"
                                            << exporterPort << "']\n";
-    std::vector<std::string> args{findPrometheus(),
-                                  "--config.file=" + (dir_ / "prometheus.yml").string(),
-                                  "--storage.tsdb.path=" + (dir_ / "data").string(),
-                                  "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
-    const std::string logPath = (dir_ / "prometheus.log").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out >= 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-      }
-      if (chdir(dir_.c_str()) != 0) _exit(126);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    process_.emplace(std::vector<std::string>{findPrometheus(),
+                                              "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                              "--storage.tsdb.path=" + (dir_ / "data").string(),
+                                              "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                     (dir_ / "prometheus.log").string(), dir_.string());
   }
   ~Prometheus() {
-    stop();
+    if (process_) process_->stop(5s);
     std::error_code ignored;
     if (!dir_.empty()) fs::remove_all(dir_, ignored);
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 500 && waitpid(pid_, nullptr, WNOHANG) != pid_; ++i) std::this_thread::sleep_for(10ms);
-    if (waitpid(pid_, nullptr, WNOHANG) == 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-  bool running() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  bool running() const { return process_ && process_->running(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string log() const {
-    std::ifstream in(dir_ / "prometheus.log");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string log() const { return process_ ? process_->log() : ""; }
 
  private:
   int port_;
   fs::path dir_;
-  pid_t pid_ = -1;
+  std::optional<BackgroundProcess> process_;
 };
 
 const std::string kSeries = "test_request_duration_seconds_bucket{job=\"test\"}";
@@ -250,7 +204,7 @@ class PrometheusSourceTest : public ::testing::Test {
     exporter_ = nullptr;
   }
   void SetUp() override {
-    if (findPrometheus().empty()) GTEST_SKIP() << "no prometheus";
+    ASSERT_FALSE(findPrometheus().empty()) << kNoPrometheus;
     ASSERT_TRUE(ready_) << "prometheus never returned data:\n" << prometheus_->log();
   }
 
@@ -333,7 +287,7 @@ bool answers(PrometheusSource& source) {
 
 // Its own Prometheus, since it stops it.
 TEST(PrometheusDownTest, DownIsAnErrorNamingTheURLThenTheSameSourceRecovers) {
-  if (findPrometheus().empty()) GTEST_SKIP() << "no prometheus";
+  ASSERT_FALSE(findPrometheus().empty()) << kNoPrometheus;
   const int port = freePort();
   auto prometheus = std::make_unique<Prometheus>(freePort(), port);  // scrapes nothing
   const std::string url = prometheus->url();

@@ -1,30 +1,26 @@
 // RedisSource against a real redis-server (Redis 7) started by each test on a free port in a
 // temporary directory: lists, streams with consumer groups, passwords, a hung server, a
-// restarted one. Skipped when there is no redis-server (or $REDIS_SERVER).
+// restarted one. Fails when there is no redis-server (or $REDIS_SERVER): scripts/install-deps
+// installs it.
 #include "metrics-adapter/sources/redis_source.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
+#include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/process.h"
 
 namespace governor::adapter {
 namespace {
@@ -34,27 +30,8 @@ using namespace std::chrono_literals;
 using Seconds = std::chrono::duration<double>;
 
 std::string findRedisServer() {
-  if (const char* env = std::getenv("REDIS_SERVER"); env && *env) return env;
-  for (const char* candidate : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
-    if (access(candidate, X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
+  return governor::testing::findProgram(
+      "REDIS_SERVER", {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
 }
 
 struct ReplyFree {
@@ -99,32 +76,13 @@ class RedisServer {
   }
 
   ::testing::AssertionResult start() {
-    const std::string binary = findRedisServer();
     if (dir_.empty()) return ::testing::AssertionFailure() << "no temporary directory";
-    std::vector<std::string> args{binary, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+    std::vector<std::string> args{findRedisServer(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                   "--save", "", "--appendonly", "no", "--daemonize", "no"};
     if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
-    const std::string logPath = (dir_ / "redis.log").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (out >= 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-      }
-      if (chdir(dir_.c_str()) != 0) _exit(126);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    if (pid_ < 0) return ::testing::AssertionFailure() << "fork failed";
+    process_.emplace(args, (dir_ / "redis.log").string(), dir_.string());
     for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return ::testing::AssertionFailure() << "redis-server exited:\n" << this->log();
-      }
+      if (!process_->running()) return ::testing::AssertionFailure() << "redis-server exited:\n" << log();
       ReplyPtr pong = run(port_, {"PING"}, password_);
       if (pong && pong->type == REDIS_REPLY_STATUS && std::string(pong->str) == "PONG") {
         return ::testing::AssertionSuccess();
@@ -135,22 +93,10 @@ class RedisServer {
   }
 
   void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (process_) process_->stop(2s);
   }
-  void pause() { ::kill(pid_, SIGSTOP); }
-  void resume() { ::kill(pid_, SIGCONT); }
+  void pause() { process_->signal(SIGSTOP); }
+  void resume() { process_->signal(SIGCONT); }
 
   // Runs a command as the test's client; the reply's integer, or -1.
   long long integer(const std::vector<std::string>& args) const {
@@ -162,25 +108,20 @@ class RedisServer {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
 
-  std::string log() const {
-    std::ifstream in(dir_ / "redis.log");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string log() const { return process_ ? process_->log() : ""; }
 
  private:
   int port_;
   std::string password_;
   fs::path dir_;
-  pid_t pid_ = -1;
+  std::optional<governor::testing::BackgroundProcess> process_;
 };
 
 class RedisSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (findRedisServer().empty()) GTEST_SKIP() << "no redis-server";
-    server_ = std::make_unique<RedisServer>(freePort());
+    ASSERT_FALSE(findRedisServer().empty()) << "redis-server not found: run scripts/install-deps (or set REDIS_SERVER)";
+    server_ = std::make_unique<RedisServer>(governor::testing::freePort());
     ASSERT_TRUE(server_->start());
   }
 
@@ -424,7 +365,7 @@ TEST_F(RedisSourceTest, StoppedServerErrorsThenRestartedServerIsMeasuredAgain) {
 
 TEST_F(RedisSourceTest, NobodyListening) {
   RedisSource source({.timeout = 1s});
-  const int port = freePort();
+  const int port = governor::testing::freePort();
   const RedisQueue queue{.address = "127.0.0.1:" + std::to_string(port), .key = "jobs"};
   auto r = source.backlog(queue);
   ASSERT_FALSE(r.ok());
@@ -448,8 +389,8 @@ TEST_F(RedisSourceTest, BadAddressAndTlsAreErrorsNamingTheQueue) {
 class RedisPasswordTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (findRedisServer().empty()) GTEST_SKIP() << "no redis-server";
-    server_ = std::make_unique<RedisServer>(freePort(), "s3cret");
+    ASSERT_FALSE(findRedisServer().empty()) << "redis-server not found: run scripts/install-deps (or set REDIS_SERVER)";
+    server_ = std::make_unique<RedisServer>(governor::testing::freePort(), "s3cret");
     ASSERT_TRUE(server_->start());
     ASSERT_EQ(server_->integer({"RPUSH", "jobs", "a", "b", "c"}), 3);
   }

@@ -5,20 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "operator/render/render.h"
+#include "sample.h"
 
 namespace governor::op {
 namespace {
 
 using std::chrono::milliseconds;
-
-ServiceLevel checkout() {
-  ServiceLevel sl;
-  sl.name = "checkout";
-  sl.namespaceName = "shop";
-  sl.uid = "0b6f3c1e-uid";
-  sl.workload = {"Deployment", "checkout"};
-  return sl;
-}
 
 QueueScaling queue(int64_t targetPerReplica) {
   QueueScaling q;

@@ -4,18 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "operator/render/render.h"
+#include "sample.h"
 
 namespace governor::op {
 namespace {
-
-ServiceLevel checkout() {
-  ServiceLevel sl;
-  sl.name = "checkout";
-  sl.namespaceName = "shop";
-  sl.uid = "0b6f3c1e-uid";
-  sl.workload = {"Deployment", "checkout"};
-  return sl;
-}
 
 const Json kMetadata = Json::parse(R"({
   "name": "checkout",

@@ -9,20 +9,12 @@
 #include <gtest/gtest.h>
 
 #include "operator/render/render.h"
+#include "sample.h"
 
 namespace governor::op {
 namespace {
 
 using std::chrono::milliseconds;
-
-ServiceLevel checkout() {
-  ServiceLevel sl;
-  sl.name = "checkout";
-  sl.namespaceName = "shop";
-  sl.uid = "0b6f3c1e-uid";
-  sl.workload = {"Deployment", "checkout"};
-  return sl;
-}
 
 Cache cache(const std::string& maxMemory = "256Mi", const std::string& policy = "allkeys-lru") {
   Cache c;

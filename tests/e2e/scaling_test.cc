@@ -1,0 +1,622 @@
+// End to end, as users run Governor: governor-operator and governor-metrics-adapter as
+// processes in the test cluster's network namespace, a real redis-server and a real
+// Prometheus, the adapter registered with the kube-apiserver's aggregation layer through
+// tests/e2e/adapter-apiservice.yaml.in, and kube-controller-manager's HPA (1 s sync)
+// scaling Deployments on what the adapter serves. Queue backlog from a list and from a
+// stream's consumer group scales a workload up and back down; the external and custom
+// metrics read through the aggregator have the values their sources imply; a Redis outage
+// is reported (by the API and in the HPA's conditions) and healed without restarting
+// anything.
+//
+// Run through ctest (`ctest -R e2e.scaling`), or by hand inside the cluster:
+//   tests/cluster/exec build/tests/e2e_scaling_tests
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster.h"
+#include "kube/client.h"
+#include "kube/quantity.h"
+
+namespace governor::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using kube::Json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
+const kube::Resource kDeployments{"apps", "v1", "deployments", true};
+const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
+
+// Inside the cluster's network namespace 10.200.0.1 is a local, non-loopback address: the
+// aggregator accepts it as an endpoint, and every server of this test listens on it.
+constexpr const char* kAddress = "10.200.0.1";
+constexpr const char* kAdapterPort = "8443";
+constexpr const char* kRedisAddress = "10.200.0.1:6379";
+constexpr const char* kPrometheusUrl = "http://10.200.0.1:9090";
+const std::string kRedisCli = "redis-cli -h 10.200.0.1 -p 6379 ";
+const std::string kOperatorHealth = "127.0.0.1:18181";
+
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string which(const std::string& program) {
+  auto r = run("command -v " + program);
+  std::string path = r.output.substr(0, r.output.find('\n'));
+  return r.status == 0 ? path : "";
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+// The last lines of a log, for failure messages.
+std::string tail(const std::string& path, int lines = 15) { return run("tail -n " + std::to_string(lines) + " " + quote(path)).output; }
+
+// `kubectl get --raw PATH`: as a user (and, bar the client, as the HPA) reads a metric.
+struct Raw {
+  int status = -1;
+  std::string output;
+  Json json;  // null unless the output parses
+};
+Raw getRaw(const std::string& path) {
+  auto r = run("kubectl get --raw " + quote(path));
+  Raw out{r.status, r.output, Json()};
+  if (r.status == 0) out.json = Json::parse(r.output, nullptr, false);
+  if (out.json.is_discarded()) out.json = Json();
+  return out;
+}
+
+// A quantity string ("812500u", "1500m", "37") as a number.
+std::optional<double> quantityValue(const Json& value) {
+  if (!value.is_string()) return std::nullopt;
+  auto q = kube::parseQuantity(value.get<std::string>());
+  if (!q) return std::nullopt;
+  return q->asDouble();
+}
+
+// --- the latency histogram the test serves to Prometheus -----------------------------
+
+struct Bucket {
+  const char* le;
+  double bound;  // +Inf for the last
+  double count;  // cumulative, per scrape-count unit
+};
+// Every scrape multiplies all counts by the same n, so every rate() keeps these ratios and
+// the quantile does not depend on when Prometheus scraped.
+const std::vector<Bucket> kBuckets = {{"0.1", 0.1, 50},
+                                      {"0.25", 0.25, 80},
+                                      {"0.5", 0.5, 90},
+                                      {"1", 1, 98},
+                                      {"+Inf", std::numeric_limits<double>::infinity(), 100}};
+constexpr double kSumPerUnit = 31.5;
+
+// histogram_quantile's rule, written out independently: rank = q × total count; the first
+// bucket whose cumulative count reaches the rank; linear interpolation between its lower bound
+// (the previous le, 0 for the first) and its le; in the +Inf bucket, the highest finite le.
+double expectedQuantile(double q) {
+  const double rank = q * kBuckets.back().count;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (kBuckets[i].count < rank) continue;
+    if (std::isinf(kBuckets[i].bound)) return kBuckets[i - 1].bound;
+    const double lower = i == 0 ? 0 : kBuckets[i - 1].bound;
+    const double below = i == 0 ? 0 : kBuckets[i - 1].count;
+    return lower + (kBuckets[i].bound - lower) * (rank - below) / (kBuckets[i].count - below);
+  }
+  return std::nan("");
+}
+
+// test_request_duration_seconds on 10.200.0.1:<any port>, served from this process.
+class Exporter {
+ public:
+  Exporter() {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      const double n = static_cast<double>(++scrapes_);
+      std::ostringstream out;
+      out << "# HELP test_request_duration_seconds Request latency.\n"
+          << "# TYPE test_request_duration_seconds histogram\n";
+      for (const auto& b : kBuckets) {
+        out << "test_request_duration_seconds_bucket{le=\"" << b.le << "\"} " << b.count * n << "\n";
+      }
+      out << "test_request_duration_seconds_sum " << kSumPerUnit * n << "\n"
+          << "test_request_duration_seconds_count " << kBuckets.back().count * n << "\n";
+      res.set_content(out.str(), "text/plain; version=0.0.4");
+    });
+    port_ = server_.bind_to_any_port(kAddress);
+    if (port_ > 0) thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Exporter() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  int scrapes() const { return scrapes_; }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+  std::atomic<int> scrapes_{0};
+};
+
+// --- objects -------------------------------------------------------------------------
+
+Json deployment(const std::string& name) {
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"labels", {{"app", name}, {"tier", "e2e"}}}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", {{"app", name}}}}},
+            {"template",
+             {{"metadata", {{"labels", {{"app", name}}}}},
+              {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
+}
+
+Json queue(const std::string& key, const std::string& group = "") {
+  Json redis = {{"address", kRedisAddress}, {"key", key}};
+  if (!group.empty()) {
+    redis["type"] = "stream";
+    redis["consumerGroup"] = group;
+  }
+  return {{"redis", redis}, {"targetPerReplica", 10}};
+}
+
+// A ServiceLevel on Deployment `name` scaling 1..10; `autoscaling` adds to that.
+Json serviceLevel(const std::string& name, Json autoscaling, Json objectives = nullptr) {
+  autoscaling["minReplicas"] = 1;
+  autoscaling["maxReplicas"] = 10;
+  autoscaling["behavior"] = {{"scaleDown", {{"stabilizationWindowSeconds", 0}}}};
+  Json sl = {{"apiVersion", "governor.io/v1alpha1"},
+             {"kind", "ServiceLevel"},
+             {"metadata", {{"name", name}}},
+             {"spec", {{"workload", {{"name", name}}}, {"autoscaling", autoscaling}}}};
+  if (!objectives.is_null()) sl["spec"]["objectives"] = objectives;
+  return sl;
+}
+
+// --- the suite -------------------------------------------------------------------------
+
+class ScalingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* kubeconfig = std::getenv("KUBECONFIG");
+    const char* clusterDir = std::getenv("GOVERNOR_CLUSTER_DIR");
+    ASSERT_TRUE(kubeconfig && clusterDir)
+        << "KUBECONFIG and GOVERNOR_CLUSTER_DIR are unset: run through ctest or tests/cluster/exec";
+    char dirTemplate[] = "/tmp/governor-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(dirTemplate), nullptr);
+    tmp_ = dirTemplate;
+    const std::string pki = std::string(clusterDir) + "/pki";
+    const std::string logs = std::string(GOVERNOR_BINARY_DIR) + "/";
+
+    // The adapter's serving certificate, signed by the cluster CA, for the Service's name
+    // and for the address the aggregator dials.
+    std::ofstream(tmp_ + "/adapter.ext")
+        << "subjectAltName=DNS:governor-metrics-adapter.governor.svc,DNS:localhost,IP:" << kAddress
+        << "\nextendedKeyUsage=serverAuth\n";
+    auto certs = run("(cd " + quote(tmp_) +
+                     " && openssl req -newkey rsa:2048 -nodes -keyout adapter.key -out adapter.csr"
+                     " -subj /CN=governor-metrics-adapter"
+                     " && openssl x509 -req -in adapter.csr -CA " + quote(pki + "/ca.crt") + " -CAkey " +
+                     quote(pki + "/ca.key") + " -CAserial ca.srl -CAcreateserial -days 30 -out adapter.crt"
+                     " -extfile adapter.ext) 2>&1");
+    ASSERT_EQ(certs.status, 0) << certs.output;
+
+    // The CRD first: the adapter is ready once it has listed the ServiceLevels.
+    auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
+                   "crd/servicelevels.governor.io --timeout=60s");
+    ASSERT_EQ(crd.status, 0) << crd.output;
+
+    redisServer_ = which("redis-server");
+    ASSERT_FALSE(redisServer_.empty()) << "redis-server is not installed (scripts/install-deps)";
+    ASSERT_TRUE(startRedis()) << tail(logs + "e2e-redis.log");
+
+    adapter_ = new BackgroundProcess(
+        {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", kubeconfig, "--bind-address", kAddress, "--secure-port",
+         kAdapterPort, "--tls-cert-file", tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
+         "--poll-interval", "1s", "--prometheus-url", kPrometheusUrl, "--log-format", "text"},
+        logs + "e2e-adapter.log");
+    ASSERT_TRUE(eventually([] {
+      return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;
+    })) << "the adapter did not become ready:\n" << tail(adapter_->logFile());
+
+    operator_ = new BackgroundProcess({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", kubeconfig, "--metrics-bind-address",
+                                       "127.0.0.1:18180", "--health-probe-bind-address", kOperatorHealth,
+                                       "--log-format", "text"},
+                                      logs + "e2e-operator.log");
+
+    // The APIServices, with the cluster CA as their caBundle.
+    auto ca = run("base64 -w0 " + quote(pki + "/ca.crt"));
+    ASSERT_EQ(ca.status, 0) << ca.output;
+    std::string yaml = readFile(GOVERNOR_SOURCE_DIR "/tests/e2e/adapter-apiservice.yaml.in");
+    ASSERT_FALSE(yaml.empty());
+    yaml = replaceAll(replaceAll(replaceAll(yaml, "@ADDRESS@", kAddress), "@PORT@", kAdapterPort), "@CA_BUNDLE@", ca.output);
+    std::ofstream(tmp_ + "/apiservice.yaml") << yaml;
+    auto apply = run("kubectl apply -f " + quote(tmp_ + "/apiservice.yaml"));
+    ASSERT_EQ(apply.status, 0) << apply.output;
+    auto available = run(
+        "kubectl wait --for=condition=Available --timeout=60s apiservice/v1beta1.external.metrics.k8s.io "
+        "apiservice/v1beta2.custom.metrics.k8s.io");
+    ASSERT_EQ(available.status, 0) << available.output << run("kubectl get apiservice -o yaml | tail -40").output
+                                   << tail(adapter_->logFile());
+
+    ASSERT_TRUE(eventually([] { return run("curl -sf http://" + kOperatorHealth + "/readyz").status == 0; }))
+        << "the operator did not become ready:\n" << tail(operator_->logFile());
+    ready_ = true;
+  }
+
+  static void TearDownTestSuite() {
+    // The APIServices first: an unavailable aggregated API would break discovery (and
+    // namespace deletion) for whatever runs on this cluster next.
+    run("kubectl delete apiservice v1beta1.external.metrics.k8s.io v1beta2.custom.metrics.k8s.io --ignore-not-found");
+    run("kubectl delete namespace governor --ignore-not-found --wait=false");
+    if (operator_) {
+      EXPECT_EQ(operator_->stop(), 0) << "the operator must stop cleanly on SIGTERM";
+    }
+    if (adapter_) {
+      EXPECT_EQ(adapter_->stop(), 0) << "the adapter must stop cleanly on SIGTERM";
+    }
+    delete operator_;
+    delete adapter_;
+    delete redis_;
+    operator_ = adapter_ = redis_ = nullptr;
+    if (!tmp_.empty()) fs::remove_all(tmp_);
+  }
+
+  // redis-server on 10.200.0.1:6379, as the smoke test runs it: no persistence, so a
+  // restart starts empty; protected mode off, as clients come from a non-loopback address.
+  static bool startRedis() {
+    delete redis_;
+    redis_ = new BackgroundProcess({redisServer_, "--bind", kAddress, "--port", "6379", "--protected-mode", "no",
+                                    "--save", "", "--appendonly", "no"},
+                                   std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis.log");
+    return eventually([] { return run(kRedisCli + "ping").output == "PONG\n"; }, 10s);
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(ready_) << "the suite's setup failed; see the first failure";
+    client_ = clusterClient();
+    ASSERT_TRUE(client_);
+    ns_ = std::make_unique<TestNamespace>(*client_, "e2e");
+    ASSERT_TRUE(adapter_->running()) << "the adapter died:\n" << tail(adapter_->logFile());
+    ASSERT_TRUE(operator_->running()) << "the operator died:\n" << tail(operator_->logFile());
+  }
+
+  const std::string& ns() const { return ns_->name(); }
+
+  // The object, or an empty object when it does not exist (yet).
+  Json get(const kube::Resource& r, const std::string& name) {
+    auto got = client_->get(r, ns(), name);
+    return got ? *got : Json::object();
+  }
+  int replicas(const std::string& deployment) {
+    return get(kDeployments, deployment).value("spec", Json::object()).value("replicas", -1);
+  }
+  Json hpaCondition(const std::string& hpa, const std::string& type) {
+    for (const auto& c : get(kHpas, hpa).value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return nullptr;
+  }
+  bool hpaConditionIs(const std::string& hpa, const std::string& type, const std::string& status,
+                      const std::string& reason = "") {
+    auto c = hpaCondition(hpa, type);
+    return !c.is_null() && c["status"] == status && (reason.empty() || c["reason"] == reason);
+  }
+  std::string hpaStatus(const std::string& hpa) { return get(kHpas, hpa).value("status", Json::object()).dump(); }
+
+  // The Deployment and its ServiceLevel; returns once the HPA the operator made reads the
+  // metric (ScalingActive True), so that what follows times scaling, not setting up.
+  void createScaled(const std::string& name, const Json& sl) {
+    auto d = client_->create(kDeployments, ns(), deployment(name));
+    ASSERT_TRUE(d.ok()) << d.error().what();
+    auto created = client_->create(kServiceLevels, ns(), sl);
+    ASSERT_TRUE(created.ok()) << created.error().what();
+    ASSERT_TRUE(eventually([&] { return hpaConditionIs(name, "ScalingActive", "True"); }, 60s))
+        << "the HPA never read its metric: " << hpaStatus(name) << "\nServiceLevel: " << get(kServiceLevels, name).dump()
+        << "\nadapter:\n" << tail(adapter_->logFile());
+    ASSERT_EQ(replicas(name), 1);
+  }
+
+  // Waits until Deployment `name` has `want` replicas; returns the seconds it took since
+  // `since`, or a negative number on a timeout.
+  double scaledTo(const std::string& name, int want, Clock::time_point since, std::chrono::seconds timeout = 60s) {
+    if (!eventually([&] { return replicas(name) == want; }, timeout)) return -1;
+    return secondsSince(since);
+  }
+
+  std::string externalPath(const std::string& sl) {
+    return "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns() +
+           "/governor_queue_backlog?labelSelector=governor.io/service-level%3D" + sl;
+  }
+  // The backlog value the aggregator answers with, or nullopt (an error, or no items).
+  std::optional<double> backlog(const std::string& sl) {
+    auto r = getRaw(externalPath(sl));
+    if (r.status != 0 || !r.json.is_object() || r.json.value("items", Json::array()).size() != 1) return std::nullopt;
+    return quantityValue(r.json["items"][0]["value"]);
+  }
+
+  static inline std::string tmp_;
+  static inline std::string redisServer_;
+  static inline BackgroundProcess* redis_ = nullptr;
+  static inline BackgroundProcess* adapter_ = nullptr;
+  static inline BackgroundProcess* operator_ = nullptr;
+  static inline bool ready_ = false;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<TestNamespace> ns_;
+};
+
+TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
+  const std::string key = "jobs-" + ns();
+  createScaled("worker", serviceLevel("worker", {{"queue", queue(key)}}));
+
+  std::string push = kRedisCli + "LPUSH " + key;
+  for (int i = 1; i <= 50; ++i) push += " job-" + std::to_string(i);
+  ASSERT_EQ(run(push).output, "50\n");
+  auto pushed = Clock::now();
+  double up = scaledTo("worker", 5, pushed);
+  ASSERT_GT(up, 0) << "50 jobs at 10 per replica must give 5 replicas; replicas " << replicas("worker")
+                   << ", HPA status " << hpaStatus("worker");
+  std::printf("list: push to scale: %.2fs\n", up);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(replicas("worker"), 5) << "a backlog of exactly 5 × target is steady at 5 replicas";
+
+  // What `kubectl get sl` shows (docs/servicelevel.md, Status): replicas read back from the
+  // HPA, and the backlog last measured.
+  EXPECT_TRUE(eventually([&] {
+    return get(kServiceLevels, "worker").value("status", Json::object()).value("replicas", Json()) ==
+           Json({{"current", 5}, {"desired", 5}});
+  }, 15s)) << get(kServiceLevels, "worker").value("status", Json::object()).dump();
+  EXPECT_TRUE(eventually([&] {
+    return get(kServiceLevels, "worker").value("status", Json::object()).value("backlog", Json()) == "50";
+  }, 15s)) << "BUG (operator, reported): status.backlog (the Backlog column of `kubectl get sl`) is documented in "
+              "docs/servicelevel.md and the CRD as \"the queue backlog last measured\" but the operator never sets it; "
+              "status: " << get(kServiceLevels, "worker").value("status", Json::object()).dump();
+
+  ASSERT_EQ(run(kRedisCli + "DEL " + key).output, "1\n");
+  auto drained = Clock::now();
+  double down = scaledTo("worker", 1, drained);
+  ASSERT_GT(down, 0) << "an empty list must give minReplicas; HPA status " << hpaStatus("worker");
+  std::printf("list: drain to scale down: %.2fs\n", down);
+}
+
+TEST_F(ScalingTest, StreamBacklogIsLagPlusPendingOfTheConsumerGroup) {
+  const std::string key = "events-" + ns();
+  ASSERT_EQ(run(kRedisCli + "XGROUP CREATE " + key + " workers 0 MKSTREAM").output, "OK\n");
+  createScaled("consumer", serviceLevel("consumer", {{"queue", queue(key, "workers")}}));
+
+  auto added = run("for i in $(seq 50); do echo \"XADD " + key + " * n $i\"; done | " + kRedisCli);
+  ASSERT_EQ(added.status, 0) << added.output;
+  auto pushed = Clock::now();
+  std::vector<std::string> ids;
+  std::istringstream lines(added.output);
+  for (std::string l; std::getline(lines, l);) {
+    if (!l.empty()) ids.push_back(l);
+  }
+  ASSERT_EQ(ids.size(), 50u) << added.output;
+  double up = scaledTo("consumer", 5, pushed);
+  ASSERT_GT(up, 0) << "50 undelivered entries at 10 per replica must give 5 replicas; replicas "
+                   << replicas("consumer") << ", HPA status " << hpaStatus("consumer");
+  std::printf("stream: push to scale: %.2fs\n", up);
+
+  // Delivered but not acknowledged is still work: 30 undelivered + 20 pending = 50; after
+  // 5 acknowledgements, 30 + 15 = 45.
+  auto read = run(kRedisCli + "XREADGROUP GROUP workers c1 COUNT 20 STREAMS " + key + " '>'");
+  ASSERT_EQ(read.status, 0) << read.output;
+  std::this_thread::sleep_for(2500ms);  // two polls
+  EXPECT_EQ(backlog("consumer"), 50.0) << "20 read but not acknowledged must still count";
+  std::string ack = kRedisCli + "XACK " + key + " workers";
+  for (int i = 0; i < 5; ++i) ack += " " + ids[i];
+  ASSERT_EQ(run(ack).output, "5\n");
+  EXPECT_TRUE(eventually([&] { return backlog("consumer") == 45.0; }, 10s))
+      << "30 undelivered + 15 pending; got " << getRaw(externalPath("consumer")).output;
+  EXPECT_EQ(replicas("consumer"), 5);
+
+  ASSERT_EQ(run(kRedisCli + "XREADGROUP GROUP workers c1 COUNT 100 STREAMS " + key + " '>'").status, 0);
+  ack = kRedisCli + "XACK " + key + " workers";
+  for (const auto& id : ids) ack += " " + id;
+  ASSERT_EQ(run(ack).output, "45\n");
+  auto drained = Clock::now();
+  double down = scaledTo("consumer", 1, drained);
+  ASSERT_GT(down, 0) << "every entry acknowledged must give minReplicas; HPA status " << hpaStatus("consumer");
+  std::printf("stream: ack all to scale down: %.2fs\n", down);
+  EXPECT_EQ(backlog("consumer"), 0.0) << "the stream still holds 50 entries: XLEN is not the backlog";
+}
+
+TEST_F(ScalingTest, ExternalMetricThroughTheAggregatorIsTheListLength) {
+  const std::string key = "jobs-" + ns();
+  createScaled("raw", serviceLevel("raw", {{"queue", queue(key)}}));
+  std::string push = kRedisCli + "RPUSH " + key;
+  for (int i = 1; i <= 37; ++i) push += " " + std::to_string(i);
+  ASSERT_EQ(run(push).output, "37\n");
+
+  Raw r;
+  ASSERT_TRUE(eventually([&] {
+    r = getRaw(externalPath("raw"));
+    return r.status == 0 && r.json.is_object() && r.json.value("items", Json::array()).size() == 1 &&
+           r.json["items"][0]["value"] == "37";
+  }, 15s)) << r.output;
+  EXPECT_EQ(r.json["kind"], "ExternalMetricValueList");
+  EXPECT_EQ(r.json["apiVersion"], "external.metrics.k8s.io/v1beta1");
+  const auto& item = r.json["items"][0];
+  EXPECT_EQ(item["metricName"], "governor_queue_backlog");
+  EXPECT_EQ(item["metricLabels"], Json({{"governor.io/service-level", "raw"}}));
+  EXPECT_TRUE(item["timestamp"].is_string()) << item.dump();
+
+  auto other = getRaw("/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns() +
+                      "/governor_queue_backlog?labelSelector=governor.io/service-level%3Dnobody");
+  EXPECT_NE(other.status, 0) << "a selector that matches no ServiceLevel must not answer a value: " << other.output;
+}
+
+TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
+  const std::string prometheusBinary = "/usr/bin/prometheus";
+  ASSERT_TRUE(fs::exists(prometheusBinary)) << "prometheus is not installed (scripts/install-deps)";
+  Exporter exporter;
+  ASSERT_GT(exporter.port(), 0) << "cannot listen on " << kAddress;
+  const std::string dir = tmp_ + "/prometheus-" + ns();
+  fs::create_directories(dir);
+  std::ofstream(dir + "/prometheus.yml") << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                                            "scrape_configs:\n"
+                                            "  - job_name: e2e\n"
+                                            "    static_configs: [{targets: ['"
+                                         << kAddress << ":" << exporter.port() << "']}]\n";
+  BackgroundProcess prometheus({prometheusBinary, "--config.file=" + dir + "/prometheus.yml",
+                                "--storage.tsdb.path=" + dir + "/data", "--web.listen-address=10.200.0.1:9090"},
+                               std::string(GOVERNOR_BINARY_DIR) + "/e2e-prometheus.log");
+  ASSERT_TRUE(eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; }))
+      << tail(prometheus.logFile());
+
+  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  createScaled("api", serviceLevel("api", {{"latency", {{"percentile", 95}, {"target", "500ms"}}}}, objectives));
+
+  const std::string base = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() + "/deployments.apps/";
+  const double p95 = expectedQuantile(0.95), p99 = expectedQuantile(0.99);
+  ASSERT_DOUBLE_EQ(p95, 0.8125);  // 0.5 + 0.5 × (95 − 90) / (98 − 90)
+  ASSERT_DOUBLE_EQ(p99, 1.0);     // rank 99 is in the +Inf bucket: the highest finite le
+  auto close = [](const Json& value, double want) {
+    auto v = quantityValue(value);
+    return v && std::fabs(*v - want) <= 1e-3 * want;
+  };
+
+  Raw one;
+  ASSERT_TRUE(eventually([&] {
+    one = getRaw(base + "api/governor_latency_p95_seconds");
+    return one.status == 0 && one.json.is_object() && one.json.value("items", Json::array()).size() == 1;
+  }, 30s)) << one.output << "\nexporter scraped " << exporter.scrapes() << " times\nadapter:\n"
+           << tail(adapter_->logFile());
+  EXPECT_EQ(one.json["kind"], "MetricValueList");
+  EXPECT_EQ(one.json["apiVersion"], "custom.metrics.k8s.io/v1beta2");
+  const auto& item = one.json["items"][0];
+  EXPECT_EQ(item["describedObject"]["name"], "api");
+  EXPECT_EQ(item["describedObject"]["kind"], "Deployment");
+  EXPECT_EQ(item["describedObject"]["namespace"], ns());
+  EXPECT_EQ(item["metric"]["name"], "governor_latency_p95_seconds");
+  EXPECT_TRUE(close(item["value"], p95)) << "p95 " << item["value"] << ", histogram_quantile gives " << p95;
+  std::printf("latency: p95 served as %s (expected %g)\n", item["value"].dump().c_str(), p95);
+
+  // The `*` form with a label selector on the workload's labels, as the HPA would ask.
+  auto many = getRaw(base + "*/governor_latency_p95_seconds?labelSelector=app%3Dapi");
+  ASSERT_EQ(many.status, 0) << many.output;
+  ASSERT_EQ(many.json.value("items", Json::array()).size(), 1u) << many.output;
+  EXPECT_EQ(many.json["items"][0]["describedObject"]["name"], "api");
+  EXPECT_TRUE(close(many.json["items"][0]["value"], p95)) << many.output;
+  auto encoded = getRaw(base + "%2A/governor_latency_p95_seconds?labelSelector=app%3Dapi");  // as the HPA sends it
+  ASSERT_EQ(encoded.status, 0) << encoded.output;
+  EXPECT_EQ(encoded.json.value("items", Json::array()).size(), 1u) << encoded.output;
+  auto none = getRaw(base + "*/governor_latency_p95_seconds?labelSelector=app%3Dnobody");
+  EXPECT_NE(none.status, 0) << "no workload matches: " << none.output;
+
+  // p99 by name: served for every workload with a latency objective.
+  auto p99Raw = getRaw(base + "api/governor_latency_p99_seconds");
+  ASSERT_EQ(p99Raw.status, 0) << p99Raw.output;
+  ASSERT_EQ(p99Raw.json.value("items", Json::array()).size(), 1u) << p99Raw.output;
+  EXPECT_EQ(p99Raw.json["items"][0]["metric"]["name"], "governor_latency_p99_seconds");
+  EXPECT_TRUE(close(p99Raw.json["items"][0]["value"], p99)) << p99Raw.output;
+
+  // The HPA scales on the Object metric: p95 0.8125 s against a 500 ms target gives
+  // ceil(1.625 × Ready pods). No kubelet runs in this cluster, so mark the Deployment's pod
+  // Running and Ready by hand; the pods of the new replicas stay unready, which keeps it at 2.
+  std::string pod;
+  ASSERT_TRUE(eventually([&] {
+    auto r = run("kubectl get pods -n " + ns() + " -l app=api -o jsonpath='{.items[0].metadata.name}'");
+    pod = r.output;
+    return r.status == 0 && !pod.empty();
+  })) << pod;
+  auto ready = run("kubectl patch pod -n " + ns() + " " + pod + " --subresource=status --type=merge -p "
+                   "'{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}'");
+  ASSERT_EQ(ready.status, 0) << ready.output;
+  auto marked = Clock::now();
+  EXPECT_GT(scaledTo("api", 2, marked, 30s), 0)
+      << "a p95 above its target must scale up; replicas " << replicas("api") << ", HPA status " << hpaStatus("api");
+  std::printf("latency: p95 over target to 2 replicas: %.2fs\n", secondsSince(marked));
+  bool hpaSaw = false;
+  for (const auto& m : get(kHpas, "api").value("status", Json::object()).value("currentMetrics", Json::array())) {
+    if (m.value("type", "") == "Object") hpaSaw = close(m["object"]["current"]["value"], p95);
+  }
+  EXPECT_TRUE(hpaSaw) << "the HPA's currentMetrics must show the p95: " << hpaStatus("api");
+
+  // The P95 column of `kubectl get sl` (docs/servicelevel.md, Status).
+  EXPECT_TRUE(eventually([&] {
+    return get(kServiceLevels, "api").value("status", Json::object()).contains("latencyP95");
+  }, 15s)) << "BUG (operator, reported): status.latencyP95 (the P95 column of `kubectl get sl`) is documented in "
+              "docs/servicelevel.md and the CRD as \"the 95th percentile latency last measured\" but the operator never "
+              "sets it; status: " << get(kServiceLevels, "api").value("status", Json::object()).dump();
+}
+
+// Last: it stops Redis (and starts it again).
+TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
+  const std::string key = "jobs-" + ns();
+  createScaled("fragile", serviceLevel("fragile", {{"queue", queue(key)}}));
+  std::string push = kRedisCli + "RPUSH " + key;
+  for (int i = 1; i <= 20; ++i) push += " " + std::to_string(i);
+  ASSERT_EQ(run(push).output, "20\n");
+  ASSERT_GT(scaledTo("fragile", 2, Clock::now()), 0) << hpaStatus("fragile");
+
+  EXPECT_EQ(redis_->stop(), 0);
+  auto stopped = Clock::now();
+  Raw r;
+  ASSERT_TRUE(eventually([&] {
+    r = getRaw(externalPath("fragile"));
+    return r.status != 0;
+  }, 10s)) << "the API still answers a value with Redis down: " << r.output;
+  double detected = secondsSince(stopped);
+  std::printf("redis down: error served after %.2fs\n", detected);
+  EXPECT_LT(detected, 5.0) << "the adapter's poll (1 s) and Redis timeout (2 s) bound this";
+  EXPECT_NE(r.output.find(kRedisAddress), std::string::npos) << "the error must name the Redis address: " << r.output;
+  std::printf("redis down: kubectl says: %s", r.output.c_str());
+
+  EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
+      << hpaStatus("fragile");
+  auto c = hpaCondition("fragile", "ScalingActive");
+  std::printf("redis down: HPA ScalingActive %s %s: %s\n", c.value("status", "?").c_str(), c.value("reason", "?").c_str(),
+              c.value("message", "").c_str());
+  EXPECT_NE(c.value("message", "").find(kRedisAddress), std::string::npos) << c.dump();
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(replicas("fragile"), 2) << "a metric that cannot be read must never scale down";
+
+  // Redis comes back (empty: no persistence) on the same address; nothing else restarts.
+  ASSERT_TRUE(startRedis()) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis.log");
+  auto restarted = Clock::now();
+  ASSERT_EQ(run(push).output, "20\n");
+  EXPECT_TRUE(eventually([&] { return backlog("fragile") == 20.0; }, 15s)) << getRaw(externalPath("fragile")).output;
+  std::printf("redis back: value served again after %.2fs\n", secondsSince(restarted));
+  EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "True"); }, 30s)) << hpaStatus("fragile");
+  std::printf("redis back: HPA ScalingActive True after %.2fs\n", secondsSince(restarted));
+  EXPECT_EQ(replicas("fragile"), 2);
+  EXPECT_TRUE(adapter_->running());
+  EXPECT_TRUE(operator_->running());
+}
+
+}  // namespace
+}  // namespace governor::testing

@@ -290,6 +290,7 @@ Result<Json> Client::request(const std::string& method, const std::string& path,
     res = httplib::Response();
     sent = conn->send(req, res, err);
   }
+  if (observer_) observer_(method, sent ? res.status : 0);
   if (!sent) {
     return Error{Status{0, "Unavailable", httplib::to_string(err)}, describe(method, path)};
   }
@@ -456,6 +457,7 @@ Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptio
   httplib::Error err = httplib::Error::Success;
   bool sent = conn->send(req, res, err);
   if (cancel) cancel->detach();
+  if (observer_) observer_("WATCH", status);
   if (decodeError) return *decodeError;
   if (stoppedByHandler || (cancel && cancel->cancelled())) return Ok{};
   if (status != 0 && (status < 200 || status >= 300)) {

@@ -100,6 +100,11 @@ class Client {
 
   const Config& config() const { return config_; }
 
+  // Told about every finished request: its HTTP method, or WATCH for a watch stream, and
+  // the HTTP status (0 when no answer came). For metrics; set before use.
+  using RequestObserver = std::function<void(const std::string& verb, int code)>;
+  void setRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
+
   Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
                    const std::string& subresource = "");
   Result<ListPage> listPage(const Resource& r, const std::string& ns, const ListOptions& opts);
@@ -136,6 +141,7 @@ class Client {
   Config config_;
   std::unique_ptr<Tls> tls_;
   std::unique_ptr<Pool> pool_;
+  RequestObserver observer_;
 };
 
 // Splits a chunked watch body into complete lines across arbitrary chunk boundaries.

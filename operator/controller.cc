@@ -56,6 +56,7 @@ void Controller::work() {
         spdlog::warn("servicelevel {}: {}; retrying in {}ms", *key, outcome.error,
                      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
         metrics_.countReconcile("error", seconds);
+        metrics_.countRetry();
         break;
       }
     }

@@ -89,6 +89,7 @@ int run(const RunOptions& o) {
   auto client = kube::Client::create(*config);
   if (!client) return fail(client.error().what());
   op::Metrics metrics;
+  (*client)->setRequestObserver([&metrics](const std::string& verb, int code) { metrics.countRequest(verb, code); });
   auto metricsEndpoint = op::Endpoints::metrics(o.metricsAddress, metrics.registry());
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,

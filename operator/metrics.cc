@@ -11,6 +11,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                      .Name("governor_operator_reconcile_total")
                      .Help("Finished reconciles of ServiceLevels, by result")
                      .Register(*registry_);
+  requests_ = &prometheus::BuildCounter()
+                   .Name("governor_operator_api_requests_total")
+                   .Help("Requests to the Kubernetes API, by verb and HTTP status code (0: no answer)")
+                   .Register(*registry_);
+  retries_ = &prometheus::BuildCounter()
+                  .Name("governor_operator_workqueue_retries_total")
+                  .Help("Reconciles that failed and were queued again with backoff")
+                  .Register(*registry_)
+                  .Add({});
   duration_ = &prometheus::BuildHistogram()
                    .Name("governor_operator_reconcile_duration_seconds")
                    .Help("Time one reconcile of a ServiceLevel took")
@@ -30,6 +39,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 void Metrics::countWrite(const std::string& verb, const std::string& kind) {
   writes_->Add({{"verb", verb}, {"kind", kind}}).Increment();
+}
+
+void Metrics::countRequest(const std::string& verb, int code) {
+  requests_->Add({{"verb", verb}, {"code", std::to_string(code)}}).Increment();
 }
 
 void Metrics::countReconcile(const std::string& result, double seconds) {

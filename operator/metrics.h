@@ -19,6 +19,10 @@ class Metrics {
 
   // Every request that changes something in the API server, by verb and kind.
   void countWrite(const std::string& verb, const std::string& kind);
+  // Every request to the Kubernetes API, by verb and HTTP status code.
+  void countRequest(const std::string& verb, int code);
+  // A reconcile that failed and was put back with backoff.
+  void countRetry() { retries_->Increment(); }
   // One finished reconcile: result is "success", "requeue", "error" or "invalid".
   void countReconcile(const std::string& result, double seconds);
   void setQueueDepth(double depth) { queueDepth_->Set(depth); }
@@ -28,6 +32,8 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* writes_;
   prometheus::Family<prometheus::Counter>* reconciles_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Counter* retries_;
   prometheus::Histogram* duration_;
   prometheus::Gauge* queueDepth_;
   prometheus::Gauge* leader_;

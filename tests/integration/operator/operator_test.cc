@@ -3,6 +3,7 @@
 // leave what is not theirs alone, and are garbage-collected with their ServiceLevel.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <regex>
 
 #include "cluster.h"
@@ -84,6 +85,9 @@ class OperatorTest : public ::testing::Test {
     auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
                    "crd/servicelevels.governor.io --timeout=60s");
     ASSERT_EQ(crd.status, 0) << crd.output;
+    startOperator();
+  }
+  static void startOperator() {
     operator_ = new BackgroundProcess(
         {GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--metrics-bind-address",
          "127.0.0.1:18080", "--health-probe-bind-address", "127.0.0.1:18081", "--resync-period", "10",
@@ -93,6 +97,7 @@ class OperatorTest : public ::testing::Test {
         << "the operator did not become ready; see " << operator_->logFile();
   }
   static void TearDownTestSuite() {
+    if (!operator_) return;
     EXPECT_EQ(operator_->stop(), 0) << "the operator must stop cleanly on SIGTERM";
     delete operator_;
   }
@@ -101,7 +106,7 @@ class OperatorTest : public ::testing::Test {
     client_ = clusterClient();
     ASSERT_TRUE(client_);
     ns_ = std::make_unique<TestNamespace>(*client_, "operator");
-    ASSERT_TRUE(operator_->running()) << "the operator died; see " << operator_->logFile();
+    ASSERT_TRUE(operator_ && operator_->running()) << "the operator is not running; see operator-test.log";
   }
 
   Json get(const kube::Resource& r, const std::string& name) {
@@ -233,6 +238,43 @@ TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
   auto still = get(kConfigMaps, "taken-cache");
   ASSERT_FALSE(still.is_null()) << "deleting the ServiceLevel must not delete what the user owns";
   EXPECT_EQ(still["data"]["owner"], "a human");
+}
+
+TEST_F(OperatorTest, AForeignHpaOfTheSameNameIsLeftUntouched) {
+  Json theirs = {{"apiVersion", "autoscaling/v2"},
+                 {"kind", "HorizontalPodAutoscaler"},
+                 {"metadata", {{"name", "foreign"}}},
+                 {"spec",
+                  {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "foreign-app"}}},
+                   {"minReplicas", 3},
+                   {"maxReplicas", 4}}}};
+  ASSERT_TRUE(client_->create(kHpas, ns_->name(), theirs).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("foreign-app")).ok());
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("foreign", "foreign-app")).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("foreign", "AutoscalerReady", "False", "Conflict"); }))
+      << condition("foreign", "AutoscalerReady");
+  auto hpa = get(kHpas, "foreign");
+  EXPECT_EQ(hpa["spec"]["maxReplicas"], 4) << "the user's HPA must not be overwritten";
+  EXPECT_FALSE(hpa["metadata"].contains("ownerReferences"));
+  EXPECT_TRUE(conditionIs("foreign", "CacheReady", "True", "Reconciled"));
+}
+
+TEST_F(OperatorTest, RestartedMidWayItConverges) {
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("later-app")).ok());
+  createReady("earlier");
+  operator_->signal(SIGKILL);  // mid-way: no chance to finish anything
+  operator_->stop();
+  delete operator_;
+  operator_ = nullptr;
+  // While no operator runs: a new ServiceLevel, and a child of an old one deleted.
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("later", "later-app")).ok());
+  ASSERT_TRUE(client_->remove(kQuotas, ns_->name(), "earlier").ok());
+  startOperator();
+  EXPECT_TRUE(eventually([&] { return conditionIs("later", "Ready", "True", "Reconciled"); }))
+      << get(kServiceLevels, "later").dump(2);
+  EXPECT_TRUE(exists(kHpas, "later"));
+  EXPECT_TRUE(exists(kStatefulSets, "later-redis"));
+  EXPECT_TRUE(eventually([&] { return exists(kQuotas, "earlier"); })) << "what was deleted meanwhile comes back";
 }
 
 TEST_F(OperatorTest, MissingWorkloadIsReportedByName) {

@@ -9,6 +9,10 @@
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/yaml.h"
+#include "operator/reconcile/status.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace governor::testing {
 namespace {
@@ -285,6 +289,46 @@ TEST_F(OperatorTest, MissingWorkloadIsReportedByName) {
   ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("nowhere")).ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("lost", "Ready", "True", "Reconciled"); }, std::chrono::seconds(45)))
       << "once the workload exists the ServiceLevel becomes ready without a change to it";
+}
+
+// `render` is the review copy of what the operator writes: for every sample, each
+// rendered object must hold in the live one the operator made.
+TEST_F(OperatorTest, EachSampleRendersWhatTheOperatorWrites) {
+  const std::map<std::string, kube::Resource> byKind{
+      {"HorizontalPodAutoscaler", kHpas}, {"StatefulSet", kStatefulSets}, {"Service", kServices},
+      {"ConfigMap", kConfigMaps},         {"ResourceQuota", kQuotas},     {"LimitRange", kLimitRanges}};
+  int checked = 0;
+  for (const auto& file : std::filesystem::directory_iterator(GOVERNOR_SOURCE_DIR "/manifests/samples")) {
+    std::ifstream in(file.path());
+    auto docs = kube::parseYamlDocuments(std::string(std::istreambuf_iterator<char>(in), {}));
+    ASSERT_TRUE(docs.ok()) << file.path();
+    Json sl = (*docs)[0];
+    const std::string name = sl["metadata"]["name"];
+    sl["metadata"]["namespace"] = ns_->name();
+    auto workload = deployment(sl["spec"]["workload"]["name"]);
+    bool statefulSet = sl["spec"]["workload"].value("kind", "") == "StatefulSet";
+    if (statefulSet) workload["kind"] = "StatefulSet";
+    ASSERT_TRUE(client_->create(statefulSet ? kStatefulSets : kDeployments, ns_->name(), workload).ok()) << name;
+    auto created = client_->create(kServiceLevels, ns_->name(), sl);
+    ASSERT_TRUE(created.ok()) << file.path() << ": " << created.error().what();
+    ASSERT_TRUE(eventually([&] { return conditionIs(name, "Ready", "True", "Reconciled"); }))
+        << file.path() << ": " << get(kServiceLevels, name).dump(2);
+
+    auto copy = std::string(GOVERNOR_BINARY_DIR) + "/sample-" + name + ".yaml";
+    std::ofstream(copy) << kube::toYaml(sl);
+    auto rendered = run(std::string(GOVERNOR_OPERATOR_BINARY) + " render --no-prometheus-rule-crd -f " + copy);
+    ASSERT_EQ(rendered.status, 0) << rendered.output;
+    auto objects = kube::parseYamlDocuments(rendered.output);
+    ASSERT_TRUE(objects.ok()) << rendered.output;
+    for (const auto& want : *objects) {
+      const auto& r = byKind.at(want["kind"]);
+      auto live = get(r, want["metadata"]["name"]);
+      ASSERT_FALSE(live.is_null()) << want["kind"] << " " << want["metadata"]["name"] << " is missing";
+      EXPECT_TRUE(op::holds(live, want)) << "rendered:\n" << kube::toYaml(want) << "live:\n" << kube::toYaml(live);
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 15) << "the samples imply at least 15 objects";
 }
 
 TEST_F(OperatorTest, DeletingTheServiceLevelGarbageCollectsItsChildren) {

@@ -30,7 +30,7 @@ struct RedisSourceOptions {
   // Bounds connecting and each command (redisConnectWithTimeout + redisSetTimeout).
   std::chrono::milliseconds timeout{2000};
   // How many undelivered stream entries the XRANGE fallback counts at most (see
-  // docs/metrics.md): beyond it the backlog is reported as pending + this cap.
+  // docs/metrics-adapter.md): beyond it the backlog is reported as pending + this cap.
   int64_t streamScanLimit = 10000;
 };
 

@@ -178,12 +178,15 @@ Outcome applyCluster(const Fields& cluster, const std::string& name, Config& con
   if (!isHttpUrl(*server)) {
     return cluster.error("server", quote(*server) + " is not an https:// or http:// URL");
   }
+  // config.h promises no trailing slash: request paths are appended as "/api/...".
+  std::string base = *server;
+  while (base.ends_with('/')) base.pop_back();
+  if (!isHttpUrl(base)) return cluster.error("server", quote(*server) + " has no host");
   auto ca = cluster.content("certificate-authority-data", "certificate-authority");
   if (!ca) return ca.error();
   auto insecure = cluster.flag("insecure-skip-tls-verify");
   if (!insecure) return insecure.error();
-  config.server = *server;
-  if (config.server.ends_with('/')) config.server.pop_back();
+  config.server = std::move(base);
   config.caPem = *ca;
   config.insecureSkipTlsVerify = *insecure;
   return Ok{};

@@ -157,6 +157,12 @@ Result<Quantity> parseQuantity(std::string_view text) {
     scale = 0;
   }
   if (digits.size() > kMaxDigits) return invalid(text, "more than 38 significant digits");
+  // Trailing zeros moved into the scale can push it past the int32 exponents that the parser
+  // (like Kubernetes) accepts, and canonical() would print what parseQuantity rejects.
+  if (scale > std::numeric_limits<int32_t>::max()) {
+    return invalid(text, "too large: the exponent, with trailing zeros moved into it, exceeds " +
+                             std::to_string(std::numeric_limits<int32_t>::max()));
+  }
 
   Int128 magnitude = 0;
   for (char c : digits) magnitude = magnitude * 10 + (c - '0');

@@ -315,7 +315,12 @@ Selector fromMatchLabels(const Labels& labels) {
 }
 
 Result<Selector> selectorFromJson(const nlohmann::json& labelSelector) {
-  auto fail = [&](std::string_view why) { return invalid(labelSelector.dump(), why); };
+  // dump() throws on strings that are not UTF-8 (parsed YAML or JSON can hold any bytes); an
+  // error message must not.
+  auto show = [](const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  auto fail = [&](std::string_view why) { return invalid(show(labelSelector), why); };
   if (!labelSelector.is_object()) return fail("must be an object");
   std::vector<Requirement> requirements;
 
@@ -347,7 +352,7 @@ Result<Selector> selectorFromJson(const nlohmann::json& labelSelector) {
       }
       std::optional<Operator> known = expressionOperator(op->get<std::string>());
       if (!known) {
-        return fail(where + ".operator " + op->dump() +
+        return fail(where + ".operator " + show(*op) +
                     " is not In, NotIn, Exists or DoesNotExist");
       }
       std::vector<std::string> values;

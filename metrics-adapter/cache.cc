@@ -1,6 +1,9 @@
 // MetricCache and its Poller.
 #include "metrics-adapter/cache.h"
 
+#include <future>
+#include <map>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -87,7 +90,21 @@ uint64_t Poller::rounds() const {
   return rounds_;
 }
 
-void Poller::pollOnce() {
+// A measurement that throws is recorded as that target's error.
+kube::Result<double> Poller::measureSafely(const Target& target) {
+  if (!target.measure) return kube::Error{kube::Status{0, "InternalError", "no measure function"}, target.key};
+  try {
+    return target.measure();
+  } catch (const std::exception& e) {
+    return kube::Error{kube::Status{0, "InternalError", e.what()}, target.key};
+  } catch (...) {
+    return kube::Error{kube::Status{0, "InternalError", "unknown exception"}, target.key};
+  }
+}
+
+void Poller::pollOnce() { pollRound(true); }
+
+void Poller::pollRound(bool wait) {
   std::vector<Target> targets;
   try {
     targets = targets_();
@@ -95,22 +112,30 @@ void Poller::pollOnce() {
     // Without a target list nothing is known to be gone: keep every entry as it is.
     return;
   }
+  std::map<std::string, std::vector<Target>> bySource;
   std::set<std::string> polled;
   for (const Target& target : targets) {
-    if (stopping()) return;
+    bySource[target.source].push_back(target);
     polled.insert(target.key);
-    kube::Result<double> measurement = kube::Error{kube::Status{0, "InternalError", "no measure function"}, target.key};
-    if (target.measure) {
-      try {
-        measurement = target.measure();
-      } catch (const std::exception& e) {
-        measurement = kube::Error{kube::Status{0, "InternalError", e.what()}, target.key};
-      } catch (...) {
-        measurement = kube::Error{kube::Status{0, "InternalError", "unknown exception"}, target.key};
-      }
-    }
-    cache_.update(target.key, measurement);
   }
+  for (auto& [source, group] : bySource) {
+    // A source still busy with its previous round (a hung server waiting out its
+    // timeouts) is skipped, so it never holds back the others.
+    auto& inflight = inflight_[source];
+    if (inflight.valid() && inflight.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+    inflight = std::async(std::launch::async, [this, group = std::move(group)] {
+      for (const Target& target : group) {
+        if (stopping()) return;
+        cache_.update(target.key, measureSafely(target));
+      }
+    });
+  }
+  if (wait) {
+    for (auto& [source, inflight] : inflight_) {
+      if (inflight.valid()) inflight.wait();
+    }
+  }
+  if (stopping()) return;
   for (const std::string& key : polled_) {
     if (!polled.contains(key)) cache_.remove(key);
   }
@@ -121,8 +146,10 @@ void Poller::pollOnce() {
 
 void Poller::run() {
   auto next = std::chrono::steady_clock::now();
+  bool first = true;  // the first round completes before the poller counts as having run
   while (!stopping()) {
-    pollOnce();
+    pollRound(first);
+    first = false;
     // From the start of one round to the start of the next; a round longer than the interval
     // is followed by the next one at once.
     next += interval_;

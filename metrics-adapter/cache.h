@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,9 @@ class Poller {
   struct Target {
     std::string key;
     std::function<kube::Result<double>()> measure;
+    // Targets of one source are measured one after another, sources in parallel, so a
+    // hung server delays only its own metrics.
+    std::string source;
   };
   using TargetList = std::function<std::vector<Target>()>;
 
@@ -87,11 +91,15 @@ class Poller {
  private:
   void run();
   bool stopping() const;
+  static kube::Result<double> measureSafely(const Target& target);
+  // Starts measuring every source not still busy; `wait` waits for all of them.
+  void pollRound(bool wait);
 
   MetricCache& cache_;
   const TargetList targets_;
   const std::chrono::milliseconds interval_;
   std::set<std::string> polled_;  // the keys of the previous round; used by one thread at a time
+  std::map<std::string, std::future<void>> inflight_;  // per source, the latest measuring; same thread
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (auto out = kube::configureLogging(logLevel, logFormat); !out) return fail(out.error().status.message);
+  // From the start, so that a stop while waiting for the API server is still clean.
+  std::signal(SIGTERM, [](int) { stopping = true; });
+  std::signal(SIGINT, [](int) { stopping = true; });
   int status = 0;
   auto poll = durationFlag("--poll-interval", pollInterval, status);
   auto redisT = durationFlag("--redis-timeout", redisTimeout, status);
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
         }
         targets.set(all);
         std::vector<adapter::Poller::Target> out;
-        for (const auto& t : all) out.push_back({t.key, t.measure});
+        for (const auto& t : all) out.push_back({t.key, t.measure, t.source});
         return out;
       },
       poll);
@@ -182,12 +185,11 @@ int main(int argc, char** argv) {
   auto https = adapter::AdapterServer::start(server, metricsApi, *auth, registry,
                                             [&] { return serviceLevels.hasSynced() && poller.rounds() > 0; });
   if (!https) return fail(https.error().status.message);
-  if (!serviceLevels.waitForSync(std::chrono::minutes(1))) spdlog::warn("ServiceLevels not synced after a minute");
+  while (!stopping && !serviceLevels.waitForSync(std::chrono::milliseconds(200))) {
+  }
   poller.start();
   spdlog::info("serving on {}:{}", server.bindAddress, (*https)->port());
 
-  std::signal(SIGTERM, [](int) { stopping = true; });
-  std::signal(SIGINT, [](int) { stopping = true; });
   while (!stopping) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     cacheAge.Set(cache.ageSeconds());

@@ -21,6 +21,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.serviceLevel = sl.name;
     t.key = "external/" + sl.namespaceName + "/" + kBacklogMetric + "/" + sl.name;
     t.labels = {{api::kServiceLevelLabel, sl.name}};
+    t.source = "redis " + q.address;
     auto ref = q.passwordSecretRef;
     auto ns = sl.namespaceName;
     t.measure = [&redis, secrets, queue, ref, ns]() mutable -> kube::Result<double> {
@@ -51,6 +52,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + sl.name;
       auto query = latencyQuery(sl.objectives->latency->histogram, p / 100.0, options.latencyWindow);
       t.measure = [&prometheus, query] { return prometheus.query(query); };
+      t.source = "prometheus " + prometheus.baseURL();
       out.push_back(std::move(t));
     }
   }

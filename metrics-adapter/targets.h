@@ -35,6 +35,7 @@ struct MetricTarget {
   // an external query, or of a custom query for "*", is matched against them.
   api::Labels labels;
   std::function<kube::Result<double>()> measure;
+  std::string source;  // "redis <address>" or "prometheus <url>": what a hung server delays
 };
 
 // "governor_latency_p95_seconds" for 95.

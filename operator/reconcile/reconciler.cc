@@ -2,9 +2,12 @@
 // recordEvent, and each counts itself in the metrics.
 #include "operator/reconcile/reconciler.h"
 
+#include <cmath>
 #include <set>
 
 #include <spdlog/spdlog.h>
+#include "kube/duration.h"
+#include "kube/quantity.h"
 #include <unistd.h>
 
 namespace governor::op {
@@ -16,6 +19,14 @@ std::string childKey(const kube::Resource& r, const std::string& name) { return 
 
 std::string describeChild(const Json& object) {
   return object.value("kind", "") + " " + kube::objectKey(object);
+}
+
+void setOrErase(Json& obj, const std::string& field, const std::optional<std::string>& value) {
+  if (value) {
+    obj[field] = *value;
+  } else {
+    obj.erase(field);
+  }
 }
 
 std::string hostname() {
@@ -32,6 +43,7 @@ struct Reconciler::Pass {
   std::map<ChildGroup, GroupState> groups;
   std::set<std::string> desired;
   bool crdInstalled = true;
+  bool rulesRendered = false;  // alert rules, not only the dashboard
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
@@ -155,7 +167,7 @@ void Reconciler::writeStatus(Pass& pass) {
     if (state.failure) {
       c = *state.failure;
       if (!firstFailure) firstFailure = c;
-    } else if (g == ChildGroup::Rules && !pass.crdInstalled) {
+    } else if (g == ChildGroup::Rules && pass.rulesRendered && !pass.crdInstalled) {
       // Degraded, not failed: the rules exist, in a ConfigMap instead.
       c = {conditionType(g), false, "PrometheusRuleCRDMissing",
            "monitoring.coreos.com/v1 PrometheusRule is not installed; the rules are in ConfigMap " +
@@ -182,12 +194,36 @@ void Reconciler::writeStatus(Pass& pass) {
   } else {
     status["replicas"] = replicas;
   }
+  setOrErase(status, "backlog", servedBacklog(pass.sl));
+  setOrErase(status, "latencyP95", servedLatencyP95(pass.sl));
   if (status == oldStatus) return;
   Json patch = {{"status", status}};
-  if (!replicas.is_null() || oldStatus.contains("replicas")) patch["status"]["replicas"] = replicas;
+  // A merge patch removes a field only when told null.
+  for (const char* field : {"replicas", "backlog", "latencyP95"}) {
+    if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
+  }
   auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
   wrote("patch status", pass.object);
   if (!res) spdlog::warn("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what());
+}
+
+std::optional<std::string> Reconciler::servedBacklog(const ServiceLevel& sl) {
+  if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
+  auto res = client_.raw("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + sl.namespaceName +
+                                    "/governor_queue_backlog?labelSelector=governor.io%2Fservice-level%3D" + sl.name);
+  if (!res || res->value("items", Json::array()).empty()) return std::nullopt;
+  return (*res)["items"][0].value("value", "");
+}
+
+std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
+  if (!sl.objectives || !sl.objectives->latency) return std::nullopt;
+  auto resource = sl.workload.kind == "StatefulSet" ? "statefulsets.apps" : "deployments.apps";
+  auto res = client_.raw("GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + sl.namespaceName + "/" + resource +
+                                    "/" + sl.workload.name + "/governor_latency_p95_seconds");
+  if (!res || res->value("items", Json::array()).empty()) return std::nullopt;
+  auto seconds = kube::parseQuantity((*res)["items"][0].value("value", ""));
+  if (!seconds) return std::nullopt;
+  return kube::formatDuration(std::chrono::milliseconds(std::llround(seconds->asDouble() * 1000)));
 }
 
 void Reconciler::recordEvent(const Json& sl, const std::string& type, const std::string& reason,
@@ -256,8 +292,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
   pass.groups[ChildGroup::Autoscaler].present = sl.autoscaling.has_value();
   pass.groups[ChildGroup::Cache].present = sl.cache.has_value();
   pass.groups[ChildGroup::Quota].present = sl.quota.has_value();
-  pass.groups[ChildGroup::Rules].present =
-      sl.objectives.has_value() || (sl.cache && sl.cache->hitRatioTarget.has_value());
+  pass.rulesRendered = sl.objectives.has_value() || (sl.cache && sl.cache->hitRatioTarget.has_value());
 
   bool workloadMissing = false;
   if (sl.autoscaling) {
@@ -276,7 +311,11 @@ Outcome Reconciler::reconcile(const std::string& key) {
   auto children = render(sl, {.prometheusRuleCrd = pass.crdInstalled});
   // Everything rendered counts as desired, also what a failed group skips, so that
   // pruning never deletes a child because of an unrelated problem.
-  for (const auto& child : children) pass.desired.insert(childKey(child.resource, child.object["metadata"]["name"]));
+  for (const auto& child : children) {
+    pass.desired.insert(childKey(child.resource, child.object["metadata"]["name"]));
+    // A group with any child has a condition (the dashboard alone makes RulesReady).
+    pass.groups[child.group].present = true;
+  }
   for (const auto& child : children) applyChild(pass, child);
   pruneChildren(pass);
   writeStatus(pass);

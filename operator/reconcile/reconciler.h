@@ -59,6 +59,10 @@ class Reconciler {
   void applyChild(Pass& pass, const Child& child);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
+  // What the metrics adapter serves for the ServiceLevel, read through the aggregated
+  // APIs as the HPA reads it; nothing when the adapter has no value.
+  std::optional<std::string> servedBacklog(const ServiceLevel& sl);
+  std::optional<std::string> servedLatencyP95(const ServiceLevel& sl);
   void recordEvent(const Json& sl, const std::string& type, const std::string& reason, const std::string& message);
   // Counts and logs one write request.
   void wrote(const std::string& verb, const Json& object);

@@ -1,6 +1,6 @@
 // ServiceLevel -> the objects that should exist. Pure: no I/O, no clock, so the
 // reconciler and `governor-operator render` share it and tests need no cluster.
-// One file per child kind: hpa.cc, quota.cc, redis.cc, rules.cc.
+// One file per child kind: hpa.cc, quota.cc, redis.cc, rules.cc, dashboard.cc.
 #pragma once
 
 #include <string>
@@ -42,6 +42,9 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl);  // hpa.cc
 std::vector<Child> renderQuota(const ServiceLevel& sl);       // quota.cc
 std::vector<Child> renderCache(const ServiceLevel& sl);       // redis.cc
 std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& options);  // rules.cc
+// ConfigMap NAME-dashboard (label grafana_dashboard: "1"), ChildGroup::Rules; none when the
+// ServiceLevel has no objectives, autoscaling or cache.hitRatioTarget.
+std::vector<Child> renderDashboard(const ServiceLevel& sl);  // dashboard.cc
 
 // The redis.conf of the cache (cache mode: maxmemory, eviction policy, no persistence).
 std::string redisConf(const Cache& cache);

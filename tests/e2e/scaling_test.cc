@@ -242,6 +242,24 @@ class ScalingTest : public ::testing::Test {
     ASSERT_FALSE(redisServer_.empty()) << "redis-server is not installed (scripts/install-deps)";
     ASSERT_TRUE(startRedis()) << tail(logs + "e2e-redis.log");
 
+    // Prometheus on 10.200.0.1:9090 (the adapter's --prometheus-url), scraping this
+    // process' exporter every second.
+    const std::string prometheusBinary = "/usr/bin/prometheus";
+    ASSERT_TRUE(fs::exists(prometheusBinary)) << "prometheus is not installed (scripts/install-deps)";
+    exporter_ = new Exporter();
+    ASSERT_GT(exporter_->port(), 0) << "cannot listen on " << kAddress;
+    std::ofstream(tmp_ + "/prometheus.yml") << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                                               "scrape_configs:\n"
+                                               "  - job_name: e2e\n"
+                                               "    static_configs: [{targets: ['"
+                                            << kAddress << ":" << exporter_->port() << "']}]\n";
+    prometheus_ = new BackgroundProcess({prometheusBinary, "--config.file=" + tmp_ + "/prometheus.yml",
+                                         "--storage.tsdb.path=" + tmp_ + "/prometheus",
+                                         std::string("--web.listen-address=") + (kPrometheusUrl + 7)},
+                                        logs + "e2e-prometheus.log");
+    ASSERT_TRUE(eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; }))
+        << tail(prometheus_->logFile());
+
     adapter_ = new BackgroundProcess(
         {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", kubeconfig, "--bind-address", kAddress, "--secure-port",
          kAdapterPort, "--tls-cert-file", tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
@@ -289,8 +307,11 @@ class ScalingTest : public ::testing::Test {
     }
     delete operator_;
     delete adapter_;
+    delete prometheus_;
+    delete exporter_;
     delete redis_;
-    operator_ = adapter_ = redis_ = nullptr;
+    operator_ = adapter_ = prometheus_ = redis_ = nullptr;
+    exporter_ = nullptr;
     if (!tmp_.empty()) fs::remove_all(tmp_);
   }
 
@@ -370,6 +391,8 @@ class ScalingTest : public ::testing::Test {
   static inline std::string tmp_;
   static inline std::string redisServer_;
   static inline BackgroundProcess* redis_ = nullptr;
+  static inline BackgroundProcess* prometheus_ = nullptr;
+  static inline Exporter* exporter_ = nullptr;
   static inline BackgroundProcess* adapter_ = nullptr;
   static inline BackgroundProcess* operator_ = nullptr;
   static inline bool ready_ = false;
@@ -391,18 +414,6 @@ TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
   std::printf("list: push to scale: %.2fs\n", up);
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(replicas("worker"), 5) << "a backlog of exactly 5 × target is steady at 5 replicas";
-
-  // What `kubectl get sl` shows (docs/servicelevel.md, Status): replicas read back from the
-  // HPA, and the backlog last measured.
-  EXPECT_TRUE(eventually([&] {
-    return get(kServiceLevels, "worker").value("status", Json::object()).value("replicas", Json()) ==
-           Json({{"current", 5}, {"desired", 5}});
-  }, 15s)) << get(kServiceLevels, "worker").value("status", Json::object()).dump();
-  EXPECT_TRUE(eventually([&] {
-    return get(kServiceLevels, "worker").value("status", Json::object()).value("backlog", Json()) == "50";
-  }, 15s)) << "BUG (operator, reported): status.backlog (the Backlog column of `kubectl get sl`) is documented in "
-              "docs/servicelevel.md and the CRD as \"the queue backlog last measured\" but the operator never sets it; "
-              "status: " << get(kServiceLevels, "worker").value("status", Json::object()).dump();
 
   ASSERT_EQ(run(kRedisCli + "DEL " + key).output, "1\n");
   auto drained = Clock::now();
@@ -480,23 +491,6 @@ TEST_F(ScalingTest, ExternalMetricThroughTheAggregatorIsTheListLength) {
 }
 
 TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
-  const std::string prometheusBinary = "/usr/bin/prometheus";
-  ASSERT_TRUE(fs::exists(prometheusBinary)) << "prometheus is not installed (scripts/install-deps)";
-  Exporter exporter;
-  ASSERT_GT(exporter.port(), 0) << "cannot listen on " << kAddress;
-  const std::string dir = tmp_ + "/prometheus-" + ns();
-  fs::create_directories(dir);
-  std::ofstream(dir + "/prometheus.yml") << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                                            "scrape_configs:\n"
-                                            "  - job_name: e2e\n"
-                                            "    static_configs: [{targets: ['"
-                                         << kAddress << ":" << exporter.port() << "']}]\n";
-  BackgroundProcess prometheus({prometheusBinary, "--config.file=" + dir + "/prometheus.yml",
-                                "--storage.tsdb.path=" + dir + "/data", "--web.listen-address=10.200.0.1:9090"},
-                               std::string(GOVERNOR_BINARY_DIR) + "/e2e-prometheus.log");
-  ASSERT_TRUE(eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; }))
-      << tail(prometheus.logFile());
-
   Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
   createScaled("api", serviceLevel("api", {{"latency", {{"percentile", 95}, {"target", "500ms"}}}}, objectives));
 
@@ -513,7 +507,7 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
   ASSERT_TRUE(eventually([&] {
     one = getRaw(base + "api/governor_latency_p95_seconds");
     return one.status == 0 && one.json.is_object() && one.json.value("items", Json::array()).size() == 1;
-  }, 30s)) << one.output << "\nexporter scraped " << exporter.scrapes() << " times\nadapter:\n"
+  }, 30s)) << one.output << "\nexporter scraped " << exporter_->scrapes() << " times\nadapter:\n"
            << tail(adapter_->logFile());
   EXPECT_EQ(one.json["kind"], "MetricValueList");
   EXPECT_EQ(one.json["apiVersion"], "custom.metrics.k8s.io/v1beta2");
@@ -565,13 +559,136 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
     if (m.value("type", "") == "Object") hpaSaw = close(m["object"]["current"]["value"], p95);
   }
   EXPECT_TRUE(hpaSaw) << "the HPA's currentMetrics must show the p95: " << hpaStatus("api");
+}
 
-  // The P95 column of `kubectl get sl` (docs/servicelevel.md, Status).
-  EXPECT_TRUE(eventually([&] {
-    return get(kServiceLevels, "api").value("status", Json::object()).contains("latencyP95");
-  }, 15s)) << "BUG (operator, reported): status.latencyP95 (the P95 column of `kubectl get sl`) is documented in "
-              "docs/servicelevel.md and the CRD as \"the 95th percentile latency last measured\" but the operator never "
-              "sets it; status: " << get(kServiceLevels, "api").value("status", Json::object()).dump();
+// `kubectl get sl` (docs/servicelevel.md, Status): Replicas read back from the HPA, and
+// Backlog and P95 as last measured.
+TEST_F(ScalingTest, ServiceLevelStatusShowsReplicasBacklogAndP95) {
+  const std::string key = "jobs-" + ns();
+  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  createScaled("shown", serviceLevel("shown", {{"queue", queue(key)}}, objectives));
+  std::string push = kRedisCli + "RPUSH " + key;
+  for (int i = 1; i <= 30; ++i) push += " " + std::to_string(i);
+  ASSERT_EQ(run(push).output, "30\n");
+  ASSERT_GT(scaledTo("shown", 3, Clock::now()), 0) << hpaStatus("shown");
+  auto status = [&] { return get(kServiceLevels, "shown").value("status", Json::object()); };
+
+  EXPECT_TRUE(eventually([&] { return status().value("replicas", Json()) == Json({{"current", 3}, {"desired", 3}}); }, 15s))
+      << status().dump();
+  EXPECT_TRUE(eventually([&] { return status().value("backlog", Json()) == "30"; }, 15s))
+      << "BUG (operator, reported): status.backlog (the Backlog column of `kubectl get sl`) is documented in "
+         "docs/servicelevel.md and the CRD as \"the queue backlog last measured\" but the operator never sets it "
+         "(the adapter serves 30 for it); status: " << status().dump();
+  EXPECT_TRUE(eventually([&] { return status().contains("latencyP95"); }, 15s))
+      << "BUG (operator, reported): status.latencyP95 (the P95 column of `kubectl get sl`) is documented in "
+         "docs/servicelevel.md and the CRD as \"the 95th percentile latency last measured\" but the operator never "
+         "sets it (the adapter serves " << getRaw("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
+                                                  "/deployments.apps/shown/governor_latency_p95_seconds").json.dump()
+      << "); status: " << status().dump();
+  std::printf("kubectl get sl:\n%s", run("kubectl get sl -n " + ns()).output.c_str());
+}
+
+// A second redis-server on 10.200.0.1:`port`, for tests that hang one on purpose.
+std::unique_ptr<BackgroundProcess> extraRedis(const std::string& binary, int port) {
+  auto p = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{binary, "--bind", kAddress, "--port", std::to_string(port), "--protected-mode", "no",
+                               "--save", "", "--appendonly", "no"},
+      std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis-" + std::to_string(port) + ".log");
+  const std::string cli = "redis-cli -h 10.200.0.1 -p " + std::to_string(port) + " ";
+  if (!eventually([&] { return run(cli + "ping").output == "PONG\n"; }, 10s)) return nullptr;
+  return p;
+}
+
+// SIGSTOP for a redis-server (it accepts connections, as the kernel does, but never
+// answers), SIGCONT when destroyed.
+class Hang {
+ public:
+  explicit Hang(const std::string& cli) {
+    auto info = run(cli + "INFO server | sed -n 's/^process_id:\\([0-9]*\\).*/\\1/p'");
+    pid_ = info.output.substr(0, info.output.find('\n'));
+    ok_ = !pid_.empty() && run("kill -STOP " + pid_).status == 0;
+  }
+  ~Hang() { resume(); }
+  bool ok() const { return ok_; }
+  void resume() {
+    if (ok_) run("kill -CONT " + pid_);
+    ok_ = false;
+  }
+
+ private:
+  std::string pid_;
+  bool ok_ = false;
+};
+
+// A hung Redis: the adapter's 2 s Redis timeout turns it into an error (reason Timeout),
+// and the value comes back at once when Redis answers again.
+TEST_F(ScalingTest, HungRedisIsATimeoutNotAHang) {
+  auto redis = extraRedis(redisServer_, 6380);
+  ASSERT_TRUE(redis) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis-6380.log");
+  const std::string cli = "redis-cli -h 10.200.0.1 -p 6380 ";
+  Json q = queue("jobs");
+  q["redis"]["address"] = "10.200.0.1:6380";
+  createScaled("hung", serviceLevel("hung", {{"queue", q}}));
+  ASSERT_EQ(run(cli + "RPUSH jobs a b c").output, "3\n");
+  ASSERT_TRUE(eventually([&] { return backlog("hung") == 3.0; }, 10s)) << getRaw(externalPath("hung")).output;
+
+  Hang hang(cli);
+  ASSERT_TRUE(hang.ok());
+  auto hung = Clock::now();
+  Raw r;
+  ASSERT_TRUE(eventually([&] {
+    r = getRaw(externalPath("hung"));
+    return r.status != 0;
+  }, 20s)) << "a hung Redis must not keep answering the last value: " << r.output;
+  double detected = secondsSince(hung);
+  std::printf("redis hung: error served after %.2fs: %s", detected, r.output.c_str());
+  EXPECT_LT(detected, 5.0) << "poll (1 s) + Redis timeout (2 s) bound this";
+  EXPECT_NE(r.output.find("10.200.0.1:6380 key jobs: Timeout"), std::string::npos) << r.output;
+
+  hang.resume();
+  auto resumed = Clock::now();
+  EXPECT_TRUE(eventually([&] { return backlog("hung") == 3.0; }, 15s)) << getRaw(externalPath("hung")).output;
+  std::printf("redis hung: value served again %.2fs after it answers\n", secondsSince(resumed));
+}
+
+// docs/metrics-adapter.md: "Queues on one server are measured one at a time; different servers can
+// be measured in parallel." One team's hung Redis must not make another team's metric stale.
+TEST_F(ScalingTest, AHungRedisDoesNotDelayTheMetricsOfAnotherServer) {
+  auto redis = extraRedis(redisServer_, 6381);
+  ASSERT_TRUE(redis) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis-6381.log");
+  const std::string cli = "redis-cli -h 10.200.0.1 -p 6381 ";
+  // Five queues on the server that will hang (no workload needed: the adapter measures
+  // every ServiceLevel's queue), one on the healthy one.
+  for (int i = 1; i <= 5; ++i) {
+    Json q = queue("jobs-" + std::to_string(i));
+    q["redis"]["address"] = "10.200.0.1:6381";
+    auto created = client_->create(kServiceLevels, ns(), serviceLevel("stuck-" + std::to_string(i), {{"queue", q}}));
+    ASSERT_TRUE(created.ok()) << created.error().what();
+  }
+  const std::string key = "jobs-" + ns();
+  ASSERT_TRUE(client_->create(kServiceLevels, ns(), serviceLevel("steady", {{"queue", queue(key)}})).ok());
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 1; i <= 5; ++i) {
+      if (backlog("stuck-" + std::to_string(i)) != 0.0) return false;
+    }
+    return backlog("steady") == 0.0;
+  }, 15s)) << getRaw(externalPath("steady")).output;
+
+  Hang hang(cli);
+  ASSERT_TRUE(hang.ok());
+  std::this_thread::sleep_for(3s);  // the poller is in the middle of the hung server by now
+  ASSERT_EQ(run(kRedisCli + "RPUSH " + key + " 1 2 3 4 5").output, "5\n");
+  auto pushed = Clock::now();
+  bool seen = eventually([&] { return backlog("steady") == 5.0; }, 30s);
+  double delay = secondsSince(pushed);
+  std::printf("hung redis elsewhere: healthy queue's change served after %.2fs\n", delay);
+  ASSERT_TRUE(seen) << getRaw(externalPath("steady")).output;
+  EXPECT_LT(delay, 3.0)
+      << "BUG (adapter, reported): the poller (metrics-adapter/cache.cc Poller::pollOnce) measures every target "
+         "one after another in one thread, so a hung Redis with N queues (N x the 2 s Redis timeout per round) "
+         "delays the metrics of every other Redis server and of Prometheus; meanwhile the API keeps serving their last "
+         "values (old timestamps, no error). docs/metrics-adapter.md says different servers are measured in parallel. Here: a change on a "
+         "healthy server took " << delay << " s to be served (poll interval 1 s).";
 }
 
 // Last: it stops Redis (and starts it again).

@@ -208,6 +208,9 @@ std::vector<ErrorCase> errorCases() {
        "clusters[c].server: \"api:6443\" is not an https:// or http:// URL"},
       {"ServerWithoutHost", kContext + "clusters: [{name: c, cluster: {server: \"https://\"}}]\n",
        "clusters[c].server: \"https://\" is not an https:// or http:// URL"},
+      {"ServerOnlySlashesAfterScheme",
+       kContext + "clusters: [{name: c, cluster: {server: \"https:///\"}}]\n",
+       "clusters[c].server: \"https:///\" has no host"},
       {"ServerNotAString", kContext + "clusters: [{name: c, cluster: {server: [a]}}]\n",
        "clusters[c].server: not a string"},
       {"CaDataNotBase64",
@@ -272,6 +275,18 @@ TEST_P(KubeconfigErrorTest, NamesTheFileAndTheField) {
 
 INSTANTIATE_TEST_SUITE_P(Kubeconfig, KubeconfigErrorTest, ::testing::ValuesIn(errorCases()),
                          [](const auto& info) { return info.param.name; });
+
+// config.h promises a server without trailing slash; fuzzing found "https://k//" kept one.
+TEST_F(KubeconfigTest, StripsEveryTrailingSlashOfTheServer) {
+  for (const std::string server : {"https://k//", "https://k:6443///", "http://k/base//"}) {
+    SCOPED_TRACE(server);
+    const auto config =
+        parse(kContext + "clusters: [{name: c, cluster: {server: \"" + server + "\"}}]\n");
+    ASSERT_TRUE(config.ok()) << config.error().what();
+    EXPECT_FALSE(config->server.ends_with('/')) << config->server;
+    EXPECT_EQ(config->server + std::string(server.size() - config->server.size(), '/'), server);
+  }
+}
 
 TEST_F(KubeconfigTest, ReadErrorsNameTheResolvedPath) {
   const auto config = parse(kHead + "users: [{name: u, user: {tokenFile: sub/token}}]\n");

@@ -90,6 +90,8 @@ TEST(QuantityTest, ParsesEverySuffixToItsCanonicalForm) {
       {"1.2e3", "1200", Format::DecimalExponent},
       {"0.5e0", "500e-3", Format::DecimalExponent},
       {"1e2147483647", "10e2147483646", Format::DecimalExponent},
+      {"0.1e2147483647", "1e2147483646", Format::DecimalExponent},
+      {"10e2147483646", "10e2147483646", Format::DecimalExponent},
       // Finer than nano rounds away from zero.
       {"0.1n", "1n", Format::DecimalSI},
       {"0.9n", "1n", Format::DecimalSI},
@@ -153,6 +155,17 @@ TEST(QuantityTest, RejectsMalformedInputNamingIt) {
       "-3.01i",
       "-3.01e-",
       "1e2147483648",                              // exponent beyond int32
+      // Trailing zeros moved into the exponent take it beyond int32 (fuzzing: canonical()
+      // printed 1e2147483649, which does not parse).
+      "100e2147483647",
+      "10e2147483647",
+      "1000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+      "e2147483600",
+      "20000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+      "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+      "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+      "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+      "E+2147483500",
       "100000000000000000000000000000000000001",   // 39 significant digits
       "1000000000000000000000000000000.000000001",  // 40 significant digits at nano
   };

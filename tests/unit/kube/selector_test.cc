@@ -301,5 +301,28 @@ TEST(SelectorTest, RejectsInvalidLabelSelectorJson) {
   }
 }
 
+// Parsed YAML can hold any bytes; the error message quotes the selector without throwing
+// (fuzzing: dump() threw nlohmann type_error 316 on "caf\xE9").
+TEST(SelectorTest, RejectsLabelSelectorJsonThatIsNotUtf8WithoutThrowing) {
+  const std::string latin1 = "caf\xE9";
+  nlohmann::json matchLabels = nlohmann::json::object();
+  matchLabels[latin1] = "x";
+  nlohmann::json expression = {{"key", "app"}, {"operator", latin1}, {"values", {"a"}}};
+  const nlohmann::json cases[] = {
+      {{"matchLabels", matchLabels}},
+      {{"matchLabels", {{"app", latin1}}}},
+      {{"matchExpressions", nlohmann::json::array({expression})}},
+      {{"matchExpressions", nlohmann::json::array({{{"key", latin1}, {"operator", "Exists"}}})}},
+  };
+  for (const nlohmann::json& json : cases) {
+    Result<Selector> selector = Selector();
+    ASSERT_NO_THROW(selector = selectorFromJson(json));
+    ASSERT_FALSE(selector.ok()) << selector->toString();
+    EXPECT_EQ(selector.error().status.reason, "Invalid");
+    EXPECT_NE(selector.error().status.message.find("label selector {"), std::string::npos)
+        << selector.error().status.message;
+  }
+}
+
 }  // namespace
 }  // namespace governor::kube

@@ -19,18 +19,15 @@
 
 #include "kube/duration.h"
 #include "operator/render/render.h"
+#include "operator/render/slo.h"
 
 namespace governor::op {
 namespace {
 
-using std::chrono::milliseconds;
 // The dashboard keeps its keys in the order written here (id, type, title, ... targets), which
 // reads better in `kubectl get configmap -o yaml` than alphabetical order.
 using Doc = nlohmann::ordered_json;
 
-constexpr milliseconds kMinute = std::chrono::minutes(1);
-constexpr milliseconds kHour = std::chrono::hours(1);
-constexpr milliseconds kDay = std::chrono::hours(24);
 
 constexpr int kSchemaVersion = 39;
 constexpr int kPanelWidth = 12;  // of Grafana's 24 columns: two panels a row
@@ -44,43 +41,11 @@ constexpr const char* kKsmStatusTarget = "kube_horizontalpodautoscaler_status_ta
 constexpr const char* kKsmSpecTarget = "kube_horizontalpodautoscaler_spec_target_metric";
 constexpr const char* kBacklogMetric = "governor_queue_backlog";  // the HPA's External metric (hpa.cc)
 
-// The names rules.cc records (docs/alerts.md); the unit test checks them against ruleGroups().
-std::string errorsRecord(milliseconds w) { return "governor:slo_errors:ratio_rate" + kube::formatDuration(w); }
-constexpr const char* kBudgetRemainingRecord = "governor:slo_error_budget_remaining:ratio";
-constexpr const char* kCacheHitRecord = "governor:cache_hits:ratio_rate5m";
 
 // ---- numbers -------------------------------------------------------------------------
 
-// units / 10^scale as the shortest exact decimal: (999, 3) -> "0.999".
-std::string decimal(int64_t units, int scale) {
-  bool negative = units < 0;
-  uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(units) : static_cast<uint64_t>(units);
-  uint64_t divisor = 1;
-  for (int i = 0; i < scale; ++i) divisor *= 10;
-  std::string out = std::to_string(magnitude / divisor);
-  std::string fraction = std::to_string(magnitude % divisor);
-  fraction.insert(0, static_cast<size_t>(scale) - fraction.size(), '0');
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-  if (!fraction.empty()) out += "." + fraction;
-  return negative && out != "0" ? "-" + out : out;
-}
 
-// A percentage in millionths of a percent, from the user's text when it is the API's form
-// (as rules.cc reads it, so that the budget here is the budget there).
-int64_t microPercent(const Percent& p) {
-  static const std::regex pattern(R"(^([0-9]{1,2})(?:\.([0-9]{1,6}))?$)");
-  std::smatch m;
-  if (std::regex_match(p.text, m, pattern)) {
-    std::string fraction = m[2].str();
-    fraction.append(6 - fraction.size(), '0');
-    return std::stoll(m[1].str()) * 1000000 + std::stoll(fraction);
-  }
-  return static_cast<int64_t>(p.value * 1e6 + (p.value >= 0 ? 0.5 : -0.5));
-}
 
-std::string ratioOf(const Percent& p) { return decimal(microPercent(p), 8); }               // "99.9" -> "0.999"
-std::string budgetOf(const Percent& p) { return decimal(100000000 - microPercent(p), 8); }  // "99.9" -> "0.001"
-std::string percentText(const Percent& p) { return decimal(microPercent(p), 6) + "%"; }
 std::string seconds(milliseconds d) { return decimal(d.count(), 3); }
 
 // The page tier's fast row, as rules.cc computes it: 2% of the budget in 1h.
@@ -92,30 +57,8 @@ std::string fastBurnRate(milliseconds sloWindow) {
 
 // ---- PromQL --------------------------------------------------------------------------
 
-std::string promqlString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
-std::string selector(const Labels& labels) {
-  std::string out = "{";
-  for (const auto& [k, v] : labels) {
-    if (out.size() > 1) out += ",";
-    out += k + "=" + promqlString(v);
-  }
-  return out + "}";
-}
 
-// The labels rules.cc puts on this ServiceLevel's series.
-Labels seriesLabels(const ServiceLevel& sl, const std::string& slo = "") {
-  Labels l{{"namespace", sl.namespaceName}, {"service_level", sl.name}};
-  if (!slo.empty()) l["slo"] = slo;
-  return l;
-}
 
 // The HPA's series in kube-state-metrics: the HPA is named after the ServiceLevel.
 Labels hpaLabels(const ServiceLevel& sl) {

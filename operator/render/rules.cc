@@ -19,15 +19,13 @@
 
 #include "kube/duration.h"
 #include "operator/render/render.h"
+#include "operator/render/slo.h"
 
 namespace governor::op {
 namespace {
 
-using std::chrono::milliseconds;
 
-constexpr milliseconds kMinute = std::chrono::minutes(1);
-constexpr milliseconds kHour = std::chrono::hours(1);
-constexpr milliseconds kDay = std::chrono::hours(24);
+
 
 // The ranges each SLI is recorded over: the short and long windows of the alerts below.
 const std::vector<milliseconds>& alertWindows() {
@@ -65,40 +63,10 @@ constexpr const char* kDefaultTicketSeverity = "warning";
 
 // ---- numbers -------------------------------------------------------------------------
 
-// units / 10^scale as the shortest exact decimal: (1, 3) -> "0.001", (1500, 3) -> "1.5".
-std::string decimal(int64_t units, int scale) {
-  bool negative = units < 0;
-  uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(units) : static_cast<uint64_t>(units);
-  uint64_t divisor = 1;
-  for (int i = 0; i < scale; ++i) divisor *= 10;
-  std::string out = std::to_string(magnitude / divisor);
-  std::string fraction = std::to_string(magnitude % divisor);
-  fraction.insert(0, static_cast<size_t>(scale) - fraction.size(), '0');
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-  if (!fraction.empty()) out += "." + fraction;
-  return negative && out != "0" ? "-" + out : out;
-}
 
-// A percentage in millionths of a percent, from the text when it is the API's form
-// ("99.9" -> 99900000), else from the number (structs built in code may only have that).
-int64_t microPercent(const Percent& p) {
-  static const std::regex pattern(R"(^([0-9]{1,2})(?:\.([0-9]{1,6}))?$)");
-  std::smatch m;
-  if (std::regex_match(p.text, m, pattern)) {
-    std::string fraction = m[2].str();
-    fraction.append(6 - fraction.size(), '0');
-    return std::stoll(m[1].str()) * 1000000 + std::stoll(fraction);
-  }
-  return static_cast<int64_t>(p.value * 1e6 + (p.value >= 0 ? 0.5 : -0.5));
-}
 
-// "99.9" -> "0.999"; the objective as a ratio.
-std::string ratioOf(const Percent& p) { return decimal(microPercent(p), 8); }
-// "99.9" -> "0.001"; the error budget as a ratio.
-std::string budgetOf(const Percent& p) { return decimal(100000000 - microPercent(p), 8); }
 // "99.9" -> "0.1%"; the error budget as people say it.
 std::string budgetPercentOf(const Percent& p) { return decimal(100000000 - microPercent(p), 6) + "%"; }
-std::string percentText(const Percent& p) { return decimal(microPercent(p), 6) + "%"; }
 
 // A burn rate with up to six significant digits: 14.4, 6, 13.44, 0.933333.
 std::string formatRate(double rate) {
@@ -114,20 +82,6 @@ double burnRate(const BurnWindow& w, milliseconds sloWindow) {
 
 // ---- PromQL text ---------------------------------------------------------------------
 
-std::string promqlString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 std::string range(milliseconds d) { return kube::formatDuration(d); }
 
@@ -172,21 +126,7 @@ std::string sum(const std::string& query) {
   return "sum(\n" + query + "\n)";
 }
 
-// The label values that name this ServiceLevel's series: namespace, service_level[, slo].
-Labels seriesLabels(const ServiceLevel& sl, const std::string& slo = "") {
-  Labels l{{"namespace", sl.namespaceName}, {"service_level", sl.name}};
-  if (!slo.empty()) l["slo"] = slo;
-  return l;
-}
 
-std::string selector(const Labels& labels) {
-  std::string out = "{";
-  for (const auto& [k, v] : labels) {
-    if (out.size() > 1) out += ",";
-    out += k + "=" + promqlString(v);
-  }
-  return out + "}";
-}
 
 Json labelsJson(const Labels& labels) {
   Json out = Json::object();
@@ -331,10 +271,7 @@ std::vector<Sli> slis(const ServiceLevel& sl) {
   return out;
 }
 
-std::string errorsRecord(milliseconds w) { return "governor:slo_errors:ratio_rate" + range(w); }
 std::string requestsRecord(milliseconds w) { return "governor:slo_requests:rate" + range(w); }
-constexpr const char* kBudgetRemainingRecord = "governor:slo_error_budget_remaining:ratio";
-constexpr const char* kCacheHitRecord = "governor:cache_hits:ratio_rate5m";
 
 Json record(const std::string& name, const std::string& expr, const Labels& labels) {
   return {{"record", name}, {"expr", expr}, {"labels", labelsJson(labels)}};

@@ -16,6 +16,7 @@
 
 #include "operator/render/render.h"
 #include "support/process.h"
+#include "unit/operator/sample.h"
 
 namespace governor::op {
 namespace {
@@ -126,16 +127,6 @@ class RedisServer {
   fs::path dir_;
   std::optional<BackgroundProcess> process_;
 };
-
-Cache cache(const std::string& maxMemory, const std::string& policy) {
-  Cache c;
-  c.maxMemoryText = maxMemory;
-  auto q = kube::parseQuantity(maxMemory);
-  EXPECT_TRUE(q.ok()) << maxMemory;
-  if (q) c.maxMemory = *q;
-  c.evictionPolicy = policy;
-  return c;
-}
 
 class RedisConfTest : public ::testing::Test {
  protected:

@@ -16,16 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Cache cache(const std::string& maxMemory = "256Mi", const std::string& policy = "allkeys-lru") {
-  Cache c;
-  c.maxMemoryText = maxMemory;
-  auto q = kube::parseQuantity(maxMemory);
-  EXPECT_TRUE(q.ok()) << maxMemory;
-  if (q) c.maxMemory = *q;
-  c.evictionPolicy = policy;
-  return c;
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);

@@ -1,6 +1,8 @@
-// The ServiceLevel the renderer tests start from: shop/checkout on Deployment checkout,
-// as the API server would hand it over (with a uid).
+// What the renderer tests start from: the ServiceLevel shop/checkout on Deployment
+// checkout, as the API server would hand it over (with a uid), and cache sections.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include "operator/render/render.h"
 
@@ -13,6 +15,17 @@ inline ServiceLevel checkout() {
   sl.uid = "0b6f3c1e-uid";
   sl.workload = {"Deployment", "checkout"};
   return sl;
+}
+
+// A cache section as the parser would give it for this maxMemory and eviction policy.
+inline Cache cache(const std::string& maxMemory = "256Mi", const std::string& policy = "allkeys-lru") {
+  Cache c;
+  c.maxMemoryText = maxMemory;
+  auto q = kube::parseQuantity(maxMemory);
+  EXPECT_TRUE(q.ok()) << maxMemory;
+  if (q) c.maxMemory = *q;
+  c.evictionPolicy = policy;
+  return c;
 }
 
 }  // namespace governor::op

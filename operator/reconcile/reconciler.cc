@@ -207,21 +207,34 @@ void Reconciler::writeStatus(Pass& pass) {
   if (!res) spdlog::warn("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what());
 }
 
+std::optional<Json> Reconciler::servedMetric(const std::string& path) {
+  auto res = client_.raw("GET", path);
+  if (!res) {
+    // Forbidden is the operator's own RBAC, not a metric that is momentarily unavailable:
+    // say so, or status would lack the value without a word.
+    if (res.error().status.code == 403) spdlog::warn("status: cannot read a served metric: {}", res.error().what());
+    return std::nullopt;
+  }
+  auto items = res->value("items", Json::array());
+  if (items.empty()) return std::nullopt;
+  return items[0];
+}
+
 std::optional<std::string> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  auto res = client_.raw("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + sl.namespaceName +
-                                    "/governor_queue_backlog?labelSelector=governor.io%2Fservice-level%3D" + sl.name);
-  if (!res || res->value("items", Json::array()).empty()) return std::nullopt;
-  return (*res)["items"][0].value("value", "");
+  auto item = servedMetric("/apis/external.metrics.k8s.io/v1beta1/namespaces/" + sl.namespaceName +
+                           "/governor_queue_backlog?labelSelector=governor.io%2Fservice-level%3D" + sl.name);
+  if (!item) return std::nullopt;
+  return item->value("value", "");
 }
 
 std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
   if (!sl.objectives || !sl.objectives->latency) return std::nullopt;
   auto resource = sl.workload.kind == "StatefulSet" ? "statefulsets.apps" : "deployments.apps";
-  auto res = client_.raw("GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + sl.namespaceName + "/" + resource +
-                                    "/" + sl.workload.name + "/governor_latency_p95_seconds");
-  if (!res || res->value("items", Json::array()).empty()) return std::nullopt;
-  auto seconds = kube::parseQuantity((*res)["items"][0].value("value", ""));
+  auto item = servedMetric("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + sl.namespaceName + "/" + resource +
+                           "/" + sl.workload.name + "/governor_latency_p95_seconds");
+  if (!item) return std::nullopt;
+  auto seconds = kube::parseQuantity(item->value("value", ""));
   if (!seconds) return std::nullopt;
   return kube::formatDuration(std::chrono::milliseconds(std::llround(seconds->asDouble() * 1000)));
 }

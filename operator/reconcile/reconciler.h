@@ -61,6 +61,8 @@ class Reconciler {
   void writeStatus(Pass& pass);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated
   // APIs as the HPA reads it; nothing when the adapter has no value.
+  // The first item of the metrics API list at `path` (through the aggregator), or nullopt.
+  std::optional<Json> servedMetric(const std::string& path);
   std::optional<std::string> servedBacklog(const ServiceLevel& sl);
   std::optional<std::string> servedLatencyP95(const ServiceLevel& sl);
   void recordEvent(const Json& sl, const std::string& type, const std::string& reason, const std::string& message);

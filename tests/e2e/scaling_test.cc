@@ -1,5 +1,6 @@
 // End to end, as users run Governor: governor-operator and governor-metrics-adapter as
-// processes in the test cluster's network namespace, a real redis-server and a real
+// processes in the test cluster's network namespace, each with a token of the chart's
+// ServiceAccount and nothing but the chart's RBAC, a real redis-server and a real
 // Prometheus, the adapter registered with the kube-apiserver's aggregation layer through
 // tests/e2e/adapter-apiservice.yaml.in, and kube-controller-manager's HPA (1 s sync)
 // scaling Deployments on what the adapter serves. Queue backlog from a list and from a
@@ -260,8 +261,16 @@ class ScalingTest : public ::testing::Test {
     ASSERT_TRUE(eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; }))
         << tail(prometheus_->logFile());
 
+    // Both binaries run as the chart's ServiceAccounts, with exactly the chart's RBAC.
+    auto rbac = run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f - && " +
+                    chartRbac() + " | kubectl apply -f - 2>&1");
+    ASSERT_EQ(rbac.status, 0) << rbac.output;
+    adapterKubeconfig_ = serviceAccountKubeconfig("governor-metrics-adapter", pki + "/ca.crt");
+    operatorKubeconfig_ = serviceAccountKubeconfig("governor-operator", pki + "/ca.crt");
+    ASSERT_FALSE(adapterKubeconfig_.empty() || operatorKubeconfig_.empty()) << "kubectl create token failed";
+
     adapter_ = new BackgroundProcess(
-        {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", kubeconfig, "--bind-address", kAddress, "--secure-port",
+        {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", adapterKubeconfig_, "--bind-address", kAddress, "--secure-port",
          kAdapterPort, "--tls-cert-file", tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
          "--poll-interval", "1s", "--prometheus-url", kPrometheusUrl, "--log-format", "text"},
         logs + "e2e-adapter.log");
@@ -269,7 +278,8 @@ class ScalingTest : public ::testing::Test {
       return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;
     })) << "the adapter did not become ready:\n" << tail(adapter_->logFile());
 
-    operator_ = new BackgroundProcess({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", kubeconfig, "--metrics-bind-address",
+    operator_ = new BackgroundProcess({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", operatorKubeconfig_, "--leader-elect",
+                                       "--leader-election-namespace", "governor", "--metrics-bind-address",
                                        "127.0.0.1:18180", "--health-probe-bind-address", kOperatorHealth,
                                        "--log-format", "text"},
                                       logs + "e2e-operator.log");
@@ -299,6 +309,7 @@ class ScalingTest : public ::testing::Test {
     // namespace deletion) for whatever runs on this cluster next.
     run("kubectl delete apiservice v1beta1.external.metrics.k8s.io v1beta2.custom.metrics.k8s.io --ignore-not-found");
     run("kubectl delete namespace governor --ignore-not-found --wait=false");
+    run(chartRbac() + " | kubectl delete --ignore-not-found -f -");
     if (operator_) {
       EXPECT_EQ(operator_->stop(), 0) << "the operator must stop cleanly on SIGTERM";
     }
@@ -313,6 +324,26 @@ class ScalingTest : public ::testing::Test {
     operator_ = adapter_ = prometheus_ = redis_ = nullptr;
     exporter_ = nullptr;
     if (!tmp_.empty()) fs::remove_all(tmp_);
+  }
+
+  // The chart's ServiceAccounts and RBAC objects, as `helm install` would create them.
+  static std::string chartRbac() {
+    return "helm template governor " GOVERNOR_SOURCE_DIR "/charts/governor --namespace governor"
+           " --show-only templates/serviceaccounts.yaml --show-only templates/rbac-operator.yaml"
+           " --show-only templates/rbac-adapter.yaml";
+  }
+
+  // A kubeconfig that authenticates with a token of ServiceAccount governor/`sa`; empty on
+  // failure.
+  static std::string serviceAccountKubeconfig(const std::string& sa, const std::string& ca) {
+    const std::string file = tmp_ + "/" + sa + ".kubeconfig";
+    const std::string kc = "KUBECONFIG=" + quote(file) + " kubectl config ";
+    auto made = run("server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}') && "
+                    "token=$(kubectl create token " + sa + " -n governor --duration=2h) && " +
+                    kc + "set-cluster e2e --server=\"$server\" --certificate-authority=" + quote(ca) +
+                    " --embed-certs && " + kc + "set-credentials " + sa + " --token=\"$token\" && " + kc +
+                    "set-context e2e --cluster=e2e --user=" + sa + " && " + kc + "use-context e2e");
+    return made.status == 0 ? file : "";
   }
 
   // redis-server on 10.200.0.1:6379, as the smoke test runs it: no persistence, so a
@@ -390,6 +421,8 @@ class ScalingTest : public ::testing::Test {
 
   static inline std::string tmp_;
   static inline std::string redisServer_;
+  static inline std::string adapterKubeconfig_;
+  static inline std::string operatorKubeconfig_;
   static inline BackgroundProcess* redis_ = nullptr;
   static inline BackgroundProcess* prometheus_ = nullptr;
   static inline Exporter* exporter_ = nullptr;
@@ -399,6 +432,22 @@ class ScalingTest : public ::testing::Test {
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<TestNamespace> ns_;
 };
+
+// What every other test here proves works, works with the chart's ServiceAccounts and RBAC:
+// the binaries' kubeconfigs carry those identities, which cannot do more.
+TEST_F(ScalingTest, BinariesRunAsTheChartsServiceAccounts) {
+  for (const auto& [kubeconfig, sa] : {std::pair{adapterKubeconfig_, "governor-metrics-adapter"},
+                                       std::pair{operatorKubeconfig_, "governor-operator"}}) {
+    const std::string as = "KUBECONFIG=" + quote(kubeconfig) + " kubectl ";
+    EXPECT_EQ(run(as + "auth whoami -o jsonpath='{.status.userInfo.username}'").output,
+              std::string("system:serviceaccount:governor:") + sa);
+    auto secrets = run(as + "get secrets -A 2>&1");
+    EXPECT_NE(secrets.status, 0) << sa << " may list every Secret: " << secrets.output;
+    EXPECT_NE(secrets.output.find("Forbidden"), std::string::npos) << secrets.output;
+  }
+  EXPECT_EQ(run("kubectl get lease governor-operator -n governor -o jsonpath='{.spec.holderIdentity}'").status, 0)
+      << "the operator, elected with its own token, holds the Lease";
+}
 
 TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
   const std::string key = "jobs-" + ns();

@@ -388,18 +388,19 @@ can() {
   can_checks+=("$sa")
   [[ $got == "$want" ]] || can_failures[$sa]+="  can-i $* -> ${got:-error}, want $want"$'\n'
 }
-# api KUBECONFIG yes|no VERB GROUP RESOURCE [NAMESPACE]: the same through a
+# api KUBECONFIG yes|no VERB GROUP RESOURCE[/SUBRESOURCE] [NAMESPACE]: the same through a
 # SelfSubjectAccessReview, for resources the API server does not serve now (the
 # PrometheusRule CRD is not installed; the metrics APIs are unavailable): kubectl auth can-i
 # cannot name their group and asks about the wrong resource.
 api() {
-  local kc=$1 want=$2 verb=$3 group=$4 resource=$5 namespace=${6:-} sa got
+  local kc=$1 want=$2 verb=$3 group=$4 resource=${5%%/*} subresource= namespace=${6:-} sa got
+  [[ $5 == */* ]] && subresource=${5#*/}
   sa=$(basename "$kc" .kubeconfig)
   got=$(KUBECONFIG=$kc kubectl create --validate=false -o jsonpath='{.status.allowed}' -f - 2>&1 <<EOF
 apiVersion: authorization.k8s.io/v1
 kind: SelfSubjectAccessReview
 spec:
-  resourceAttributes: {verb: "$verb", group: "$group", resource: "$resource", namespace: "$namespace"}
+  resourceAttributes: {verb: "$verb", group: "$group", resource: "$resource", subresource: "$subresource", namespace: "$namespace"}
 EOF
   )
   [[ $got == true ]] && got=yes
@@ -417,6 +418,10 @@ for r in horizontalpodautoscalers.autoscaling statefulsets.apps services configm
 done
 for v in get create patch delete; do api "$op_kc" yes "$v" monitoring.coreos.com prometheusrules; done
 o yes get deployments.apps -A
+api "$op_kc" yes list external.metrics.k8s.io governor_queue_backlog
+for w in deployments.apps statefulsets.apps; do
+  api "$op_kc" yes get custom.metrics.k8s.io "$w/governor_latency_p95_seconds"
+done
 o yes create leases.coordination.k8s.io -n "$ns"
 o yes get leases.coordination.k8s.io/governor-operator -n "$ns"
 o yes update leases.coordination.k8s.io/governor-operator -n "$ns"
@@ -436,6 +441,9 @@ o no update horizontalpodautoscalers.autoscaling -A
 o no update configmaps -A
 o no deletecollection configmaps -A
 api "$op_kc" no list monitoring.coreos.com prometheusrules
+api "$op_kc" no list external.metrics.k8s.io other_metric
+api "$op_kc" no get custom.metrics.k8s.io deployments.apps/other_metric
+api "$op_kc" no get custom.metrics.k8s.io pods/governor_latency_p95_seconds
 api "$op_kc" no watch monitoring.coreos.com prometheusrules
 api "$op_kc" no update monitoring.coreos.com prometheusrules
 o no list deployments.apps -A

@@ -82,7 +82,8 @@ void LeaderElector::release() {
   (void)client_.update(kLeases, next);
 }
 
-bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading) {
+bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading,
+                        const std::function<void()>& onStoppedLeading) {
   auto sleep = [&](std::chrono::milliseconds d) {
     for (auto until = std::chrono::steady_clock::now() + d; !stop && std::chrono::steady_clock::now() < until;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -91,9 +92,9 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
   while (!stop && !tryAcquireOrRenew()) sleep(config_.retryPeriod);
   if (stop) return false;
   spdlog::info("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name);
-  onStartedLeading();
-  auto lastRenew = std::chrono::steady_clock::now();
-  while (!stop) {
+  std::thread leading(onStartedLeading);
+  bool lost = false;
+  for (auto lastRenew = std::chrono::steady_clock::now(); !stop && !lost;) {
     sleep(config_.retryPeriod);
     if (stop) break;
     if (tryAcquireOrRenew()) {
@@ -101,11 +102,13 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
     } else if (std::chrono::steady_clock::now() - lastRenew > config_.renewDeadline) {
       spdlog::error("leader election: could not renew lease {}/{} for {}s", config_.namespaceName, config_.name,
                     config_.renewDeadline.count());
-      return true;
+      lost = true;
     }
   }
-  release();
-  return false;
+  leading.join();
+  onStoppedLeading();
+  if (!lost) release();
+  return lost;
 }
 
 }  // namespace governor::kube

@@ -25,11 +25,15 @@ class LeaderElector {
  public:
   LeaderElector(Client& client, LeaseConfig config) : client_(client), config_(std::move(config)) {}
 
-  // Tries to acquire, then keeps renewing. Calls onStartedLeading once leadership is won
-  // and returns when `stop` is set (releasing the lease) or when renewing has failed for
-  // renewDeadline (leadership lost; the caller should exit). Returns true when it held
-  // the lease and lost it, false otherwise.
-  bool run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading);
+  // Tries to acquire, then keeps renewing every retryPeriod. Once the lease is won it calls
+  // onStartedLeading on a thread of its own, so that a slow start (informers syncing) never
+  // delays renewing. Returns when `stop` is set or when renewing has failed for
+  // renewDeadline (leadership lost; the caller should exit). Either way it first waits for
+  // onStartedLeading to return and calls onStoppedLeading, which must stop the work; only
+  // then, on `stop`, it releases the lease so that another candidate takes over at once.
+  // Returns true when it held the lease and lost it, false otherwise.
+  bool run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading,
+           const std::function<void()>& onStoppedLeading);
 
   // One attempt; true when we hold the lease afterwards.
   bool tryAcquireOrRenew();

@@ -94,12 +94,16 @@ int run(const RunOptions& o) {
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,
                             {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds)});
-  auto health = op::Endpoints::health(o.healthAddress, [&] { return controller.synced(); });
+  // A replica standing by for the lease is ready: were it not, a rolling update of one
+  // replica would wait forever for the new pod while the old one holds the lease.
+  std::atomic<bool> standingBy = o.leaderElect;
+  auto health = op::Endpoints::health(o.healthAddress, [&] { return standingBy || controller.synced(); });
   if (!health) return fail("--health-probe-bind-address: " + health.error().status.message);
 
   std::signal(SIGTERM, [](int) { stopping = true; });
   std::signal(SIGINT, [](int) { stopping = true; });
   auto startControllers = [&] {
+    standingBy = false;
     metrics.setLeader(true);
     if (!controller.start(std::chrono::minutes(2))) spdlog::error("informers did not sync within 2 minutes");
     spdlog::info("operator started (namespace: {})", o.namespaceName.empty() ? "all" : o.namespaceName);
@@ -110,12 +114,12 @@ int run(const RunOptions& o) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     kube::LeaderElector elector(**client, {ns, "governor-operator", std::string(host) + "_" + std::to_string(getpid())});
-    lost = elector.run(stopping, startControllers);
+    lost = elector.run(stopping, startControllers, [&] { controller.stop(); });
   } else {
     startControllers();
     while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    controller.stop();
   }
-  controller.stop();
   if (lost) return fail("lost the leader lease; exiting so that a restart can compete again");
   spdlog::info("operator stopped");
   return 0;

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <regex>
+#include <thread>
 
 #include "cluster.h"
 #include "kube/client.h"
@@ -342,6 +343,40 @@ TEST_F(OperatorTest, DeletingTheServiceLevelGarbageCollectsItsChildren) {
       std::chrono::seconds(60)))
       << "kube-controller-manager's garbage collector removes children of a deleted owner";
   EXPECT_TRUE(exists(kDeployments, "gone-app")) << "the workload belongs to the user";
+}
+
+// Two replicas with --leader-elect, as the chart runs them: the standby is ready (else a
+// rolling update would wait for it forever) but does not lead, and takes over as soon as the
+// leader stops.
+TEST_F(OperatorTest, AStandbyReplicaIsReadyAndTakesOverWhenTheLeaderStops) {
+  auto replica = [&](const std::string& port) {
+    return std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"),
+                                 "--leader-elect", "--leader-election-namespace", ns_->name(),
+                                 "--metrics-bind-address", "127.0.0.1:" + port + "0",
+                                 "--health-probe-bind-address", "127.0.0.1:" + port + "1", "--log-format", "text"},
+        std::string(GOVERNOR_BINARY_DIR) + "/operator-replica-" + port + ".log");
+  };
+  auto ready = [](const std::string& port) {
+    return run("curl -sf http://127.0.0.1:" + port + "1/readyz").status == 0;
+  };
+  auto leads = [](const std::string& port) {
+    return run("curl -sf http://127.0.0.1:" + port + "0/metrics").output.find("\ngovernor_operator_leader 1") !=
+           std::string::npos;
+  };
+  auto first = replica("1828");
+  ASSERT_TRUE(eventually([&] { return leads("1828") && ready("1828"); })) << first->logFile();
+  auto second = replica("1838");
+  ASSERT_TRUE(eventually([&] { return ready("1838"); })) << "a standby must be ready: " << second->logFile();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_FALSE(leads("1838")) << "one leader at a time";
+
+  auto stopped = std::chrono::steady_clock::now();
+  EXPECT_EQ(first->stop(), 0);
+  ASSERT_TRUE(eventually([&] { return leads("1838") && ready("1838"); })) << second->logFile();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(10))
+      << "the stopped leader released the lease: no waiting for it to expire (15 s)";
+  EXPECT_EQ(second->stop(), 0);
 }
 
 }  // namespace

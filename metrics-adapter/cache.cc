@@ -9,24 +9,36 @@
 #include <exception>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 namespace governor::adapter {
 
 MetricCache::MetricCache(Clock clock) : clock_(std::move(clock)) {}
 
 void MetricCache::update(const std::string& key, const kube::Result<double>& measurement) {
   const auto now = clock_();
-  std::unique_lock lock(mutex_);
-  Entry& entry = entries_[key];
-  entry.timestamp = now;
+  std::optional<kube::Error> error;
   if (!measurement.ok()) {
-    entry.error = measurement.error();
+    error = measurement.error();
   } else if (!std::isfinite(measurement.value())) {
-    entry.error = kube::Error{kube::Status{0, "NoData", "measured a non-finite value"}, key};
-  } else {
-    entry.value = measurement.value();
-    entry.error.reset();
-    entry.lastSuccess = now;
+    error = kube::Error{kube::Status{0, "NoData", "measured a non-finite value"}, key};
   }
+  bool wasFailing = false;
+  {
+    std::unique_lock lock(mutex_);
+    auto [it, added] = entries_.try_emplace(key);
+    Entry& entry = it->second;
+    wasFailing = !added && entry.error.has_value();
+    entry.timestamp = now;
+    entry.error = error;
+    if (!error) {
+      entry.value = measurement.value();
+      entry.lastSuccess = now;
+    }
+  }
+  // Once when a metric starts failing and once when it recovers, not every poll.
+  if (error && !wasFailing) spdlog::warn("{}: {}", key, error->what());
+  if (!error && wasFailing) spdlog::info("{}: measured again", key);
 }
 
 std::optional<MetricCache::Entry> MetricCache::get(const std::string& key) const {

@@ -6,10 +6,13 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace governor::adapter {
 namespace {
@@ -72,6 +75,26 @@ TEST(MetricCacheTest, ErrorKeepsValueAndRecordsErrorThenRecovers) {
   EXPECT_EQ(recovered->value, 9.0);
   EXPECT_FALSE(recovered->error.has_value());
   EXPECT_EQ(recovered->lastSuccess, time.now);
+}
+
+// The adapter's log tells when a metric starts failing (with the error) and when it
+// recovers, once each, not on every poll.
+TEST(MetricCacheTest, FailuresAreLoggedWhenTheyStartAndWhenTheyEnd) {
+  auto out = std::make_shared<std::ostringstream>();
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out)));
+  spdlog::set_pattern("%l %v");
+  MetricCache cache;
+  cache.update("k", unavailable("connection refused"));
+  cache.update("k", unavailable("connection refused"));
+  cache.update("k", 3.0);
+  cache.update("k", 4.0);
+  cache.update("k", unavailable("timed out"));
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(out->str(),
+            "warning k: redis r:6379 key jobs: Unavailable: connection refused\n"
+            "info k: measured again\n"
+            "warning k: redis r:6379 key jobs: Unavailable: timed out\n");
 }
 
 TEST(MetricCacheTest, FirstMeasurementFailingIsNeverAZero) {

@@ -23,7 +23,8 @@ class Metrics {
   void countRequest(const std::string& verb, int code);
   // A reconcile that failed and was put back with backoff.
   void countRetry() { retries_->Increment(); }
-  // One finished reconcile: result is "success", "requeue", "error" or "invalid".
+  // One finished reconcile: result is "success" (also for a spec marked invalid in status),
+  // "requeue" or "error".
   void countReconcile(const std::string& result, double seconds);
   void setQueueDepth(double depth) { queueDepth_->Set(depth); }
   void setLeader(bool leader) { leader_->Set(leader ? 1 : 0); }

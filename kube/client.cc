@@ -207,6 +207,9 @@ class Client::Pool {
       c = std::make_unique<httplib::ClientImpl>(host_, port_);
     }
     c->set_keep_alive(true);
+    // httplib writes a request's headers and body separately: with Nagle on, the body waits
+    // for the server's delayed ACK (about 40 ms per write).
+    c->set_tcp_nodelay(true);
     c->set_connection_timeout(std::chrono::seconds(5));
     c->set_read_timeout(config_.timeout);
     c->set_write_timeout(config_.timeout);

@@ -2,6 +2,13 @@
 #include "kube/informer.h"
 
 namespace governor::kube {
+namespace {
+
+void withoutManagedFields(Json& object) {
+  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
+}
+
+}  // namespace
 
 Informer::Informer(Client& client, Resource resource, std::string ns, InformerOptions opts)
     : resource_(resource),
@@ -61,17 +68,25 @@ std::optional<Json> Informer::get(const std::string& key) const {
 }
 
 std::vector<Json> Informer::list() const {
+  return list([](const Json&) { return true; });
+}
+
+std::vector<Json> Informer::list(const std::function<bool(const Json&)>& keep) const {
   std::lock_guard lock(mu_);
   std::vector<Json> out;
-  out.reserve(store_.size());
-  for (const auto& [key, obj] : store_) out.push_back(obj);
+  for (const auto& [key, obj] : store_) {
+    if (keep(obj)) out.push_back(obj);
+  }
   return out;
 }
 
 void Informer::replace(std::vector<Json> items) {
   std::lock_guard notify(notifyMu_);
   std::map<std::string, Json> next;
-  for (auto& item : items) next.emplace(objectKey(item), std::move(item));
+  for (auto& item : items) {
+    withoutManagedFields(item);
+    next.emplace(objectKey(item), std::move(item));
+  }
   std::map<std::string, Json> previous;
   {
     std::lock_guard lock(mu_);
@@ -99,7 +114,9 @@ void Informer::replace(std::vector<Json> items) {
 
 void Informer::apply(const WatchEvent& event) {
   std::lock_guard notify(notifyMu_);
-  auto key = objectKey(event.object);
+  Json object = event.object;
+  withoutManagedFields(object);
+  auto key = objectKey(object);
   std::optional<Json> old;
   {
     std::lock_guard lock(mu_);
@@ -107,15 +124,15 @@ void Informer::apply(const WatchEvent& event) {
     if (event.type == "DELETED") {
       store_.erase(key);
     } else {
-      store_[key] = event.object;
+      store_[key] = object;
     }
   }
   if (event.type == "DELETED") {
-    notifyDelete(old ? *old : event.object);
+    notifyDelete(old ? *old : object);
   } else if (old) {
-    notifyUpdate(*old, event.object);
+    notifyUpdate(*old, object);
   } else {
-    notifyAdd(event.object);
+    notifyAdd(object);
   }
 }
 

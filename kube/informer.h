@@ -44,8 +44,12 @@ class Informer : private ReflectorSink {
   bool hasSynced() const;
   bool waitForSync(std::chrono::milliseconds timeout) const;
 
+  // The store keeps objects without metadata.managedFields: no reader needs them, and they
+  // are often the larger part of an object written with server-side apply.
   std::optional<Json> get(const std::string& key) const;  // "ns/name" or "name"
   std::vector<Json> list() const;
+  // The objects `keep` accepts; only those are copied.
+  std::vector<Json> list(const std::function<bool(const Json&)>& keep) const;
   const Resource& resource() const { return resource_; }
   ReflectorStats stats() const { return reflector_.stats(); }
 

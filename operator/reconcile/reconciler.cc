@@ -133,14 +133,13 @@ void Reconciler::pruneChildren(Pass& pass) {
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;
-    for (const auto& obj : informers_.get(r, ns_, kChildSelector).list()) {
+    auto children = informers_.get(r, ns_, kChildSelector).list([&](const Json& obj) {
       const auto& md = obj["metadata"];
-      if (md.value("namespace", "") != pass.sl.namespaceName ||
-          md.value("labels", Json::object()).value(kServiceLevelLabel, "") != pass.sl.name) {
-        continue;
-      }
-      prune(r, obj);
-    }
+      auto labels = md.find("labels");
+      return md.value("namespace", "") == pass.sl.namespaceName && labels != md.end() &&
+             labels->value(kServiceLevelLabel, "") == pass.sl.name;
+    });
+    for (const auto& obj : children) prune(r, obj);
   }
   if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {
     if (auto live = client_.get(resources::kPrometheusRule, pass.sl.namespaceName, pass.sl.name)) {

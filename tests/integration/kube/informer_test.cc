@@ -72,6 +72,31 @@ class InformerTest : public ::testing::Test {
   std::unique_ptr<TestNamespace> ns_;
 };
 
+// The cache keeps what readers use and not metadata.managedFields, from the first list and
+// from watch events alike; list(keep) copies only what it keeps.
+TEST_F(InformerTest, StoresObjectsWithoutManagedFieldsAndListsAFilteredView) {
+  auto ns = ns_->name();
+  ASSERT_TRUE(client_->create(kConfigMaps, ns, configMap("listed", "1")).ok());
+  auto live = client_->get(kConfigMaps, ns, "listed");
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE((*live)["metadata"].contains("managedFields")) << "the API server records the create's manager";
+  kube::Informer informer(*client_, kConfigMaps, ns, fastOptions());
+  Recorder rec;
+  informer.addHandler(rec.handler());
+  informer.start();
+  ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(10)));
+  ASSERT_TRUE(client_->create(kConfigMaps, ns, configMap("watched", "2")).ok());
+  ASSERT_TRUE(eventually([&] { return rec.of("watched").size() == 1; }));
+  for (const auto& obj : informer.list()) {
+    EXPECT_FALSE(obj["metadata"].contains("managedFields")) << obj.dump();
+    EXPECT_TRUE(obj["metadata"].contains("resourceVersion"));
+  }
+  auto kept = informer.list([](const Json& o) { return o["data"]["v"] == "2"; });
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0]["metadata"]["name"], "watched");
+  informer.stop();
+}
+
 TEST_F(InformerTest, SyncsThenFollowsChangesAndSharesOneInformerPerResource) {
   auto ns = ns_->name();
   ASSERT_TRUE(client_->create(kConfigMaps, ns, configMap("before", "1")).ok());

@@ -14,12 +14,18 @@
 #include "kube/informer.h"
 #include "kube/logging.h"
 #include "metrics-adapter/api/auth.h"
+#include "metrics-adapter/api/authz.h"
 #include "metrics-adapter/api/metrics_api.h"
 #include "metrics-adapter/cache.h"
+#include "metrics-adapter/object_reads.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
 
 namespace {
+
+// How long a Secret's Redis password and a workload's labels are kept before they are read
+// again (docs/metrics-adapter.md).
+constexpr std::chrono::seconds kObjectTtl{30};
 
 using namespace governor;
 std::atomic<bool> stopping{false};
@@ -64,6 +70,7 @@ int main(int argc, char** argv) {
   std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
   std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
+  std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   app.add_option("--kubeconfig", kubeconfig,
                  "Path to a kubeconfig; default: $KUBECONFIG, else in-cluster, else ~/.kube/config");
   app.add_option("--context", context, "kubeconfig context to use; default: its current-context");
@@ -81,10 +88,29 @@ int main(int argc, char** argv) {
   app.add_option("--requestheader-allowed-names", allowedNames,
                  "Comma-separated CNs allowed as front proxy (empty = any the CA signed); default with the ConfigMap: "
                  "its list");
+  app.add_option("--authorization-always-allow-paths", alwaysAllowPaths,
+                 "Comma-separated non-resource paths (discovery) that every caller the front proxy names may GET "
+                 "without a SubjectAccessReview; a trailing * matches a prefix. Metrics always need one (members of "
+                 "system:masters excepted); /healthz, /livez, /readyz, /openapi/* and /metrics need no "
+                 "authentication at all")
+      ->capture_default_str();
+  app.add_option("--authorization-webhook-cache-authorized-ttl", authorizedTtl,
+                 "How long a SubjectAccessReview that allowed a request is reused for the same request")
+      ->capture_default_str();
+  app.add_option("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl,
+                 "How long a SubjectAccessReview that denied a request is reused for the same request")
+      ->capture_default_str();
   app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
       ->capture_default_str();
   app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
   app.add_option("--redis-timeout", redisTimeout, "Connect and command timeout for Redis")->capture_default_str();
+  adapter::RedisTlsFiles redisTls;
+  app.add_option("--redis-ca-file", redisTls.caFile,
+                 "CA bundle (PEM) that the certificates of Redis servers with tls: true must chain to; re-read for "
+                 "every new connection; default: the system's trust store");
+  app.add_option("--redis-client-cert-file", redisTls.certFile,
+                 "Client certificate (PEM) for Redis servers that ask for one (tls-auth-clients); default: none");
+  app.add_option("--redis-client-key-file", redisTls.keyFile, "Key of --redis-client-cert-file (PEM)");
   app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
@@ -101,7 +127,10 @@ int main(int argc, char** argv) {
   auto redisT = durationFlag("--redis-timeout", redisTimeout, status);
   auto promT = durationFlag("--prometheus-timeout", prometheusTimeout, status);
   durationFlag("--latency-window", latencyWindow, status);
+  auto allowedTtl = durationFlag("--authorization-webhook-cache-authorized-ttl", authorizedTtl, status);
+  auto deniedTtl = durationFlag("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl, status);
   if (status != 0) return status;
+  if (auto tls = adapter::checkRedisTlsFiles(redisTls); !tls) return fail("Redis " + tls.error().status.message);
 
   auto config = kube::loadDefaultConfig(kubeconfig, context);
   if (!config) return fail(config.error().what());
@@ -121,26 +150,27 @@ int main(int argc, char** argv) {
   if (!allowedNames.empty()) frontProxy.allowedNames = splitComma(allowedNames);
   auto auth = adapter::Authenticator::create(frontProxy);
   if (!auth) return fail("request-header CA: " + auth.error().status.message);
+  // SubjectAccessReviews get a client of their own: a request waits on its review, so
+  // that review times out after 5 s rather than the 30 s of other API calls.
+  auto reviewConfig = *config;
+  reviewConfig.timeout = std::chrono::seconds(5);
+  auto reviewClient = kube::Client::create(reviewConfig);
+  if (!reviewClient) return fail(reviewClient.error().what());
+  auto authorizer = adapter::Authorizer::create(
+      {.alwaysAllowPaths = splitComma(alwaysAllowPaths), .allowedTtl = allowedTtl, .deniedTtl = deniedTtl},
+      adapter::subjectAccessReviews(**reviewClient));
+  if (!authorizer) return fail("--authorization-always-allow-paths: " + authorizer.error().status.message);
 
-  adapter::RedisSource redis({redisT});
+  adapter::RedisSource redis({.timeout = redisT, .tls = redisTls});
   adapter::PrometheusSource prometheus(prometheusUrl, promT);
   adapter::MetricCache cache;
   adapter::Targets targets;
   kube::Informer serviceLevels(**client, {"governor.io", "v1alpha1", "servicelevels", true}, ns);
   serviceLevels.start();
 
-  kube::Client& api = **client;
-  adapter::SecretReader secrets = [&api](const std::string& secretNs, const api::SecretKeyRef& ref)
-      -> kube::Result<std::string> {
-    auto secret = api.get({"", "v1", "secrets", true}, secretNs, ref.name);
-    if (!secret) return secret.error();
-    auto encoded = (*secret).value("data", kube::Json::object()).value(ref.key, "");
-    auto decoded = kube::decodeBase64(encoded);
-    if (encoded.empty() || !decoded) {
-      return kube::Error{kube::Status{404, "NotFound", "Secret " + secretNs + "/" + ref.name + " has no key " + ref.key},
-                         ""};
-    }
-    return *decoded;
+  adapter::ObjectReads objects(**client, kObjectTtl);
+  adapter::SecretReader secrets = [&objects](const std::string& secretNs, const api::SecretKeyRef& ref) {
+    return objects.secretKey(secretNs, ref);
   };
   // Each poll round looks at the ServiceLevels afresh: new ones are measured at once,
   // removed ones stop being served.
@@ -153,10 +183,8 @@ int main(int argc, char** argv) {
           if (!parsed.serviceLevel) continue;
           for (auto& t : adapter::targetsFor(*parsed.serviceLevel, redis, prometheus, secrets, {latencyWindow})) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
-              const kube::Resource r{"apps", "v1", t.resource.substr(0, t.resource.find('.')), true};
-              if (auto w = api.get(r, t.namespaceName, t.objectName)) {
-                const auto labels = (*w)["metadata"].value("labels", kube::Json::object());
-                for (const auto& [k, v] : labels.items()) t.labels[k] = v;
+              if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
+                for (const auto& [k, v] : *labels) t.labels[k] = v;
               }
             }
             all.push_back(std::move(t));
@@ -182,7 +210,7 @@ int main(int argc, char** argv) {
                          .Add({});
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
   server.selfSignedNames = splitComma(selfSignedNames);
-  auto https = adapter::AdapterServer::start(server, metricsApi, *auth, registry,
+  auto https = adapter::AdapterServer::start(server, metricsApi, *auth, **authorizer, registry,
                                             [&] { return serviceLevels.hasSynced() && poller.rounds() > 0; });
   if (!https) return fail(https.error().status.message);
   while (!stopping && !serviceLevels.waitForSync(std::chrono::milliseconds(200))) {

@@ -1,7 +1,7 @@
 // The adapter's HTTPS server: serving certificate from files (re-read when they change)
 // or generated at start, client certificates asked for but checked per request, the
-// metrics APIs behind front-proxy authentication, and open health, OpenAPI and
-// /metrics endpoints.
+// metrics APIs behind front-proxy authentication and delegated authorization, and open
+// health, OpenAPI and /metrics endpoints.
 #pragma once
 
 #include <atomic>
@@ -18,6 +18,7 @@
 
 #include "kube/result.h"
 #include "metrics-adapter/api/auth.h"
+#include "metrics-adapter/api/authz.h"
 #include "metrics-adapter/api/metrics_api.h"
 
 namespace httplib {
@@ -47,7 +48,7 @@ kube::Result<ServingCert> selfSignedCert(const std::vector<std::string>& dnsName
 class AdapterServer {
  public:
   static kube::Result<std::unique_ptr<AdapterServer>> start(const ServerOptions& options, const MetricsApi& api,
-                                                            const Authenticator& auth,
+                                                            const Authenticator& auth, Authorizer& authorizer,
                                                             std::shared_ptr<prometheus::Registry> registry,
                                                             std::function<bool()> ready);
   ~AdapterServer();

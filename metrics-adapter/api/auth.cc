@@ -4,6 +4,7 @@
 #include "metrics-adapter/api/auth.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -19,6 +20,33 @@ std::vector<std::string> jsonList(const std::string& text) {
   if (j.is_array()) {
     for (const auto& v : j) {
       if (v.is_string()) out.push_back(v);
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool sameName(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
+
+bool startsWithIgnoringCase(const std::string& s, const std::string& prefix) {
+  return lower(s).rfind(lower(prefix), 0) == 0;
+}
+
+// %XX sequences decoded, as the front proxy escapes extra keys (url.PathEscape); a
+// malformed sequence is kept as it is.
+std::string percentDecoded(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
     }
   }
   return out;
@@ -45,6 +73,7 @@ kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client) {
   c.allowedNames = jsonList(data.value("requestheader-allowed-names", "[]"));
   if (auto h = jsonList(data.value("requestheader-username-headers", "[]")); !h.empty()) c.usernameHeaders = h;
   if (auto h = jsonList(data.value("requestheader-group-headers", "[]")); !h.empty()) c.groupHeaders = h;
+  if (auto h = jsonList(data.value("requestheader-extra-headers-prefix", "[]")); !h.empty()) c.extraHeaderPrefixes = h;
   return c;
 }
 
@@ -64,8 +93,7 @@ kube::Result<Authenticator> Authenticator::create(FrontProxyConfig config) {
   return a;
 }
 
-kube::Result<Caller> Authenticator::authenticate(const SSL* ssl,
-                                                 const std::function<std::string(const std::string&)>& header) const {
+kube::Result<Caller> Authenticator::authenticate(const SSL* ssl, const Headers& headers) const {
   if (!ssl) return unauthorized("not a TLS connection");
   std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get_peer_certificate(ssl), X509_free);
   if (!peer) return unauthorized("no client certificate: only the kube-apiserver's front proxy may call");
@@ -81,13 +109,25 @@ kube::Result<Caller> Authenticator::authenticate(const SSL* ssl,
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), cn) == allowed.end()) {
     return unauthorized("client certificate CN \"" + cn + "\" is not an allowed request-header name");
   }
+  // As k8s.io/apiserver reads them: the first user header that has a value, every value
+  // of every group header, and every header under an extra prefix.
   Caller caller;
-  for (const auto& h : config_.usernameHeaders) {
-    if (caller.user.empty()) caller.user = header(h);
+  for (const auto& name : config_.usernameHeaders) {
+    for (const auto& [h, value] : headers) {
+      if (caller.user.empty() && sameName(h, name)) caller.user = value;
+    }
   }
   if (caller.user.empty()) return unauthorized("the front proxy named no user");
-  for (const auto& h : config_.groupHeaders) {
-    if (auto g = header(h); !g.empty()) caller.groups.push_back(g);
+  for (const auto& name : config_.groupHeaders) {
+    for (const auto& [h, value] : headers) {
+      if (sameName(h, name) && !value.empty()) caller.groups.push_back(value);
+    }
+  }
+  for (const auto& prefix : config_.extraHeaderPrefixes) {
+    for (const auto& [h, value] : headers) {
+      if (!startsWithIgnoringCase(h, prefix)) continue;
+      caller.extra[percentDecoded(lower(h.substr(prefix.size())))].push_back(value);
+    }
   }
   return caller;
 }

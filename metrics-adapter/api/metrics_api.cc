@@ -35,18 +35,6 @@ Json resourceList(const std::string& group, const std::string& version, const st
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group + "/" + version}, {"resources", list}};
 }
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 1;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > start) parts.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return parts;
-}
-
 std::string timestamp(std::chrono::system_clock::time_point t) {
   // metav1.Time is RFC 3339 with seconds; MicroTime's form is accepted too, but keep it plain.
   auto micro = kube::microTime(t);
@@ -65,6 +53,18 @@ std::optional<ApiResponse> unavailable(const std::optional<MetricCache::Entry>& 
 }
 
 }  // namespace
+
+std::vector<std::string> pathSegments(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
 
 Json statusBody(int code, const std::string& reason, const std::string& message) {
   return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Failure"},
@@ -95,7 +95,7 @@ ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string,
     auto it = query.find(k);
     return it == query.end() ? std::string() : it->second;
   };
-  auto p = split(path);
+  auto p = pathSegments(path);
   if (p.size() == 1 && p[0] == "apis") {
     return {200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"},
                   {"groups", {apiGroup(kCustomGroup, kCustomVersion), apiGroup(kExternalGroup, kExternalVersion)}}}};

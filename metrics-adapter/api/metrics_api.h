@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,10 @@ class MetricsApi {
   const Targets& targets_;
   int64_t latencyWindowSeconds_;
 };
+
+// The non-empty segments of a request path: "/apis/g//v" gives apis, g, v. Authorization
+// reads the path with it too, so that it judges the request that is served.
+std::vector<std::string> pathSegments(const std::string& path);
 
 // A metav1.Status for a failed request.
 Json statusBody(int code, const std::string& reason, const std::string& message);

@@ -1,8 +1,18 @@
-// Redis backlog over hiredis' blocking API: one kept connection per server, db and password.
+// Redis backlog over connections of our own: a TCP socket, TLS (OpenSSL) over it when the queue
+// asks, and hiredis only for the protocol (formatting commands, parsing replies).
 #include "metrics-adapter/sources/redis_source.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <sys/time.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -10,6 +20,7 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -20,16 +31,50 @@ namespace {
 using kube::Error;
 using kube::Result;
 using kube::Status;
-
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
+using Clock = std::chrono::steady_clock;
 
 struct ReplyFree {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
+
+struct ReaderFree {
+  void operator()(redisReader* r) const { redisReaderFree(r); }
+};
+using ReaderPtr = std::unique_ptr<redisReader, ReaderFree>;
+
+struct CommandFree {
+  void operator()(char* c) const { redisFreeCommand(c); }
+};
+
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+
+struct SslContextFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+using SslContextPtr = std::unique_ptr<SSL_CTX, SslContextFree>;
+
+struct AddressesFree {
+  void operator()(addrinfo* a) const { freeaddrinfo(a); }
+};
+
+// A socket, closed when destroyed.
+class Socket {
+ public:
+  explicit Socket(int fd) : fd_(fd) {}
+  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Socket& operator=(Socket&&) = delete;
+  ~Socket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
 
 std::string describeTimeout(std::chrono::milliseconds timeout) {
   if (timeout.count() % 1000 == 0) return "timed out after " + std::to_string(timeout.count() / 1000) + "s";
@@ -41,6 +86,62 @@ std::string lowerFirst(std::string text) {
   return text;
 }
 
+std::string errnoText(int error) { return lowerFirst(std::system_category().message(error)); }
+
+// Why OpenSSL failed: the certificate check's verdict when it failed, else the system error or
+// the first error OpenSSL queued.
+std::string tlsReason(const SSL* ssl) {
+  if (ssl != nullptr) {
+    const long verdict = SSL_get_verify_result(ssl);
+    if (verdict != X509_V_OK) {
+      return std::string("certificate verify failed: ") + X509_verify_cert_error_string(verdict);
+    }
+  }
+  const unsigned long error = ERR_peek_error();
+  if (ERR_SYSTEM_ERROR(error)) return errnoText(ERR_GET_REASON(error));
+  const char* reason = ERR_reason_error_string(error);
+  std::string text = reason != nullptr ? reason : "unknown error";
+  if (ERR_GET_LIB(error) == ERR_LIB_SSL && ERR_GET_REASON(error) == SSL_R_WRONG_VERSION_NUMBER) {
+    text += " (the server does not speak TLS on this port?)";
+  }
+  return text;
+}
+
+// A client context that accepts TLS 1.2 or later, verifies the server against files.caFile (or
+// the system's CAs) and presents files' client certificate.
+Result<SslContextPtr> tlsContext(const RedisTlsFiles& files) {
+  auto invalid = [](const std::string& message) { return Error{Status{0, "Invalid", "TLS: " + message}, ""}; };
+  auto cannot = [&](const std::string& what) { return invalid("cannot load " + what + ": " + tlsReason(nullptr)); };
+  if (files.certFile.empty() != files.keyFile.empty()) {
+    return invalid("a client certificate needs both its certificate file and its key file");
+  }
+  ERR_clear_error();
+  SslContextPtr context(SSL_CTX_new(TLS_client_method()));
+  if (!context || SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION) != 1) {
+    return invalid("cannot create a client context: " + tlsReason(nullptr));
+  }
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+  if (files.caFile.empty()) {
+    if (SSL_CTX_set_default_verify_paths(context.get()) != 1) return cannot("the system's CA certificates");
+  } else if (SSL_CTX_load_verify_locations(context.get(), files.caFile.c_str(), nullptr) != 1) {
+    return cannot("CA file " + files.caFile);
+  }
+  if (files.certFile.empty()) return context;
+  if (SSL_CTX_use_certificate_chain_file(context.get(), files.certFile.c_str()) != 1) {
+    return cannot("client certificate " + files.certFile);
+  }
+  // Also fails when the key does not match the certificate.
+  if (SSL_CTX_use_PrivateKey_file(context.get(), files.keyFile.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return cannot("client key " + files.keyFile);
+  }
+  return context;
+}
+
+bool isIpAddress(const std::string& host) {
+  in6_addr address{};
+  return inet_pton(AF_INET, host.c_str(), &address) == 1 || inet_pton(AF_INET6, host.c_str(), &address) == 1;
+}
+
 // What went wrong talking to the server. `broken` means the connection is unusable (I/O
 // failure, lost authentication) and must be closed; `timedOut` means retrying would only wait
 // again.
@@ -50,25 +151,8 @@ struct Failure {
   bool timedOut = false;
 };
 
-// hiredis reports a timed out connect as ETIMEDOUT and a timed out read as EAGAIN; errno is read
-// right after the failing call, the message is the fallback.
-bool isTimeout(const redisContext* c, int savedErrno) {
-  if (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK || savedErrno == ETIMEDOUT || savedErrno == EINPROGRESS) {
-    return true;
-  }
-  const std::string_view message = c->errstr;
-  return message.find("timed out") != std::string_view::npos ||
-         message.find("Resource temporarily unavailable") != std::string_view::npos;
-}
-
-Failure ioFailure(const redisContext* c, int savedErrno, const RedisSourceOptions& options) {
-  if (c->err == REDIS_ERR_EOF) {
-    return {Error{Status{0, "Unavailable", "the server closed the connection"}, ""}, true, false};
-  }
-  if (c->err == REDIS_ERR_IO && isTimeout(c, savedErrno)) {
-    return {Error{Status{0, "Timeout", describeTimeout(options.timeout)}, ""}, true, true};
-  }
-  return {Error{Status{0, "Unavailable", lowerFirst(c->errstr)}, ""}, true, false};
+Failure unavailable(std::string message) {
+  return {Error{Status{0, "Unavailable", std::move(message)}, ""}, true, false};
 }
 
 // A server's error reply ("-WRONGTYPE ...") for command `name`.
@@ -94,24 +178,6 @@ struct Reply {
   ReplyPtr reply;
   std::optional<Failure> failure;
 };
-
-Reply command(redisContext* c, const std::vector<std::string>& args, const RedisSourceOptions& options) {
-  std::vector<const char*> argv;
-  std::vector<size_t> argvlen;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    argvlen.push_back(a.size());
-  }
-  errno = 0;
-  ReplyPtr reply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argvlen.data())));
-  const int savedErrno = errno;
-  if (!reply) return {nullptr, ioFailure(c, savedErrno, options)};
-  if (reply->type == REDIS_REPLY_ERROR) {
-    return {nullptr, serverFailure(args[0], std::string_view(reply->str, reply->len))};
-  }
-  return {std::move(reply), std::nullopt};
-}
 
 struct HostPort {
   std::string host;
@@ -145,39 +211,274 @@ std::optional<HostPort> parseAddress(const std::string& address) {
   return out;
 }
 
-timeval toTimeval(std::chrono::milliseconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  return tv;
+// Waits until `fd` is ready for `events` (or has an error to report); false when the deadline
+// passed first.
+bool waitFor(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // the next socket call says what happened
+  }
+}
+
+// Best effort: notices a server that vanished between polls (after 15 s idle, 3 probes 5 s apart).
+// Commands are small and answered one at a time, so they are sent at once (no Nagle).
+void tuneSocket(int fd) {
+  const int on = 1, idle = 15, interval = 5, probes = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+// A connected non-blocking TCP socket to the first of the host's addresses that answers.
+Result<Socket> connectTcp(const HostPort& where, Clock::time_point deadline, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int resolved = getaddrinfo(where.host.c_str(), std::to_string(where.port).c_str(), &hints, &found);
+  if (resolved != 0) return Error{Status{0, "Unavailable", lowerFirst(gai_strerror(resolved))}, ""};
+  const std::unique_ptr<addrinfo, AddressesFree> addresses(found);
+  int lastError = 0;
+  for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
+    Socket socket(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    if (socket.fd() < 0) {
+      lastError = errno;
+      continue;
+    }
+    if (::connect(socket.fd(), a->ai_addr, a->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS && errno != EINTR) {
+        lastError = errno;
+        continue;
+      }
+      if (!waitFor(socket.fd(), POLLOUT, deadline)) {
+        return Error{Status{0, "Timeout", "connect " + describeTimeout(timeout)}, ""};
+      }
+      socklen_t size = sizeof lastError;
+      if (getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &lastError, &size) != 0) lastError = errno;
+      if (lastError != 0) continue;
+    }
+    tuneSocket(socket.fd());
+    return socket;
+  }
+  return Error{Status{0, "Unavailable", errnoText(lastError)}, ""};
+}
+
+// One connection to a Redis server: a non-blocking TCP socket, TLS over it when asked, and
+// hiredis' reader for the replies. OpenSSL works on memory buffers, so that plain and TLS bytes
+// go through the same socket calls, which wait with poll() for the deadline of their step.
+class Link {
+ public:
+  // Connects, and shakes hands when `tls`, within options.timeout.
+  static Result<std::unique_ptr<Link>> open(const HostPort& where, bool tls, const RedisSourceOptions& options);
+
+  // Sends one command and reads its reply within the timeout.
+  Reply command(const std::vector<std::string>& args);
+
+ private:
+  Link(Socket socket, std::chrono::milliseconds timeout)
+      : socket_(std::move(socket)), timeout_(timeout), reader_(redisReaderCreate()) {}
+
+  std::optional<Failure> handshake(SSL_CTX* context, const std::string& host, Clock::time_point deadline);
+  // Plaintext to the server, through TLS when it is on.
+  std::optional<Failure> send(std::string_view bytes, Clock::time_point deadline);
+  // Plaintext from the server, at least one byte, fed to the reader.
+  std::optional<Failure> receive(Clock::time_point deadline);
+  // Runs an OpenSSL call (a handshake, a read, a write) to its end: sends the records it wrote,
+  // and gives it the server's records while it wants more. OpenSSL's own errors start with
+  // `errorPrefix`.
+  template <typename Call>
+  std::optional<Failure> runTls(Call call, std::string_view errorPrefix, Clock::time_point deadline);
+  // Bytes on the socket, as they are.
+  std::optional<Failure> sendRaw(std::string_view bytes, Clock::time_point deadline);
+  std::optional<Failure> receiveRaw(std::string& into, Clock::time_point deadline);
+  Failure timedOut() const { return {Error{Status{0, "Timeout", describeTimeout(timeout_)}, ""}, true, true}; }
+
+  Socket socket_;
+  std::chrono::milliseconds timeout_;
+  ReaderPtr reader_;
+  SslPtr ssl_;               // null: plain TCP
+  BIO* tlsIn_ = nullptr;     // owned by ssl_: the server's records, for OpenSSL to read
+  BIO* tlsOut_ = nullptr;    // owned by ssl_: the records OpenSSL wrote, to send
+  bool answered_ = false;    // a reply came
+};
+
+Result<std::unique_ptr<Link>> Link::open(const HostPort& where, bool tls, const RedisSourceOptions& options) {
+  SslContextPtr context;
+  if (tls) {
+    Result<SslContextPtr> made = tlsContext(options.tls);
+    if (!made) return made.error();
+    context = std::move(made).value();
+  }
+  const Clock::time_point deadline = Clock::now() + options.timeout;
+  Result<Socket> socket = connectTcp(where, deadline, options.timeout);
+  if (!socket) return socket.error();
+  std::unique_ptr<Link> link(new Link(std::move(socket).value(), options.timeout));
+  if (!link->reader_) return Error{Status{0, "Unavailable", "cannot allocate a reply reader"}, ""};
+  if (context) {
+    if (std::optional<Failure> failed = link->handshake(context.get(), where.host, deadline)) return failed->error;
+  }
+  return link;
+}
+
+std::optional<Failure> Link::handshake(SSL_CTX* context, const std::string& host, Clock::time_point deadline) {
+  ERR_clear_error();
+  ssl_.reset(SSL_new(context));
+  tlsIn_ = BIO_new(BIO_s_mem());
+  tlsOut_ = BIO_new(BIO_s_mem());
+  if (!ssl_ || tlsIn_ == nullptr || tlsOut_ == nullptr) {
+    BIO_free(tlsIn_);
+    BIO_free(tlsOut_);
+    return unavailable("cannot allocate a TLS session: " + tlsReason(nullptr));
+  }
+  SSL_set_bio(ssl_.get(), tlsIn_, tlsOut_);
+  // The certificate must name the host of the address: its IP address, or its DNS name (also
+  // sent as SNI).
+  const bool named = isIpAddress(host)
+                         ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), host.c_str()) == 1
+                         : SSL_set1_host(ssl_.get(), host.c_str()) == 1 &&
+                               SSL_set_tlsext_host_name(ssl_.get(), host.c_str()) == 1;
+  if (!named) return unavailable("cannot verify host " + host + ": " + tlsReason(nullptr));
+  std::optional<Failure> failed = runTls([this] { return SSL_connect(ssl_.get()); }, "", deadline);
+  if (!failed) return std::nullopt;
+  failed->error.status.message = "TLS handshake: " + failed->error.status.message;
+  // A plain port waits for the end of a command line that the ClientHello never brings.
+  if (failed->timedOut && BIO_number_written(tlsIn_) == 0) {
+    failed->error.status.message += " without a byte from the server (a plain port, or a hung server)";
+  }
+  return failed;
+}
+
+template <typename Call>
+std::optional<Failure> Link::runTls(Call call, std::string_view errorPrefix, Clock::time_point deadline) {
+  for (;;) {
+    ERR_clear_error();
+    const int result = call();
+    const int error = result == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), result);
+    if (error == SSL_ERROR_ZERO_RETURN) return unavailable("the server closed the connection");
+    if (error != SSL_ERROR_NONE && error != SSL_ERROR_WANT_READ) {
+      return Failure{Error{Status{0, "Invalid", std::string(errorPrefix) + tlsReason(ssl_.get())}, ""}, true, false};
+    }
+    char* records = nullptr;
+    const long pending = BIO_get_mem_data(tlsOut_, &records);
+    if (pending > 0) {
+      if (std::optional<Failure> failed = sendRaw({records, static_cast<size_t>(pending)}, deadline)) return failed;
+      (void)BIO_reset(tlsOut_);
+    }
+    if (error == SSL_ERROR_NONE) return std::nullopt;
+    std::string received;
+    if (std::optional<Failure> failed = receiveRaw(received, deadline)) return failed;
+    BIO_write(tlsIn_, received.data(), static_cast<int>(received.size()));
+  }
+}
+
+std::optional<Failure> Link::send(std::string_view bytes, Clock::time_point deadline) {
+  if (!ssl_) return sendRaw(bytes, deadline);
+  size_t written = 0;
+  return runTls([&] { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &written); }, "TLS: ", deadline);
+}
+
+std::optional<Failure> Link::receive(Clock::time_point deadline) {
+  std::string plain;
+  if (ssl_) {
+    plain.resize(16 * 1024);
+    size_t read = 0;
+    if (std::optional<Failure> failed =
+            runTls([&] { return SSL_read_ex(ssl_.get(), plain.data(), plain.size(), &read); }, "TLS: ", deadline)) {
+      return failed;
+    }
+    plain.resize(read);
+  } else if (std::optional<Failure> failed = receiveRaw(plain, deadline)) {
+    return failed;
+  }
+  redisReaderFeed(reader_.get(), plain.data(), plain.size());
+  return std::nullopt;
+}
+
+std::optional<Failure> Link::sendRaw(std::string_view bytes, Clock::time_point deadline) {
+  while (!bytes.empty()) {
+    const ssize_t sent = ::send(socket_.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent >= 0) {
+      bytes.remove_prefix(static_cast<size_t>(sent));
+    } else if (errno != EINTR) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return unavailable(errnoText(errno));
+      if (!waitFor(socket_.fd(), POLLOUT, deadline)) return timedOut();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> Link::receiveRaw(std::string& into, Clock::time_point deadline) {
+  char buffer[16 * 1024];
+  for (;;) {
+    const ssize_t received = ::recv(socket_.fd(), buffer, sizeof buffer, 0);
+    if (received > 0) {
+      into.append(buffer, static_cast<size_t>(received));
+      return std::nullopt;
+    }
+    if (received == 0) return unavailable("the server closed the connection");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return unavailable(errnoText(errno));
+    if (!waitFor(socket_.fd(), POLLIN, deadline)) return timedOut();
+  }
+}
+
+Reply Link::command(const std::vector<std::string>& args) {
+  // A server that drops a new connection without a word refuses what it got: most likely plain
+  // bytes on its TLS port, or a TLS client without a certificate it trusts.
+  auto failed = [this](Failure failure) {
+    if (!answered_ && failure.error.status.reason == "Unavailable") {
+      failure.error.status.message += ssl_ ? " before its first reply (does it want a client certificate?)"
+                                           : " before its first reply (a TLS port needs tls: true)";
+    }
+    return Reply{nullptr, std::move(failure)};
+  };
+  std::vector<const char*> argv;
+  std::vector<size_t> argvlen;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    argvlen.push_back(a.size());
+  }
+  char* formatted = nullptr;
+  const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), argvlen.data());
+  const std::unique_ptr<char, CommandFree> owned(formatted);
+  if (length < 0) return {nullptr, unavailable("cannot allocate the command " + args[0])};
+  const Clock::time_point deadline = Clock::now() + timeout_;
+  if (std::optional<Failure> sent = send({formatted, static_cast<size_t>(length)}, deadline)) return failed(*sent);
+  for (;;) {
+    void* parsed = nullptr;
+    if (redisReaderGetReply(reader_.get(), &parsed) != REDIS_OK) {
+      return {nullptr, Failure{Error{Status{0, "InvalidResponse", args[0] + ": " + reader_->errstr}, ""}, true, false}};
+    }
+    ReplyPtr reply(static_cast<redisReply*>(parsed));
+    answered_ = answered_ || reply != nullptr;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+      return {nullptr, serverFailure(args[0], std::string_view(reply->str, reply->len))};
+    }
+    if (reply) return {std::move(reply), std::nullopt};
+    if (std::optional<Failure> received = receive(deadline)) return failed(*received);
+  }
 }
 
 // A connection that is authenticated and on the right database.
-Result<ContextPtr> connect(const RedisQueue& queue, const HostPort& where, const RedisSourceOptions& options) {
-  const timeval tv = toTimeval(options.timeout);
-  errno = 0;
-  ContextPtr c(redisConnectWithTimeout(where.host.c_str(), where.port, tv));
-  const int savedErrno = errno;
-  if (!c) return Error{Status{0, "Unavailable", "cannot allocate a hiredis context"}, ""};
-  if (c->err) {
-    if (isTimeout(c.get(), savedErrno)) {
-      return Error{Status{0, "Timeout", "connect " + describeTimeout(options.timeout)}, ""};
-    }
-    return Error{Status{0, "Unavailable", lowerFirst(c->errstr)}, ""};
-  }
-  if (redisSetTimeout(c.get(), tv) != REDIS_OK) {
-    return Error{Status{0, "Unavailable", "setting the timeout: " + lowerFirst(c->errstr)}, ""};
-  }
-  redisEnableKeepAlive(c.get());  // best effort: notices a vanished peer between polls
+Result<std::unique_ptr<Link>> connect(const RedisQueue& queue, const HostPort& where,
+                                      const RedisSourceOptions& options) {
+  Result<std::unique_ptr<Link>> link = Link::open(where, queue.tls, options);
+  if (!link) return link;
   if (!queue.password.empty()) {
-    Reply auth = command(c.get(), {"AUTH", queue.password}, options);
+    Reply auth = (*link)->command({"AUTH", queue.password});
     if (auth.failure) return auth.failure->error;
   }
   if (queue.db != 0) {
-    Reply select = command(c.get(), {"SELECT", std::to_string(queue.db)}, options);
+    Reply select = (*link)->command({"SELECT", std::to_string(queue.db)});
     if (select.failure) return select.failure->error;
   }
-  return c;
+  return link;
 }
 
 std::optional<int64_t> integerOf(const redisReply* r) {
@@ -208,15 +509,15 @@ std::optional<std::string> nextStreamId(const std::string& id) {
 
 using Measured = std::variant<int64_t, Failure>;
 
-Measured listLength(redisContext* c, const RedisQueue& queue, const RedisSourceOptions& options) {
-  Reply r = command(c, {"LLEN", queue.key}, options);
+Measured listLength(Link& link, const RedisQueue& queue) {
+  Reply r = link.command({"LLEN", queue.key});
   if (r.failure) return *r.failure;
   if (auto n = integerOf(r.reply.get())) return *n;
   return badReply("LLEN", "not an integer");
 }
 
-Measured streamLength(redisContext* c, const RedisQueue& queue, const RedisSourceOptions& options) {
-  Reply r = command(c, {"XLEN", queue.key}, options);
+Measured streamLength(Link& link, const RedisQueue& queue) {
+  Reply r = link.command({"XLEN", queue.key});
   if (r.failure) return *r.failure;
   if (auto n = integerOf(r.reply.get())) return *n;
   return badReply("XLEN", "not an integer");
@@ -224,12 +525,12 @@ Measured streamLength(redisContext* c, const RedisQueue& queue, const RedisSourc
 
 // pending + lag from XINFO GROUPS (Redis 7); when Redis cannot tell the lag (nil after entries
 // were deleted, absent before Redis 7), the entries after last-delivered-id are counted instead.
-Measured groupBacklog(redisContext* c, const RedisQueue& queue, const RedisSourceOptions& options) {
+Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
   const std::string& group = queue.consumerGroup;
   const Failure missing{
       Error{Status{0, "NotFound", "consumer group " + group + " of stream " + queue.key + " does not exist"}, ""},
       false, false};
-  Reply info = command(c, {"XINFO", "GROUPS", queue.key}, options);
+  Reply info = link.command({"XINFO", "GROUPS", queue.key});
   if (info.failure) {
     if (info.failure->error.status.message.find("no such key") != std::string::npos) return missing;
     return *info.failure;
@@ -260,8 +561,7 @@ Measured groupBacklog(redisContext* c, const RedisQueue& queue, const RedisSourc
     if (!lastDelivered) return badReply("XINFO GROUPS", "group " + group + " has no last-delivered-id");
     const std::optional<std::string> start = nextStreamId(*lastDelivered);
     if (!start) return badReply("XINFO GROUPS", "last-delivered-id \"" + *lastDelivered + "\" is not a stream ID");
-    Reply range = command(c, {"XRANGE", queue.key, *start, "+", "COUNT", std::to_string(options.streamScanLimit)},
-                          options);
+    Reply range = link.command({"XRANGE", queue.key, *start, "+", "COUNT", std::to_string(options.streamScanLimit)});
     if (range.failure) return *range.failure;
     if (range.reply->type != REDIS_REPLY_ARRAY) return badReply("XRANGE", "not an array");
     return *pending + static_cast<int64_t>(range.reply->elements);
@@ -269,10 +569,10 @@ Measured groupBacklog(redisContext* c, const RedisQueue& queue, const RedisSourc
   return missing;
 }
 
-Measured measure(redisContext* c, const RedisQueue& queue, const RedisSourceOptions& options) {
-  if (queue.type == RedisQueue::Type::List) return listLength(c, queue, options);
-  if (queue.consumerGroup.empty()) return streamLength(c, queue, options);
-  return groupBacklog(c, queue, options);
+Measured measure(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
+  if (queue.type == RedisQueue::Type::List) return listLength(link, queue);
+  if (queue.consumerGroup.empty()) return streamLength(link, queue);
+  return groupBacklog(link, queue, options);
 }
 
 Error named(Error error, const RedisQueue& queue) {
@@ -284,18 +584,25 @@ Error named(Error error, const RedisQueue& queue) {
 
 struct RedisSource::Connection {
   std::mutex mutex;
-  ContextPtr context;  // guarded by mutex; null while closed
+  std::unique_ptr<Link> link;  // guarded by mutex; null while closed
   std::atomic<bool> open{false};
   std::atomic<std::chrono::steady_clock::rep> lastUsed{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
-RedisSource::RedisSource(RedisSourceOptions options) : options_(options) {}
+kube::Outcome checkRedisTlsFiles(const RedisTlsFiles& files) {
+  Result<SslContextPtr> context = tlsContext(files);
+  if (!context) return context.error();
+  return kube::Ok{};
+}
+
+RedisSource::RedisSource(RedisSourceOptions options) : options_(std::move(options)) {}
 
 RedisSource::~RedisSource() = default;
 
 std::shared_ptr<RedisSource::Connection> RedisSource::connectionFor(const RedisQueue& queue) {
   // '\n' cannot appear in an address, so the key is unambiguous.
-  const std::string key = queue.address + "\n" + std::to_string(queue.db) + "\n" + queue.password;
+  const std::string key =
+      queue.address + "\n" + std::to_string(queue.db) + "\n" + (queue.tls ? "tls" : "tcp") + "\n" + queue.password;
   std::lock_guard lock(mutex_);
   auto& slot = connections_[key];
   if (!slot) slot = std::make_shared<Connection>();
@@ -303,10 +610,6 @@ std::shared_ptr<RedisSource::Connection> RedisSource::connectionFor(const RedisQ
 }
 
 kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
-  if (queue.tls) {
-    return named(Error{Status{0, "Invalid", "TLS needs hiredis >= 1.0 (this adapter is built with 0.14)"}, ""},
-                 queue);
-  }
   if (queue.key.empty()) return named(Error{Status{0, "Invalid", "no key given"}, ""}, queue);
   const std::optional<HostPort> where = parseAddress(queue.address);
   if (!where) {
@@ -317,18 +620,18 @@ kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
   std::lock_guard lock(connection->mutex);
   connection->lastUsed = std::chrono::steady_clock::now().time_since_epoch().count();
   for (int attempt = 0;; ++attempt) {
-    const bool reused = connection->context != nullptr;
+    const bool reused = connection->link != nullptr;
     if (!reused) {
-      Result<ContextPtr> fresh = connect(queue, *where, options_);
+      Result<std::unique_ptr<Link>> fresh = connect(queue, *where, options_);
       if (!fresh) return named(fresh.error(), queue);
-      connection->context = std::move(fresh).value();
+      connection->link = std::move(fresh).value();
       connection->open = true;
     }
-    Measured measured = measure(connection->context.get(), queue, options_);
+    Measured measured = measure(*connection->link, queue, options_);
     if (auto* n = std::get_if<int64_t>(&measured)) return *n;
     Failure& failure = std::get<Failure>(measured);
     if (failure.broken) {
-      connection->context.reset();
+      connection->link.reset();
       connection->open = false;
       // A kept connection the server dropped (restart, idle timeout) says nothing about the
       // server now: try once on a new one. A timeout would only wait again.
@@ -345,7 +648,7 @@ void RedisSource::closeIdle(std::chrono::steady_clock::duration idle) {
     Connection& c = *it->second;
     std::unique_lock busy(c.mutex, std::try_to_lock);  // in use: not idle
     if (busy.owns_lock() && now - c.lastUsed.load() >= idle.count()) {
-      c.context.reset();
+      c.link.reset();
       c.open = false;
       busy.unlock();
       it = connections_.erase(it);

@@ -1,5 +1,6 @@
 // The backlog of a Redis queue (a list, or a stream read by a consumer group), measured over
-// connections that stay open and are shared by every queue on the same server, db and password.
+// connections (plain TCP or TLS) that stay open and are shared by every queue on the same
+// server, db, TLS setting and password.
 #pragma once
 
 #include <chrono>
@@ -23,19 +24,32 @@ struct RedisQueue {
   Type type = Type::List;
   std::string consumerGroup;  // streams only; empty counts the whole stream (XLEN)
   std::string password;       // already read from its Secret; empty sends no AUTH
-  bool tls = false;           // needs hiredis >= 1.0: measuring fails with this build's 0.14
+  bool tls = false;           // the server's certificate verified (RedisTlsFiles); never plain text
+};
+
+// PEM files for connections with tls: true. Read at every new connection, so that a renewed CA
+// bundle or client certificate takes effect without a restart.
+struct RedisTlsFiles {
+  std::string caFile;    // the CAs the server's certificate must chain to; empty: the system's
+  std::string certFile;  // a client certificate, for servers that ask for one; empty: none
+  std::string keyFile;   // the key of certFile; both or neither
 };
 
 struct RedisSourceOptions {
-  // Bounds connecting and each command (redisConnectWithTimeout + redisSetTimeout).
+  // Bounds connecting (with the TLS handshake) and each command.
   std::chrono::milliseconds timeout{2000};
   // How many undelivered stream entries the XRANGE fallback counts at most (see
   // docs/metrics-adapter.md): beyond it the backlog is reported as pending + this cap.
   int64_t streamScanLimit = 10000;
+  RedisTlsFiles tls;
 };
 
-// Thread-safe. One connection per (address, db, password), each behind its own mutex: queues on
-// one server are measured one after the other, different servers in parallel. A connection that
+// Whether connections with tls: true can be made with these files (each readable PEM, the key
+// matching its certificate): main() checks its flags with it at start.
+kube::Outcome checkRedisTlsFiles(const RedisTlsFiles& files);
+
+// Thread-safe. One connection per (address, db, tls, password), each behind its own mutex:
+// queues on one server are measured one after the other, different servers in parallel. A connection that
 // fails is closed and made again by the next measurement; a kept connection that the server
 // closed meanwhile (a restart) is retried once at once on a fresh one.
 class RedisSource {
@@ -63,8 +77,8 @@ class RedisSource {
 
   const RedisSourceOptions options_;
   mutable std::mutex mutex_;
-  // Keyed by address, db and password. Guarded by mutex_; shared_ptr so that closeIdle can drop
-  // an entry while a measurement still holds it.
+  // Keyed by address, db, tls and password. Guarded by mutex_; shared_ptr so that closeIdle can
+  // drop an entry while a measurement still holds it.
   std::map<std::string, std::shared_ptr<Connection>> connections_;
 };
 

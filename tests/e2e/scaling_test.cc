@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapter_setup.h"
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/quantity.h"
@@ -57,32 +58,11 @@ const std::string kOperatorHealth = "127.0.0.1:18181";
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string which(const std::string& program) {
   auto r = run("command -v " + program);
   std::string path = r.output.substr(0, r.output.find('\n'));
   return r.status == 0 ? path : "";
 }
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-  return s;
-}
-
-// The last lines of a log, for failure messages.
-std::string tail(const std::string& path, int lines = 15) { return run("tail -n " + std::to_string(lines) + " " + quote(path)).output; }
 
 // `kubectl get --raw PATH`: as a user (and, bar the client, as the HPA) reads a metric.
 struct Raw {
@@ -218,21 +198,10 @@ class ScalingTest : public ::testing::Test {
     char dirTemplate[] = "/tmp/governor-e2e-XXXXXX";
     ASSERT_NE(mkdtemp(dirTemplate), nullptr);
     tmp_ = dirTemplate;
-    const std::string pki = std::string(clusterDir) + "/pki";
     const std::string logs = std::string(GOVERNOR_BINARY_DIR) + "/";
 
-    // The adapter's serving certificate, signed by the cluster CA, for the Service's name
-    // and for the address the aggregator dials.
-    std::ofstream(tmp_ + "/adapter.ext")
-        << "subjectAltName=DNS:governor-metrics-adapter.governor.svc,DNS:localhost,IP:" << kAddress
-        << "\nextendedKeyUsage=serverAuth\n";
-    auto certs = run("(cd " + quote(tmp_) +
-                     " && openssl req -newkey rsa:2048 -nodes -keyout adapter.key -out adapter.csr"
-                     " -subj /CN=governor-metrics-adapter"
-                     " && openssl x509 -req -in adapter.csr -CA " + quote(pki + "/ca.crt") + " -CAkey " +
-                     quote(pki + "/ca.key") + " -CAserial ca.srl -CAcreateserial -days 30 -out adapter.crt"
-                     " -extfile adapter.ext) 2>&1");
-    ASSERT_EQ(certs.status, 0) << certs.output;
+    auto cert = writeAdapterServingCert(tmp_, kAddress);
+    ASSERT_EQ(cert.status, 0) << cert.output;
 
     // The CRD first: the adapter is ready once it has listed the ServiceLevels.
     auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
@@ -262,12 +231,14 @@ class ScalingTest : public ::testing::Test {
         << tail(prometheus_->logFile());
 
     // Both binaries run as the chart's ServiceAccounts, with exactly the chart's RBAC.
-    auto rbac = run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f - && " +
-                    chartRbac() + " | kubectl apply -f - 2>&1");
+    auto rbac = applyChartRbac();
     ASSERT_EQ(rbac.status, 0) << rbac.output;
-    adapterKubeconfig_ = serviceAccountKubeconfig("governor-metrics-adapter", pki + "/ca.crt");
-    operatorKubeconfig_ = serviceAccountKubeconfig("governor-operator", pki + "/ca.crt");
-    ASSERT_FALSE(adapterKubeconfig_.empty() || operatorKubeconfig_.empty()) << "kubectl create token failed";
+    for (const char* sa : {"governor-metrics-adapter", "governor-operator"}) {
+      auto made = writeServiceAccountKubeconfig(tmp_, sa);
+      ASSERT_EQ(made.status, 0) << made.output;
+    }
+    adapterKubeconfig_ = tmp_ + "/governor-metrics-adapter.kubeconfig";
+    operatorKubeconfig_ = tmp_ + "/governor-operator.kubeconfig";
 
     adapter_ = new BackgroundProcess(
         {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", adapterKubeconfig_, "--bind-address", kAddress, "--secure-port",
@@ -284,20 +255,9 @@ class ScalingTest : public ::testing::Test {
                                        "--log-format", "text"},
                                       logs + "e2e-operator.log");
 
-    // The APIServices, with the cluster CA as their caBundle.
-    auto ca = run("base64 -w0 " + quote(pki + "/ca.crt"));
-    ASSERT_EQ(ca.status, 0) << ca.output;
-    std::string yaml = readFile(GOVERNOR_SOURCE_DIR "/tests/e2e/adapter-apiservice.yaml.in");
-    ASSERT_FALSE(yaml.empty());
-    yaml = replaceAll(replaceAll(replaceAll(yaml, "@ADDRESS@", kAddress), "@PORT@", kAdapterPort), "@CA_BUNDLE@", ca.output);
-    std::ofstream(tmp_ + "/apiservice.yaml") << yaml;
-    auto apply = run("kubectl apply -f " + quote(tmp_ + "/apiservice.yaml"));
-    ASSERT_EQ(apply.status, 0) << apply.output;
-    auto available = run(
-        "kubectl wait --for=condition=Available --timeout=60s apiservice/v1beta1.external.metrics.k8s.io "
-        "apiservice/v1beta2.custom.metrics.k8s.io");
-    ASSERT_EQ(available.status, 0) << available.output << run("kubectl get apiservice -o yaml | tail -40").output
-                                   << tail(adapter_->logFile());
+    auto registered = registerAdapter(tmp_, kAddress, std::stoi(kAdapterPort));
+    ASSERT_EQ(registered.status, 0) << registered.output << run("kubectl get apiservice -o yaml | tail -40").output
+                                    << tail(adapter_->logFile());
 
     ASSERT_TRUE(eventually([] { return run("curl -sf http://" + kOperatorHealth + "/readyz").status == 0; }))
         << "the operator did not become ready:\n" << tail(operator_->logFile());
@@ -305,11 +265,7 @@ class ScalingTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    // The APIServices first: an unavailable aggregated API would break discovery (and
-    // namespace deletion) for whatever runs on this cluster next.
-    run("kubectl delete apiservice v1beta1.external.metrics.k8s.io v1beta2.custom.metrics.k8s.io --ignore-not-found");
-    run("kubectl delete namespace governor --ignore-not-found --wait=false");
-    run(chartRbac() + " | kubectl delete --ignore-not-found -f -");
+    unregisterAdapter();
     if (operator_) {
       EXPECT_EQ(operator_->stop(), 0) << "the operator must stop cleanly on SIGTERM";
     }
@@ -324,26 +280,6 @@ class ScalingTest : public ::testing::Test {
     operator_ = adapter_ = prometheus_ = redis_ = nullptr;
     exporter_ = nullptr;
     if (!tmp_.empty()) fs::remove_all(tmp_);
-  }
-
-  // The chart's ServiceAccounts and RBAC objects, as `helm install` would create them.
-  static std::string chartRbac() {
-    return "helm template governor " GOVERNOR_SOURCE_DIR "/charts/governor --namespace governor"
-           " --show-only templates/serviceaccounts.yaml --show-only templates/rbac-operator.yaml"
-           " --show-only templates/rbac-adapter.yaml";
-  }
-
-  // A kubeconfig that authenticates with a token of ServiceAccount governor/`sa`; empty on
-  // failure.
-  static std::string serviceAccountKubeconfig(const std::string& sa, const std::string& ca) {
-    const std::string file = tmp_ + "/" + sa + ".kubeconfig";
-    const std::string kc = "KUBECONFIG=" + quote(file) + " kubectl config ";
-    auto made = run("server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}') && "
-                    "token=$(kubectl create token " + sa + " -n governor --duration=2h) && " +
-                    kc + "set-cluster e2e --server=\"$server\" --certificate-authority=" + quote(ca) +
-                    " --embed-certs && " + kc + "set-credentials " + sa + " --token=\"$token\" && " + kc +
-                    "set-context e2e --cluster=e2e --user=" + sa + " && " + kc + "use-context e2e");
-    return made.status == 0 ? file : "";
   }
 
   // redis-server on 10.200.0.1:6379, as the smoke test runs it: no persistence, so a

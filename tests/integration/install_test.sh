@@ -107,15 +107,17 @@ cleanup() {
   kubectl delete --ignore-not-found "${cluster_scoped[@]}" >/dev/null 2>&1
   kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=180s >/dev/null 2>&1
   kubectl delete "$crd" --ignore-not-found --wait=true --timeout=120s >/dev/null 2>&1
-  [[ -n ${created_shop:-} ]] && kubectl delete namespace shop --ignore-not-found --wait=true --timeout=120s >/dev/null 2>&1
+  for n in ${created_namespaces:-}; do
+    kubectl delete namespace "$n" --ignore-not-found --wait=true --timeout=120s >/dev/null 2>&1
+  done
   true
 }
 finish() {
   cleanup
   rm -rf "$tmp"
   echo "install: $passed passed, $failed failed$( ((skipped)) && echo ", $skipped skipped")"
-  ((failed == 0))
-  exit
+  # An EXIT trap's `exit` without a status keeps the script's: say it.
+  exit $((failed == 0 ? 0 : 1))
 }
 
 for tool in helm kubectl openssl; do
@@ -236,6 +238,16 @@ refused "watchNamespaces with two namespaces is refused" "/watchNamespaces" "max
   render --set-json 'watchNamespaces=["a","b"]'
 refused "adapter.pollInterval=0s is refused" "/adapter/pollInterval" "'0s'" -- \
   render --set adapter.pollInterval=0s
+out=$(render --set adapter.redisTLS.caConfigMap=redis-ca --set adapter.redisTLS.clientCertSecret=redis-client \
+  --show-only templates/adapter-deployment.yaml 2>&1)
+if [[ $out == *"--redis-ca-file=/etc/governor/redis-ca/ca.crt"*"--redis-client-cert-file=/etc/governor/redis-client/tls.crt"*"--redis-client-key-file=/etc/governor/redis-client/tls.key"* &&
+  $out == *"mountPath: /etc/governor/redis-ca"*"mountPath: /etc/governor/redis-client"*"configMap:"*"name: redis-ca"*"secretName: redis-client"* ]]; then
+  pass "adapter.redisTLS: the CA ConfigMap and the client certificate Secret mounted and passed as --redis-* flags"
+else
+  fail "adapter.redisTLS" "expected ConfigMap redis-ca and Secret redis-client mounted and passed to the adapter" "$out"
+fi
+refused "adapter.redisTLS with both caConfigMap and caSecret is refused" "set caConfigMap or caSecret, not both" -- \
+  render --set adapter.redisTLS.caConfigMap=a --set adapter.redisTLS.caSecret=b
 
 out=$(render --set prometheusRule.enabled=true --show-only templates/prometheusrule.yaml 2>&1)
 alerts=$(grep -o 'alert: [A-Za-z]*' <<<"$out" | awk '{print $2}' | tr '\n' ' ')
@@ -617,18 +629,26 @@ ca=$(jp secret/governor-metrics-adapter-tls '{.data.ca\.crt}' -n "$ns")
   fail "manifests caBundle" "the caBundle is not the Secret's ca.crt"
 ok "the CRD from manifests/ is Established" kubectl wait --for=condition=Established --timeout=60s "$crd"
 
-if ! kubectl get namespace shop >/dev/null 2>&1; then
-  kubectl create namespace shop >/dev/null 2>&1 && created_shop=1
-fi
-# worker has no namespace: kubectl puts it in the context's (default).
+# The namespaces the samples name, as a user would create them first.
+created_namespaces=
+for n in $(sed -n 's/.*namespace: *\([a-z0-9-]*\).*/\1/p' "$root"/manifests/samples/*.yaml | sort -u); do
+  if ! kubectl get namespace "$n" >/dev/null 2>&1; then
+    kubectl create namespace "$n" >/dev/null 2>&1 && created_namespaces+=" $n"
+  fi
+done
+# A sample without a namespace goes to the context's (default).
 if out=$(kubectl apply -f "$root/manifests/samples/" 2>&1); then
   pass "kubectl apply -f manifests/samples/"
 else
   fail "kubectl apply -f manifests/samples/" "failed" "$out"
 fi
-got=$(kubectl get servicelevels.governor.io -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {end}' 2>/dev/null)
-[[ $got == *"shop/checkout"* && $got == *"default/worker"* ]] &&
-  pass "the samples exist: shop/checkout and default/worker" || fail "samples" "expected shop/checkout and default/worker" "$got"
+want=$(for f in "$root"/manifests/samples/*.yaml; do
+  kubectl create --dry-run=client --validate=false -f "$f" -o jsonpath='{.metadata.namespace}/{.metadata.name}' 2>/dev/null | sed 's|^/|default/|'
+  echo
+done | sort | tr '\n' ' ')
+got=$(kubectl get servicelevels.governor.io -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null | sort | tr '\n' ' ')
+[[ -n $got && $got == "$want" ]] &&
+  pass "every sample exists: $got" || fail "samples" "expected $want" "$got"
 
 # kubectl explain reads the published OpenAPI, which follows the CRD within seconds.
 for _ in $(seq 30); do

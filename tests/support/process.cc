@@ -146,4 +146,14 @@ CommandResult run(const std::string& command) {
   return r;
 }
 
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string tail(const std::string& path, int lines) {
+  return run("tail -n " + std::to_string(lines) + " " + quote(path)).output;
+}
+
 }  // namespace governor::testing

@@ -51,5 +51,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run(const std::string& command);
+// `s` as one shell word, single-quoted.
+std::string quote(const std::string& s);
+// The last lines of a log file, for failure messages.
+std::string tail(const std::string& path, int lines = 15);
 
 }  // namespace governor::testing

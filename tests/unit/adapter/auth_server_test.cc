@@ -1,7 +1,8 @@
 // AdapterServer and Authenticator over real TLS on 127.0.0.1: front-proxy client
-// certificates (right CA, wrong CA, wrong CN, no user header, none at all), the open
-// endpoints, /readyz and /metrics, and serving-certificate reload from files. All
-// certificates are made in-process with the OpenSSL API (EC P-256 keys).
+// certificates (right CA, wrong CA, wrong CN, no user header, none at all), authorization
+// with a fake SubjectAccessReview answer, the open endpoints, /readyz and /metrics, and
+// serving-certificate reload from files. All certificates are made in-process with the
+// OpenSSL API (EC P-256 keys).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -30,6 +32,7 @@
 
 #include "api/servicelevel.h"
 #include "metrics-adapter/api/auth.h"
+#include "metrics-adapter/api/authz.h"
 #include "metrics-adapter/api/metrics_api.h"
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/server.h"
@@ -261,7 +264,7 @@ class AdapterServerTest : public ::testing::Test {
   void startServer(ServerOptions options = {}) {
     options.bindAddress = "127.0.0.1";
     options.port = 0;
-    auto s = AdapterServer::start(options, api, *auth, registry, [this] { return ready.load(); });
+    auto s = AdapterServer::start(options, api, *auth, *authorizer, registry, [this] { return ready.load(); });
     ASSERT_TRUE(s) << s.error().what();
     server = std::move(*s);
     ASSERT_GT(server->port(), 0);
@@ -307,10 +310,30 @@ class AdapterServerTest : public ::testing::Test {
     EXPECT_EQ(r->body.find("42"), std::string::npos) << "a value leaked: " << r->body;
   }
 
+  // The reviews the server asked for; each is answered `allow`, or fails when `reviewFails`.
+  std::vector<nlohmann::json> reviews() {
+    std::lock_guard lock(reviewsMu);
+    return reviews_;
+  }
+  kube::Result<nlohmann::json> review(const nlohmann::json& r) {
+    std::lock_guard lock(reviewsMu);
+    reviews_.push_back(r);
+    if (reviewFails) {
+      return kube::Error{kube::Status{0, "Unavailable", "connection refused"}, "POST subjectaccessreviews"};
+    }
+    return nlohmann::json{{"status", {{"allowed", allow.load()}}}};
+  }
+
   MetricCache cache;
   Targets targets;
   MetricsApi api{cache, targets};
   std::unique_ptr<Authenticator> auth;
+  std::atomic<bool> allow{true};
+  std::atomic<bool> reviewFails{false};
+  std::mutex reviewsMu;
+  std::vector<nlohmann::json> reviews_;
+  std::unique_ptr<Authorizer> authorizer =
+      std::move(Authorizer::create({}, [this](const nlohmann::json& r) { return review(r); })).value();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::atomic<bool> ready{false};
   std::unique_ptr<AdapterServer> server;
@@ -403,6 +426,73 @@ TEST_F(AdapterServerTest, CaCertificateAsClientIsUnauthorized) {
   auto r = get(kDiscovery, &pki().frontProxyCa);
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 401) << r->body;
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorization
+
+// alice as the front proxy names her: two groups, extras with an escaped key.
+const httplib::Headers kAlice = {{"X-Remote-User", "alice"},
+                                 {"X-Remote-Group", "dev"},
+                                 {"X-Remote-Group", "system:authenticated"},
+                                 {"X-Remote-Extra-Scopes", "read"},
+                                 {"x-remote-extra-scopes", "write"},
+                                 {"X-Remote-Extra-Authentication.kubernetes.io%2fPod-Name", "web-1"}};
+
+TEST_F(AdapterServerTest, MetricsAreServedWhenTheReviewAllowsThem) {
+  startServer();
+  auto r = get(kCheckout, &pki().frontProxyClient, kAlice);
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_EQ(reviews().size(), 1u);
+  EXPECT_EQ(reviews()[0]["spec"], nlohmann::json::parse(R"({
+    "user": "alice", "groups": ["dev", "system:authenticated"],
+    "extra": {"scopes": ["read", "write"], "authentication.kubernetes.io/pod-name": ["web-1"]},
+    "resourceAttributes": {"verb": "list", "group": "external.metrics.k8s.io", "version": "v1beta1",
+                           "namespace": "shop", "resource": "governor_queue_backlog", "subresource": "",
+                           "name": ""}})"))
+      << reviews()[0].dump(2);
+  ASSERT_EQ(get(kCheckout, &pki().frontProxyClient, kAlice)->status, 200);
+  EXPECT_EQ(reviews().size(), 1u) << "the second request must reuse the first answer";
+}
+
+TEST_F(AdapterServerTest, DeniedIsForbiddenWithAStatus) {
+  allow = false;
+  startServer();
+  auto r = get(kCheckout, &pki().frontProxyClient, kAlice);
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 403) << r->body;
+  auto body = json(r);
+  EXPECT_EQ(body.value("kind", ""), "Status") << r->body;
+  EXPECT_EQ(body.value("reason", ""), "Forbidden") << r->body;
+  EXPECT_EQ(body.value("code", 0), 403) << r->body;
+  EXPECT_EQ(body.value("message", ""),
+            "governor_queue_backlog.external.metrics.k8s.io is forbidden: User \"alice\" cannot list resource "
+            "\"governor_queue_backlog\" in API group \"external.metrics.k8s.io\" in the namespace \"shop\"");
+  EXPECT_EQ(r->body.find("42"), std::string::npos) << "a value leaked: " << r->body;
+}
+
+TEST_F(AdapterServerTest, AFailedReviewIsServiceUnavailableNeverAValue) {
+  reviewFails = true;
+  startServer();
+  auto r = get(kCheckout, &pki().frontProxyClient, kAlice);
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(json(r).value("reason", ""), "ServiceUnavailable") << r->body;
+  EXPECT_NE(json(r).value("message", "").find("authorization is unavailable"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("42"), std::string::npos) << "a value leaked: " << r->body;
+}
+
+TEST_F(AdapterServerTest, DiscoveryAndSystemMastersNeedNoReview) {
+  allow = false;
+  startServer();
+  for (const char* path : {"/apis", "/apis/external.metrics.k8s.io", kDiscovery}) {
+    auto r = get(path, &pki().frontProxyClient, kAlice);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+  }
+  EXPECT_EQ(get(kCheckout, &pki().frontProxyClient)->status, 200);  // system:masters
+  EXPECT_TRUE(reviews().empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -671,7 +761,7 @@ TEST_F(AdapterServerTest, DestroyingRightAfterStartReturns) {
       {
         alarm(20);  // a hang ends the child with SIGALRM
         for (int i = 0; i < 100; ++i) {
-          auto s = AdapterServer::start(options, api, *auth, std::make_shared<prometheus::Registry>(),
+          auto s = AdapterServer::start(options, api, *auth, *authorizer, std::make_shared<prometheus::Registry>(),
                                         [] { return true; });
           if (!s) std::_Exit(2);
         }
@@ -695,7 +785,8 @@ TEST_F(AdapterServerTest, CertificateWithoutKeyIsAnErrorNamingTheFlags) {
     options.port = 0;
     options.certFile = cert;
     options.keyFile = key;
-    auto s = AdapterServer::start(options, api, *auth, std::make_shared<prometheus::Registry>(), [] { return true; });
+    auto s = AdapterServer::start(options, api, *auth, *authorizer, std::make_shared<prometheus::Registry>(),
+                                  [] { return true; });
     ASSERT_FALSE(s) << "started with cert '" << cert << "' and key '" << key << "'";
     auto message = s.error().what();
     EXPECT_NE(message.find("--tls-cert-file"), std::string::npos) << message;
@@ -723,7 +814,8 @@ TEST_F(AdapterServerTest, UnreadableOrMismatchedFilesAreErrorsNamingTheFile) {
     options.port = 0;
     options.certFile = c.cert;
     options.keyFile = c.key;
-    auto s = AdapterServer::start(options, api, *auth, std::make_shared<prometheus::Registry>(), [] { return true; });
+    auto s = AdapterServer::start(options, api, *auth, *authorizer, std::make_shared<prometheus::Registry>(),
+                                  [] { return true; });
     ASSERT_FALSE(s) << c.cert << " " << c.key;
     EXPECT_NE(s.error().what().find(c.flag), std::string::npos) << s.error().what();
   }

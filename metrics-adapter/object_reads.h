@@ -1,0 +1,34 @@
+// What the adapter reads from the Kubernetes API besides ServiceLevels: a Redis password
+// from a Secret, and a workload's labels (custom metrics selected with a labelSelector match
+// them). Each answer is kept for a while, so that a poll round costs one GET per object and
+// `ttl`, not one per metric per round. Failures are not kept: the next round asks again.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "api/servicelevel.h"
+#include "kube/client.h"
+#include "metrics-adapter/expiring_cache.h"
+
+namespace governor::adapter {
+
+class ObjectReads {
+ public:
+  ObjectReads(kube::Client& client, std::chrono::milliseconds ttl, size_t capacity = 10'000)
+      : client_(client), ttl_(ttl), secrets_(capacity), labels_(capacity) {}
+
+  // The decoded value of `ref`'s key in that Secret of namespace `ns`.
+  kube::Result<std::string> secretKey(const std::string& ns, const api::SecretKeyRef& ref);
+  // The labels of workload `name` ("deployments.apps" or "statefulsets.apps"), or an error.
+  kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns,
+                                           const std::string& name);
+
+ private:
+  kube::Client& client_;
+  const std::chrono::milliseconds ttl_;
+  ExpiringCache<std::string> secrets_;
+  ExpiringCache<api::Labels> labels_;
+};
+
+}  // namespace governor::adapter

@@ -108,13 +108,16 @@ int main(int argc, char** argv) {
   app.add_option("--redis-ca-file", redisTls.caFile,
                  "CA bundle (PEM) that the certificates of Redis servers with tls: true must chain to; re-read for "
                  "every new connection; default: the system's trust store");
-  app.add_option("--redis-client-cert-file", redisTls.certFile,
-                 "Client certificate (PEM) for Redis servers that ask for one (tls-auth-clients); default: none");
-  app.add_option("--redis-client-key-file", redisTls.keyFile, "Key of --redis-client-cert-file (PEM)");
+  auto* redisCert = app.add_option("--redis-client-cert-file", redisTls.certFile,
+                                   "Client certificate (PEM) for Redis servers that ask for one (tls-auth-clients); "
+                                   "default: none");
+  auto* redisKey = app.add_option("--redis-client-key-file", redisTls.keyFile, "Key of --redis-client-cert-file (PEM)");
+  redisCert->needs(redisKey);
+  redisKey->needs(redisCert);
   app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   app.add_option("--resync-period", o.resyncSeconds, "Seconds between full resyncs of every ServiceLevel")
       ->capture_default_str()
       ->check(CLI::Range(10, 86400));
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 
   auto* renderCmd = app.add_subcommand("render", "Print the objects a ServiceLevel file implies, as YAML, without a cluster");

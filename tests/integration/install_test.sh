@@ -140,7 +140,8 @@ else
     "$(diff "$root/crds/governor.io_servicelevels.yaml" "$chart/crds/governor.io_servicelevels.yaml" | head -20)"
 fi
 
-# The Dockerfiles: they cannot be built here (no Docker), so check what they rely on.
+# The Dockerfiles agree with the chart and the build (images.build, tests/images_test.sh, builds
+# and runs them).
 chart_uid=$(render --show-only templates/operator-deployment.yaml 2>/dev/null | awk '/runAsUser:/ {print $2; exit}')
 build_dir=${GOVERNOR_BUILD_DIR:-$root/build}
 for pair in operator:operator/governor-operator adapter:metrics-adapter/governor-metrics-adapter; do

@@ -23,22 +23,12 @@ tmp=$(mktemp -d)
 containers=()
 driver=""
 bah() { buildah --storage-driver "${driver:-overlay}" "$@"; }
-passed=0
-failed=0
-
-pass() { echo "PASS  $1"; passed=$((passed + 1)); }
-# fail NAME WHY [OUTPUT]
-fail() {
-  echo "FAIL  $1: $2" >&2
-  [[ -n ${3:-} ]] && sed 's/^/      | /' <<<"$3" >&2
-  failed=$((failed + 1))
-}
+source "$root/tests/support/checks.sh"
 finish() {
   local c
   for c in "${containers[@]}"; do bah rm "$c" >/dev/null 2>&1; done
   rm -rf "$tmp"
-  echo "images: $passed passed, $failed failed"
-  ((failed == 0))
+  summary images
 }
 
 if [[ $(id -u) != 0 ]]; then

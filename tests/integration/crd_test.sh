@@ -10,16 +10,7 @@ set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ns=governor-crd-test
-passed=0
-failed=0
-
-pass() { echo "PASS  $1"; passed=$((passed + 1)); }
-# fail NAME WHY OUTPUT: says what was expected and shows kubectl's output.
-fail() {
-  echo "FAIL  $1: $2" >&2
-  [[ -n ${3:-} ]] && sed 's/^/      | /' <<<"$3" >&2
-  failed=$((failed + 1))
-}
+source "$root/tests/support/checks.sh"
 # squash: one line with single spaces, so that wrapped text can be searched.
 squash() { tr -s ' \t\n' ' ' <<<"$1"; }
 
@@ -314,5 +305,4 @@ else
   fail "delete the test namespace" "kubectl delete failed" "$out"
 fi
 
-echo "crd: $passed passed, $failed failed"
-((failed == 0))
+summary crd

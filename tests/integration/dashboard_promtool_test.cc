@@ -24,6 +24,7 @@ namespace governor::op {
 namespace {
 
 namespace fs = std::filesystem;
+using governor::testing::TempDir;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
@@ -100,22 +101,6 @@ std::vector<std::pair<std::string, ServiceLevel>> serviceLevels() {
 
 std::string promtool() { return governor::testing::findProgram("PROMTOOL", {"/usr/bin/promtool", "promtool"}); }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "governor-dashboard-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!std::getenv("GOVERNOR_KEEP_PROMTOOL_FILES")) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // Grafana's own variables, as Grafana would substitute them before Prometheus sees the query.
 // The dashboards use none of them today; a query that starts to must still parse.
 std::string substituteGrafanaVariables(std::string expr) {
@@ -180,7 +165,7 @@ class DashboardPromtoolTest : public ::testing::Test {
         << "promtool is missing: run scripts/install-deps (Debian's prometheus package) or set PROMTOOL";
     ASSERT_FALSE(dir_.path().empty());
   }
-  TempDir dir_;
+  TempDir dir_{"dashboard"};
 };
 
 TEST_F(DashboardPromtoolTest, EveryPanelQueryParses) {

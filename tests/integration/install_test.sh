@@ -23,18 +23,7 @@ chart=$root/charts/governor
 ns=governor
 release=governor
 tmp=$(mktemp -d)
-passed=0
-failed=0
-skipped=0
-
-pass() { echo "PASS  $1"; passed=$((passed + 1)); }
-# fail NAME WHY [OUTPUT]: says what was expected and shows the command's output.
-fail() {
-  echo "FAIL  $1: $2" >&2
-  [[ -n ${3:-} ]] && sed 's/^/      | /' <<<"$3" >&2
-  failed=$((failed + 1))
-}
-skip() { echo "SKIP  $1: $2"; skipped=$((skipped + 1)); }
+source "$root/tests/support/checks.sh"
 
 # ok NAME CMD...: CMD must succeed.
 ok() {
@@ -115,9 +104,9 @@ cleanup() {
 finish() {
   cleanup
   rm -rf "$tmp"
-  echo "install: $passed passed, $failed failed$( ((skipped)) && echo ", $skipped skipped")"
   # An EXIT trap's `exit` without a status keeps the script's: say it.
-  exit $((failed == 0 ? 0 : 1))
+  summary install
+  exit $?
 }
 
 for tool in helm kubectl openssl; do

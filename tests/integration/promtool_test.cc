@@ -27,14 +27,16 @@
 
 #include "kube/yaml.h"
 #include "operator/render/render.h"
+#include "support/process.h"
 
 namespace governor::op {
 namespace {
 
 namespace fs = std::filesystem;
+using governor::testing::TempDir;
 using std::chrono::hours;
 using std::chrono::milliseconds;
-using testing::HasSubstr;
+using ::testing::HasSubstr;
 
 constexpr int kDay = 24 * 60;  // minutes
 
@@ -64,35 +66,13 @@ Run run(const std::string& command) {
 
 std::string quoted(const std::string& path) { return "'" + path + "'"; }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "governor-promtool-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    // GOVERNOR_KEEP_PROMTOOL_FILES=1 keeps the files of a failing run for a look.
-    std::error_code ec;
-    if (!std::getenv("GOVERNOR_KEEP_PROMTOOL_FILES")) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
-
-class PromtoolTest : public testing::Test {
+class PromtoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(promtool())) << promtool() << " is missing: install Debian's prometheus package or set PROMTOOL";
     ASSERT_FALSE(dir_.path().empty());
   }
-  TempDir dir_;
+  TempDir dir_{"promtool"};
 };
 
 // ---- the ServiceLevels -------------------------------------------------------------------

@@ -156,4 +156,20 @@ std::string tail(const std::string& path, int lines) {
   return run("tail -n " + std::to_string(lines) + " " + quote(path)).output;
 }
 
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("governor-" + prefix + "-XXXXXX")).string();
+  if (mkdtemp(tmpl.data())) path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  if (ok() && !std::getenv("GOVERNOR_KEEP_TEST_FILES")) std::filesystem::remove_all(path_, ignored);
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& text) const {
+  auto p = path_ / name;
+  std::ofstream(p) << text;
+  return p;
+}
+
 }  // namespace governor::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,26 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run(const std::string& command);
+// A fresh directory under the system's temporary directory ("governor-PREFIX-XXXXXX"),
+// removed with its files when destroyed, unless GOVERNOR_KEEP_TEST_FILES is set (to look at
+// what a failing test wrote). path() is empty when it could not be made.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  bool ok() const { return !path_.empty(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Writes `text` to file `name`; returns its path.
+  std::filesystem::path write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
 // `s` as one shell word, single-quoted.
 std::string quote(const std::string& s);
 // The last lines of a log file, for failure messages.

@@ -22,6 +22,7 @@ namespace governor::adapter {
 namespace {
 
 namespace fs = std::filesystem;
+using governor::testing::TempDir;
 using namespace std::chrono_literals;
 
 std::string findRedisServer() {
@@ -32,24 +33,6 @@ std::string findRedisServer() {
 std::string whatOf(const kube::Result<int64_t>& r) {
   return r.ok() ? "<ok: " + std::to_string(r.value()) + ">" : r.error().what();
 }
-
-// A temporary directory, removed with its files.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "governor-redis-tls-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  bool ok() const { return !path_.empty(); }
-
- private:
-  fs::path path_;
-};
 
 // Certificates made with the openssl CLI: a CA, a CA nobody trusts, and leaves signed by the CA.
 class Certificates {
@@ -79,7 +62,7 @@ class Certificates {
            " -addext subjectAltName=" + sans;
   }
 
-  TempDir dir_;
+  TempDir dir_{"redis-tls"};
 };
 
 // redis-server with a plain port (the test's own set-up) and a TLS port (what the source
@@ -140,7 +123,7 @@ class TlsRedisServer {
  private:
   const Certificates& certificates_;
   Options options_;
-  TempDir dir_;
+  TempDir dir_{"redis-tls"};
   int plainPort_ = governor::testing::freePort();
   int tlsPort_ = governor::testing::freePort();
   std::optional<governor::testing::BackgroundProcess> process_;
@@ -213,7 +196,7 @@ TEST_F(RedisTlsTest, DnsNameIsVerifiedAndSentAsSni) {
 
 TEST_F(RedisTlsTest, ServerSignedByAnotherCaIsRefused) {
   start();
-  TempDir dir;
+  TempDir dir{"redis-tls"};
   const std::string caFile = dir.file("ca.crt");
   fs::copy_file(certificates_->crt("other-ca"), caFile);
   RedisSource source({.tls = {.caFile = caFile}});

@@ -35,18 +35,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-std::vector<std::string> splitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::chrono::milliseconds durationFlag(const std::string& flag, const std::string& text, int& status) {
   auto d = kube::parseDuration(text);
   if (!d || d->count() <= 0) {
@@ -150,7 +138,7 @@ int main(int argc, char** argv) {
     if (!in) return fail("--requestheader-client-ca-file " + clientCa + ": cannot read");
     frontProxy.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
   }
-  if (!allowedNames.empty()) frontProxy.allowedNames = splitComma(allowedNames);
+  if (!allowedNames.empty()) frontProxy.allowedNames = adapter::splitNonEmpty(allowedNames, ',');
   auto auth = adapter::Authenticator::create(frontProxy);
   if (!auth) return fail("request-header CA: " + auth.error().status.message);
   // SubjectAccessReviews get a client of their own: a request waits on its review, so
@@ -160,7 +148,7 @@ int main(int argc, char** argv) {
   auto reviewClient = kube::Client::create(reviewConfig);
   if (!reviewClient) return fail(reviewClient.error().what());
   auto authorizer = adapter::Authorizer::create(
-      {.alwaysAllowPaths = splitComma(alwaysAllowPaths), .allowedTtl = allowedTtl, .deniedTtl = deniedTtl},
+      {.alwaysAllowPaths = adapter::splitNonEmpty(alwaysAllowPaths, ','), .allowedTtl = allowedTtl, .deniedTtl = deniedTtl},
       adapter::subjectAccessReviews(**reviewClient));
   if (!authorizer) return fail("--authorization-always-allow-paths: " + authorizer.error().status.message);
 
@@ -212,7 +200,7 @@ int main(int argc, char** argv) {
                          .Register(*registry)
                          .Add({});
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
-  server.selfSignedNames = splitComma(selfSignedNames);
+  server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
   auto https = adapter::AdapterServer::start(server, metricsApi, *auth, **authorizer, registry,
                                             [&] { return serviceLevels.hasSynced() && poller.rounds() > 0; });
   if (!https) return fail(https.error().status.message);

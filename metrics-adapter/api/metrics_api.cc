@@ -54,14 +54,14 @@ std::optional<ApiResponse> unavailable(const std::optional<MetricCache::Entry>& 
 
 }  // namespace
 
-std::vector<std::string> pathSegments(const std::string& path) {
+std::vector<std::string> splitNonEmpty(const std::string& text, char separator) {
   std::vector<std::string> parts;
-  size_t start = 1;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > start) parts.push_back(path.substr(start, slash - start));
-    start = slash + 1;
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(separator, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
   }
   return parts;
 }

@@ -40,9 +40,13 @@ class MetricsApi {
   int64_t latencyWindowSeconds_;
 };
 
-// The non-empty segments of a request path: "/apis/g//v" gives apis, g, v. Authorization
-// reads the path with it too, so that it judges the request that is served.
-std::vector<std::string> pathSegments(const std::string& path);
+// The non-empty pieces of `text` between `separator`s: ("/apis/g//v", '/') gives apis, g, v;
+// ("a,,b", ',') gives a, b.
+std::vector<std::string> splitNonEmpty(const std::string& text, char separator);
+
+// The segments of a request path. Authorization reads the path with it too, so that it
+// judges the request that is served.
+inline std::vector<std::string> pathSegments(const std::string& path) { return splitNonEmpty(path, '/'); }
 
 // A metav1.Status for a failed request.
 Json statusBody(int code, const std::string& reason, const std::string& message);

@@ -129,6 +129,14 @@ void expectStatus(const ApiResponse& r, int code, const std::string& reason) {
 // ---------------------------------------------------------------------------------------
 // Discovery
 
+TEST(SplitNonEmptyTest, DropsEmptyPieces) {
+  EXPECT_EQ(splitNonEmpty("/apis/g//v/", '/'), (std::vector<std::string>{"apis", "g", "v"}));
+  EXPECT_EQ(splitNonEmpty("a,,b,", ','), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(splitNonEmpty("a", ','), (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(splitNonEmpty("", ',').empty());
+  EXPECT_TRUE(splitNonEmpty("/", '/').empty());
+}
+
 TEST_F(MetricsApiTest, ApisListsBothGroups) {
   auto r = get("/apis");
   ASSERT_EQ(r.status, 200);

@@ -152,18 +152,6 @@ class Exporter {
 
 // --- objects -------------------------------------------------------------------------
 
-Json deployment(const std::string& name) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"labels", {{"app", name}, {"tier", "e2e"}}}}},
-          {"spec",
-           {{"replicas", 1},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
-}
-
 Json queue(const std::string& key, const std::string& group = "") {
   Json redis = {{"address", kRedisAddress}, {"key", key}};
   if (!group.empty()) {
@@ -204,8 +192,7 @@ class ScalingTest : public ::testing::Test {
     ASSERT_EQ(cert.status, 0) << cert.output;
 
     // The CRD first: the adapter is ready once it has listed the ServiceLevels.
-    auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
-                   "crd/servicelevels.governor.io --timeout=60s");
+    auto crd = applyServiceLevelCrd();
     ASSERT_EQ(crd.status, 0) << crd.output;
 
     redisServer_ = which("redis-server");
@@ -327,7 +314,7 @@ class ScalingTest : public ::testing::Test {
   // The Deployment and its ServiceLevel; returns once the HPA the operator made reads the
   // metric (ScalingActive True), so that what follows times scaling, not setting up.
   void createScaled(const std::string& name, const Json& sl) {
-    auto d = client_->create(kDeployments, ns(), deployment(name));
+    auto d = client_->create(kDeployments, ns(), deployment(name, {{"tier", "e2e"}}));
     ASSERT_TRUE(d.ok()) << d.error().what();
     auto created = client_->create(kServiceLevels, ns(), sl);
     ASSERT_TRUE(created.ok()) << created.error().what();

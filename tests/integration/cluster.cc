@@ -50,4 +50,23 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
+CommandResult applyServiceLevelCrd() {
+  return run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
+             "crd/servicelevels.governor.io --timeout=60s");
+}
+
+kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels) {
+  kube::Json metadataLabels = {{"app", name}};
+  for (const auto& [k, v] : labels) metadataLabels[k] = v;
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"labels", metadataLabels}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", {{"app", name}}}}},
+            {"template",
+             {{"metadata", {{"labels", {{"app", name}}}}},
+              {"spec", {{"containers", kube::Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
+}
+
 }  // namespace governor::testing

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,13 @@ class TestNamespace {
   kube::Client& client_;
   std::string name_;
 };
+
+// Applies crds/ and waits until the ServiceLevel CRD is Established.
+CommandResult applyServiceLevelCrd();
+
+// A Deployment `name` of one replica (pods labelled app=NAME), with `labels` besides
+// app=NAME on the Deployment itself. No pod runs in the test cluster; the HPA scales it.
+kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels = {});
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,

@@ -81,8 +81,7 @@ class AuthorizationTest : public ::testing::Test {
     auto cert = writeAdapterServingCert(tmp_, kAddress);
     ASSERT_EQ(cert.status, 0) << cert.output;
 
-    auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
-                   "crd/servicelevels.governor.io --timeout=60s");
+    auto crd = applyServiceLevelCrd();
     ASSERT_EQ(crd.status, 0) << crd.output;
 
     auto redisServer = run("command -v redis-server").output;

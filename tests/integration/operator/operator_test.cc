@@ -30,18 +30,6 @@ const kube::Resource kLimitRanges{"", "v1", "limitranges", true};
 const kube::Resource kEvents{"", "v1", "events", true};
 constexpr const char* kMetrics = "http://127.0.0.1:18080/metrics";
 
-Json deployment(const std::string& name) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}}},
-          {"spec",
-           {{"replicas", 1},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
-}
-
 Json serviceLevel(const std::string& name, const std::string& workload) {
   auto docs = kube::parseYamlDocuments(R"(
 apiVersion: governor.io/v1alpha1
@@ -87,8 +75,7 @@ double writesSoFar() {
 class OperatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto crd = run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
-                   "crd/servicelevels.governor.io --timeout=60s");
+    auto crd = applyServiceLevelCrd();
     ASSERT_EQ(crd.status, 0) << crd.output;
     startOperator();
   }

@@ -33,33 +33,16 @@ using kube::Result;
 using kube::Status;
 using Clock = std::chrono::steady_clock;
 
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
+// A unique_ptr deleter calling the C library's `Free`.
+template <auto Free>
+struct FreeWith {
+  template <class T>
+  void operator()(T* p) const { Free(p); }
 };
-using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-struct ReaderFree {
-  void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-using ReaderPtr = std::unique_ptr<redisReader, ReaderFree>;
-
-struct CommandFree {
-  void operator()(char* c) const { redisFreeCommand(c); }
-};
-
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
-using SslPtr = std::unique_ptr<SSL, SslFree>;
-
-struct SslContextFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-using SslContextPtr = std::unique_ptr<SSL_CTX, SslContextFree>;
-
-struct AddressesFree {
-  void operator()(addrinfo* a) const { freeaddrinfo(a); }
-};
+using ReplyPtr = std::unique_ptr<redisReply, FreeWith<freeReplyObject>>;
+using ReaderPtr = std::unique_ptr<redisReader, FreeWith<redisReaderFree>>;
+using SslPtr = std::unique_ptr<SSL, FreeWith<SSL_free>>;
+using SslContextPtr = std::unique_ptr<SSL_CTX, FreeWith<SSL_CTX_free>>;
 
 // A socket, closed when destroyed.
 class Socket {
@@ -243,7 +226,7 @@ Result<Socket> connectTcp(const HostPort& where, Clock::time_point deadline, std
   addrinfo* found = nullptr;
   const int resolved = getaddrinfo(where.host.c_str(), std::to_string(where.port).c_str(), &hints, &found);
   if (resolved != 0) return Error{Status{0, "Unavailable", lowerFirst(gai_strerror(resolved))}, ""};
-  const std::unique_ptr<addrinfo, AddressesFree> addresses(found);
+  const std::unique_ptr<addrinfo, FreeWith<freeaddrinfo>> addresses(found);
   int lastError = 0;
   for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
     Socket socket(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
@@ -446,7 +429,7 @@ Reply Link::command(const std::vector<std::string>& args) {
   }
   char* formatted = nullptr;
   const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), argvlen.data());
-  const std::unique_ptr<char, CommandFree> owned(formatted);
+  const std::unique_ptr<char, FreeWith<redisFreeCommand>> owned(formatted);
   if (length < 0) return {nullptr, unavailable("cannot allocate the command " + args[0])};
   const Clock::time_point deadline = Clock::now() + timeout_;
   if (std::optional<Failure> sent = send({formatted, static_cast<size_t>(length)}, deadline)) return failed(*sent);

@@ -5,7 +5,10 @@
 #   - each image runs as uid 65532 (the chart's runAsUser), its ENTRYPOINT is its binary,
 #     and that binary answers --help inside the image, as that user;
 #   - ldd finds every library the binary links, inside the image;
-#   - the runtime image holds no build tools and no sources, and is small (printed).
+#   - the runtime image holds no build tools and no sources, and is small (printed);
+#   - the test cluster node's images (--test-images): pause runs catatonit, redis runs
+#     Debian's redis-server as uid 999 (the cache StatefulSet's runAsUser);
+#   - the adapter image has curl (the chart's helm test pod runs it).
 # Needs root (buildah). Run: scripts/test -L images, or bash tests/images_test.sh.
 # Environment: GOVERNOR_IMAGES_TAG (default dev), GOVERNOR_IMAGES_MAX_MB (default 150).
 # Prints "images: N passed, M failed" and exits 1 when anything failed.
@@ -40,8 +43,8 @@ fi
 
 # --- build -----------------------------------------------------------------------------------
 start=$(date +%s)
-if "$root/scripts/build-images" --builder buildah --tag "$tag" >"$tmp/build.log" 2>&1; then
-  pass "scripts/build-images built both images in $(($(date +%s) - start))s"
+if "$root/scripts/build-images" --builder buildah --test-images --tag "$tag" >"$tmp/build.log" 2>&1; then
+  pass "scripts/build-images built all four images in $(($(date +%s) - start))s"
 else
   fail "scripts/build-images" "failed (exit $?)" "$(tail -n 40 "$tmp/build.log")"
   finish
@@ -113,6 +116,7 @@ for pair in operator:governor-operator adapter:governor-metrics-adapter; do
   if [[ $which == adapter ]]; then
     run test -s /etc/ssl/certs/ca-certificates.crt && pass "$image: has the CA certificates" \
       || fail "$image: CA certificates" "no /etc/ssl/certs/ca-certificates.crt"
+    out=$(run curl --version 2>&1) && pass "$image: has curl (helm test)" || fail "$image: curl" "curl --version failed" "$out"
   fi
 
   size=$(bah images --noheading --format '{{.Size}}' "$image" | head -n 1)
@@ -123,6 +127,29 @@ for pair in operator:governor-operator adapter:governor-metrics-adapter; do
   else
     fail "$image: size" "$size ($mb MB unpacked), more than $max_mb MB"
   fi
+done
+
+# --- the test cluster node's images ---------------------------------------------------------------
+redis_uid=$(sed -n 's/^constexpr int64_t kRedisUid = \([0-9]*\);.*/\1/p' "$root/operator/render/redis.cc")
+for image in governor/pause:$tag governor/redis:$tag; do
+  if ! c=$(bah from --quiet --pull-never "$image" 2>&1); then
+    fail "$image" "not in buildah's storage" "$c"
+    continue
+  fi
+  containers+=("$c")
+  case $image in
+    */pause:*)
+      entrypoint=$(bah inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$image")
+      [[ $entrypoint == "[/pause -P]" ]] && pass "$image: ENTRYPOINT $entrypoint (catatonit, pause mode)" \
+        || fail "$image: ENTRYPOINT" "is $entrypoint, not [/pause -P]" ;;
+    */redis:*)
+      out=$(bah run --isolation chroot "$c" -- sh -c 'id -u; redis-server --version; redis-cli --version' 2>&1)
+      if [[ $(head -n 1 <<<"$out") == "$redis_uid" && $out == *"Redis server v="* && $out == *redis-cli* ]]; then
+        pass "$image: redis-server and redis-cli as uid $redis_uid"
+      else
+        fail "$image" "not redis-server and redis-cli as uid $redis_uid" "$out"
+      fi ;;
+  esac
 done
 
 finish

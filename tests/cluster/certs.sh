@@ -48,3 +48,15 @@ contexts:
 current-context: governor-test
 KUBECONFIG
 }
+
+# The node's client certificate (the Node authorizer's system:node:NAME in system:nodes).
+make_node_certs() {
+  local pki=$state/pki
+  [[ -f $pki/node.crt ]] && return 0
+  openssl req -newkey rsa:2048 -nodes -keyout "$pki/node.key" -out "$pki/node.csr" \
+    -subj "/O=system:nodes/CN=system:node:$node_name" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$pki/node.ext"
+  openssl x509 -req -in "$pki/node.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -out "$pki/node.crt" -extfile "$pki/node.ext" 2>/dev/null
+  rm -f "$pki/node.csr" "$pki/node.ext"
+}

@@ -1,5 +1,6 @@
 // End to end, as users run Governor: governor-operator and governor-metrics-adapter as
-// processes in the test cluster's network namespace, each with a token of the chart's
+// processes in the test cluster's network namespace (with its node: the scaled
+// Deployments' pods run there, from the image governor/redis:dev), each with a token of the chart's
 // ServiceAccount and nothing but the chart's RBAC, a real redis-server and a real
 // Prometheus, the adapter registered with the kube-apiserver's aggregation layer through
 // tests/e2e/adapter-apiservice.yaml.in, and kube-controller-manager's HPA (1 s sync)
@@ -298,6 +299,9 @@ class ScalingTest : public ::testing::Test {
   int replicas(const std::string& deployment) {
     return get(kDeployments, deployment).value("spec", Json::object()).value("replicas", -1);
   }
+  int readyReplicas(const std::string& deployment) {
+    return get(kDeployments, deployment).value("status", Json::object()).value("readyReplicas", 0);
+  }
   Json hpaCondition(const std::string& hpa, const std::string& type) {
     for (const auto& c : get(kHpas, hpa).value("status", Json::object()).value("conditions", Json::array())) {
       if (c.value("type", "") == type) return c;
@@ -312,9 +316,11 @@ class ScalingTest : public ::testing::Test {
   std::string hpaStatus(const std::string& hpa) { return get(kHpas, hpa).value("status", Json::object()).dump(); }
 
   // The Deployment and its ServiceLevel; returns once the HPA the operator made reads the
-  // metric (ScalingActive True), so that what follows times scaling, not setting up.
-  void createScaled(const std::string& name, const Json& sl) {
-    auto d = client_->create(kDeployments, ns(), deployment(name, {{"tier", "e2e"}}));
+  // metric (ScalingActive True), so that what follows times scaling, not setting up. With
+  // `running`, its pods run on the node (else they never run).
+  void createScaled(const std::string& name, const Json& sl, bool running = false) {
+    auto d = client_->create(kDeployments, ns(),
+                             running ? runningDeployment(name, {{"tier", "e2e"}}) : deployment(name, {{"tier", "e2e"}}));
     ASSERT_TRUE(d.ok()) << d.error().what();
     auto created = client_->create(kServiceLevels, ns(), sl);
     ASSERT_TRUE(created.ok()) << created.error().what();
@@ -374,7 +380,7 @@ TEST_F(ScalingTest, BinariesRunAsTheChartsServiceAccounts) {
 
 TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
   const std::string key = "jobs-" + ns();
-  createScaled("worker", serviceLevel("worker", {{"queue", queue(key)}}));
+  createScaled("worker", serviceLevel("worker", {{"queue", queue(key)}}), true);
 
   std::string push = kRedisCli + "LPUSH " + key;
   for (int i = 1; i <= 50; ++i) push += " job-" + std::to_string(i);
@@ -384,6 +390,9 @@ TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
   ASSERT_GT(up, 0) << "50 jobs at 10 per replica must give 5 replicas; replicas " << replicas("worker")
                    << ", HPA status " << hpaStatus("worker");
   std::printf("list: push to scale: %.2fs\n", up);
+  EXPECT_TRUE(eventually([&] { return readyReplicas("worker") == 5; }, 60s))
+      << "the 5 replicas' pods run on the node and become ready; ready " << readyReplicas("worker");
+  std::printf("list: push to 5 ready pods: %.2fs\n", secondsSince(pushed));
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(replicas("worker"), 5) << "a backlog of exactly 5 × target is steady at 5 replicas";
 
@@ -397,7 +406,7 @@ TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
 TEST_F(ScalingTest, StreamBacklogIsLagPlusPendingOfTheConsumerGroup) {
   const std::string key = "events-" + ns();
   ASSERT_EQ(run(kRedisCli + "XGROUP CREATE " + key + " workers 0 MKSTREAM").output, "OK\n");
-  createScaled("consumer", serviceLevel("consumer", {{"queue", queue(key, "workers")}}));
+  createScaled("consumer", serviceLevel("consumer", {{"queue", queue(key, "workers")}}), true);
 
   auto added = run("for i in $(seq 50); do echo \"XADD " + key + " * n $i\"; done | " + kRedisCli);
   ASSERT_EQ(added.status, 0) << added.output;
@@ -511,8 +520,10 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
   EXPECT_TRUE(close(p99Raw.json["items"][0]["value"], p99)) << p99Raw.output;
 
   // The HPA scales on the Object metric: p95 0.8125 s against a 500 ms target gives
-  // ceil(1.625 × Ready pods). No kubelet runs in this cluster, so mark the Deployment's pod
-  // Running and Ready by hand; the pods of the new replicas stay unready, which keeps it at 2.
+  // ceil(1.625 × Ready pods). This Deployment's pods never run (they select no node), so
+  // mark its pod Running and Ready by hand; the new replicas' pods stay unready, which
+  // keeps it at 2. (With every pod ready, the ratio would grow it each sync: latency is no
+  // per-replica quantity.)
   std::string pod;
   ASSERT_TRUE(eventually([&] {
     auto r = run("kubectl get pods -n " + ns() + " -l app=api -o jsonpath='{.items[0].metadata.name}'");

@@ -55,7 +55,9 @@ CommandResult applyServiceLevelCrd() {
              "crd/servicelevels.governor.io --timeout=60s");
 }
 
-kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels) {
+namespace {
+kube::Json deploymentOf(const std::string& name, const std::map<std::string, std::string>& labels,
+                        const kube::Json& podSpec) {
   kube::Json metadataLabels = {{"app", name}};
   for (const auto& [k, v] : labels) metadataLabels[k] = v;
   return {{"apiVersion", "apps/v1"},
@@ -66,7 +68,22 @@ kube::Json deployment(const std::string& name, const std::map<std::string, std::
             {"selector", {{"matchLabels", {{"app", name}}}}},
             {"template",
              {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec", {{"containers", kube::Json::array({{{"name", "app"}, {"image", "busybox"}}})}}}}}}}};
+              {"spec", podSpec}}}}}}};
+}
+}  // namespace
+
+kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels) {
+  return deploymentOf(name, labels,
+                      {{"nodeSelector", {{"governor.io/test-node", "none"}}},
+                       {"containers", kube::Json::array({{{"name", "app"}, {"image", "busybox"}}})}}});
+}
+
+kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels) {
+  kube::Json container = {{"name", "app"},
+                          {"image", "governor/redis:dev"},
+                          {"command", kube::Json::array({"sleep", "infinity"})}};
+  return deploymentOf(name, labels,
+                      {{"terminationGracePeriodSeconds", 1}, {"containers", kube::Json::array({container})}});
 }
 
 }  // namespace governor::testing

@@ -36,8 +36,13 @@ class TestNamespace {
 CommandResult applyServiceLevelCrd();
 
 // A Deployment `name` of one replica (pods labelled app=NAME), with `labels` besides
-// app=NAME on the Deployment itself. No pod runs in the test cluster; the HPA scales it.
+// app=NAME on the Deployment itself. Its pods select a node that does not exist, so they
+// never run, with or without the test cluster's node; the HPA scales it all the same.
 kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels = {});
+
+// The same Deployment whose pods run on the test cluster's node (fixture `node`): an image
+// loaded into it (governor/redis:dev), idling in `sleep` until stopped.
+kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels = {});
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,

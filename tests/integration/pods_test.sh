@@ -99,54 +99,11 @@ ok "helm install (--wait)" helm install governor "$chart" --namespace "$ns" --cr
 echo "helm install --wait took $(($(date +%s) - start))s"
 check_governor_pods helm
 
-# --- a queue, its workers and a ServiceLevel with a cache ------------------------------------
+# --- a queue, its workers (manifests/demo/queue.yaml) and a ServiceLevel with a cache ---------
 kubectl delete namespace "$app" --ignore-not-found --wait --timeout=120s >/dev/null 2>&1
 kubectl create namespace "$app" >/dev/null
+kubectl apply -n "$app" -f "$root/manifests/demo/queue.yaml" >/dev/null
 kubectl apply -n "$app" -f - >/dev/null <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: redis}
-spec:
-  selector: {matchLabels: {app: redis}}
-  template:
-    metadata: {labels: {app: redis}}
-    spec:
-      containers:
-        - name: redis
-          image: governor/redis:$tag
-          ports: [{containerPort: 6379}]
-          readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 2}
----
-apiVersion: v1
-kind: Service
-metadata: {name: redis}
-spec:
-  selector: {app: redis}
-  ports: [{port: 6379, targetPort: 6379}]
----
-# Each worker takes a job (BLPOP) and works on it for 2 s: 0.5 jobs/s per replica.
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: worker}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: worker}}
-  template:
-    metadata: {labels: {app: worker}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: worker
-          image: governor/redis:$tag
-          command: [/bin/sh, -c]
-          args:
-            - |
-              trap 'exit 0' TERM
-              while :; do
-                job=\$(redis-cli -h redis.$app BLPOP jobs 2 | tail -n 1)
-                [ -n "\$job" ] && sleep 2
-              done
----
 apiVersion: governor.io/v1alpha1
 kind: ServiceLevel
 metadata: {name: worker}
@@ -207,10 +164,11 @@ else
 fi
 backlog=$(jp servicelevel/worker '{.status.backlog}' -n "$app")
 [[ -n $backlog ]] && pass "status.backlog is reported ($backlog)" || fail "status.backlog is reported" "empty"
-eventually 180 "the workers drain the list" test "$(rcli LLEN jobs)" = 0
+drained() { [[ $(rcli LLEN jobs) == 0 ]]; }
+eventually 180 "the workers drain the list" drained
 echo "drained after $(($(date +%s) - start))s"
-eventually 120 "the worker scales back to 1 replica" \
-  test "$(jp deployment/worker '{.spec.replicas}/{.status.replicas}' -n "$app")" = 1/1
+at_minimum() { [[ $(jp deployment/worker '{.spec.replicas}/{.status.replicas}' -n "$app") == 1/1 ]]; }
+eventually 120 "the worker scales back to 1 replica" at_minimum
 echo "back to 1 after $(($(date +%s) - start))s"
 
 # --- helm test, upgrade ----------------------------------------------------------------------
@@ -226,7 +184,8 @@ eventually 60 "helm test after the upgrade" helm_test
 # --- uninstall: nothing left -----------------------------------------------------------------
 ok "ServiceLevel's namespace deleted" kubectl delete namespace "$app" --timeout=120s
 ok "helm uninstall (--wait)" helm uninstall governor --namespace "$ns" --wait --timeout 120s
-eventually 120 "helm uninstall leaves nothing behind" test -z "$(leftovers)"
+nothing_left() { local l; l=$(leftovers); [[ -z $l ]] || { echo "$l"; return 1; }; }
+eventually 120 "helm uninstall leaves nothing behind" nothing_left
 
 # --- kubectl apply -f manifests/governor.yaml -------------------------------------------------
 version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$chart/Chart.yaml")
@@ -237,6 +196,6 @@ done
 ok "kubectl apply -f manifests/governor.yaml" kubectl apply -f "$root/manifests/governor.yaml"
 check_governor_pods "kubectl apply"
 ok "kubectl delete -f manifests/governor.yaml" kubectl delete -f "$root/manifests/governor.yaml" --wait --timeout=120s
-eventually 120 "kubectl delete leaves nothing behind" test -z "$(leftovers)"
+eventually 120 "kubectl delete leaves nothing behind" nothing_left
 
 summary pods

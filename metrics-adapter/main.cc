@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
   app.add_option("--namespace", ns, "Only serve ServiceLevels of this namespace; default: all namespaces");
   app.add_option("--bind-address", server.bindAddress, "Address to listen on")->capture_default_str();
   app.add_option("--secure-port", server.port, "HTTPS port (0 = any free port)")->capture_default_str();
+  app.add_option("--health-port", server.healthPort,
+                 "Plain-HTTP port of /healthz, /livez and /readyz for the kubelet's probes, apart from the secure "
+                 "port so that connections to that one never starve them (0 = any free port)")
+      ->capture_default_str();
   app.add_option("--tls-cert-file", server.certFile,
                  "Serving certificate (PEM), re-read when it changes; default: a self-signed one made at start");
   app.add_option("--tls-private-key-file", server.keyFile, "Key of --tls-cert-file (PEM)");
@@ -207,7 +211,7 @@ int main(int argc, char** argv) {
   while (!stopping && !serviceLevels.waitForSync(std::chrono::milliseconds(200))) {
   }
   poller.start();
-  spdlog::info("serving on {}:{}", server.bindAddress, (*https)->port());
+  spdlog::info("serving on {}:{}, probes on port {}", server.bindAddress, (*https)->port(), (*https)->healthPort());
 
   while (!stopping) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

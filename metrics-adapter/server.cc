@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include <httplib.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -29,6 +29,15 @@ Json openapiV2() {
   return {{"swagger", "2.0"},
           {"info", {{"title", "governor-metrics-adapter"}, {"version", "v1beta1"}}},
           {"paths", Json::object()}};
+}
+
+// /healthz, /livez and /readyz, served on the probe port and, for callers that look there,
+// on the secure port.
+std::optional<kube::HttpResponse> probeResponse(const std::string& path, const std::function<bool()>& ready) {
+  if (path == "/healthz" || path == "/livez") return kube::HttpResponse{200, "text/plain", "ok"};
+  if (path != "/readyz") return std::nullopt;
+  bool ok = ready();
+  return kube::HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok" : "ServiceLevels not synced yet"};
 }
 
 Json openapiV3(const std::string& group) {
@@ -105,6 +114,31 @@ void AdapterServer::watchCertFiles() {
   }
 }
 
+std::shared_ptr<SSL_CTX> AdapterServer::tlsContext() {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(ctx.get(), kTls12CipherSuites) != 1) return nullptr;
+  // No compression (CRIME), no renegotiation (a client could make the server work on demand).
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Ask for a client certificate but never fail the handshake over it: the metric
+  // paths check it per request, health probes come without one.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  // The serving pair is chosen per handshake, so a rotated one applies at once.
+  SSL_CTX_set_cert_cb(
+      ctx.get(),
+      [](SSL* ssl, void* arg) {
+        auto c = static_cast<AdapterServer*>(arg)->current();
+        if (SSL_use_certificate(ssl, c.cert.get()) != 1 || SSL_use_PrivateKey(ssl, c.key.get()) != 1) return 0;
+        for (const auto& intermediate : c.chain) {
+          if (SSL_add1_chain_cert(ssl, intermediate.get()) != 1) return 0;
+        }
+        return 1;
+      },
+      this);
+  return ctx;
+}
+
 kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOptions& options, const MetricsApi& api,
                                                                   const Authenticator& auth, Authorizer& authorizer,
                                                                   std::shared_ptr<prometheus::Registry> registry,
@@ -119,26 +153,8 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   if (!cert) return cert.error();
   s->cert_ = *cert;
   if (!options.certFile.empty()) s->certStamp_ = stamp(options.certFile) + "|" + stamp(options.keyFile);
-
-  AdapterServer* self = s.get();
-  s->server_ = std::make_unique<httplib::SSLServer>([self](SSL_CTX& ctx) {
-    // Ask for a client certificate but never fail the handshake over it: the metric
-    // paths check it per request, health probes come without one.
-    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
-    // The serving pair is chosen per handshake, so a rotated one applies at once.
-    SSL_CTX_set_cert_cb(
-        &ctx,
-        [](SSL* ssl, void* arg) {
-          auto c = static_cast<AdapterServer*>(arg)->current();
-          if (SSL_use_certificate(ssl, c.cert.get()) != 1 || SSL_use_PrivateKey(ssl, c.key.get()) != 1) return 0;
-          for (const auto& intermediate : c.chain) {
-            if (SSL_add1_chain_cert(ssl, intermediate.get()) != 1) return 0;
-          }
-          return 1;
-        },
-        self);
-    return true;
-  });
+  auto tls = s->tlsContext();
+  if (!tls) return invalid("cannot set up TLS");
 
   auto& requests = prometheus::BuildCounter()
                        .Name("governor_adapter_requests_total")
@@ -149,76 +165,72 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
                       .Help("Time to answer a metrics API request")
                       .Register(*registry)
                       .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1});
-  auto& server = *s->server_;
-  // httplib writes headers and body separately: with Nagle on, the body waits for the
-  // client's delayed ACK (about 40 ms per answer).
-  server.set_tcp_nodelay(true);
-  // A kept-alive connection (the aggregator keeps a few) is not closed every 5 requests, so a
-  // TLS handshake is paid once per 1,000. Each open connection holds a worker while it lasts
-  // (at most 5 s idle): 32 of them, so health probes are not starved by a few busy peers.
-  server.set_keep_alive_max_count(1000);
-  server.new_task_queue = [] { return new httplib::ThreadPool(32); };
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
-  server.Get("/livez", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
-  server.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
-    bool ok = ready();
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok" : "ServiceLevels not synced yet", "text/plain");
-  });
-  server.Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
-  });
-  server.Get("/openapi/v2", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(openapiV2().dump(), "application/json");
-  });
-  server.Get("/openapi/v3", [](const httplib::Request&, httplib::Response& res) {
-    Json paths = Json::object();
-    for (const char* gv : {"apis/custom.metrics.k8s.io/v1beta2", "apis/external.metrics.k8s.io/v1beta1"}) {
-      paths[gv] = {{"serverRelativeURL", std::string("/openapi/v3/") + gv}};
-    }
-    res.set_content(Json{{"paths", paths}}.dump(), "application/json");
-  });
-  server.Get(R"(/openapi/v3/apis/([^/]+)/([^/]+))", [](const httplib::Request& req, httplib::Response& res) {
-    res.set_content(openapiV3(req.matches[1]).dump(), "application/json");
-  });
-  server.Get(R"(/apis(/.*)?)", [&api, &auth, &authorizer, &requests, &latency](const httplib::Request& req,
-                                                                              httplib::Response& res) {
+
+  // The metrics APIs behind authentication and authorization.
+  auto metricsApi = [&api, &auth, &authorizer, &requests, &latency](const kube::HttpRequest& req) {
     auto started = std::chrono::steady_clock::now();
-    auto caller = auth.authenticate(req.ssl, Headers(req.headers.begin(), req.headers.end()));
+    auto caller = auth.authenticate(req.ssl, req.headers);
     auto allowed = caller ? authorizer.authorize(*caller, req.path) : kube::Outcome(caller.error());
-    ApiResponse out;
-    if (!allowed) {
-      out = failure(allowed.error());
-    } else {
-      std::map<std::string, std::string> query;
-      for (const auto& [k, v] : req.params) query.emplace(k, v);
-      out = api.get(req.path, query);
-    }
-    res.status = out.status;
-    res.set_content(out.body.dump(), "application/json");
-    requests.Add({{"path", req.path.size() > 5 && req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
+    ApiResponse out = allowed ? api.get(req.path, req.query) : failure(allowed.error());
+    requests.Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
                   {"code", std::to_string(out.status)}})
         .Increment();
     latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  });
+    return kube::HttpResponse{out.status, "application/json", out.body.dump()};
+  };
+  auto secure = [ready, registry, metricsApi](const kube::HttpRequest& req) {
+    const std::string& path = req.path;
+    if (auto probe = probeResponse(path, ready)) return *probe;
+    if (path == "/apis" || path.starts_with("/apis/")) return metricsApi(req);
+    if (path == "/metrics") {
+      return kube::HttpResponse{200, "text/plain; version=0.0.4",
+                                prometheus::TextSerializer().Serialize(registry->Collect())};
+    }
+    if (path == "/openapi/v2") return kube::HttpResponse{200, "application/json", openapiV2().dump()};
+    if (path == "/openapi/v3") {
+      Json paths = Json::object();
+      for (const char* gv : {"apis/custom.metrics.k8s.io/v1beta2", "apis/external.metrics.k8s.io/v1beta1"}) {
+        paths[gv] = {{"serverRelativeURL", std::string("/openapi/v3/") + gv}};
+      }
+      return kube::HttpResponse{200, "application/json", Json{{"paths", paths}}.dump()};
+    }
+    // /openapi/v3/apis/GROUP/VERSION
+    auto groupVersion = pathSegments(path);
+    if (groupVersion.size() == 5 && groupVersion[0] == "openapi" && groupVersion[1] == "v3" &&
+        groupVersion[2] == "apis") {
+      return kube::HttpResponse{200, "application/json", openapiV3(groupVersion[3]).dump()};
+    }
+    return kube::HttpResponse{404, "text/plain", "not found\n"};
+  };
 
-  s->port_ = options.port == 0 ? server.bind_to_any_port(options.bindAddress)
-                               : (server.bind_to_port(options.bindAddress, options.port) ? options.port : -1);
-  if (s->port_ < 0) {
-    return invalid("cannot listen on " + options.bindAddress + ":" + std::to_string(options.port));
-  }
-  s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
-  // httplib's stop() does nothing before the loop runs: wait for it, so that a server
-  // destroyed right away still stops.
-  for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  kube::HttpServerOptions https;
+  https.host = options.bindAddress;
+  https.port = options.port;
+  https.maxConnections = options.maxConnections;
+  https.requestTimeout = options.requestTimeout;
+  https.tls = tls;
+  auto httpsServer = kube::HttpServer::start(https, secure);
+  if (!httpsServer) return httpsServer.error();
+  s->https_ = std::move(*httpsServer);
+
+  kube::HttpServerOptions probes = https;
+  probes.port = options.healthPort;
+  probes.maxConnections = options.maxProbeConnections;
+  probes.tls = nullptr;
+  auto probeServer = kube::HttpServer::start(probes, [ready](const kube::HttpRequest& req) {
+    return probeResponse(req.path, ready).value_or(kube::HttpResponse{404, "text/plain", "not found\n"});
+  });
+  if (!probeServer) return probeServer.error();
+  s->probes_ = std::move(*probeServer);
+  AdapterServer* self = s.get();
   if (!options.certFile.empty()) s->certThread_ = std::thread([self] { self->watchCertFiles(); });
   return s;
 }
 
 AdapterServer::~AdapterServer() {
   stopping_ = true;
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  https_.reset();
+  probes_.reset();
   if (certThread_.joinable()) certThread_.join();
 }
 

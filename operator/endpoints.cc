@@ -1,33 +1,34 @@
+// See endpoints.h.
 #include "operator/endpoints.h"
 
-#include <httplib.h>
 #include <prometheus/text_serializer.h>
 
 namespace governor::op {
 
+namespace {
+const kube::HttpResponse kNotFound{404, "text/plain", "not found\n"};
+}
+
 kube::Result<std::unique_ptr<Endpoints>> Endpoints::metrics(const std::string& bindAddress,
                                                             std::shared_ptr<prometheus::Registry> registry) {
-  auto server = std::make_unique<httplib::Server>();
-  server->Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
+  return serve(bindAddress, [registry](const kube::HttpRequest& req) {
+    if (req.path != "/metrics") return kNotFound;
+    return kube::HttpResponse{200, "text/plain; version=0.0.4",
+                              prometheus::TextSerializer().Serialize(registry->Collect())};
   });
-  return serve(bindAddress, std::move(server));
 }
 
 kube::Result<std::unique_ptr<Endpoints>> Endpoints::health(const std::string& bindAddress,
                                                            std::function<bool()> ready) {
-  auto server = std::make_unique<httplib::Server>();
-  server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
-  server->Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
+  return serve(bindAddress, [ready](const kube::HttpRequest& req) {
+    if (req.path == "/healthz") return kube::HttpResponse{200, "text/plain", "ok"};
+    if (req.path != "/readyz") return kNotFound;
     bool ok = ready();
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok" : "informers not synced", "text/plain");
+    return kube::HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok" : "informers not synced"};
   });
-  return serve(bindAddress, std::move(server));
 }
 
-kube::Result<std::unique_ptr<Endpoints>> Endpoints::serve(const std::string& bindAddress,
-                                                          std::unique_ptr<httplib::Server> server) {
+kube::Result<std::unique_ptr<Endpoints>> Endpoints::serve(const std::string& bindAddress, kube::HttpHandler handler) {
   auto invalid = [&](const std::string& why) {
     return kube::Error{kube::Status{0, "Invalid", "bind address \"" + bindAddress + "\": " + why}, ""};
   };
@@ -35,24 +36,20 @@ kube::Result<std::unique_ptr<Endpoints>> Endpoints::serve(const std::string& bin
   if (bindAddress == "0") return ep;
   auto colon = bindAddress.rfind(':');
   if (colon == std::string::npos) return invalid("use host:port or :port");
-  auto host = bindAddress.substr(0, colon);
-  int port = 0;
+  kube::HttpServerOptions options;
+  options.host = bindAddress.substr(0, colon);
   try {
-    port = std::stoi(bindAddress.substr(colon + 1));
+    options.port = std::stoi(bindAddress.substr(colon + 1));
   } catch (const std::exception&) {
     return invalid("the port is not a number");
   }
-  if (host.empty()) host = "0.0.0.0";
-  ep->port_ = port == 0 ? server->bind_to_any_port(host) : (server->bind_to_port(host, port) ? port : -1);
-  if (ep->port_ < 0) return invalid("cannot listen there");
-  ep->server_ = std::move(server);
-  ep->thread_ = std::thread([s = ep->server_.get()] { s->listen_after_bind(); });
+  if (options.host.empty()) options.host = "0.0.0.0";
+  // Prometheus and the kubelet each keep a connection or two.
+  options.maxConnections = 16;
+  auto server = kube::HttpServer::start(options, std::move(handler));
+  if (!server) return invalid(server.error().status.message);
+  ep->server_ = std::move(*server);
   return ep;
-}
-
-Endpoints::~Endpoints() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace governor::op

@@ -1,19 +1,15 @@
 // Plain-HTTP endpoints of the operator: /metrics on one address, /healthz and /readyz on
-// another (as kubelet probes and Prometheus expect).
+// another (as kubelet probes and Prometheus expect), each a bounded kube::HttpServer.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <prometheus/registry.h>
 
+#include "kube/http_server.h"
 #include "kube/result.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace governor::op {
 
@@ -24,15 +20,11 @@ class Endpoints {
                                                           std::shared_ptr<prometheus::Registry> registry);
   static kube::Result<std::unique_ptr<Endpoints>> health(const std::string& bindAddress,
                                                          std::function<bool()> ready);
-  ~Endpoints();
-  int port() const { return port_; }
+  int port() const { return server_ ? server_->port() : 0; }
 
  private:
-  static kube::Result<std::unique_ptr<Endpoints>> serve(const std::string& bindAddress,
-                                                        std::unique_ptr<httplib::Server> server);
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  static kube::Result<std::unique_ptr<Endpoints>> serve(const std::string& bindAddress, kube::HttpHandler handler);
+  std::unique_ptr<kube::HttpServer> server_;
 };
 
 }  // namespace governor::op

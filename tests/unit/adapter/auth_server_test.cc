@@ -1,9 +1,9 @@
 // AdapterServer and Authenticator over real TLS on 127.0.0.1: front-proxy client
 // certificates (right CA, wrong CA, wrong CN, no user header, none at all), authorization
 // with a fake SubjectAccessReview answer, the open endpoints, /readyz and /metrics, and
-// serving-certificate reload from files. All certificates are made in-process with the
-// OpenSSL API (EC P-256 keys).
-#include <arpa/inet.h>
+// serving-certificate reload from files; the probe port, TLS versions and suites, and what
+// unauthenticated abuse (a gzip bomb, an endless request line, slow clients) cannot do.
+// All certificates are made in-process with the OpenSSL API (EC P-256 keys).
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
+#include "unit/support/http_attacks.h"
 
 namespace governor::adapter {
 namespace {
@@ -134,15 +136,8 @@ std::string subjectCn(X509* cert) {
 std::shared_ptr<X509> servedCert(int port) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return nullptr;
-  }
+  int fd = testing::connectLoopback(port);
+  if (fd < 0) return nullptr;
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
@@ -163,15 +158,8 @@ long verifyServedChain(int port, const Pair& root) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), root.cert.get());
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);  // read the result, don't abort
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
+  int fd = testing::connectLoopback(port);
+  if (fd < 0) return -1;
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
   SSL_set_fd(ssl.get(), fd);
   SSL_set1_host(ssl.get(), "127.0.0.1");
@@ -264,6 +252,7 @@ class AdapterServerTest : public ::testing::Test {
   void startServer(ServerOptions options = {}) {
     options.bindAddress = "127.0.0.1";
     options.port = 0;
+    options.healthPort = 0;
     auto s = AdapterServer::start(options, api, *auth, *authorizer, registry, [this] { return ready.load(); });
     ASSERT_TRUE(s) << s.error().what();
     server = std::move(*s);
@@ -549,6 +538,21 @@ TEST_F(AdapterServerTest, ReadyzFollowsTheReadyFunction) {
   EXPECT_EQ(again->status, 503);
 }
 
+TEST_F(AdapterServerTest, ProbesHaveAPlainHttpPortOfTheirOwnThatServesNothingElse) {
+  startServer();
+  ASSERT_NE(server->healthPort(), server->port());
+  httplib::Client probes("127.0.0.1", server->healthPort());
+  for (const char* path : {"/healthz", "/livez"}) {
+    auto r = probes.Get(path);
+    ASSERT_TRUE(r) << path << ": " << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200) << path;
+  }
+  EXPECT_EQ(probes.Get("/readyz")->status, 503);
+  ready = true;
+  EXPECT_EQ(probes.Get("/readyz")->status, 200);
+  for (const char* path : {"/metrics", kCheckout, "/openapi/v2"}) EXPECT_EQ(probes.Get(path)->status, 404) << path;
+}
+
 // governor_adapter_requests_total samples from the exposition text, keyed by their labels
 // ("code=200,path=discovery").
 std::map<std::string, double> requestCounts(const std::string& text) {
@@ -742,6 +746,86 @@ TEST_F(AdapterServerTest, KeepAliveConnectionsAnswerEveryRequest) {
     ASSERT_TRUE(probe) << httplib::to_string(probe.error());
     EXPECT_EQ(probe->status, 200);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Abuse from anyone who reaches the port: bounded before it is read, no starvation, no old TLS
+
+constexpr long kMiB = 1 << 20;
+
+TEST_F(AdapterServerTest, AGzipPostToHealthzIsRefusedWithoutGrowingMemory) {
+  startServer();
+  auto bomb = testing::gzipBomb(256 * kMiB);
+  testing::PeakMemory memory;
+  auto r = client(nullptr)->Post("/healthz", {{"Content-Encoding", "gzip"}}, bomb, "application/octet-stream");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 415) << r->body;
+  EXPECT_LT(memory.growth(), 8 * kMiB) << "the body must never be decoded";
+  EXPECT_EQ(get("/healthz", nullptr, {})->status, 200);
+}
+
+TEST_F(AdapterServerTest, ARequestLineWithoutEndIsCutOffWithoutGrowingMemory) {
+  startServer();
+  testing::PeakMemory memory;
+  testing::RawClient c(server->port(), {});
+  ASSERT_TRUE(c.handshaken());
+  c.send("GET /");
+  EXPECT_LT(c.flood(96 * kMiB, 'a'), size_t{16 * kMiB}) << "the server must stop reading long before 96 MiB";
+  EXPECT_LT(memory.growth(), 8 * kMiB);
+}
+
+TEST_F(AdapterServerTest, OnlyTls12AndLaterWithGoDefaultCipherSuites) {
+  startServer();
+  int port = server->port();
+  EXPECT_FALSE(testing::RawClient(port, {.maxVersion = TLS1_1_VERSION}).handshaken()) << "TLS 1.1";
+  EXPECT_FALSE(testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "AES128-SHA"}).handshaken())
+      << "RSA key exchange with CBC";
+  EXPECT_FALSE(testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "ECDHE-RSA-AES128-SHA"}).handshaken())
+      << "CBC with SHA-1";
+  EXPECT_TRUE(testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "ECDHE-RSA-AES128-GCM-SHA256"})
+                  .handshaken());
+  EXPECT_TRUE(testing::RawClient(port, {.minVersion = TLS1_3_VERSION}).handshaken());
+}
+
+// 32 connections sending one byte of a ClientHello every 2 s (the reported attack): the
+// kubelet's probes and the HPA's requests still answer at once, and the slow clients are
+// cut at the request deadline.
+TEST_F(AdapterServerTest, SlowClientsStarveNeitherProbesNorTheHpa) {
+  ServerOptions options;
+  options.requestTimeout = 3s;
+  startServer(options);
+  ready = true;
+  testing::Trickle slow(server->port(), 32, 2s);
+  std::this_thread::sleep_for(500ms);
+  httplib::Client probes("127.0.0.1", server->healthPort());
+  probes.set_read_timeout(2, 0);
+  auto hpa = client(&pki().frontProxyClient);
+  int rounds = 0;
+  std::chrono::steady_clock::duration slowestProbe{}, slowestMetric{};
+  for (auto end = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < end; ++rounds) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto probe = probes.Get("/readyz");
+    auto t1 = std::chrono::steady_clock::now();
+    auto metric = hpa->Get(kCheckout, {{"X-Remote-User", "system:kube-aggregator"}});
+    auto t2 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(probe) << httplib::to_string(probe.error());
+    EXPECT_EQ(probe->status, 200);
+    ASSERT_TRUE(metric) << httplib::to_string(metric.error());
+    EXPECT_EQ(metric->status, 200) << metric->body;
+    slowestProbe = std::max(slowestProbe, t1 - t0);
+    slowestMetric = std::max(slowestMetric, t2 - t1);
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(rounds, 5);
+  EXPECT_LT(slowestProbe, 500ms);
+  EXPECT_LT(slowestMetric, 500ms);
+  std::cout << "under 32 slow clients: slowest probe "
+            << std::chrono::duration<double, std::milli>(slowestProbe).count() << " ms, slowest metric "
+            << std::chrono::duration<double, std::milli>(slowestMetric).count() << " ms\n";
+  for (auto end = std::chrono::steady_clock::now() + 5s; slow.closedByServer() < 32 && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(slow.closedByServer(), 32) << "each slow client is cut at the 3 s request deadline";
 }
 
 // Stopping a server right after start() must not hang: the destructor may run before the

@@ -1,0 +1,98 @@
+// A small HTTP/1.1 server for what both binaries expose to the network (the adapter's API,
+// probes, /metrics): every request is bounded before it is read. Only GET; no request body
+// and no Content-Encoding; a maximum request line, header size and header count; a deadline
+// for the TLS handshake and for each request; a cap on open connections. One thread per
+// connection, up to the cap. cpp-httplib 0.11 cannot bound these (docs/architecture.md).
+#pragma once
+
+#include <openssl/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "kube/result.h"
+
+namespace governor::kube {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;                          // percent-decoded, without the query
+  std::map<std::string, std::string> query;  // decoded; the first of repeated keys
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent
+  const SSL* ssl = nullptr;                  // the TLS connection (its client certificate), or null
+
+  // The first header of that name (case-insensitive), or "".
+  std::string header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string contentType = "text/plain";
+  std::string body;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 0;  // 0 = any free port
+  // Further connections are closed as soon as they are accepted.
+  size_t maxConnections = 64;
+  // From accept (TLS handshake included), or from the first byte of a kept-alive
+  // connection's next request, until its request line and headers are complete.
+  std::chrono::milliseconds requestTimeout{10000};
+  // How long a kept-alive connection may wait for its next request.
+  std::chrono::milliseconds idleTimeout{30000};
+  std::chrono::milliseconds writeTimeout{10000};
+  size_t maxRequestLine = 8192;      // 414 beyond
+  size_t maxHeaderBytes = 64 << 10;  // request line and headers together; 431 beyond
+  size_t maxHeaders = 100;           // 431 beyond
+  int maxRequestsPerConnection = 1000;
+  std::shared_ptr<SSL_CTX> tls;  // null: plain HTTP
+};
+
+class HttpServer {
+ public:
+  // Listens and serves `handler` until destroyed.
+  static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, HttpHandler handler);
+  // Stops accepting, ends every connection (a running handler finishes first) and joins.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // Connections closed at once because maxConnections were open.
+  uint64_t refusedConnections() const { return refused_.load(); }
+
+ private:
+  class Connection;
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  HttpServer() = default;
+  void acceptLoop();
+  void serve(int fd);
+  void reapFinished();
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  int listenFd_ = -1;
+  int stopFd_ = -1;  // an eventfd, readable once stopping: every wait also watches it
+  int port_ = 0;
+  std::atomic<uint64_t> refused_{0};
+  std::thread acceptThread_;
+  std::list<std::unique_ptr<Worker>> workers_;  // only the accept thread touches it
+};
+
+}  // namespace governor::kube

@@ -1,0 +1,137 @@
+// kube::HttpServer against clients that misbehave: bodies, encodings, verbs and heads it
+// must refuse before reading them, a request line without end, slow clients and more
+// connections than the cap. Plain HTTP on 127.0.0.1 (TLS: tests/unit/adapter).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "kube/http_server.h"
+#include "unit/support/http_attacks.h"
+
+namespace governor::kube {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawClient;
+
+constexpr long kMiB = 1 << 20;
+using testing::statusOf;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void start(HttpServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    auto s = HttpServer::start(options, [](const HttpRequest& req) {
+      std::string seen = req.method + " " + req.path;
+      for (const auto& [k, v] : req.query) seen += " " + k + "=" + v;
+      return HttpResponse{200, "text/plain", seen + " user=" + req.header("x-remote-user")};
+    });
+    ASSERT_TRUE(s) << s.error().what();
+    server = std::move(*s);
+  }
+
+  // Sends `request` on a new connection and returns the answer (the server closes after it).
+  std::string exchange(const std::string& request) {
+    RawClient c(server->port());
+    EXPECT_TRUE(c.send(request));
+    return c.receive();
+  }
+
+  std::unique_ptr<HttpServer> server;
+};
+
+TEST_F(HttpServerTest, ServesGetWithDecodedPathQueryAndHeadersOnAKeptAliveConnection) {
+  start();
+  RawClient c(server->port());
+  ASSERT_TRUE(c.send("GET /apis/a/%2A?labelSelector=app%3Dweb&x=a+b HTTP/1.1\r\nHost: h\r\nX-Remote-User: ann\r\n\r\n"));
+  auto first = c.receive(1s);
+  EXPECT_EQ(statusOf(first), 200) << first;
+  EXPECT_NE(first.find("\r\n\r\nGET /apis/a/* labelSelector=app=web x=a b user=ann"), std::string::npos) << first;
+  ASSERT_TRUE(c.send("GET /second HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+  auto second = c.receive();
+  EXPECT_NE(second.find("GET /second"), std::string::npos) << "the connection is kept alive: " << second;
+}
+
+TEST_F(HttpServerTest, RefusesBodiesEncodingsAndOtherVerbsWithoutReadingThem) {
+  start();
+  EXPECT_EQ(statusOf(exchange("POST /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")), 413);
+  EXPECT_EQ(statusOf(exchange("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")), 501);
+  EXPECT_EQ(statusOf(exchange("GET / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n")), 415);
+  auto del = exchange("DELETE / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(statusOf(del), 405) << del;
+  EXPECT_NE(del.find("Allow: GET\r\n"), std::string::npos) << del;
+  EXPECT_EQ(statusOf(exchange("GET / HTTP/2.0\r\n\r\n")), 400);
+  EXPECT_EQ(statusOf(exchange("GET / HTTP/1.1\r\n folded: header\r\n\r\n")), 400);
+}
+
+TEST_F(HttpServerTest, AGzipBombIsRefusedBeforeItIsDecoded) {
+  start();
+  auto bomb = testing::gzipBomb(256 * kMiB);
+  ASSERT_LT(bomb.size(), 300u << 10);
+  testing::PeakMemory memory;
+  RawClient c(server->port());
+  c.send("POST /healthz HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: " + std::to_string(bomb.size()) +
+         "\r\n\r\n");
+  c.send(bomb);
+  auto answer = c.receive();
+  EXPECT_GE(statusOf(answer), 400) << answer;
+  EXPECT_LT(statusOf(answer), 500) << answer;
+  EXPECT_LT(memory.growth(), 8 * kMiB);
+}
+
+TEST_F(HttpServerTest, ARequestLineWithoutEndIsCutOffAfterTheLimit) {
+  start();
+  testing::PeakMemory memory;
+  RawClient c(server->port());
+  c.send("GET /");
+  size_t sent = c.flood(96 * kMiB, 'a');
+  EXPECT_LT(sent, size_t{16 * kMiB}) << "the server must stop reading long before 96 MiB";
+  auto answer = c.receive();
+  EXPECT_EQ(statusOf(answer), 414) << answer;
+  EXPECT_LT(memory.growth(), 8 * kMiB);
+}
+
+TEST_F(HttpServerTest, TooManyOrTooLongHeadersAre431) {
+  start({.maxHeaders = 10});
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 11; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(statusOf(exchange(many + "\r\n")), 431);
+  EXPECT_EQ(statusOf(exchange("GET / HTTP/1.1\r\nX-Big: " + std::string(70 << 10, 'b') + "\r\n\r\n")), 431);
+  EXPECT_EQ(statusOf(exchange("GET /" + std::string(9000, 'p') + " HTTP/1.1\r\n\r\n")), 414);
+}
+
+TEST_F(HttpServerTest, ASlowClientIsCutAtTheRequestDeadline) {
+  start({.requestTimeout = 500ms});
+  RawClient c(server->port());
+  ASSERT_TRUE(c.send("GET /slow HTTP/1.1\r\n"));
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closedWithin(3s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnceAndServedAgainWhenOneEnds) {
+  start({.maxConnections = 3});
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<RawClient>(server->port()));
+  std::this_thread::sleep_for(200ms);  // all three accepted
+  RawClient extra(server->port());
+  EXPECT_TRUE(extra.closedWithin(2s));
+  EXPECT_EQ(server->refusedConnections(), 1u);
+  held.pop_back();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(statusOf(exchange("GET /again HTTP/1.1\r\nConnection: close\r\n\r\n")), 200);
+}
+
+TEST_F(HttpServerTest, StopsPromptlyWithIdleConnectionsOpen) {
+  start();
+  RawClient idle(server->port());
+  RawClient halfway(server->port());
+  halfway.send("GET / HTTP/1.1\r\n");
+  auto started = std::chrono::steady_clock::now();
+  server.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+}
+
+}  // namespace
+}  // namespace governor::kube

@@ -359,8 +359,10 @@ Result<ListPage> Client::list(const Resource& r, const std::string& ns, ListOpti
   }
 }
 
-Result<Json> Client::create(const Resource& r, const std::string& ns, const Json& object) {
-  return request("POST", r.path(ns), object.dump(), "application/json");
+Result<Json> Client::create(const Resource& r, const std::string& ns, const Json& object,
+                            const std::string& fieldManager) {
+  return request("POST", r.path(ns) + Query().add("fieldManager", fieldManager).str(), object.dump(),
+                 "application/json");
 }
 
 Result<Json> Client::update(const Resource& r, const Json& object, const std::string& subresource) {
@@ -386,11 +388,12 @@ Result<Json> Client::mergePatch(const Resource& r, const std::string& ns, const 
 }
 
 Outcome Client::remove(const Resource& r, const std::string& ns, const std::string& name,
-                       Propagation propagation) {
+                       Propagation propagation, const std::string& uid) {
   static const char* names[] = {"Background", "Foreground", "Orphan"};
   Json body = {{"kind", "DeleteOptions"},
                {"apiVersion", "v1"},
                {"propagationPolicy", names[static_cast<int>(propagation)]}};
+  if (!uid.empty()) body["preconditions"] = {{"uid", uid}};
   auto res = request("DELETE", r.path(ns, name), body.dump(), "application/json");
   if (!res) return res.error();
   return Ok{};

@@ -111,15 +111,18 @@ class Client {
   // Follows continue tokens to the end; restarts once from the beginning when a token
   // expires (410) between pages, as the API concepts page advises.
   Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {});
-  Result<Json> create(const Resource& r, const std::string& ns, const Json& object);
+  // POST: fails with 409 AlreadyExists when an object of that name exists, whoever made it.
+  Result<Json> create(const Resource& r, const std::string& ns, const Json& object,
+                      const std::string& fieldManager = "");
   // PUT: carries metadata.resourceVersion, so a stale one answers 409 Conflict.
   Result<Json> update(const Resource& r, const Json& object, const std::string& subresource = "");
   Result<Json> apply(const Resource& r, const std::string& ns, const std::string& name,
                      const Json& object, const ApplyOptions& opts);
   Result<Json> mergePatch(const Resource& r, const std::string& ns, const std::string& name,
                           const Json& patch, const std::string& subresource = "");
+  // With `uid`, deletes only that object: another of the same name answers 409 Conflict.
   Outcome remove(const Resource& r, const std::string& ns, const std::string& name,
-                 Propagation propagation = Propagation::Background);
+                 Propagation propagation = Propagation::Background, const std::string& uid = "");
   // Any path, for what the typed calls do not cover (discovery, aggregated APIs).
   Result<Json> raw(const std::string& method, const std::string& path, const std::string& body = "",
                    const std::string& contentType = "application/json");

@@ -82,40 +82,82 @@ bool Reconciler::prometheusRuleCrdInstalled() {
   return crdInstalled_.value_or(true);
 }
 
-std::optional<Json> Reconciler::liveChild(const kube::Resource& r, const std::string& ns, const std::string& name) {
+kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r, const std::string& ns,
+                                                        const std::string& name) {
   if (r.plural != resources::kPrometheusRule.plural) {
     if (auto cached = informers_.get(r, ns_, kChildSelector).get(ns + "/" + name)) return cached;
   }
   // Not ours by label (or not watched): ask the API, so that an object of that name
   // that someone else made is seen and left alone.
   auto res = client_.get(r, ns, name);
-  if (res) return *res;
-  return std::nullopt;
+  if (res) return std::optional<Json>(std::move(*res));
+  if (res.error().isNotFound()) return std::optional<Json>();
+  return res.error();
+}
+
+kube::Result<Json> Reconciler::createChild(const Child& child) {
+  const auto& ns = child.object["metadata"].value("namespace", "");
+  auto created = client_.create(child.resource, ns, child.object, kFieldManager);
+  wrote("create", child.object);
+  if (!created) return created;
+  // POST records the fields under an Update entry of kFieldManager, which later applies
+  // would share but not own: a field the spec drops would then never be removed. Turned
+  // into the Apply entry (only on this object: the uid is tested), applies own them.
+  auto fields = created->at("metadata").value("managedFields", Json::array());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].value("manager", "") != kFieldManager || fields[i].value("operation", "") != "Update") continue;
+    Json patch = Json::array(
+        {{{"op", "test"}, {"path", "/metadata/uid"}, {"value", created->at("metadata").value("uid", "")}},
+         {{"op", "replace"}, {"path", "/metadata/managedFields/" + std::to_string(i) + "/operation"}, {"value", "Apply"}}});
+    auto path = child.resource.path(ns, child.object["metadata"].value("name", "")) + "?fieldManager=" + kFieldManager;
+    auto handed = client_.raw("PATCH", path, patch.dump(), "application/json-patch+json");
+    wrote("patch managedFields", child.object);
+    if (!handed) return handed.error();
+    break;
+  }
+  return created;
 }
 
 void Reconciler::applyChild(Pass& pass, const Child& child) {
   auto& group = pass.groups[child.group];
   if (group.failure) return;
   const auto& name = child.object["metadata"]["name"].get_ref<const std::string&>();
-  auto live = liveChild(child.resource, pass.sl.namespaceName, name);
-  if (live && !ownedBy(*live, pass.sl.uid)) {
+  auto conflict = [&] {
     group.failure = Condition{conditionType(child.group), false, "Conflict",
                               describeChild(child.object) + " already exists and is not owned by ServiceLevel " +
                                   pass.sl.name + "; Governor leaves it alone: delete or rename it"};
+  };
+  auto live = liveChild(child.resource, pass.sl.namespaceName, name);
+  if (!live) {
+    // Unknown is not absent: writing now could take over an object someone else made.
+    group.failure = Condition{conditionType(child.group), false, "ReadFailed",
+                              "cannot read " + describeChild(child.object) + ", so Governor writes nothing to it: " +
+                                  live.error().what()};
     return;
   }
-  if (live && holds(*live, child.object)) return;
-  auto res = client_.apply(child.resource, pass.sl.namespaceName, name, child.object,
-                           {.fieldManager = kFieldManager, .force = true});
-  wrote("apply", child.object);
+  if (*live && !ownedBy(**live, pass.sl.uid)) return conflict();
+  if (*live && holds(**live, child.object)) return;
+  kube::Result<Json> res = Json();
+  if (*live) {
+    // Applied only to the object just read: one that replaced it meanwhile has another uid
+    // and the API server refuses the apply.
+    Json object = child.object;
+    object["metadata"]["uid"] = (**live)["metadata"].value("uid", "");
+    res = client_.apply(child.resource, pass.sl.namespaceName, name, object,
+                        {.fieldManager = kFieldManager, .force = true});
+    wrote("apply", child.object);
+  } else {
+    res = createChild(child);
+    if (!res && res.error().isConflict()) return conflict();  // someone made it after the read
+  }
   if (!res) {
     group.failure = Condition{conditionType(child.group), false, "ApplyFailed", res.error().what()};
     recordEvent(pass.object, "Warning", "ApplyFailed", res.error().what());
     return;
   }
   ++group.changed;
-  recordEvent(pass.object, "Normal", live ? "Updated" : "Created",
-              describeChild(child.object) + (live ? " updated" : " created"));
+  recordEvent(pass.object, "Normal", *live ? "Updated" : "Created",
+              describeChild(child.object) + (*live ? " updated" : " created"));
 }
 
 void Reconciler::pruneChildren(Pass& pass) {
@@ -123,7 +165,9 @@ void Reconciler::pruneChildren(Pass& pass) {
     const auto& md = obj["metadata"];
     auto name = md.value("name", "");
     if (pass.desired.contains(childKey(r, name)) || !ownedBy(obj, pass.sl.uid)) return;
-    auto out = client_.remove(r, pass.sl.namespaceName, name);
+    // Only the object seen as ours: one of the same name made since is left alone.
+    auto out = client_.remove(r, pass.sl.namespaceName, name, kube::Propagation::Background,
+                              md.value("uid", ""));
     wrote("delete", obj);
     if (out) {
       recordEvent(pass.object, "Normal", "Deleted", describeChild(obj) + " deleted: the spec no longer asks for it");
@@ -332,11 +376,11 @@ Outcome Reconciler::reconcile(const std::string& key) {
   pruneChildren(pass);
   writeStatus(pass);
 
-  bool applyFailed = false;
   for (const auto& [group, state] : pass.groups) {
-    if (state.failure && state.failure->reason == "ApplyFailed") applyFailed = true;
+    if (state.failure && (state.failure->reason == "ApplyFailed" || state.failure->reason == "ReadFailed")) {
+      return Outcome::retry(state.failure->message);
+    }
   }
-  if (applyFailed) return Outcome::retry("applying children failed");
   // Nothing watches workloads: look again in a while.
   if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
   return Outcome::done();

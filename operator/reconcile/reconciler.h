@@ -55,8 +55,14 @@ class Reconciler {
   struct Pass;
 
   bool prometheusRuleCrdInstalled();
-  std::optional<Json> liveChild(const kube::Resource& r, const std::string& ns, const std::string& name);
+  // The child as it is: an object, nothing (only when the API says NotFound), or the error
+  // that left it unknown (403, 429, 5xx, a timeout), on which nothing may be written.
+  kube::Result<std::optional<Json>> liveChild(const kube::Resource& r, const std::string& ns,
+                                              const std::string& name);
   void applyChild(Pass& pass, const Child& child);
+  // POST, so that an object someone else made meanwhile is never taken over; then the
+  // created fields are handed to the apply field manager (see reconciler.cc).
+  kube::Result<Json> createChild(const Child& child);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated

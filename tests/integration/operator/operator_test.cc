@@ -7,6 +7,7 @@
 #include <regex>
 #include <thread>
 
+#include "adapter_setup.h"
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/yaml.h"
@@ -249,6 +250,104 @@ TEST_F(OperatorTest, AForeignHpaOfTheSameNameIsLeftUntouched) {
   EXPECT_EQ(hpa["spec"]["maxReplicas"], 4) << "the user's HPA must not be overwritten";
   EXPECT_FALSE(hpa["metadata"].contains("ownerReferences"));
   EXPECT_TRUE(conditionIs("foreign", "CacheReady", "True", "Reconciled"));
+}
+
+// A child made with POST is handed to Governor's apply field manager: its fields belong to
+// the Apply entry of governor-operator (what later applies own and may remove), not to an
+// Update entry beside it.
+TEST_F(OperatorTest, AChildMadeWithPostBelongsToGovernorsApply) {
+  createReady("post");
+  auto quota = client_->get(kQuotas, ns_->name(), "post");
+  ASSERT_TRUE(quota.ok());
+  int applies = 0;
+  for (const auto& entry : (*quota)["metadata"]["managedFields"]) {
+    if (entry["manager"] != "governor-operator") continue;
+    EXPECT_EQ(entry["operation"], "Apply") << entry.dump();
+    EXPECT_TRUE(entry["fieldsV1"]["f:spec"]["f:hard"].contains("f:pods")) << entry.dump();
+    ++applies;
+  }
+  EXPECT_EQ(applies, 1) << (*quota)["metadata"]["managedFields"].dump();
+}
+
+// The reported take-over: an operator that may not get resourcequotas took a 403 for
+// "absent", applied over an admin's quota of the same name with force, owned it, and the
+// garbage collector deleted it with the ServiceLevel. Now the 403 is an error: the quota is
+// never changed, adopted or deleted, and QuotaReady says why.
+TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) {
+  const std::string sa = "operator-no-quota-get-" + ns_->name();
+  ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
+  ASSERT_TRUE(client_->create({"", "v1", "serviceaccounts", true}, "governor",
+                              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
+                  .ok());
+  auto rule = [](const std::string& group, std::vector<std::string> resources, std::vector<std::string> verbs) {
+    return Json{{"apiGroups", {group}}, {"resources", resources}, {"verbs", verbs}};
+  };
+  const std::vector<std::string> all{"get", "list", "watch", "create", "patch", "delete"};
+  Json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+               {"kind", "Role"},
+               {"metadata", {{"name", "operator"}}},
+               {"rules",
+                {rule("governor.io", {"servicelevels"}, {"get", "list", "watch"}),
+                 rule("governor.io", {"servicelevels/status"}, {"patch"}), rule("", {"events"}, {"create"}),
+                 rule("autoscaling", {"horizontalpodautoscalers"}, all), rule("apps", {"statefulsets"}, all),
+                 rule("apps", {"deployments"}, {"get"}), rule("", {"services", "configmaps", "limitranges"}, all),
+                 rule("", {"resourcequotas"}, {"list", "watch", "create", "patch", "delete"})}}};
+  ASSERT_TRUE(client_->create({"rbac.authorization.k8s.io", "v1", "roles", true}, ns_->name(), role).ok());
+  Json binding = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                  {"kind", "RoleBinding"},
+                  {"metadata", {{"name", "operator"}}},
+                  {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "operator"}}},
+                  {"subjects", {{{"kind", "ServiceAccount"}, {"name", sa}, {"namespace", "governor"}}}}};
+  ASSERT_TRUE(client_->create({"rbac.authorization.k8s.io", "v1", "rolebindings", true}, ns_->name(), binding).ok());
+  TempDir dir("operator-rbac");
+  auto kubeconfig = writeServiceAccountKubeconfig(dir.path().string(), sa);
+  ASSERT_EQ(kubeconfig.status, 0) << kubeconfig.output;
+
+  Json quota = {{"apiVersion", "v1"},
+                {"kind", "ResourceQuota"},
+                {"metadata", {{"name", "team"}}},
+                {"spec", {{"hard", {{"pods", "10"}}}}}};
+  ASSERT_TRUE(client_->create(kQuotas, ns_->name(), quota).ok());
+  auto before = get(kQuotas, "team");
+  // Only the reduced operator may act on this ServiceLevel.
+  operator_->stop();
+  delete operator_;
+  operator_ = nullptr;
+  {
+    BackgroundProcess reduced({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", dir.file(sa + ".kubeconfig"), "--namespace",
+                               ns_->name(), "--metrics-bind-address", "127.0.0.1:18280",
+                               "--health-probe-bind-address", "127.0.0.1:18281", "--log-format", "text"},
+                              std::string(GOVERNOR_BINARY_DIR) + "/operator-reduced-rbac.log");
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("team-app")).ok());
+    ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("team", "team-app")).ok());
+    EXPECT_TRUE(eventually([&] { return conditionIs("team", "QuotaReady", "False", "ReadFailed"); }))
+        << condition("team", "QuotaReady") << "\n" << tail(reduced.logFile());
+    std::string message = condition("team", "QuotaReady").value("message", "");
+    EXPECT_NE(message.find("cannot read ResourceQuota " + ns_->name() + "/team, so Governor writes nothing to it"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("403"), std::string::npos) << message;
+    EXPECT_TRUE(conditionIs("team", "CacheReady", "True", "Reconciled")) << "the other parts still reconcile";
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // retries with backoff meanwhile
+    // The quota controller updates its status; its spec and metadata stay the admin's.
+    auto untouched = [&] {
+      auto now = get(kQuotas, "team");
+      EXPECT_EQ(now["metadata"]["uid"], before["metadata"]["uid"]) << now.dump();
+      EXPECT_EQ(now["spec"], before["spec"]) << now.dump();
+      EXPECT_FALSE(now["metadata"].contains("ownerReferences")) << now.dump();
+      EXPECT_FALSE(now["metadata"].contains("labels")) << now.dump();
+      for (const auto& entry : now["metadata"]["managedFields"]) EXPECT_NE(entry["manager"], "governor-operator");
+    };
+    untouched();
+
+    ASSERT_TRUE(client_->remove(kServiceLevels, ns_->name(), "team").ok());
+    EXPECT_TRUE(eventually([&] { return !exists(kStatefulSets, "team-redis"); }, std::chrono::seconds(60)))
+        << "the ServiceLevel's own children are garbage-collected";
+    untouched();  // the admin's quota survives the ServiceLevel
+    EXPECT_EQ(reduced.stop(), 0);
+  }
+  client_->remove({"", "v1", "serviceaccounts", true}, "governor", sa);
+  startOperator();
 }
 
 TEST_F(OperatorTest, RestartedMidWayItConverges) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kube/watch.h"
+#include "unit/support/local_server.h"
 
 namespace governor::kube {
 namespace {
@@ -90,14 +91,9 @@ class FakeApi {
       }
       res.set_content(body, "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    local_.start();
   }
-  ~FakeApi() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return local_.url(); }
   std::vector<std::string> watchRvs() {
     std::lock_guard lock(mu_);
     return watchRvs_;
@@ -108,12 +104,12 @@ class FakeApi {
   }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   int lists_ = 0;
   std::vector<std::string> watchRvs_;
+  // Last: destroyed first, so no handler runs while the members above go away.
+  testing::LocalServer local_;
+  httplib::Server& server_ = local_.server();
 };
 
 TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {

@@ -172,6 +172,9 @@ clusterDomain: cluster.local
 clusterDNS: [$address]
 resolvConf: $node_dir/resolv.conf
 podCIDR: $pod_cidr
+# Not /var/log/pods: the kubelet removes log directories of pods it does not know, and
+# another cluster's node may run beside this one.
+podLogsDir: $node_dir/pod-logs
 maxPods: 110
 # Images are imported, never pulled: never collect them.
 imageGCHighThresholdPercent: 100
@@ -228,15 +231,23 @@ start_node() {
   wait_until 120 "node $node_name Ready" node_ready
 }
 
+kubectl_admin() { in_netns env KUBECONFIG="$kubeconfig" "$(cat "$state/bin")/kubectl" "$@"; }
+
+# The kubelet answers its health check, and its Node says Ready.
 node_ready() {
-  [[ $(in_netns env KUBECONFIG="$kubeconfig" "$(cat "$state/bin")/kubectl" get node "$node_name" \
-    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
+  in_netns curl -sf http://127.0.0.1:10248/healthz >/dev/null &&
+    [[ $(kubectl_admin get node "$node_name" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
 }
 
 # Kills every process in the node's pods (their cgroups), then removes what the kubelet and
 # containerd mounted and the pods' network namespaces.
 stop_node() {
   local c p m
+  [[ -d $node_dir ]] || return 0
+  # A node that goes away is deleted, as a cloud's node controller would: its pods go with
+  # it, and the next kubelet registers afresh instead of inheriting a stale Ready.
+  running kube-apiserver && kubectl_admin delete node "$node_name" --ignore-not-found --wait=false \
+    --request-timeout=10s >/dev/null 2>&1
   for c in kube-proxy kube-scheduler coredns kubelet; do stop "$c"; done
   for c in /sys/fs/cgroup/*/"${cgroup_root#/}"; do
     [[ -d $c ]] || continue

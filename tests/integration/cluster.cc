@@ -60,22 +60,20 @@ kube::Json deploymentOf(const std::string& name, const std::map<std::string, std
                         const kube::Json& podSpec) {
   kube::Json metadataLabels = {{"app", name}};
   for (const auto& [k, v] : labels) metadataLabels[k] = v;
+  kube::Json pods = {{"metadata", {{"labels", {{"app", name}}}}}, {"spec", podSpec}};
+  kube::Json spec = {{"replicas", 1}, {"selector", {{"matchLabels", {{"app", name}}}}}, {"template", pods}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", {{"name", name}, {"labels", metadataLabels}}},
-          {"spec",
-           {{"replicas", 1},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec", podSpec}}}}}}};
+          {"spec", spec}};
 }
 }  // namespace
 
 kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels) {
+  kube::Json container = {{"name", "app"}, {"image", "busybox"}};
   return deploymentOf(name, labels,
                       {{"nodeSelector", {{"governor.io/test-node", "none"}}},
-                       {"containers", kube::Json::array({{{"name", "app"}, {"image", "busybox"}}})}}});
+                       {"containers", kube::Json::array({container})}});
 }
 
 kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels) {

@@ -12,8 +12,9 @@
 #     refused by the schema naming them; helm uninstall removes all but the CRD;
 #   - kubectl apply -f manifests/governor.yaml and the samples work, kubectl explain shows
 #     the CRD's descriptions, and kubectl delete removes it all.
-# No pod runs in the test cluster (no kubelet): the Deployments exist but never become ready,
-# so installs use --wait=false. Runs inside the cluster's network namespace:
+# This suite needs no pod and runs on the control plane alone: the Deployments exist but never
+# become ready, so installs use --wait=false. install.pods (pods_test.sh) installs the chart
+# again with its pods running on the node. Runs inside the cluster's network namespace:
 #   tests/cluster/exec bash tests/integration/install_test.sh
 # Prints "install: N passed, M failed" and exits 1 when anything failed.
 set -uo pipefail

@@ -83,6 +83,13 @@ check_governor_pods() {
     kubectl get --raw /apis/external.metrics.k8s.io/v1beta1
 }
 
+# --- a clean start: what other suites (e2e.scaling's APIServices and selectorless Service in
+# namespace governor, an earlier run) left behind --------------------------------------------
+helm uninstall governor --namespace "$ns" --wait --timeout 60s >/dev/null 2>&1
+kubectl delete apiservice v1beta1.external.metrics.k8s.io v1beta2.custom.metrics.k8s.io \
+  --ignore-not-found >/dev/null 2>&1
+kubectl delete namespace "$ns" "$app" --ignore-not-found --wait --timeout=180s >/dev/null 2>&1
+
 # --- images into the node ------------------------------------------------------------------
 if ! out=$("$root/tests/cluster/load-images" 2>&1); then
   fail "images loaded into the node" "tests/cluster/load-images failed" "$out"
@@ -100,7 +107,6 @@ echo "helm install --wait took $(($(date +%s) - start))s"
 check_governor_pods helm
 
 # --- a queue, its workers (manifests/demo/queue.yaml) and a ServiceLevel with a cache ---------
-kubectl delete namespace "$app" --ignore-not-found --wait --timeout=120s >/dev/null 2>&1
 kubectl create namespace "$app" >/dev/null
 kubectl apply -n "$app" -f "$root/manifests/demo/queue.yaml" >/dev/null
 kubectl apply -n "$app" -f - >/dev/null <<EOF

@@ -3,12 +3,19 @@
 #include "api/servicelevel.h"
 
 #include <algorithm>
+#include <cctype>
 #include <regex>
 
 #include "kube/duration.h"
 
 namespace governor::api {
 namespace {
+
+// The same words as the CRD's CEL rule on spec.autoscaling.queue.redis.address.
+constexpr const char* kQueueOnCacheMessage =
+    "must not be this ServiceLevel's own cache (NAME-redis): the adapter's polls of the queue are key lookups"
+    " that Redis counts in the cache's hits and misses (a miss every poll while the queue is empty), so the"
+    " cache hit ratio would measure the polling; keep the queue on a Redis of its own";
 
 // Walks the spec, reading typed fields and recording problems by path.
 class Reader {
@@ -157,6 +164,16 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
     av.target = r.percent(*a, "target", "spec.objectives.availability.target");
     av.errorQuery = r.string(*a, "errorQuery", "spec.objectives.availability.errorQuery", true);
     av.totalQuery = r.string(*a, "totalQuery", "spec.objectives.availability.totalQuery", true);
+    // Each alert window puts its own range where {{.window}} stands; a query without it
+    // measures the same in every window, and the burn-rate alerts mean nothing.
+    static const std::regex window(R"(\{\{\s*\.window\s*\}\})");
+    for (auto [name, query] : {std::pair{"errorQuery", &av.errorQuery}, std::pair{"totalQuery", &av.totalQuery}}) {
+      if (!query->empty() && !std::regex_search(*query, window)) {
+        r.problem(std::string("spec.objectives.availability.") + name,
+                  std::string(name) + " must use {{.window}} as its range, as in rate(http_requests_total[{{.window}}]):"
+                                      " each alert window puts its own range there");
+      }
+    }
     o.availability = av;
   }
   if (const Json* l = r.field(*j, "latency")) {
@@ -275,7 +292,18 @@ Alerting readAlerting(Reader& r, const Json& spec) {
   if (!j) return a;
   const std::string p = "spec.alerting";
   a.labels = r.labels(*j, "labels", p + ".labels");
+  static const std::regex labelName(R"(^[a-zA-Z_][a-zA-Z0-9_]*$)");
+  for (const auto& [name, value] : a.labels) {
+    if (name.size() > 128 || !std::regex_match(name, labelName)) {
+      r.problem(p + ".labels", "alerting label names must be Prometheus label names of at most 128 characters"
+                               " (letters, digits and '_', not starting with a digit); got \"" + name + "\"");
+    }
+  }
   a.runbookURL = r.string(*j, "runbookURL", p + ".runbookURL", false);
+  static const std::regex url(R"(^https?://[^/?#\s]+[^\s]*$)", std::regex::icase);
+  if (!a.runbookURL.empty() && !std::regex_match(a.runbookURL, url)) {
+    r.problem(p + ".runbookURL", "runbookURL must be an absolute http or https URL");
+  }
   a.minRequestRate = r.string(*j, "minRequestRate", p + ".minRequestRate", false);
   static const std::regex decimal(R"(^[0-9]+(\.[0-9]+)?$)");
   if (!a.minRequestRate.empty() && !std::regex_match(a.minRequestRate, decimal)) {
@@ -313,11 +341,51 @@ ParseResult parseServiceLevel(const Json& object) {
   sl.cache = readCache(r, *spec);
   sl.quota = readQuota(r, *spec);
   sl.alerting = readAlerting(r, *spec);
+  // The cache's Service and StatefulSet are called NAME-redis: a DNS-1035 label of 63 at most.
+  static const std::regex cacheName(R"(^[a-z]([-a-z0-9]*[a-z0-9])?$)");
+  if (sl.cache && (sl.name.size() > 46 || !std::regex_match(sl.name, cacheName))) {
+    r.problem("metadata.name", "with a cache, the name must start with a letter, hold only lower-case letters, digits"
+                               " and '-', and be at most 46 characters: the cache's Service and StatefulSet are"
+                               " called NAME-redis");
+  }
   if (sl.autoscaling && sl.autoscaling->latency && !(sl.objectives && sl.objectives->latency)) {
     r.problem("spec.autoscaling.latency", "needs objectives.latency: its histogram is where the percentile comes from");
   }
+  if (sl.cache && sl.autoscaling && sl.autoscaling->queue && isCacheAddress(sl.autoscaling->queue->redis.address, sl.name)) {
+    r.problem("spec.autoscaling.queue.redis.address", kQueueOnCacheMessage);
+  }
   if (!r.problems.empty()) return {std::nullopt, r.problems};
   return {sl, {}};
+}
+
+std::string cacheServiceName(const std::string& serviceLevel) { return serviceLevel + "-redis"; }
+
+std::string cacheAddress(const std::string& serviceLevel, const std::string& ns) {
+  return cacheServiceName(serviceLevel) + "." + ns + ".svc:" + std::to_string(kCachePort);
+}
+
+std::string cacheAddress(const std::string& serviceLevel, const std::string& ns, const std::string& addressTemplate) {
+  if (addressTemplate.empty()) return cacheAddress(serviceLevel, ns);
+  std::string out;
+  for (size_t i = 0; i < addressTemplate.size();) {
+    if (addressTemplate.compare(i, 14, "{servicelevel}") == 0) {
+      out += serviceLevel;
+      i += 14;
+    } else if (addressTemplate.compare(i, 11, "{namespace}") == 0) {
+      out += ns;
+      i += 11;
+    } else {
+      out += addressTemplate[i++];
+    }
+  }
+  return out;
+}
+
+bool isCacheAddress(const std::string& address, const std::string& serviceLevel) {
+  std::string lower = address;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string service = cacheServiceName(serviceLevel);
+  return lower.starts_with(service + ":") || lower.starts_with(service + ".");
 }
 
 Labels childLabels(const ServiceLevel& sl) {

@@ -151,6 +151,22 @@ struct ParseResult {
 };
 ParseResult parseServiceLevel(const Json& object);
 
+// The cache Governor runs for a ServiceLevel with spec.cache: the Service NAME-redis in the
+// ServiceLevel's namespace, on kCachePort. The operator names the cache's objects with these
+// and the metrics adapter reads the cache's INFO stats at cacheAddress, so both agree.
+inline constexpr int kCachePort = 6379;
+// "checkout" -> "checkout-redis".
+std::string cacheServiceName(const std::string& serviceLevel);
+// ("checkout", "shop") -> "checkout-redis.shop.svc:6379".
+std::string cacheAddress(const std::string& serviceLevel, const std::string& ns);
+// `addressTemplate` with every {servicelevel} and {namespace} replaced, for an adapter that
+// must reach caches some other way than through cluster DNS ("127.0.0.1:6390" in a test);
+// an empty template gives cacheAddress.
+std::string cacheAddress(const std::string& serviceLevel, const std::string& ns, const std::string& addressTemplate);
+// Whether a Redis address ("host:port") names the cache of ServiceLevel `serviceLevel`: its host
+// is NAME-redis or starts with "NAME-redis." (any case). The CRD's CEL rule says the same.
+bool isCacheAddress(const std::string& address, const std::string& serviceLevel);
+
 // The labels every child carries.
 Labels childLabels(const ServiceLevel& sl);
 // The owner reference every child carries (controller, blockOwnerDeletion).

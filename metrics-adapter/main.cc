@@ -1,14 +1,16 @@
-// governor-metrics-adapter: serves governor_queue_backlog (external.metrics.k8s.io) and
-// governor_latency_p<N>_seconds (custom.metrics.k8s.io) to the HPA through the
-// kube-apiserver's aggregation layer, from a cache that polls Redis and Prometheus.
+// governor-metrics-adapter: serves governor_queue_backlog (external.metrics.k8s.io),
+// governor_latency_p<N>_seconds and governor_cache_hit_ratio (custom.metrics.k8s.io) through
+// the kube-apiserver's aggregation layer, from a cache that polls Redis and Prometheus.
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/version.h"
 #include "kube/client.h"
 #include "kube/duration.h"
 #include "kube/informer.h"
@@ -17,6 +19,7 @@
 #include "metrics-adapter/api/authz.h"
 #include "metrics-adapter/api/metrics_api.h"
 #include "metrics-adapter/cache.h"
+#include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/object_reads.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
@@ -49,14 +52,19 @@ std::chrono::milliseconds durationFlag(const std::string& flag, const std::strin
 int main(int argc, char** argv) {
   CLI::App app{
       "governor-metrics-adapter: an aggregated API server for the HPA. It serves governor_queue_backlog\n"
-      "(external.metrics.k8s.io/v1beta1: the length of a Redis list or the lag of a stream's consumer group)\n"
+      "(external.metrics.k8s.io/v1beta1: the length of a Redis list, or the entries of a stream that its consumer\n"
+      "group has not yet read or not yet acknowledged)\n"
       "and governor_latency_p<N>_seconds (custom.metrics.k8s.io/v1beta2: a latency percentile from Prometheus)\n"
-      "for every ServiceLevel, answering from a cache that it refreshes every poll interval.",
+      "for every ServiceLevel, answering from a cache that it refreshes every poll interval. For a ServiceLevel\n"
+      "with a cache it reads the cache's INFO stats every poll, exports governor_cache_keyspace_hits_total and\n"
+      "governor_cache_keyspace_misses_total on /metrics, and serves governor_cache_hit_ratio on the ServiceLevel\n"
+      "(custom.metrics.k8s.io/v1beta2, resource servicelevels.governor.io).",
       "governor-metrics-adapter"};
   std::string kubeconfig, context, ns, logLevel = "info", logFormat = "json";
   adapter::ServerOptions server;
   std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
   std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
+  std::string cacheAddressTemplate;
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   app.add_option("--kubeconfig", kubeconfig,
@@ -109,8 +117,13 @@ int main(int argc, char** argv) {
   app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
+  app.add_option("--cache-address-template", cacheAddressTemplate,
+                 "host:port of each ServiceLevel's cache, {servicelevel} and {namespace} replaced by its name and "
+                 "namespace (for an adapter outside the cluster's DNS, or a test); default: the cache's Service, "
+                 "{servicelevel}-redis.{namespace}.svc:6379");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
+  app.set_version_flag("--version", api::versionLine("governor-metrics-adapter"), "Print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
   if (auto out = kube::configureLogging(logLevel, logFormat); !out) return fail(out.error().status.message);
@@ -160,6 +173,8 @@ int main(int argc, char** argv) {
   adapter::PrometheusSource prometheus(prometheusUrl, promT);
   adapter::MetricCache cache;
   adapter::Targets targets;
+  auto registry = std::make_shared<prometheus::Registry>();
+  adapter::CacheStats cacheStats(*registry);
   kube::Informer serviceLevels(**client, {"governor.io", "v1alpha1", "servicelevels", true}, ns);
   serviceLevels.start();
 
@@ -173,10 +188,14 @@ int main(int argc, char** argv) {
       cache,
       [&] {
         std::vector<adapter::MetricTarget> all;
+        std::set<adapter::CacheStats::Key> caches;
         for (const auto& obj : serviceLevels.list()) {
           auto parsed = api::parseServiceLevel(obj);
           if (!parsed.serviceLevel) continue;
-          for (auto& t : adapter::targetsFor(*parsed.serviceLevel, redis, prometheus, secrets, {latencyWindow})) {
+          const auto& sl = *parsed.serviceLevel;
+          if (sl.cache) caches.insert({sl.namespaceName, sl.name});
+          for (auto& t : adapter::targetsFor(sl, redis, prometheus, cacheStats, secrets,
+                                             {latencyWindow, cacheAddressTemplate})) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
@@ -186,13 +205,14 @@ int main(int argc, char** argv) {
           }
         }
         targets.set(all);
+        cacheStats.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
         std::vector<adapter::Poller::Target> out;
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source});
         return out;
       },
       poll);
 
-  auto registry = std::make_shared<prometheus::Registry>();
+  api::registerBuildInfo(*registry);
   auto& cacheAge = prometheus::BuildGauge()
                        .Name("governor_adapter_cache_age_seconds")
                        .Help("Age of the oldest successfully measured value in the cache")
@@ -200,7 +220,8 @@ int main(int argc, char** argv) {
                        .Add({});
   auto& pollErrors = prometheus::BuildGauge()
                          .Name("governor_adapter_source_errors")
-                         .Help("Metrics whose latest measurement failed")
+                         .Help("Metrics whose latest measurement failed (a cache whose INFO stats cannot be read "
+                               "counts as its governor_cache_hit_ratio)")
                          .Register(*registry)
                          .Add({});
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);

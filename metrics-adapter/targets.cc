@@ -5,10 +5,9 @@
 
 namespace governor::adapter {
 
-std::string latencyMetric(int percentile) { return "governor_latency_p" + std::to_string(percentile) + "_seconds"; }
 
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
-                                     const SecretReader& secrets, const TargetOptions& options) {
+                                     CacheStats& caches, const SecretReader& secrets, const TargetOptions& options) {
   std::vector<MetricTarget> out;
   if (sl.autoscaling && sl.autoscaling->queue) {
     const auto& q = sl.autoscaling->queue->redis;
@@ -39,14 +38,13 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
   if (sl.objectives && sl.objectives->latency) {
     std::set<int> percentiles(std::begin(kServedPercentiles), std::end(kServedPercentiles));
     if (sl.autoscaling && sl.autoscaling->latency) percentiles.insert(sl.autoscaling->latency->percentile);
-    bool statefulSet = sl.workload.kind == "StatefulSet";
     for (int p : percentiles) {
       MetricTarget t;
       t.api = MetricTarget::Api::Custom;
       t.namespaceName = sl.namespaceName;
       t.metric = latencyMetric(p);
       t.serviceLevel = sl.name;
-      t.resource = statefulSet ? "statefulsets.apps" : "deployments.apps";
+      t.resource = api::workloadResource(sl.workload.kind);
       t.objectKind = sl.workload.kind;
       t.objectName = sl.workload.name;
       t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + sl.name;
@@ -55,6 +53,32 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.source = "prometheus " + prometheus.baseURL();
       out.push_back(std::move(t));
     }
+  }
+  if (sl.cache) {
+    // The cache entry's value is the lookups counted so far; the ratio is served from `caches`,
+    // which keeps it over idle polls.
+    const std::string address = api::cacheAddress(sl.name, sl.namespaceName, options.cacheAddressTemplate);
+    const CacheStats::Key key{sl.namespaceName, sl.name};
+    MetricTarget t;
+    t.api = MetricTarget::Api::Custom;
+    t.namespaceName = sl.namespaceName;
+    t.metric = kCacheHitRatioMetric;
+    t.serviceLevel = sl.name;
+    t.resource = kServiceLevelResource;
+    t.objectKind = api::kKind;
+    t.objectApiVersion = api::kApiVersion;
+    t.objectName = sl.name;
+    t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + sl.name + "/" + t.metric + "/" + sl.name;
+    t.labels = {{api::kServiceLevelLabel, sl.name}};
+    t.source = "redis " + address;
+    t.measure = [&redis, &caches, address, key]() -> kube::Result<double> {
+      auto stats = redis.cacheStats(address);
+      if (!stats) return stats.error();
+      caches.observe(key, *stats);
+      return static_cast<double>(stats->hits) + static_cast<double>(stats->misses);
+    };
+    t.served = [&caches, key] { return caches.ratio(key); };
+    out.push_back(std::move(t));
   }
   return out;
 }

@@ -1,21 +1,28 @@
 // What the adapter measures, learnt from ServiceLevels: one backlog per ServiceLevel with
-// a queue (external API), and latency percentiles per workload of a ServiceLevel with a
-// latency objective (custom API). Each target knows how to measure itself.
+// a queue (external API), latency percentiles per workload of a ServiceLevel with a
+// latency objective, and the hit ratio of the cache of a ServiceLevel with one (custom API).
+// Each target knows how to measure itself.
 #pragma once
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "api/metrics.h"
 #include "api/servicelevel.h"
 #include "kube/result.h"
+#include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/sources/prometheus_source.h"
 #include "metrics-adapter/sources/redis_source.h"
 
 namespace governor::adapter {
 
-inline constexpr const char* kBacklogMetric = "governor_queue_backlog";
+// The metric names and resources are the contract with the operator (api/metrics.h).
+using api::kBacklogMetric;
+using api::kServiceLevelResource;
+using api::latencyMetric;
 // The latency percentiles served for every workload with a latency objective, besides
 // the one its autoscaling names.
 inline constexpr int kServedPercentiles[] = {50, 90, 95, 99};
@@ -28,29 +35,34 @@ struct MetricTarget {
   std::string metric;
   std::string serviceLevel;
   // Custom metrics: the object the metric describes.
-  std::string resource;       // "deployments.apps" or "statefulsets.apps"
-  std::string objectKind;     // "Deployment" or "StatefulSet"
+  std::string resource;       // "deployments.apps", "statefulsets.apps" or "servicelevels.governor.io"
+  std::string objectKind;     // "Deployment", "StatefulSet" or "ServiceLevel"
+  std::string objectApiVersion = "apps/v1";
   std::string objectName;
   // External: the metric's labels; custom: the workload's labels. The labelSelector of
   // an external query, or of a custom query for "*", is matched against them.
   api::Labels labels;
   std::function<kube::Result<double>()> measure;
   std::string source;  // "redis <address>" or "prometheus <url>": what a hung server delays
+  // When set, the value served, instead of the cache entry's (which then says only whether
+  // the latest measurement succeeded); nullopt while there is nothing to serve yet.
+  std::function<std::optional<double>()> served;
 };
-
-// "governor_latency_p95_seconds" for 95.
-std::string latencyMetric(int percentile);
 
 struct TargetOptions {
   std::string latencyWindow = "2m";  // the rate() range of latency queries
+  // Where the caches are: api::cacheAddress's template ({servicelevel}, {namespace});
+  // empty: NAME-redis.NAMESPACE.svc:6379.
+  std::string cacheAddressTemplate;
 };
 
 // Resolves a Secret key into the Redis password (reads the API when called).
 using SecretReader = std::function<kube::Result<std::string>(const std::string& ns, const api::SecretKeyRef& ref)>;
 
-// The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called.
+// The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;
+// measuring a cache's hit ratio reads its INFO stats into `caches`.
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
-                                     const SecretReader& secrets, const TargetOptions& options);
+                                     CacheStats& caches, const SecretReader& secrets, const TargetOptions& options);
 
 // The current targets, replaced as a whole after each look at the ServiceLevels.
 class Targets {

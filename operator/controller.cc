@@ -39,7 +39,16 @@ void Controller::stop() {
 void Controller::work() {
   while (auto key = queue_.get()) {
     auto started = std::chrono::steady_clock::now();
-    auto outcome = reconciler_.reconcile(*key);
+    // A boundary: a bug that throws on one ServiceLevel's data costs that ServiceLevel a
+    // retry with backoff and an error log, not every ServiceLevel its operator.
+    Outcome outcome;
+    try {
+      outcome = reconciler_.reconcile(*key);
+    } catch (const std::exception& e) {
+      spdlog::error("servicelevel {}: reconcile failed on an internal error (a bug; please report it): {}", *key,
+                    e.what());
+      outcome = Outcome::retry(std::string("internal error: ") + e.what());
+    }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     switch (outcome.kind) {
       case Outcome::Kind::Done:

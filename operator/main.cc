@@ -1,22 +1,20 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
-// rules; `governor-operator render -f FILE` prints the same children without a cluster.
+// rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
 #include <csignal>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "api/version.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
 #include "kube/logging.h"
-#include "kube/yaml.h"
+#include "operator/cli.h"
 #include "operator/controller.h"
 #include "operator/endpoints.h"
-#include "operator/render/render.h"
 
 namespace {
 
@@ -27,48 +25,6 @@ std::atomic<bool> stopping{false};
 int fail(const std::string& message) {
   std::cerr << "governor-operator: " << message << "\n";
   return 1;
-}
-
-const char* groupName(op::ChildGroup g) {
-  switch (g) {
-    case op::ChildGroup::Autoscaler: return "autoscaling";
-    case op::ChildGroup::Cache: return "cache";
-    case op::ChildGroup::Quota: return "quota";
-    case op::ChildGroup::Rules: return "objectives and alerts";
-  }
-  return "";
-}
-
-int render(const std::string& file, bool prometheusRuleCrd) {
-  std::stringstream text;
-  if (file == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(file);
-    if (!in) return fail("cannot read " + file);
-    text << in.rdbuf();
-  }
-  auto docs = kube::parseYamlDocuments(text.str());
-  if (!docs) return fail(file + ": " + docs.error().status.message);
-  int rendered = 0;
-  for (auto& doc : *docs) {
-    if (doc.value("kind", "") != op::kKind) continue;
-    if (!doc["metadata"].contains("namespace")) doc["metadata"]["namespace"] = "default";
-    auto parsed = op::parseServiceLevel(doc);
-    if (!parsed.serviceLevel) {
-      std::string all;
-      for (const auto& p : parsed.problems) all += "\n  " + p;
-      return fail(file + ": ServiceLevel " + doc["metadata"].value("name", "") + " is invalid:" + all);
-    }
-    for (const auto& child : op::render(*parsed.serviceLevel, {.prometheusRuleCrd = prometheusRuleCrd})) {
-      std::cout << "---\n# " << groupName(child.group) << " of ServiceLevel " << parsed.serviceLevel->namespaceName
-                << "/" << parsed.serviceLevel->name << "\n"
-                << kube::toYaml(child.object);
-    }
-    ++rendered;
-  }
-  if (rendered == 0) return fail(file + ": no ServiceLevel in it");
-  return 0;
 }
 
 struct RunOptions {
@@ -89,6 +45,7 @@ int run(const RunOptions& o) {
   auto client = kube::Client::create(*config);
   if (!client) return fail(client.error().what());
   op::Metrics metrics;
+  api::registerBuildInfo(*metrics.registry());
   (*client)->setRequestObserver([&metrics](const std::string& verb, int code) { metrics.countRequest(verb, code); });
   auto metricsEndpoint = op::Endpoints::metrics(o.metricsAddress, metrics.registry());
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
@@ -155,15 +112,35 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 
-  auto* renderCmd = app.add_subcommand("render", "Print the objects a ServiceLevel file implies, as YAML, without a cluster");
-  std::string file;
+  app.set_version_flag("--version", api::versionLine("governor-operator"), "Print the version and exit");
+
+  auto* renderCmd = app.add_subcommand(
+      "render", "Print the objects a ServiceLevel file implies, as YAML, without a cluster. The file is checked\n"
+                "first as validate checks it, and nothing is printed when it is invalid");
+  op::RenderCommand render;
+  renderCmd->add_option("-f,--filename", render.file, "ServiceLevel YAML file (- for standard input)")->required();
   bool noCrd = false;
-  renderCmd->add_option("-f,--filename", file, "ServiceLevel YAML file (- for standard input)")->required();
   renderCmd->add_flag("--no-prometheus-rule-crd", noCrd,
                       "Render the rules as the ConfigMap used where the PrometheusRule CRD is missing");
+  renderCmd
+      ->add_option("--only", render.only,
+                   "Print only this part: hpa, quota, cache (objects as YAML), rules (a plain Prometheus rule file, "
+                   "as promtool check rules reads it) or dashboard (the Grafana dashboard's JSON)")
+      ->check(CLI::IsMember(op::renderParts()));
+
+  auto* validateCmd = app.add_subcommand(
+      "validate", "Check ServiceLevel files without a cluster, with the CRD's schema and rules (unknown fields\n"
+                  "included) and the operator's (the PromQL of the queries too). Exits 1 when any is invalid,\n"
+                  "naming file, ServiceLevel and field");
+  std::vector<std::string> files;
+  validateCmd->add_option("-f,--filename", files, "ServiceLevel YAML files (- for standard input)")->required();
   CLI11_PARSE(app, argc, argv);
 
   if (auto out = governor::kube::configureLogging(logLevel, logFormat); !out) return fail(out.error().status.message);
-  if (renderCmd->parsed()) return render(file, !noCrd);
+  if (renderCmd->parsed()) {
+    render.prometheusRuleCrd = !noCrd;
+    return op::render(render);
+  }
+  if (validateCmd->parsed()) return op::validate(files);
   return run(o);
 }

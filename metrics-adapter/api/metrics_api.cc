@@ -115,9 +115,10 @@ ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string,
       if (isExternal) {
         resources.emplace_back(kBacklogMetric, "ExternalMetricValueList");
       } else {
-        for (const char* r : {"deployments.apps", "statefulsets.apps"}) {
-          for (int pct : kServedPercentiles) resources.emplace_back(std::string(r) + "/" + latencyMetric(pct), "MetricValueList");
+        for (const std::string& r : {api::workloadResource("Deployment"), api::workloadResource("StatefulSet")}) {
+          for (int pct : kServedPercentiles) resources.emplace_back(r + "/" + latencyMetric(pct), "MetricValueList");
         }
+        resources.emplace_back(std::string(kServiceLevelResource) + "/" + kCacheHitRatioMetric, "MetricValueList");
       }
       return {200, resourceList(p[1], version, resources)};
     }
@@ -165,14 +166,29 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
     if (name == "*" ? !selector->matches(t.labels) : t.objectName != name) continue;
     // Two ServiceLevels on one workload: the HPA wants exactly one value per object, so
     // the first ServiceLevel by name answers (targets come sorted).
-    if (!described.insert(t.objectName).second) continue;
+    if (described.contains(t.objectName)) continue;
     auto entry = cache_.get(t.key);
     if (auto err = unavailable(entry, t)) return *err;
-    Json item = {{"describedObject", {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", "apps/v1"}}},
+    double value = entry->value;
+    if (t.served) {
+      // Nothing to serve yet (a cache that has seen no lookup): absent from a list, an
+      // error for the object itself.
+      std::optional<double> served = t.served();
+      if (!served && name == "*") continue;
+      if (!served) {
+        return {503, statusBody(503, "ServiceUnavailable", t.metric + " of ServiceLevel " + ns + "/" + t.serviceLevel +
+                                                               ": no lookups measured yet")};
+      }
+      value = *served;
+    }
+    described.insert(t.objectName);
+    Json item = {{"describedObject",
+                  {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", t.objectApiVersion}}},
                  {"metric", {{"name", metric}, {"selector", nullptr}}},
                  {"timestamp", timestamp(*entry->lastSuccess)},
-                 {"value", quantityString(entry->value)}};
-    if (latencyWindowSeconds_ > 0) item["windowSeconds"] = latencyWindowSeconds_;
+                 {"value", quantityString(value)}};
+    // The latency's rate() range; a hit ratio's window is the time between two polls.
+    if (latencyWindowSeconds_ > 0 && t.resource != kServiceLevelResource) item["windowSeconds"] = latencyWindowSeconds_;
     items.push_back(item);
   }
   if (items.empty()) {

@@ -558,9 +558,15 @@ Measured measure(Link& link, const RedisQueue& queue, const RedisSourceOptions& 
   return groupBacklog(link, queue, options);
 }
 
-Error named(Error error, const RedisQueue& queue) {
-  error.context = "redis " + queue.address + " key " + queue.key;
-  return error;
+// INFO stats: keyspace_hits and keyspace_misses.
+std::variant<KeyspaceStats, Failure> keyspaceStats(Link& link) {
+  Reply r = link.command({"INFO", "stats"});
+  if (r.failure) return *r.failure;
+  const std::optional<std::string> text = stringOf(r.reply.get());
+  if (!text) return badReply("INFO stats", "not a string");
+  Result<KeyspaceStats> stats = parseKeyspaceStats(*text);
+  if (!stats) return Failure{stats.error(), false, false};
+  return *stats;
 }
 
 }  // namespace
@@ -592,26 +598,28 @@ std::shared_ptr<RedisSource::Connection> RedisSource::connectionFor(const RedisQ
   return slot;
 }
 
-kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
-  if (queue.key.empty()) return named(Error{Status{0, "Invalid", "no key given"}, ""}, queue);
-  const std::optional<HostPort> where = parseAddress(queue.address);
-  if (!where) {
-    return named(Error{Status{0, "Invalid", "address \"" + queue.address + "\" is not host:port"}, ""}, queue);
-  }
+template <class T, class Measure>
+kube::Result<T> RedisSource::onConnection(const RedisQueue& server, const std::string& context, Measure measure) {
+  auto named = [&context](Error error) {
+    error.context = context;
+    return error;
+  };
+  const std::optional<HostPort> where = parseAddress(server.address);
+  if (!where) return named(Error{Status{0, "Invalid", "address \"" + server.address + "\" is not host:port"}, ""});
 
-  const std::shared_ptr<Connection> connection = connectionFor(queue);
+  const std::shared_ptr<Connection> connection = connectionFor(server);
   std::lock_guard lock(connection->mutex);
   connection->lastUsed = std::chrono::steady_clock::now().time_since_epoch().count();
   for (int attempt = 0;; ++attempt) {
     const bool reused = connection->link != nullptr;
     if (!reused) {
-      Result<std::unique_ptr<Link>> fresh = connect(queue, *where, options_);
-      if (!fresh) return named(fresh.error(), queue);
+      Result<std::unique_ptr<Link>> fresh = connect(server, *where, options_);
+      if (!fresh) return named(fresh.error());
       connection->link = std::move(fresh).value();
       connection->open = true;
     }
-    Measured measured = measure(*connection->link, queue, options_);
-    if (auto* n = std::get_if<int64_t>(&measured)) return *n;
+    std::variant<T, Failure> measured = measure(*connection->link);
+    if (auto* value = std::get_if<T>(&measured)) return std::move(*value);
     Failure& failure = std::get<Failure>(measured);
     if (failure.broken) {
       connection->link.reset();
@@ -620,8 +628,21 @@ kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
       // server now: try once on a new one. A timeout would only wait again.
       if (reused && !failure.timedOut && attempt == 0) continue;
     }
-    return named(std::move(failure.error), queue);
+    return named(std::move(failure.error));
   }
+}
+
+kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
+  const std::string context = "redis " + queue.address + " key " + queue.key;
+  if (queue.key.empty()) return Error{Status{0, "Invalid", "no key given"}, context};
+  return onConnection<int64_t>(queue, context, [&](Link& link) { return measure(link, queue, options_); });
+}
+
+kube::Result<KeyspaceStats> RedisSource::cacheStats(const std::string& address) {
+  const RedisQueue server{.address = address};
+  return onConnection<KeyspaceStats>(server, "redis " + address + " INFO stats", [](Link& link) {
+    return keyspaceStats(link);
+  });
 }
 
 void RedisSource::closeIdle(std::chrono::steady_clock::duration idle) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kube/result.h"
+#include "metrics-adapter/sources/redis_info.h"
 
 namespace governor::adapter {
 
@@ -65,6 +66,11 @@ class RedisSource {
   // "redis 10.0.0.1:6379 key jobs: Unavailable: connection refused".
   kube::Result<int64_t> backlog(const RedisQueue& queue);
 
+  // The keyspace counters of the Redis at `address` (a ServiceLevel's cache: db 0, no password,
+  // plain TCP), from INFO stats, over the same kind of kept connection as backlog(). Errors
+  // name the cache: "redis checkout-redis.shop.svc:6379 INFO stats: Unavailable: ...".
+  kube::Result<KeyspaceStats> cacheStats(const std::string& address);
+
   // Closes connections that no measurement used for `idle` (servers of deleted ServiceLevels).
   void closeIdle(std::chrono::steady_clock::duration idle);
   // Open connections, for tests and the adapter's own metrics.
@@ -74,6 +80,11 @@ class RedisSource {
   struct Connection;
 
   std::shared_ptr<Connection> connectionFor(const RedisQueue& queue);
+  // Runs `measure` (Link& -> std::variant<T, Failure>) on the connection for `server`'s address,
+  // db, TLS and password, connecting first when it is closed, and once more on a fresh
+  // connection when a kept one turns out broken. Errors get `context`.
+  template <class T, class Measure>
+  kube::Result<T> onConnection(const RedisQueue& server, const std::string& context, Measure measure);
 
   const RedisSourceOptions options_;
   mutable std::mutex mutex_;

@@ -6,8 +6,10 @@
 #include <set>
 
 #include <spdlog/spdlog.h>
+#include "api/metrics.h"
 #include "kube/duration.h"
 #include "kube/quantity.h"
+#include "operator/promql_check.h"
 #include <unistd.h>
 
 namespace governor::op {
@@ -218,6 +220,23 @@ void Reconciler::writeStatus(Pass& pass) {
     }
     conditions = setCondition(conditions, c, gen, now());
   }
+  // The HPA's own word on whether it scales; Ready may not be True while it cannot.
+  std::optional<Json> hpa;
+  if (pass.sl.autoscaling) {
+    hpa = informers_.get(resources::kHpa, ns_, kChildSelector).get(pass.sl.namespaceName + "/" + pass.sl.name);
+  }
+  auto scaling = hpa ? scalingActive(hpa->value("status", Json::object())) : std::nullopt;
+  if (scaling) {
+    conditions = setCondition(conditions, *scaling, gen, now());
+    if (!firstFailure && scalingBroken(*scaling)) firstFailure = scaling;
+    auto before = findCondition(oldStatus.value("conditions", Json::array()), "ScalingActive");
+    if (before.value("status", "") != (scaling->status ? "True" : "False") || before.value("reason", "") != scaling->reason) {
+      recordEvent(pass.object, scalingBroken(*scaling) ? "Warning" : "Normal", scaling->reason,
+                  "HorizontalPodAutoscaler " + pass.sl.name + ": " + scaling->message);
+    }
+  } else {
+    conditions = removeCondition(conditions, "ScalingActive");
+  }
   Condition ready{"Ready", true, "Reconciled", "all " + std::to_string(present) + " parts are up to date"};
   if (firstFailure) ready = {"Ready", false, firstFailure->reason, firstFailure->message};
   conditions = setCondition(conditions, ready, gen, now());
@@ -225,12 +244,9 @@ void Reconciler::writeStatus(Pass& pass) {
   status["observedGeneration"] = gen;
 
   Json replicas = nullptr;
-  if (pass.sl.autoscaling) {
-    auto hpa = informers_.get(resources::kHpa, ns_, kChildSelector).get(pass.sl.namespaceName + "/" + pass.sl.name);
-    if (hpa && hpa->contains("status")) {
-      replicas = {{"current", (*hpa)["status"].value("currentReplicas", 0)},
-                  {"desired", (*hpa)["status"].value("desiredReplicas", 0)}};
-    }
+  if (hpa && hpa->contains("status")) {
+    replicas = {{"current", (*hpa)["status"].value("currentReplicas", 0)},
+                {"desired", (*hpa)["status"].value("desiredReplicas", 0)}};
   }
   if (replicas.is_null()) {
     status.erase("replicas");
@@ -239,10 +255,15 @@ void Reconciler::writeStatus(Pass& pass) {
   }
   setOrErase(status, "backlog", servedBacklog(pass.sl));
   setOrErase(status, "latencyP95", servedLatencyP95(pass.sl));
+  if (auto ratio = servedCacheHitRatio(pass.sl)) {
+    status["cache"] = {{"hitRatio", *ratio}};
+  } else {
+    status.erase("cache");
+  }
   if (status == oldStatus) return;
   Json patch = {{"status", status}};
   // A merge patch removes a field only when told null.
-  for (const char* field : {"replicas", "backlog", "latencyP95"}) {
+  for (const char* field : {"replicas", "backlog", "latencyP95", "cache"}) {
     if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
   }
   auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
@@ -265,21 +286,29 @@ std::optional<Json> Reconciler::servedMetric(const std::string& path) {
 
 std::optional<std::string> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  auto item = servedMetric("/apis/external.metrics.k8s.io/v1beta1/namespaces/" + sl.namespaceName +
-                           "/governor_queue_backlog?labelSelector=governor.io%2Fservice-level%3D" + sl.name);
+  auto item = servedMetric(api::backlogPath(sl.namespaceName, sl.name));
   if (!item) return std::nullopt;
   return item->value("value", "");
 }
 
 std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
   if (!sl.objectives || !sl.objectives->latency) return std::nullopt;
-  auto resource = sl.workload.kind == "StatefulSet" ? "statefulsets.apps" : "deployments.apps";
-  auto item = servedMetric("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + sl.namespaceName + "/" + resource +
-                           "/" + sl.workload.name + "/governor_latency_p95_seconds");
+  auto item = servedMetric(api::customMetricPath(sl.namespaceName, api::workloadResource(sl.workload.kind),
+                                                 sl.workload.name, api::latencyMetric(95)));
   if (!item) return std::nullopt;
   auto seconds = kube::parseQuantity(item->value("value", ""));
   if (!seconds) return std::nullopt;
   return kube::formatDuration(std::chrono::milliseconds(std::llround(seconds->asDouble() * 1000)));
+}
+
+std::optional<std::string> Reconciler::servedCacheHitRatio(const ServiceLevel& sl) {
+  if (!sl.cache) return std::nullopt;
+  auto item = servedMetric(
+      api::customMetricPath(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kCacheHitRatioMetric));
+  if (!item) return std::nullopt;
+  auto ratio = kube::parseQuantity(item->value("value", ""));
+  if (!ratio) return std::nullopt;
+  return formatRatio(ratio->asDouble());
 }
 
 void Reconciler::recordEvent(const Json& sl, const std::string& type, const std::string& reason,
@@ -336,7 +365,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
                                     {{"status", status}}, "status");
       wrote("patch status", *object);
       if (!res) return Outcome::retry(res.error().what());
-      if (before.is_null() || before.value("message", "") != message) {
+      if (before.value("message", "") != message) {
         recordEvent(*object, "Warning", "InvalidSpec", message);
       }
     }
@@ -371,6 +400,14 @@ Outcome Reconciler::reconcile(const std::string& key) {
     pass.desired.insert(childKey(child.resource, child.object["metadata"]["name"]));
     // A group with any child has a condition (the dashboard alone makes RulesReady).
     pass.groups[child.group].present = true;
+  }
+  // Broken PromQL never reaches Prometheus: the rules (and the dashboard) stay as they were.
+  if (auto problems = queryProblems(sl); !problems.empty()) {
+    std::string message;
+    for (const auto& p : problems) message += (message.empty() ? "" : "; ") + p;
+    auto before = findCondition(object->value("status", Json::object()).value("conditions", Json::array()), "RulesReady");
+    if (before.value("message", "") != message) recordEvent(*object, "Warning", "InvalidQuery", message);
+    pass.groups[ChildGroup::Rules].failure = Condition{"RulesReady", false, "InvalidQuery", message};
   }
   for (const auto& child : children) applyChild(pass, child);
   pruneChildren(pass);

@@ -71,6 +71,7 @@ class Reconciler {
   std::optional<Json> servedMetric(const std::string& path);
   std::optional<std::string> servedBacklog(const ServiceLevel& sl);
   std::optional<std::string> servedLatencyP95(const ServiceLevel& sl);
+  std::optional<std::string> servedCacheHitRatio(const ServiceLevel& sl);
   void recordEvent(const Json& sl, const std::string& type, const std::string& reason, const std::string& message);
   // Counts and logs one write request.
   void wrote(const std::string& verb, const Json& object);

@@ -2,16 +2,18 @@
 #include "operator/reconcile/status.h"
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 namespace governor::op {
 
 Json findCondition(const Json& conditions, const std::string& type) {
-  if (!conditions.is_array()) return nullptr;
-  for (const auto& c : conditions) {
-    if (c.value("type", "") == type) return c;
+  if (conditions.is_array()) {
+    for (const auto& c : conditions) {
+      if (c.is_object() && c.value("type", "") == type) return c;
+    }
   }
-  return nullptr;
+  return Json::object();
 }
 
 Json setCondition(Json conditions, const Condition& c, int64_t observedGeneration, const std::string& now) {
@@ -38,6 +40,22 @@ Json removeCondition(Json conditions, const std::string& type) {
   }
   return out;
 }
+
+std::optional<Condition> scalingActive(const Json& hpaStatus) {
+  const Json conditions = hpaStatus.value("conditions", Json::array());
+  auto said = [](const Json& c) {
+    return Condition{"ScalingActive", c.value("status", "") == "True", c.value("reason", ""), c.value("message", "")};
+  };
+  const Json able = findCondition(conditions, "AbleToScale");
+  if (able.value("status", "") == "False" && able.value("reason", "").starts_with("Failed")) {
+    return said(able);
+  }
+  const Json active = findCondition(conditions, "ScalingActive");
+  if (active.empty()) return std::nullopt;
+  return said(active);
+}
+
+bool scalingBroken(const Condition& c) { return !c.status && c.reason != "ScalingDisabled"; }
 
 bool holds(const Json& live, const Json& desired) {
   if (desired.is_object()) {
@@ -70,6 +88,15 @@ bool ownedBy(const Json& object, const std::string& uid) {
     if (ref.value("uid", "") == uid && ref.value("controller", false)) return true;
   }
   return false;
+}
+
+std::string formatRatio(double ratio) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", ratio);
+  std::string s = buf;
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point t) {

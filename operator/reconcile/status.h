@@ -2,6 +2,7 @@
 // that decides whether a live object already holds what we want.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,8 +22,18 @@ struct Condition {
 // status changes, as the API conventions ask.
 Json setCondition(Json conditions, const Condition& c, int64_t observedGeneration, const std::string& now);
 Json removeCondition(Json conditions, const std::string& type);
-// The condition of that type, or null.
+// The condition of that type, or an empty object (whose value() gives the defaults).
 Json findCondition(const Json& conditions, const std::string& type);
+
+// The ServiceLevel's ScalingActive condition, read from its HPA's status.conditions: False
+// with the HPA's own reason and message when the HPA cannot read a metric (its
+// ScalingActive=False, e.g. FailedGetExternalMetric) or cannot read or update its target's
+// scale (AbleToScale=False, reasons Failed...); True with the HPA's reason while it scales;
+// nothing before the HPA has said either.
+std::optional<Condition> scalingActive(const Json& hpaStatus);
+// True when `c` (from scalingActive) means the HPA cannot do its job, which keeps Ready
+// False. ScalingDisabled (the workload set to 0 replicas by hand) is a choice, not a fault.
+bool scalingBroken(const Condition& c);
 
 // True when every field of `desired` is present in `live` with the same value (objects
 // recursively; arrays element by element, of equal length). Fields the server adds
@@ -31,6 +42,10 @@ bool holds(const Json& live, const Json& desired);
 
 // True when `object` has a controller owner reference with this uid.
 bool ownedBy(const Json& object, const std::string& uid);
+
+// A ratio for status, rounded to at most three decimals, no trailing zeros: 0.8126 -> "0.813",
+// 0.5 -> "0.5", 1 -> "1".
+std::string formatRatio(double ratio);
 
 // RFC 3339 UTC time with seconds, like metav1.Time.
 std::string rfc3339(std::chrono::system_clock::time_point t);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/metrics.h"
 #include "kube/duration.h"
 #include "operator/render/render.h"
 #include "operator/render/slo.h"
@@ -39,7 +40,7 @@ constexpr const char* kKsmCurrentReplicas = "kube_horizontalpodautoscaler_status
 constexpr const char* kKsmDesiredReplicas = "kube_horizontalpodautoscaler_status_desired_replicas";
 constexpr const char* kKsmStatusTarget = "kube_horizontalpodautoscaler_status_target_metric";
 constexpr const char* kKsmSpecTarget = "kube_horizontalpodautoscaler_spec_target_metric";
-constexpr const char* kBacklogMetric = "governor_queue_backlog";  // the HPA's External metric (hpa.cc)
+using api::kBacklogMetric;  // the HPA's External metric (hpa.cc)
 
 
 // ---- numbers -------------------------------------------------------------------------
@@ -273,8 +274,10 @@ Panel replicasPanel(const ServiceLevel& sl) {
 Panel cachePanel(const ServiceLevel& sl) {
   const Percent& target_ = *sl.cache->hitRatioTarget;
   Panel p{"timeseries", "Cache hit ratio",
-          "governor:cache_hits:ratio_rate5m: Redis keyspace hits / (hits + misses) of " + sl.name +
-              "-redis over 5m. Dashed: the target, " + percentText(target_) + ".",
+          "governor:cache_hits:ratio_rate5m: keyspace hits / (hits + misses) of the Redis cache " + sl.name +
+              "-redis over 5m (governor_cache_keyspace_hits_total and governor_cache_keyspace_misses_total, read"
+              " by the metrics adapter); no line while the cache has no lookups. Dashed: the target, " +
+              percentText(target_) + ".",
           "percentunit"};
   p.targets.push_back(target("A", std::string(kCacheHitRecord) + selector(seriesLabels(sl)), "hit ratio"));
   p.thresholds = thresholds("red", {{std::stod(ratioOf(target_)), "green"}});

@@ -3,6 +3,7 @@
 // governor-metrics-adapter.
 #include <string>
 
+#include "api/metrics.h"
 #include "kube/quantity.h"
 #include "operator/render/render.h"
 
@@ -31,7 +32,7 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl) {
         {{"type", "External"},
          {"external",
           {{"metric",
-            {{"name", "governor_queue_backlog"},
+            {{"name", api::kBacklogMetric},
              {"selector", {{"matchLabels", {{kServiceLevelLabel, sl.name}}}}}}},
            {"target", {{"type", "AverageValue"}, {"averageValue", std::to_string(a.queue->targetPerReplica)}}}}}});
   }
@@ -40,7 +41,7 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl) {
         {{"type", "Object"},
          {"object",
           {{"describedObject", workloadRef(sl.workload)},
-           {"metric", {{"name", "governor_latency_p" + std::to_string(a.latency->percentile) + "_seconds"}}},
+           {"metric", {{"name", api::latencyMetric(a.latency->percentile)}}},
            {"target", {{"type", "Value"}, {"value", secondsQuantity(a.latency->target)}}}}}});
   }
 

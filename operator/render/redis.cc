@@ -12,7 +12,7 @@
 namespace governor::op {
 namespace {
 
-constexpr int kRedisPort = 6379;
+constexpr int kRedisPort = api::kCachePort;
 constexpr int64_t kRedisUid = 999;  // the redis user of the official image
 constexpr const char* kConfigHashAnnotation = "governor.io/config-hash";
 
@@ -60,7 +60,7 @@ Json defaultResources(const Cache& cache) {
           {"limits", {{"memory", bytesQuantity(limit, max.format())}}}};
 }
 
-std::string redisName(const ServiceLevel& sl) { return sl.name + "-redis"; }
+std::string redisName(const ServiceLevel& sl) { return api::cacheServiceName(sl.name); }
 
 // The labels that pick the Redis pod; governor.io/service-level keeps them from matching a
 // user's own Redis release that happens to be called NAME-redis.
@@ -179,7 +179,7 @@ std::vector<Child> renderCache(const ServiceLevel& sl) {
 
   const int64_t ttlMillis = cache.defaultTTL.count();
   const int64_t ttlSeconds = ttlMillis / 1000 + (ttlMillis % 1000 != 0 ? 1 : 0);  // never rounds to 0 = no TTL
-  Json appData = {{"address", name + "." + sl.namespaceName + ".svc:" + std::to_string(kRedisPort)},
+  Json appData = {{"address", api::cacheAddress(sl.name, sl.namespaceName)},
                   {"defaultTTL", cache.defaultTTLText},
                   {"defaultTTLSeconds", std::to_string(ttlSeconds)},
                   {"ttlJitter", std::to_string(cache.ttlJitterPercent) + "%"}};

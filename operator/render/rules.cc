@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/metrics.h"
 #include "kube/duration.h"
 #include "operator/render/render.h"
 #include "operator/render/slo.h"
@@ -421,14 +422,15 @@ Json sloGroups(const ServiceLevel& sl) {
   return groups;
 }
 
-// redis_exporter's keyspace counters, as scraped from the cache's Service NAME-redis.
+// The cache's keyspace counters as the metrics adapter exports them (it reads INFO stats of
+// NAME-redis every poll; Prometheus scrapes the adapter). With no lookup in 5m the ratio is
+// 0/0 = NaN, which is never below the target: an idle cache does not alert.
 Json cacheGroup(const ServiceLevel& sl) {
   const Cache& cache = *sl.cache;
   const Percent& target = *cache.hitRatioTarget;
-  const std::string scope =
-      selector({{"namespace", sl.namespaceName}, {"service", sl.name + "-redis"}});
-  const std::string hits = "sum(rate(redis_keyspace_hits_total" + scope + "[5m]))";
-  const std::string misses = "sum(rate(redis_keyspace_misses_total" + scope + "[5m]))";
+  const std::string scope = selector({{"namespace", sl.namespaceName}, {"servicelevel", sl.name}});
+  const std::string hits = "sum(rate(" + std::string(api::kCacheHitsCounter) + scope + "[5m]))";
+  const std::string misses = "sum(rate(" + std::string(api::kCacheMissesCounter) + scope + "[5m]))";
   const Labels labels = seriesLabels(sl);
 
   Labels ours = labels;
@@ -437,9 +439,10 @@ Json cacheGroup(const ServiceLevel& sl) {
                         percentText(target) + " target";
   std::string description = "For " + std::string(kCacheAlertFor) + " the Redis cache " + sl.name +
                             "-redis has answered fewer than " + percentText(target) +
-                            " of lookups (redis_keyspace_hits_total over hits + misses, 5m rate). Look at"
-                            " evictions (redis_evicted_keys_total) against maxmemory, the key TTLs, and"
-                            " recent changes to what the application caches.";
+                            " of lookups (governor_cache_keyspace_hits_total over hits + misses, 5m rate, as the"
+                            " metrics adapter reads them from INFO stats). Look at evictions (INFO stats"
+                            " evicted_keys) against maxmemory, the key TTLs, and recent changes to what the"
+                            " application caches.";
   Json rules = Json::array(
       {record(kCacheHitRecord, hits + "\n/\n(" + hits + " + " + misses + ")", labels),
        {{"alert", "ServiceLevelCacheHitRatioLow"},

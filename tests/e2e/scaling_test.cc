@@ -702,6 +702,28 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
   std::printf("redis down: HPA ScalingActive %s %s: %s\n", c.value("status", "?").c_str(), c.value("reason", "?").c_str(),
               c.value("message", "").c_str());
   EXPECT_NE(c.value("message", "").find(kRedisAddress), std::string::npos) << c.dump();
+  // What `kubectl get sl` and `kubectl describe sl` show: not Ready, with the HPA's reason.
+  auto slCondition = [&](const std::string& type) {
+    for (const auto& sc : get(kServiceLevels, "fragile").value("status", Json::object()).value("conditions", Json::array())) {
+      if (sc.value("type", "") == type) return sc;
+    }
+    return Json();
+  };
+  auto slConditionIs = [&](const std::string& type, const std::string& status, const std::string& reason) {
+    auto sc = slCondition(type);
+    return !sc.is_null() && sc["status"] == status && sc["reason"] == reason;
+  };
+  EXPECT_TRUE(eventually([&] { return slConditionIs("ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
+      << get(kServiceLevels, "fragile").dump();
+  EXPECT_NE(slCondition("ScalingActive").value("message", "").find(kRedisAddress), std::string::npos)
+      << "the ServiceLevel must carry the HPA's message: " << slCondition("ScalingActive").dump();
+  EXPECT_TRUE(slConditionIs("Ready", "False", "FailedGetExternalMetric"))
+      << "Ready must not be True while the HPA cannot read its metric: " << slCondition("Ready").dump();
+  auto events = run("kubectl get events -n " + ns() +
+                    " --field-selector involvedObject.kind=ServiceLevel,involvedObject.name=fragile,"
+                    "reason=FailedGetExternalMetric -o name");
+  EXPECT_FALSE(events.output.empty()) << "a Warning event must say scaling broke: " << events.output;
+  std::printf("redis down: kubectl get sl:\n%s", run("kubectl get sl fragile -n " + ns()).output.c_str());
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(replicas("fragile"), 2) << "a metric that cannot be read must never scale down";
 
@@ -713,6 +735,9 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
   std::printf("redis back: value served again after %.2fs\n", secondsSince(restarted));
   EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "True"); }, 30s)) << hpaStatus("fragile");
   std::printf("redis back: HPA ScalingActive True after %.2fs\n", secondsSince(restarted));
+  EXPECT_TRUE(eventually([&] { return slConditionIs("ScalingActive", "True", "ValidMetricFound"); }, 15s))
+      << slCondition("ScalingActive").dump();
+  EXPECT_TRUE(eventually([&] { return slConditionIs("Ready", "True", "Reconciled"); }, 15s)) << slCondition("Ready").dump();
   EXPECT_EQ(replicas("fragile"), 2);
   EXPECT_TRUE(adapter_->running());
   EXPECT_TRUE(operator_->running());

@@ -105,11 +105,29 @@ else
   fail "kubectl explain servicelevel.spec.cache" "missing: ${missing[*]}" "$out"
 fi
 
+for _ in $(seq 30); do
+  out=$(kubectl explain servicelevel.spec.autoscaling.behavior.scaleDown.policies 2>&1) && [[ $out == *periodSeconds* ]] && break
+  sleep 1
+done
+res=$(kubectl explain servicelevel.spec.cache.resources 2>&1)
+text=$(squash "$out $res")
+missing=()
+for want in "The changes allowed within a period" "periodSeconds" "The period the policy holds for, from 1 to 1800 seconds" \
+  "Pods (a number of replicas) or Percent" "The Redis container's resources" "limits" "requests" \
+  "resource claims are not supported"; do
+  [[ $text == *"$want"* ]] || missing+=("$want")
+done
+if ((${#missing[@]} == 0)); then
+  pass "kubectl explain shows autoscaling.behavior (the HPA's shape) and cache.resources (the container's)"
+else
+  fail "kubectl explain autoscaling.behavior and cache.resources" "missing: ${missing[*]}" "$out $res"
+fi
+
 # --- Defaults ------------------------------------------------------------------------------
 out=$(servicelevel defaults <<'EOF' | kubectl create -f - 2>&1
 workload: {name: api}
 objectives:
-  availability: {target: "99.5", errorQuery: errors, totalQuery: total}
+  availability: {target: "99.5", errorQuery: "errors[{{.window}}]", totalQuery: "total[{{.window}}]"}
   latency: {threshold: 300ms, target: "95", histogram: http_request_duration_seconds_bucket}
 autoscaling:
   maxReplicas: 5
@@ -139,11 +157,11 @@ autoscaling: {minReplicas: 5, maxReplicas: 2, $queue}
 EOF
 reject 'availability target "0"' spec.objectives.availability.target 'target must be above 0' <<'EOF'
 workload: {name: api}
-objectives: {availability: {target: "0", errorQuery: errors, totalQuery: total}}
+objectives: {availability: {target: "0", errorQuery: "errors[{{.window}}]", totalQuery: "total[{{.window}}]"}}
 EOF
 reject 'availability target "100"' spec.objectives.availability.target "$percent_pattern" <<'EOF'
 workload: {name: api}
-objectives: {availability: {target: "100", errorQuery: errors, totalQuery: total}}
+objectives: {availability: {target: "100", errorQuery: "errors[{{.window}}]", totalQuery: "total[{{.window}}]"}}
 EOF
 reject 'latency target "abc"' spec.objectives.latency.target "$percent_pattern" <<'EOF'
 workload: {name: api}
@@ -175,7 +193,7 @@ objectives: {latency: {threshold: 0ms, target: "95", histogram: http_request_dur
 EOF
 reject 'window "90m"' spec.objectives.window "should match '^[1-9][0-9]*(h|d|w)\$'" <<'EOF'
 workload: {name: api}
-objectives: {window: 90m, availability: {target: "99", errorQuery: errors, totalQuery: total}}
+objectives: {window: 90m, availability: {target: "99", errorQuery: "errors[{{.window}}]", totalQuery: "total[{{.window}}]"}}
 EOF
 reject "a missing workload.name" spec.workload.name 'Required value' <<'EOF'
 workload: {kind: Deployment}
@@ -250,6 +268,42 @@ EOF
 reject "a misspelt field (strict field validation)" spec.cache.maxmemory 'unknown field "spec.cache.maxmemory"' <<'EOF'
 workload: {name: api}
 cache: {maxmemory: 1Gi}
+EOF
+
+reject "an errorQuery without {{.window}}" spec.objectives.availability.errorQuery \
+  'errorQuery must use {{.window}} as its range' <<'EOF'
+workload: {name: api}
+objectives:
+  availability: {target: "99", errorQuery: 'sum(rate(errors[5m]))', totalQuery: 'sum(rate(total[{{.window}}]))'}
+EOF
+reject "a totalQuery without {{.window}}" spec.objectives.availability.totalQuery \
+  'totalQuery must use {{.window}} as its range' <<'EOF'
+workload: {name: api}
+objectives:
+  availability: {target: "99", errorQuery: 'sum(rate(errors[{{ .window }}]))', totalQuery: 'sum(rate(total[1h]))'}
+EOF
+reject "a misspelt behavior field" spec.autoscaling.behavior.scaleDown.stabilisationWindowSeconds \
+  'unknown field "spec.autoscaling.behavior.scaleDown.stabilisationWindowSeconds"' <<EOF
+workload: {name: api}
+autoscaling: {maxReplicas: 3, $queue, behavior: {scaleDown: {stabilisationWindowSeconds: 60}}}
+EOF
+reject "a behavior policy of type Replicas" 'spec.autoscaling.behavior.scaleUp.policies[0].type' \
+  'Unsupported value: "Replicas": supported values: "Pods", "Percent"' <<EOF
+workload: {name: api}
+autoscaling: {maxReplicas: 3, $queue, behavior: {scaleUp: {policies: [{type: Replicas, value: 4, periodSeconds: 15}]}}}
+EOF
+reject "a behavior policy period of 1 hour" 'spec.autoscaling.behavior.scaleUp.policies[0].periodSeconds' \
+  'should be less than or equal to 1800' <<EOF
+workload: {name: api}
+autoscaling: {maxReplicas: 3, $queue, behavior: {scaleUp: {policies: [{type: Pods, value: 4, periodSeconds: 3600}]}}}
+EOF
+reject "a misspelt resources field" spec.cache.resources.limts 'unknown field "spec.cache.resources.limts"' <<'EOF'
+workload: {name: api}
+cache: {resources: {limts: {memory: 1Gi}}}
+EOF
+reject 'a resources limit "lots"' spec.cache.resources.limits.memory "in body should match '^(\\+|-)?(([0-9]+" <<'EOF'
+workload: {name: api}
+cache: {resources: {limits: {memory: lots}}}
 EOF
 
 # --- The status subresource and the printer columns ----------------------------------------

@@ -273,10 +273,30 @@ else
   fail "dashboards.enabled" "expected a ConfigMap labelled grafana_dashboard" "$out"
 fi
 
+# NetworkPolicies: each port admits only its peers. The peers as JSON, port by port.
+np_values=(--set networkPolicy.enabled=true --set 'networkPolicy.apiServer[0].ipBlock.cidr=10.0.0.1/32'
+  --set 'networkPolicy.metricsScrapers[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=monitoring'
+  --set 'networkPolicy.probes[0].ipBlock.cidr=10.0.0.0/24')
+out=$(render "${np_values[@]}" --show-only templates/networkpolicy.yaml 2>&1)
+if command -v jq >/dev/null && command -v kubectl >/dev/null; then
+  got=$(kubectl create --dry-run=client --validate=false -o json -f - <<<"$out" 2>&1 | jq -s -c '[.[] | {name: .metadata.name,
+    ingress: [.spec.ingress[] | {port: .ports[0].port, from: [.from[] | (.ipBlock.cidr // .namespaceSelector.matchLabels["kubernetes.io/metadata.name"])]}]}]' 2>&1)
+  want='[{"name":"governor-metrics-adapter","ingress":[{"port":6443,"from":["10.0.0.1/32","monitoring"]},{"port":8081,"from":["10.0.0.0/24"]}]},{"name":"governor-operator","ingress":[{"port":8080,"from":["monitoring"]},{"port":8081,"from":["10.0.0.0/24"]}]}]'
+  [[ $got == "$want" ]] && pass "networkPolicy.enabled: the adapter admits the API server and scrapers on 6443, the operator scrapers on 8080, probes on 8081" ||
+    fail "networkPolicy.enabled" "expected $want" "$got"
+fi
+out=$(render --set networkPolicy.enabled=true --set 'networkPolicy.probes=null' --show-only templates/networkpolicy.yaml 2>&1)
+[[ $out == *"name: governor-operator"* && $out != *"port: 8081"* && $out != *"port: 8080"* ]] &&
+  pass "networkPolicy: empty peer lists admit no one on their ports (no scrapers: the operator's 8080 closed)" ||
+  fail "networkPolicy with empty peer lists" "expected no rule for 8080 or 8081" "$out"
+out=$(render --set networkPolicy.enabled=true --set 'networkPolicy.probes[0].bogus=1' 2>&1) &&
+  fail "networkPolicy schema" "a peer with an unknown field was accepted" "$out" ||
+  pass "networkPolicy: a peer with an unknown field is refused by the values schema"
+
 # --- The API server accepts the chart's objects (server-side dry run) ------------------------
 ok "kubectl create namespace $ns" kubectl create namespace "$ns"
-if out=$(render --include-crds 2>&1 | kubectl apply --dry-run=server -f - 2>&1); then
-  pass "helm template | kubectl apply --dry-run=server: the API server accepts every object"
+if out=$(render --include-crds "${np_values[@]}" 2>&1 | kubectl apply --dry-run=server -f - 2>&1); then
+  pass "helm template | kubectl apply --dry-run=server: the API server accepts every object (NetworkPolicies too)"
 else
   fail "server-side dry run" "the API server refused an object" "$out"
 fi
@@ -428,6 +448,7 @@ api "$op_kc" yes list external.metrics.k8s.io governor_queue_backlog
 for w in deployments.apps statefulsets.apps; do
   api "$op_kc" yes get custom.metrics.k8s.io "$w/governor_latency_p95_seconds"
 done
+api "$op_kc" yes get custom.metrics.k8s.io servicelevels.governor.io/governor_cache_hit_ratio
 o yes create leases.coordination.k8s.io -n "$ns"
 o yes get leases.coordination.k8s.io/governor-operator -n "$ns"
 o yes update leases.coordination.k8s.io/governor-operator -n "$ns"

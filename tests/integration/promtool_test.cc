@@ -26,8 +26,11 @@
 #include <gtest/gtest.h>
 
 #include "kube/yaml.h"
+#include "operator/promql.h"
+#include "operator/promql_check.h"
 #include "operator/render/render.h"
 #include "support/process.h"
+#include "unit/operator/promql_cases.h"
 
 namespace governor::op {
 namespace {
@@ -212,12 +215,14 @@ Json histogramSeries(const Profile& profile, const Histogram& h) {
   return out;
 }
 
-// redis_exporter's counters as scraped through the cache's Service.
+// The metrics adapter's counters of the cache's INFO stats, as the chart's ServiceMonitor
+// scrapes them (honorLabels: namespace and servicelevel are the adapter's).
 Json cacheSeries(const Profile& profile) {
-  const std::string labels = R"({namespace="shop",service="checkout-redis",pod="checkout-redis-0"})";
-  return Json::array({series("redis_keyspace_hits_total" + labels,
+  const std::string labels =
+      R"({namespace="shop",servicelevel="checkout",job="governor-metrics-adapter",instance="10.0.0.7:6443"})";
+  return Json::array({series("governor_cache_keyspace_hits_total" + labels,
                              counter(profile, [](const Phase& p) { return p.perSecond * 60 * (1 - p.bad); })),
-                      series("redis_keyspace_misses_total" + labels,
+                      series("governor_cache_keyspace_misses_total" + labels,
                              counter(profile, [](const Phase& p) { return p.perSecond * 60 * p.bad; }))});
 }
 
@@ -334,6 +339,8 @@ void expectCheckPasses(const TempDir& dir, const ServiceLevel& sl, const std::st
   Json groups = ruleGroups(sl);
   ASSERT_FALSE(groups.is_null());
   const std::string success = "SUCCESS: " + std::to_string(ruleCount(groups)) + " rules found";
+  // Governor's own check, which the operator runs before it writes rules, agrees.
+  EXPECT_THAT(queryProblems(sl), ::testing::IsEmpty());
 
   // The ConfigMap's rule file, byte for byte.
   auto file = dir.write("configmap.rules.yaml", rulesText(sl));
@@ -385,6 +392,24 @@ TEST_F(PromtoolTest, CheckRulesAcceptsEveryShape) {
   odd.objectives->availability->errorQuery =
       "sum by (job) (\n  rate(http_requests_total{job=\"checkout\", code=~\"5..\"}[{{ .window }}])\n)  # errors";
   expectCheckPasses(dir_, odd, "odd labels and a multi-line query with a comment");
+}
+
+// operator/promql and promtool give the same verdict on every case of promql_cases.h: what
+// Governor refuses before writing a rule, Prometheus would refuse too, and the reverse.
+TEST_F(PromtoolTest, PromqlCheckAgreesWithPromtool) {
+  auto verdict = [&](const std::string& expr) {
+    auto file = dir_.write("case.rules.yaml", "groups:\n- name: case\n  rules:\n  - record: governor:case\n"
+                                              "    expr: " + Json(expr).dump() + "\n");
+    return run(promtool() + " check rules " + quoted(file.string()));
+  };
+  for (const char* expr : promql::cases::valid()) {
+    auto r = verdict(expr);
+    EXPECT_EQ(r.exitCode, 0) << "promtool refuses what Governor accepts: " << expr << "\n" << r.output;
+  }
+  for (const auto& c : promql::cases::invalid()) {
+    auto r = verdict(c.text);
+    EXPECT_NE(r.exitCode, 0) << "promtool accepts what Governor refuses (" << c.error << "): " << c.text;
+  }
 }
 
 // ---- promtool test rules ---------------------------------------------------------------------
@@ -604,7 +629,31 @@ TEST_F(PromtoolTest, CacheHitRatioBelowTargetFiresAndClears) {
 TEST_F(PromtoolTest, CacheHitRatioAboveTargetFiresNothing) {
   Scenario s{withCache("80")};
   s.input = cacheSeries({{120, 100, 0.15}});
+  s.alerts = {alertsAt(120, "ServiceLevelCacheHitRatioLow", {})};
   s.exprs = {neverFires(120, R"(alertname="ServiceLevelCacheHitRatioLow")")};
+  expectPromtoolTestPasses(dir_, s);
+}
+
+// A cache nobody looks anything up in: its counters are exported but do not move, the 5m
+// ratio is 0/0 = NaN, and NaN is never below the target.
+TEST_F(PromtoolTest, CacheIdleFiresNothing) {
+  Scenario s{withCache("80")};
+  s.input = cacheSeries({{120, 0, 0}});
+  s.alerts = {alertsAt(120, "ServiceLevelCacheHitRatioLow", {})};
+  s.exprs = {neverFires(120, R"(alertname="ServiceLevelCacheHitRatioLow")")};
+  expectPromtoolTestPasses(dir_, s);
+}
+
+// Half the lookups miss for half an hour, then the cache goes idle: the alert fires, and
+// clears once the 5m window holds no lookup (it does not stay firing on NaN).
+TEST_F(PromtoolTest, CacheThatGoesIdleClears) {
+  Profile lookups{{30, 100, 0.5}, {60, 0, 0}};
+  Scenario s{withCache("80")};
+  s.input = cacheSeries(lookups);
+  const auto low = cacheLabels(s.sl);
+  s.alerts = {alertsAt(25, "ServiceLevelCacheHitRatioLow", {low}),
+              alertsAt(40, "ServiceLevelCacheHitRatioLow", {}),
+              alertsAt(90, "ServiceLevelCacheHitRatioLow", {})};
   expectPromtoolTestPasses(dir_, s);
 }
 

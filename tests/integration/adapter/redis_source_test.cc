@@ -19,7 +19,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
+#include "metrics-adapter/cache_stats.h"
 #include "support/process.h"
 
 namespace governor::adapter {
@@ -413,6 +415,90 @@ TEST_F(RedisPasswordTest, MissingPasswordIsAnAuthError) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().status.reason, "Unauthorized");
   EXPECT_NE(r.error().what().find("NOAUTH"), std::string::npos) << r.error().what();
+}
+
+// ---- the cache's INFO stats -----------------------------------------------------------------
+
+// N GETs of which M find their key: the two readings around them differ by exactly M hits
+// and N - M misses, and the ratio CacheStats serves is exactly M/N.
+TEST_F(RedisSourceTest, CacheStatsCountEveryGetAndTheRatioIsExact) {
+  RedisSource source;
+  prometheus::Registry registry;
+  CacheStats caches(registry);
+  const CacheStats::Key key{"shop", "checkout"};
+  const int n = 40, m = 29;
+  for (int i = 0; i < m; ++i) ASSERT_TRUE(server_->command({"SET", "k" + std::to_string(i), "v"}));
+
+  auto before = source.cacheStats(server_->address());
+  ASSERT_TRUE(before) << before.error().what();
+  EXPECT_EQ(caches.observe(key, *before), std::nullopt) << "one reading is no window";
+  for (int i = 0; i < n; ++i) {
+    ReplyPtr r = server_->command({"GET", "k" + std::to_string(i)});  // k0..k28 exist, k29..k39 do not
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->type, i < m ? REDIS_REPLY_STRING : REDIS_REPLY_NIL) << i;
+  }
+  auto after = source.cacheStats(server_->address());
+  ASSERT_TRUE(after) << after.error().what();
+  EXPECT_EQ(after->hits - before->hits, static_cast<uint64_t>(m));
+  EXPECT_EQ(after->misses - before->misses, static_cast<uint64_t>(n - m));
+  const std::optional<double> ratio = caches.observe(key, *after);
+  ASSERT_TRUE(ratio);
+  EXPECT_EQ(*ratio, static_cast<double>(m) / n);
+
+  // Reading the stats is no lookup: an idle window keeps the ratio, and counts nothing.
+  auto idle = source.cacheStats(server_->address());
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(*idle, *after);
+  EXPECT_EQ(caches.observe(key, *idle), ratio);
+  EXPECT_EQ(source.openConnections(), 1u) << "the readings share one kept connection";
+}
+
+// The adapter polls an empty queue on another redis-server: LLEN of a missing key is a
+// keyspace miss there, and nothing at all in the cache, whose ratio stays what its own
+// lookups make it.
+TEST_F(RedisSourceTest, PollingAQueueOnAnotherServerLeavesTheCacheRatioAlone) {
+  RedisServer queueServer(governor::testing::freePort());
+  ASSERT_TRUE(queueServer.start());
+  RedisSource source;
+  prometheus::Registry registry;
+  CacheStats caches(registry);
+  const CacheStats::Key key{"shop", "checkout"};
+  ASSERT_TRUE(server_->command({"SET", "hot", "v"}));
+
+  auto first = source.cacheStats(server_->address());
+  ASSERT_TRUE(first) << first.error().what();
+  caches.observe(key, *first);
+  for (const char* k : {"hot", "hot", "hot", "cold"}) ASSERT_TRUE(server_->command({"GET", k}));
+  auto second = source.cacheStats(server_->address());
+  ASSERT_TRUE(second);
+  ASSERT_EQ(caches.observe(key, *second), 0.75);
+
+  auto queueBefore = source.cacheStats(queueServer.address());
+  ASSERT_TRUE(queueBefore) << queueBefore.error().what();
+  const RedisQueue queue{.address = queueServer.address(), .key = "jobs"};
+  for (int i = 0; i < 10; ++i) {
+    auto backlog = source.backlog(queue);
+    ASSERT_TRUE(backlog) << backlog.error().what();
+    EXPECT_EQ(*backlog, 0);
+  }
+  auto queueAfter = source.cacheStats(queueServer.address());
+  ASSERT_TRUE(queueAfter);
+  EXPECT_EQ(queueAfter->misses - queueBefore->misses, 10u) << "each poll of the empty list is a miss where it lives";
+
+  auto third = source.cacheStats(server_->address());
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third, *second) << "the cache saw none of it";
+  EXPECT_EQ(caches.observe(key, *third), 0.75);
+}
+
+TEST_F(RedisSourceTest, CacheStatsOfAStoppedCacheIsAnErrorNamingIt) {
+  RedisSource source({.timeout = 1s});
+  ASSERT_TRUE(source.cacheStats(server_->address()));
+  server_->kill();
+  auto r = source.cacheStats(server_->address());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status.reason, "Unavailable") << r.error().what();
+  EXPECT_EQ(r.error().context, "redis " + server_->address() + " INFO stats");
 }
 
 }  // namespace

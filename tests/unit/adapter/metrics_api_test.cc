@@ -11,8 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include <prometheus/registry.h>
+
 #include "api/servicelevel.h"
 #include "metrics-adapter/cache.h"
+#include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/targets.h"
 
 namespace governor::adapter {
@@ -191,7 +194,7 @@ TEST_F(MetricsApiTest, ExternalResourceListIsNeverEmpty) {
   EXPECT_EQ(get(kExternalBase).body, r.body);
 }
 
-TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentile) {
+TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentileAndTheHitRatio) {
   auto r = get(kCustomBase);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body["kind"], "APIResourceList");
@@ -210,6 +213,7 @@ TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentile) {
   for (const char* resource : {"deployments.apps", "statefulsets.apps"}) {
     for (int p : {50, 90, 95, 99}) expected.insert(std::string(resource) + "/governor_latency_p" + std::to_string(p) + "_seconds");
   }
+  expected.insert("servicelevels.governor.io/governor_cache_hit_ratio");
   EXPECT_EQ(names, expected);
   EXPECT_TRUE(names.count("deployments.apps/governor_latency_p95_seconds"));
 }
@@ -515,6 +519,104 @@ TEST_F(MetricsApiTest, CustomWindowSecondsFollowsTheLatencyWindow) {
 
 // ---------------------------------------------------------------------------------------
 // Values and Status bodies
+
+// ---------------------------------------------------------------------------------------
+// governor_cache_hit_ratio on a ServiceLevel
+
+class CacheHitRatioApiTest : public MetricsApiTest {
+ protected:
+  // The target targetsFor makes for ServiceLevel shop/NAME with a cache, measuring scripted
+  // INFO stats readings instead of a server.
+  MetricTarget cacheTarget(const std::string& name) {
+    api::ServiceLevel sl;
+    sl.name = name;
+    sl.namespaceName = "shop";
+    sl.cache = api::Cache{};
+    SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
+    auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
+    EXPECT_EQ(made.size(), 1u);
+    MetricTarget t = made.at(0);
+    const CacheStats::Key key{"shop", name};
+    t.measure = [this, key]() -> Result<double> {
+      auto it = readings.find(key.second);
+      if (it == readings.end()) return sourceError("connection refused");
+      caches.observe(key, it->second);
+      return static_cast<double>(it->second.hits + it->second.misses);
+    };
+    return t;
+  }
+  static std::string ratioPath(const std::string& name) {
+    return customPath("shop", "servicelevels.governor.io", name, "governor_cache_hit_ratio");
+  }
+
+  prometheus::Registry registry;
+  CacheStats caches{registry};
+  RedisSource redis;
+  PrometheusSource prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
+  std::map<std::string, KeyspaceStats> readings;  // by ServiceLevel name; none: the read fails
+};
+
+TEST_F(CacheHitRatioApiTest, ServedOnTheServiceLevelAfterAWindowWithLookups) {
+  targets.set({cacheTarget("checkout")});
+  readings["checkout"] = {100, 50};
+  poll();
+  auto first = get(ratioPath("checkout"));
+  expectStatus(first, 503, "ServiceUnavailable");
+  EXPECT_NE(first.body["message"].get<std::string>().find("no lookups measured yet"), std::string::npos);
+
+  readings["checkout"] = {108, 52};
+  poll();
+  auto r = get(ratioPath("checkout"));
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["kind"], "MetricValueList");
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  const auto& item = r.body["items"][0];
+  EXPECT_EQ(item["describedObject"], (Json{{"kind", "ServiceLevel"}, {"namespace", "shop"}, {"name", "checkout"},
+                                           {"apiVersion", "governor.io/v1alpha1"}}));
+  EXPECT_EQ(item["metric"]["name"], "governor_cache_hit_ratio");
+  EXPECT_EQ(item["value"], "800m") << "8 hits of 10 lookups since the last poll";
+  EXPECT_FALSE(item.contains("windowSeconds")) << "the latency window says nothing of this";
+
+  // Idle: the last value stays.
+  now += 5s;
+  poll();
+  auto idle = get(ratioPath("checkout"));
+  ASSERT_EQ(idle.status, 200) << idle.body.dump();
+  EXPECT_EQ(idle.body["items"][0]["value"], "800m");
+}
+
+TEST_F(CacheHitRatioApiTest, AnUnreadableCacheIsUnavailableNeverAValue) {
+  targets.set({cacheTarget("checkout")});
+  readings["checkout"] = {1, 0};
+  poll();
+  readings["checkout"] = {3, 2};
+  poll();
+  ASSERT_EQ(get(ratioPath("checkout")).status, 200);
+  readings.erase("checkout");
+  poll();
+  auto r = get(ratioPath("checkout"));
+  expectStatus(r, 503, "ServiceUnavailable");
+  EXPECT_NE(r.body["message"].get<std::string>().find("connection refused"), std::string::npos) << r.body.dump();
+}
+
+TEST_F(CacheHitRatioApiTest, StarListsOnlyCachesWithARatioAndOtherObjectsAreNotFound) {
+  targets.set({cacheTarget("checkout"), cacheTarget("cart")});
+  readings["checkout"] = {0, 0};
+  readings["cart"] = {0, 0};
+  poll();
+  readings["checkout"] = {1, 3};
+  poll();
+  auto all = get(customPath("shop", "servicelevels.governor.io", "*", "governor_cache_hit_ratio"));
+  ASSERT_EQ(all.status, 200) << all.body.dump();
+  ASSERT_EQ(all.body["items"].size(), 1u) << "cart has seen no lookup: left out, not failing the list";
+  EXPECT_EQ(all.body["items"][0]["describedObject"]["name"], "checkout");
+  EXPECT_EQ(all.body["items"][0]["value"], "250m");
+
+  expectStatus(get(ratioPath("billing")), 404, "NotFound");
+  expectStatus(get(customPath("other", "servicelevels.governor.io", "checkout", "governor_cache_hit_ratio")), 404,
+               "NotFound");
+  expectStatus(get(customPath("shop", "deployments.apps", "checkout", "governor_cache_hit_ratio")), 404, "NotFound");
+}
 
 TEST(QuantityStringTest, Table) {
   struct Case {

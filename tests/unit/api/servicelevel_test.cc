@@ -85,11 +85,53 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  cache: {maxMemory: lots}\n", "spec.cache.maxMemory"},
         Invalid{"  workload: {name: x}\n  cache: {ttlJitter: 150%}\n", "spec.cache.ttlJitter: must be a percentage"},
         Invalid{"  workload: {name: x}\n  quota: {hard: {pods: many}}\n", "spec.quota.hard.pods"},
-        Invalid{"  workload: {name: x}\n  alerting: {minRequestRate: fast}\n", "spec.alerting.minRequestRate"}));
+        Invalid{"  workload: {name: x}\n  alerting: {minRequestRate: fast}\n", "spec.alerting.minRequestRate"},
+        // The queue on the ServiceLevel's own cache (checkout-redis), by short or long name.
+        Invalid{"  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+                "'checkout-redis:6379', key: jobs}, targetPerReplica: 1}}\n",
+                "spec.autoscaling.queue.redis.address: must not be this ServiceLevel's own cache"},
+        Invalid{"  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+                "'checkout-redis.shop.svc.cluster.local:6379', key: jobs}, targetPerReplica: 1}}\n",
+                "Redis counts in the cache's hits and misses"},
+        Invalid{"  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+                "'Checkout-Redis.shop:6379', key: jobs}, targetPerReplica: 1}}\n",
+                "spec.autoscaling.queue.redis.address"}));
 
 TEST(ParseServiceLevel, ReportsEveryProblemAtOnce) {
   auto r = parse("  workload: {kind: Job}\n  cache: {evictionPolicy: x, ttlJitter: '-1%'}\n");
   EXPECT_EQ(r.problems.size(), 4u);
+}
+
+// The cache's address is its Service's, as both the operator and the adapter compute it.
+TEST(CacheAddress, IsTheServiceNameRedisInTheNamespace) {
+  EXPECT_EQ(cacheServiceName("checkout"), "checkout-redis");
+  EXPECT_EQ(cacheAddress("checkout", "shop"), "checkout-redis.shop.svc:6379");
+  EXPECT_EQ(cacheAddress("checkout", "shop", ""), "checkout-redis.shop.svc:6379");
+  EXPECT_EQ(cacheAddress("checkout", "shop", "{servicelevel}-redis.{namespace}.svc.cluster.local:6379"),
+            "checkout-redis.shop.svc.cluster.local:6379");
+  EXPECT_EQ(cacheAddress("checkout", "shop", "127.0.0.1:6390"), "127.0.0.1:6390");
+  EXPECT_EQ(cacheAddress("a", "b", "{namespace}/{servicelevel}/{other}{servicelevel"), "b/a/{other}{servicelevel");
+}
+
+TEST(CacheAddress, WhichQueueAddressesNameTheCache) {
+  for (const char* address : {"checkout-redis:6379", "checkout-redis.shop:6379", "checkout-redis.shop.svc:6379",
+                              "checkout-redis.shop.svc.cluster.local:6380", "CHECKOUT-REDIS.shop:6379"}) {
+    EXPECT_TRUE(isCacheAddress(address, "checkout")) << address;
+  }
+  for (const char* address : {"redis.shop:6379", "checkout-redis-queue:6379", "checkout-redis-queue.shop:6379",
+                              "my-checkout-redis.shop:6379", "10.0.0.1:6379", "[fd00::1]:6379", "cart-redis:6379"}) {
+    EXPECT_FALSE(isCacheAddress(address, "checkout")) << address;
+  }
+}
+
+TEST(ParseServiceLevel, AQueueNamedLikeTheCacheIsFineWithoutACache) {
+  // Without spec.cache Governor runs no checkout-redis: that one is the user's own.
+  auto r = parse("  workload: {name: x}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+                 "'checkout-redis:6379', key: jobs}, targetPerReplica: 1}}\n");
+  EXPECT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
+  auto apart = parse("  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+                     "'checkout-queue.shop:6379', key: jobs}, targetPerReplica: 1}}\n");
+  EXPECT_TRUE(apart.serviceLevel) << (apart.problems.empty() ? "" : apart.problems[0]);
 }
 
 TEST(ParseServiceLevel, ChildrenCarryOwnerAndLabels) {

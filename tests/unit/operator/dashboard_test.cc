@@ -561,6 +561,8 @@ TEST(DashboardTest, BudgetLatencyReplicasAndCache) {
   EXPECT_EQ(exprs(cache),
             std::vector<std::string>{R"(governor:cache_hits:ratio_rate5m{namespace="shop",service_level="checkout"})"});
   EXPECT_EQ(lines(cache), std::vector<double>{0.8});
+  // The recording rule it plots reads the adapter's counters, and the panel says so.
+  EXPECT_THAT(cache["description"].get<std::string>(), ::testing::HasSubstr("governor_cache_keyspace_hits_total"));
 }
 
 }  // namespace

@@ -455,14 +455,18 @@ TEST(RulesTest, CacheHitRatio) {
   ASSERT_EQ((*group)["rules"].size(), 2u);
   const Json& rec = (*group)["rules"][0];
   EXPECT_EQ(rec["record"], "governor:cache_hits:ratio_rate5m");
-  const std::string scope = R"({namespace="shop",service="checkout-redis"})";
-  EXPECT_EQ(rec["expr"], "sum(rate(redis_keyspace_hits_total" + scope + "[5m]))\n/\n(sum(rate(redis_keyspace_hits_total" +
-                             scope + "[5m])) + sum(rate(redis_keyspace_misses_total" + scope + "[5m])))");
+  // The counters the metrics adapter exports from the cache's INFO stats, by ServiceLevel.
+  const std::string scope = R"({namespace="shop",servicelevel="checkout"})";
+  EXPECT_EQ(rec["expr"], "sum(rate(governor_cache_keyspace_hits_total" + scope +
+                             "[5m]))\n/\n(sum(rate(governor_cache_keyspace_hits_total" + scope +
+                             "[5m])) + sum(rate(governor_cache_keyspace_misses_total" + scope + "[5m])))");
   EXPECT_EQ(rec["labels"], Json({{"namespace", "shop"}, {"service_level", "checkout"}}));
   const Json& alert = (*group)["rules"][1];
   EXPECT_EQ(alert["alert"], "ServiceLevelCacheHitRatioLow");
   EXPECT_EQ(alert["expr"], R"(governor:cache_hits:ratio_rate5m{namespace="shop",service_level="checkout"} < 0.8)");
   EXPECT_EQ(alert["for"], "15m");
+  EXPECT_THAT(alert["annotations"]["description"].get<std::string>(), HasSubstr("governor_cache_keyspace_hits_total"));
+  EXPECT_THAT(alert["annotations"]["description"].get<std::string>(), ::testing::Not(HasSubstr("redis_exporter")));
 
   ServiceLevel sl = full();
   sl.cache->hitRatioTarget = percent("92.5");

@@ -18,7 +18,69 @@ TEST(SetCondition, TransitionTimeMovesOnlyWhenStatusChanges) {
   EXPECT_EQ(c.size(), 1u);
   c = setCondition(c, {"CacheReady", true, "Reconciled", "ok"}, 2, "t3");
   EXPECT_EQ(removeCondition(c, "Ready").size(), 1u);
-  EXPECT_TRUE(findCondition(c, "Nope").is_null());
+  EXPECT_EQ(findCondition(c, "Nope"), Json::object());
+  EXPECT_EQ(findCondition(c, "Nope").value("status", ""), "") << "safe to read from when absent";
+  EXPECT_EQ(findCondition(Json(), "Ready"), Json::object());
+}
+
+// HPA status conditions as kube-controller-manager writes them.
+Json hpaStatus(Json conditions) { return {{"currentReplicas", 2}, {"conditions", std::move(conditions)}}; }
+Json hpaCondition(const std::string& type, const std::string& status, const std::string& reason,
+                  const std::string& message) {
+  return {{"type", type}, {"status", status}, {"reason", reason}, {"message", message}};
+}
+
+TEST(ScalingActive, TakesTheHpasReasonAndMessage) {
+  auto broken = scalingActive(hpaStatus(Json::array(
+      {hpaCondition("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale"),
+       hpaCondition("ScalingActive", "False", "FailedGetExternalMetric",
+                    "the HPA was unable to compute the replica count: redis 10.0.0.1:6379: connection refused")})));
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->type, "ScalingActive");
+  EXPECT_FALSE(broken->status);
+  EXPECT_EQ(broken->reason, "FailedGetExternalMetric");
+  EXPECT_EQ(broken->message, "the HPA was unable to compute the replica count: redis 10.0.0.1:6379: connection refused");
+  EXPECT_TRUE(scalingBroken(*broken));
+
+  auto fine = scalingActive(hpaStatus(Json::array(
+      {hpaCondition("AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size"),
+       hpaCondition("ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count"),
+       hpaCondition("ScalingLimited", "True", "TooFewReplicas", "the desired replica count is less than the minimum")})));
+  ASSERT_TRUE(fine);
+  EXPECT_TRUE(fine->status);
+  EXPECT_EQ(fine->reason, "ValidMetricFound");
+  EXPECT_FALSE(scalingBroken(*fine)) << "ScalingLimited is the HPA doing its job";
+}
+
+TEST(ScalingActive, AnHpaThatCannotReadItsTargetCannotScale) {
+  auto c = scalingActive(hpaStatus(Json::array(
+      {hpaCondition("AbleToScale", "False", "FailedGetScale", "deployments/scale.apps \"api\" not found"),
+       hpaCondition("ScalingActive", "True", "ValidMetricFound", "earlier")})));
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->status);
+  EXPECT_EQ(c->reason, "FailedGetScale");
+  EXPECT_TRUE(scalingBroken(*c));
+}
+
+TEST(ScalingActive, ScaledToZeroByHandIsNotAFault) {
+  auto c = scalingActive(hpaStatus(Json::array(
+      {hpaCondition("ScalingActive", "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")})));
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->status);
+  EXPECT_FALSE(scalingBroken(*c));
+}
+
+TEST(ScalingActive, NothingBeforeTheHpaHasSaid) {
+  EXPECT_FALSE(scalingActive(Json::object()));
+  EXPECT_FALSE(scalingActive(hpaStatus(Json::array())));
+}
+
+TEST(FormatRatio, ThreeDecimalsAtMostNoTrailingZeros) {
+  EXPECT_EQ(formatRatio(0.8126), "0.813");
+  EXPECT_EQ(formatRatio(29.0 / 40), "0.725");
+  EXPECT_EQ(formatRatio(0.5), "0.5");
+  EXPECT_EQ(formatRatio(1), "1");
+  EXPECT_EQ(formatRatio(0), "0");
 }
 
 TEST(Holds, DesiredFieldsMustMatchServerAdditionsDoNot) {

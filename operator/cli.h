@@ -1,0 +1,25 @@
+// governor-operator's commands that need no cluster: `render` prints what ServiceLevel files
+// imply, `validate` checks them. Both check a file as the API server and the operator
+// would: the CRD's schema (unknown fields too), the operator's own rules and the PromQL.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace governor::op {
+
+struct RenderCommand {
+  std::string file;  // "-" for standard input
+  bool prometheusRuleCrd = true;
+  std::string only;  // one of renderParts(), or "" for every object
+};
+
+// What --only may name: hpa, quota, cache, rules, dashboard.
+const std::vector<std::string>& renderParts();
+
+// The exit status: 0, or 1 after saying on standard error what is wrong, naming file,
+// ServiceLevel and field.
+int render(const RenderCommand& command);
+int validate(const std::vector<std::string>& files);
+
+}  // namespace governor::op

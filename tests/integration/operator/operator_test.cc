@@ -73,6 +73,15 @@ double writesSoFar() {
   return sum;
 }
 
+// This suite runs no metrics adapter, so an HPA on a running workload could never read its
+// metric and Ready would rightly stay False (AnHpaThatCannotReadItsMetricKeepsReadyFalse).
+// Its workloads have 0 replicas: the HPA then idles (ScalingDisabled), which is no fault.
+Json idleDeployment(const std::string& name) {
+  Json d = deployment(name);
+  d["spec"]["replicas"] = 0;
+  return d;
+}
+
 class OperatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -121,7 +130,7 @@ class OperatorTest : public ::testing::Test {
   }
 
   void createReady(const std::string& name) {
-    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment(name + "-app")).ok());
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment(name + "-app")).ok());
     auto created = client_->create(kServiceLevels, ns_->name(), serviceLevel(name, name + "-app"));
     ASSERT_TRUE(created.ok()) << created.error().what();
     ASSERT_TRUE(eventually([&] { return conditionIs(name, "Ready", "True", "Reconciled"); }))
@@ -187,6 +196,59 @@ TEST_F(OperatorTest, ValidServiceLevelGetsEveryChildAndIsReady) {
   EXPECT_TRUE(reasons.contains("Created")) << "kubectl describe should show what Governor created";
 }
 
+// What `kubectl get sl` says when the HPA cannot read its metric (here: no adapter serves
+// external.metrics.k8s.io at all): the HPA's reason in ScalingActive and in Ready, and an
+// Event; every part is still written.
+TEST_F(OperatorTest, AnHpaThatCannotReadItsMetricKeepsReadyFalse) {
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("blind-app")).ok());
+  auto created = client_->create(kServiceLevels, ns_->name(), serviceLevel("blind", "blind-app"));
+  ASSERT_TRUE(created.ok()) << created.error().what();
+  ASSERT_TRUE(eventually([&] { return conditionIs("blind", "ScalingActive", "False", "FailedGetExternalMetric"); },
+                         std::chrono::seconds(45)))
+      << get(kServiceLevels, "blind").dump(2) << "\nHPA: " << get(kHpas, "blind").value("status", Json()).dump();
+  EXPECT_NE(condition("blind", "ScalingActive").value("message", "").find("governor_queue_backlog"), std::string::npos)
+      << "the HPA's own message: " << condition("blind", "ScalingActive");
+  EXPECT_TRUE(conditionIs("blind", "Ready", "False", "FailedGetExternalMetric")) << condition("blind", "Ready");
+  EXPECT_TRUE(conditionIs("blind", "AutoscalerReady", "True", "Reconciled")) << "the HPA itself is written";
+  auto events = client_->list(kEvents, ns_->name(), {.fieldSelector = "involvedObject.name=blind,reason=FailedGetExternalMetric"});
+  ASSERT_TRUE(events.ok());
+  EXPECT_FALSE(events->items.empty()) << "a Warning event says scaling broke";
+  if (!events->items.empty()) {
+    EXPECT_EQ(events->items[0]["type"], "Warning");
+  }
+
+  // Scaled to 0 by hand: the HPA idles (ScalingDisabled), which is a choice, not a fault.
+  ASSERT_TRUE(client_->mergePatch(kDeployments, ns_->name(), "blind-app", {{"spec", {{"replicas", 0}}}}).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("blind", "ScalingActive", "False", "ScalingDisabled"); },
+                         std::chrono::seconds(45)))
+      << condition("blind", "ScalingActive");
+  EXPECT_TRUE(eventually([&] { return conditionIs("blind", "Ready", "True", "Reconciled"); })) << condition("blind", "Ready");
+}
+
+// Broken PromQL passes the CRD (it has {{.window}}) but never reaches Prometheus: RulesReady
+// says where it breaks and no rule file is written until it is fixed.
+TEST_F(OperatorTest, BrokenPromqlIsReportedAndNoRulesAreWritten) {
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("typo-app")).ok());
+  Json sl = serviceLevel("typo", "typo-app");
+  sl["spec"]["objectives"]["availability"]["errorQuery"] = "sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])";
+  auto created = client_->create(kServiceLevels, ns_->name(), sl);
+  ASSERT_TRUE(created.ok()) << created.error().what();
+  ASSERT_TRUE(eventually([&] { return conditionIs("typo", "RulesReady", "False", "InvalidQuery"); }))
+      << get(kServiceLevels, "typo").dump(2);
+  auto message = condition("typo", "RulesReady").value("message", "");
+  EXPECT_NE(message.find("spec.objectives.availability.errorQuery: invalid PromQL: 1:"), std::string::npos) << message;
+  EXPECT_TRUE(conditionIs("typo", "Ready", "False", "InvalidQuery")) << condition("typo", "Ready");
+  EXPECT_TRUE(conditionIs("typo", "QuotaReady", "True", "Reconciled")) << "the other parts are written";
+  EXPECT_FALSE(exists(kConfigMaps, "typo-rules")) << "no rule file from broken PromQL";
+
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "typo",
+                                  {{"spec", {{"objectives", {{"availability", {{"errorQuery",
+                                      "sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}]))"}}}}}}}}).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("typo", "RulesReady", "False", "PrometheusRuleCRDMissing"); }))
+      << condition("typo", "RulesReady");
+  EXPECT_TRUE(exists(kConfigMaps, "typo-rules"));
+}
+
 TEST_F(OperatorTest, EditingTheSpecUpdatesAndRemovingASectionRemovesItsChildren) {
   createReady("edit");
   ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"autoscaling", {{"maxReplicas", 7}}}}}}).ok());
@@ -216,7 +278,7 @@ TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
   Json mine = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "taken-cache"}}},
                {"data", {{"owner", "a human"}}}};
   ASSERT_TRUE(client_->create(kConfigMaps, ns_->name(), mine).ok());
-  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("taken-app")).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("taken-app")).ok());
   ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("taken", "taken-app")).ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("taken", "CacheReady", "False", "Conflict"); }))
       << condition("taken", "CacheReady");
@@ -242,7 +304,7 @@ TEST_F(OperatorTest, AForeignHpaOfTheSameNameIsLeftUntouched) {
                    {"minReplicas", 3},
                    {"maxReplicas", 4}}}};
   ASSERT_TRUE(client_->create(kHpas, ns_->name(), theirs).ok());
-  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("foreign-app")).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("foreign-app")).ok());
   ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("foreign", "foreign-app")).ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("foreign", "AutoscalerReady", "False", "Conflict"); }))
       << condition("foreign", "AutoscalerReady");
@@ -318,7 +380,7 @@ TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) 
                                ns_->name(), "--metrics-bind-address", "127.0.0.1:18280",
                                "--health-probe-bind-address", "127.0.0.1:18281", "--log-format", "text"},
                               std::string(GOVERNOR_BINARY_DIR) + "/operator-reduced-rbac.log");
-    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("team-app")).ok());
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("team-app")).ok());
     ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("team", "team-app")).ok());
     EXPECT_TRUE(eventually([&] { return conditionIs("team", "QuotaReady", "False", "ReadFailed"); }))
         << condition("team", "QuotaReady") << "\n" << tail(reduced.logFile());
@@ -351,7 +413,7 @@ TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) 
 }
 
 TEST_F(OperatorTest, RestartedMidWayItConverges) {
-  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("later-app")).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("later-app")).ok());
   createReady("earlier");
   operator_->signal(SIGKILL);  // mid-way: no chance to finish anything
   operator_->stop();
@@ -373,7 +435,7 @@ TEST_F(OperatorTest, MissingWorkloadIsReportedByName) {
   EXPECT_TRUE(eventually([&] { return conditionIs("lost", "AutoscalerReady", "False", "WorkloadNotFound"); }));
   EXPECT_EQ(condition("lost", "AutoscalerReady")["message"], "Deployment " + ns_->name() + "/nowhere does not exist");
   EXPECT_TRUE(conditionIs("lost", "CacheReady", "True", "Reconciled"));
-  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), deployment("nowhere")).ok());
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("nowhere")).ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("lost", "Ready", "True", "Reconciled"); }, std::chrono::seconds(45)))
       << "once the workload exists the ServiceLevel becomes ready without a change to it";
 }
@@ -392,7 +454,7 @@ TEST_F(OperatorTest, EachSampleRendersWhatTheOperatorWrites) {
     Json sl = (*docs)[0];
     const std::string name = sl["metadata"]["name"];
     sl["metadata"]["namespace"] = ns_->name();
-    auto workload = deployment(sl["spec"]["workload"]["name"]);
+    auto workload = idleDeployment(sl["spec"]["workload"]["name"]);
     bool statefulSet = sl["spec"]["workload"].value("kind", "") == "StatefulSet";
     if (statefulSet) workload["kind"] = "StatefulSet";
     ASSERT_TRUE(client_->create(statefulSet ? kStatefulSets : kDeployments, ns_->name(), workload).ok()) << name;

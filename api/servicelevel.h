@@ -28,6 +28,11 @@ inline constexpr const char* kFieldManager = "governor-operator";
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "governor";
 inline constexpr const char* kServiceLevelLabel = "governor.io/service-level";
+// The metrics adapter takes a Redis password (spec.autoscaling.queue.redis.passwordSecretRef)
+// only from a Secret carrying this label with value "true", and watches only such Secrets: a
+// ServiceLevel cannot make it send any other Secret anywhere (docs/metrics-adapter.md).
+inline constexpr const char* kRedisCredentialsLabel = "governor.io/redis-credentials";
+inline constexpr const char* kRedisCredentialsValue = "true";
 
 // A percentage kept as the user wrote it ("99.9") and as a number for the math.
 // Targets are strings in the API (as Pyrra's), so no float is ever stored in spec.

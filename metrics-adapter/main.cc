@@ -21,13 +21,13 @@
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/object_reads.h"
+#include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
 
 namespace {
 
-// How long a Secret's Redis password and a workload's labels are kept before they are read
-// again (docs/metrics-adapter.md).
+// How long a workload's labels are kept before they are read again (docs/metrics-adapter.md).
 constexpr std::chrono::seconds kObjectTtl{30};
 
 using namespace governor;
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   adapter::ServerOptions server;
   std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
   std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
-  std::string cacheAddressTemplate;
+  std::string cacheAddressTemplate, redisAllowedCidrs, redisAllowedAddresses;
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   app.add_option("--kubeconfig", kubeconfig,
@@ -114,6 +114,15 @@ int main(int argc, char** argv) {
   auto* redisKey = app.add_option("--redis-client-key-file", redisTls.keyFile, "Key of --redis-client-cert-file (PEM)");
   redisCert->needs(redisKey);
   redisKey->needs(redisCert);
+  app.add_option("--redis-allowed-cidrs", redisAllowedCidrs,
+                 "Comma-separated CIDRs (10.200.0.0/16, fd00::/8; a bare IP is one address): a queue's "
+                 "spec.autoscaling.queue.redis.address that is an IP address inside one of them is measured. "
+                 "Without it or --redis-allowed-addresses, only Services of the ServiceLevel's own namespace (NAME, "
+                 "NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local) are connected to; any other address is an error for "
+                 "that metric and is never connected to, nor resolved; default: none");
+  app.add_option("--redis-allowed-addresses", redisAllowedAddresses,
+                 "Comma-separated host:port addresses a queue may name besides those (a Service of another namespace, "
+                 "redis.queues.svc:6379), matched exactly (the host in any case); default: none");
   app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
@@ -139,6 +148,10 @@ int main(int argc, char** argv) {
   auto deniedTtl = durationFlag("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl, status);
   if (status != 0) return status;
   if (auto tls = adapter::checkRedisTlsFiles(redisTls); !tls) return fail("Redis " + tls.error().status.message);
+  auto redisAllowlist = adapter::parseRedisAllowlist(redisAllowedCidrs, redisAllowedAddresses);
+  if (!redisAllowlist) {
+    return fail("--redis-allowed-cidrs or --redis-allowed-addresses: " + redisAllowlist.error().status.message);
+  }
 
   auto config = kube::loadDefaultConfig(kubeconfig, context);
   if (!config) return fail(config.error().what());
@@ -178,9 +191,17 @@ int main(int argc, char** argv) {
   kube::Informer serviceLevels(**client, {"governor.io", "v1alpha1", "servicelevels", true}, ns);
   serviceLevels.start();
 
+  // Only the Secrets that opted in: no Secret without the label is ever read, whatever a
+  // ServiceLevel names (RBAC: list and watch secrets, no get; docs/metrics-adapter.md).
+  kube::InformerOptions secretOptions;
+  secretOptions.reflector.labelSelector =
+      std::string(api::kRedisCredentialsLabel) + "=" + api::kRedisCredentialsValue;
+  kube::Informer credentials(**client, {"", "v1", "secrets", true}, ns, secretOptions);
+  credentials.start();
+
   adapter::ObjectReads objects(**client, kObjectTtl);
-  adapter::SecretReader secrets = [&objects](const std::string& secretNs, const api::SecretKeyRef& ref) {
-    return objects.secretKey(secretNs, ref);
+  adapter::SecretReader secrets = [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
+    return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
   };
   // Each poll round looks at the ServiceLevels afresh: new ones are measured at once,
   // removed ones stop being served.
@@ -195,7 +216,7 @@ int main(int argc, char** argv) {
           const auto& sl = *parsed.serviceLevel;
           if (sl.cache) caches.insert({sl.namespaceName, sl.name});
           for (auto& t : adapter::targetsFor(sl, redis, prometheus, cacheStats, secrets,
-                                             {latencyWindow, cacheAddressTemplate})) {
+                                             {latencyWindow, cacheAddressTemplate, *redisAllowlist})) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
@@ -227,9 +248,10 @@ int main(int argc, char** argv) {
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
   auto https = adapter::AdapterServer::start(server, metricsApi, *auth, **authorizer, registry,
-                                            [&] { return serviceLevels.hasSynced() && poller.rounds() > 0; });
+                                            [&] { return serviceLevels.hasSynced() && credentials.hasSynced() && poller.rounds() > 0; });
   if (!https) return fail(https.error().status.message);
-  while (!stopping && !serviceLevels.waitForSync(std::chrono::milliseconds(200))) {
+  while (!stopping && !(serviceLevels.waitForSync(std::chrono::milliseconds(200)) &&
+                        credentials.waitForSync(std::chrono::milliseconds(200)))) {
   }
   poller.start();
   spdlog::info("serving on {}:{}, probes on port {}", server.bindAddress, (*https)->port(), (*https)->healthPort());
@@ -245,6 +267,7 @@ int main(int argc, char** argv) {
   }
   poller.stop();
   serviceLevels.stop();
+  credentials.stop();
   spdlog::info("adapter stopped");
   return 0;
 }

@@ -1,23 +1,6 @@
 #include "metrics-adapter/object_reads.h"
 
-#include "kube/config.h"
-
 namespace governor::adapter {
-
-kube::Result<std::string> ObjectReads::secretKey(const std::string& ns, const api::SecretKeyRef& ref) {
-  const std::string key = ns + "/" + ref.name + "/" + ref.key;
-  const auto now = std::chrono::steady_clock::now();
-  if (auto kept = secrets_.get(key, now)) return *kept;
-  auto secret = client_.get({"", "v1", "secrets", true}, ns, ref.name);
-  if (!secret) return secret.error();
-  auto encoded = secret->value("data", kube::Json::object()).value(ref.key, "");
-  auto decoded = kube::decodeBase64(encoded);
-  if (encoded.empty() || !decoded) {
-    return kube::Error{kube::Status{404, "NotFound", "Secret " + ns + "/" + ref.name + " has no key " + ref.key}, ""};
-  }
-  secrets_.put(key, *decoded, ttl_, now);
-  return *decoded;
-}
 
 kube::Result<api::Labels> ObjectReads::workloadLabels(const std::string& resource, const std::string& ns,
                                                       const std::string& name) {

@@ -1,7 +1,8 @@
-// What the adapter reads from the Kubernetes API besides ServiceLevels: a Redis password
-// from a Secret, and a workload's labels (custom metrics selected with a labelSelector match
-// them). Each answer is kept for a while, so that a poll round costs one GET per object and
-// `ttl`, not one per metric per round. Failures are not kept: the next round asks again.
+// What the adapter reads from the Kubernetes API by name: a workload's labels (custom metrics
+// selected with a labelSelector match them). Each answer is kept for a while, so that a poll
+// round costs one GET per object and `ttl`, not one per metric per round. Failures are not
+// kept: the next round asks again. (Redis passwords come from an informer over the Secrets
+// labelled governor.io/redis-credentials=true instead: metrics-adapter/redis_access.h.)
 #pragma once
 
 #include <chrono>
@@ -16,10 +17,8 @@ namespace governor::adapter {
 class ObjectReads {
  public:
   ObjectReads(kube::Client& client, std::chrono::milliseconds ttl, size_t capacity = 10'000)
-      : client_(client), ttl_(ttl), secrets_(capacity), labels_(capacity) {}
+      : client_(client), ttl_(ttl), labels_(capacity) {}
 
-  // The decoded value of `ref`'s key in that Secret of namespace `ns`.
-  kube::Result<std::string> secretKey(const std::string& ns, const api::SecretKeyRef& ref);
   // The labels of workload `name` ("deployments.apps" or "statefulsets.apps"), or an error.
   kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns,
                                            const std::string& name);
@@ -27,7 +26,6 @@ class ObjectReads {
  private:
   kube::Client& client_;
   const std::chrono::milliseconds ttl_;
-  ExpiringCache<std::string> secrets_;
   ExpiringCache<api::Labels> labels_;
 };
 

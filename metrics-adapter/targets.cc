@@ -5,7 +5,6 @@
 
 namespace governor::adapter {
 
-
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
                                      CacheStats& caches, const SecretReader& secrets, const TargetOptions& options) {
   std::vector<MetricTarget> out;
@@ -23,10 +22,16 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.source = "redis " + q.address;
     auto ref = q.passwordSecretRef;
     auto ns = sl.namespaceName;
-    t.measure = [&redis, secrets, queue, ref, ns]() mutable -> kube::Result<double> {
+    // Decided before any connection and any Secret: a refused address is never resolved, and no
+    // password is read for it.
+    auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
+    const std::string context = "redis " + q.address + " key " + q.key;
+    t.measure = [&redis, secrets, queue, ref, ns, allowed, context]() mutable -> kube::Result<double> {
+      if (!allowed) return kube::Error{allowed.error().status, context};
+      queue.address = *allowed;
       if (ref) {
         auto password = secrets(ns, *ref);
-        if (!password) return password.error();
+        if (!password) return kube::Error{password.error().status, context};
         queue.password = *password;
       }
       auto backlog = redis.backlog(queue);

@@ -14,6 +14,7 @@
 #include "api/servicelevel.h"
 #include "kube/result.h"
 #include "metrics-adapter/cache_stats.h"
+#include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/sources/prometheus_source.h"
 #include "metrics-adapter/sources/redis_source.h"
 
@@ -54,9 +55,13 @@ struct TargetOptions {
   // Where the caches are: api::cacheAddress's template ({servicelevel}, {namespace});
   // empty: NAME-redis.NAMESPACE.svc:6379.
   std::string cacheAddressTemplate;
+  // The queue addresses allowed besides the ServiceLevel's own namespace's Services
+  // (allowedRedisAddress). A queue elsewhere is an error, measured without any connection.
+  RedisAllowlist redisAllowlist;
 };
 
-// Resolves a Secret key into the Redis password (reads the API when called).
+// Resolves a Secret key into the Redis password, or why that Secret may not be used
+// (redisPassword: only Secrets labelled governor.io/redis-credentials=true).
 using SecretReader = std::function<kube::Result<std::string>(const std::string& ns, const api::SecretKeyRef& ref)>;
 
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;

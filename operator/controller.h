@@ -19,6 +19,7 @@ struct ControllerOptions {
   std::string namespaceName;  // "" = all namespaces
   int workers = 2;
   std::chrono::milliseconds resyncPeriod{std::chrono::minutes(10)};
+  std::chrono::milliseconds statusRefreshPeriod{std::chrono::seconds(30)};
 };
 
 class Controller {

@@ -37,6 +37,7 @@ struct RunOptions {
   std::string leaderElectionNamespace;
   int workers = 2;
   int resyncSeconds = 600;
+  int statusRefreshSeconds = 30;
 };
 
 int run(const RunOptions& o) {
@@ -50,7 +51,8 @@ int run(const RunOptions& o) {
   auto metricsEndpoint = op::Endpoints::metrics(o.metricsAddress, metrics.registry());
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,
-                            {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds)});
+                            {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
+                             std::chrono::seconds(o.statusRefreshSeconds)});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -109,6 +111,11 @@ int main(int argc, char** argv) {
   app.add_option("--resync-period", o.resyncSeconds, "Seconds between full resyncs of every ServiceLevel")
       ->capture_default_str()
       ->check(CLI::Range(10, 86400));
+  app.add_option("--status-refresh-period", o.statusRefreshSeconds,
+                 "Seconds between looks at a ServiceLevel with a cache, so that status.cache.hitRatio follows the "
+                 "adapter's measurement")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 

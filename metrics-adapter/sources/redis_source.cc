@@ -162,38 +162,6 @@ struct Reply {
   std::optional<Failure> failure;
 };
 
-struct HostPort {
-  std::string host;
-  int port = 6379;
-};
-
-std::optional<HostPort> parseAddress(const std::string& address) {
-  HostPort out;
-  std::string_view rest = address;
-  if (rest.starts_with('[')) {
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(rest.substr(1, close - 1));
-    rest.remove_prefix(close + 1);
-    if (rest.empty()) return out;
-    if (!rest.starts_with(':')) return std::nullopt;
-    rest.remove_prefix(1);
-  } else {
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      out.host = address;
-      return out.host.empty() ? std::nullopt : std::optional(out);
-    }
-    out.host = std::string(rest.substr(0, colon));
-    rest.remove_prefix(colon + 1);
-  }
-  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.port);
-  if (out.host.empty() || ec != std::errc() || end != rest.data() + rest.size() || out.port < 1 || out.port > 65535) {
-    return std::nullopt;
-  }
-  return out;
-}
-
 // Waits until `fd` is ready for `events` (or has an error to report); false when the deadline
 // passed first.
 bool waitFor(int fd, short events, Clock::time_point deadline) {
@@ -218,7 +186,7 @@ void tuneSocket(int fd) {
 }
 
 // A connected non-blocking TCP socket to the first of the host's addresses that answers.
-Result<Socket> connectTcp(const HostPort& where, Clock::time_point deadline, std::chrono::milliseconds timeout) {
+Result<Socket> connectTcp(const RedisHostPort& where, Clock::time_point deadline, std::chrono::milliseconds timeout) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -258,7 +226,7 @@ Result<Socket> connectTcp(const HostPort& where, Clock::time_point deadline, std
 class Link {
  public:
   // Connects, and shakes hands when `tls`, within options.timeout.
-  static Result<std::unique_ptr<Link>> open(const HostPort& where, bool tls, const RedisSourceOptions& options);
+  static Result<std::unique_ptr<Link>> open(const RedisHostPort& where, bool tls, const RedisSourceOptions& options);
 
   // Sends one command and reads its reply within the timeout.
   Reply command(const std::vector<std::string>& args);
@@ -291,7 +259,7 @@ class Link {
   bool answered_ = false;    // a reply came
 };
 
-Result<std::unique_ptr<Link>> Link::open(const HostPort& where, bool tls, const RedisSourceOptions& options) {
+Result<std::unique_ptr<Link>> Link::open(const RedisHostPort& where, bool tls, const RedisSourceOptions& options) {
   SslContextPtr context;
   if (tls) {
     Result<SslContextPtr> made = tlsContext(options.tls);
@@ -449,7 +417,7 @@ Reply Link::command(const std::vector<std::string>& args) {
 }
 
 // A connection that is authenticated and on the right database.
-Result<std::unique_ptr<Link>> connect(const RedisQueue& queue, const HostPort& where,
+Result<std::unique_ptr<Link>> connect(const RedisQueue& queue, const RedisHostPort& where,
                                       const RedisSourceOptions& options) {
   Result<std::unique_ptr<Link>> link = Link::open(where, queue.tls, options);
   if (!link) return link;
@@ -584,6 +552,33 @@ kube::Outcome checkRedisTlsFiles(const RedisTlsFiles& files) {
   return kube::Ok{};
 }
 
+std::optional<RedisHostPort> parseRedisAddress(const std::string& address) {
+  RedisHostPort out;
+  std::string_view rest = address;
+  if (rest.starts_with('[')) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    out.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+    if (rest.empty()) return out;
+    if (!rest.starts_with(':')) return std::nullopt;
+    rest.remove_prefix(1);
+  } else {
+    const size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) {
+      out.host = address;
+      return out.host.empty() ? std::nullopt : std::optional(out);
+    }
+    out.host = std::string(rest.substr(0, colon));
+    rest.remove_prefix(colon + 1);
+  }
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.port);
+  if (out.host.empty() || ec != std::errc() || end != rest.data() + rest.size() || out.port < 1 || out.port > 65535) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 RedisSource::RedisSource(RedisSourceOptions options) : options_(std::move(options)) {}
 
 RedisSource::~RedisSource() = default;
@@ -604,7 +599,7 @@ kube::Result<T> RedisSource::onConnection(const RedisQueue& server, const std::s
     error.context = context;
     return error;
   };
-  const std::optional<HostPort> where = parseAddress(server.address);
+  const std::optional<RedisHostPort> where = parseRedisAddress(server.address);
   if (!where) return named(Error{Status{0, "Invalid", "address \"" + server.address + "\" is not host:port"}, ""});
 
   const std::shared_ptr<Connection> connection = connectionFor(server);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "kube/result.h"
@@ -44,6 +45,16 @@ struct RedisSourceOptions {
   int64_t streamScanLimit = 10000;
   RedisTlsFiles tls;
 };
+
+// The host and port RedisSource connects to for an address. The allowlist
+// (metrics-adapter/redis_access.h) reads addresses with the same parser, so that what it
+// allows is exactly what is connected to.
+struct RedisHostPort {
+  std::string host;  // as written: a DNS name, or an IP address (without its brackets)
+  int port = 6379;
+};
+// "host:port", "[v6addr]:port" or "host" (port 6379); nullopt when it is none of these.
+std::optional<RedisHostPort> parseRedisAddress(const std::string& address);
 
 // Whether connections with tls: true can be made with these files (each readable PEM, the key
 // matching its certificate): main() checks its flags with it at start.

@@ -420,6 +420,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
   }
   // Nothing watches workloads: look again in a while.
   if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
+  if (sl.cache && statusRefresh_.count() > 0) return Outcome::requeueAfter(statusRefresh_);
   return Outcome::done();
 }
 

@@ -39,6 +39,10 @@ class Reconciler {
   Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
              Clock clock = [] { return std::chrono::system_clock::now(); });
 
+  // How often a ServiceLevel with a cache is looked at again so that status.cache.hitRatio
+  // follows the measurement (nothing else changes when only the ratio does); 0 = never.
+  void setStatusRefreshPeriod(std::chrono::milliseconds period) { statusRefresh_ = period; }
+
   // Creates the informers the reconciler reads from; `onOwner` is called with the key of
   // the ServiceLevel whose child changed.
   static void registerInformers(kube::Informers& informers, const std::string& ns,
@@ -82,6 +86,7 @@ class Reconciler {
   std::string ns_;
   Metrics& metrics_;
   Clock clock_;
+  std::chrono::milliseconds statusRefresh_{0};
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

@@ -231,7 +231,13 @@ class ScalingTest : public ::testing::Test {
     adapter_ = new BackgroundProcess(
         {GOVERNOR_ADAPTER_BINARY, "--kubeconfig", adapterKubeconfig_, "--bind-address", kAddress, "--secure-port",
          kAdapterPort, "--tls-cert-file", tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
-         "--poll-interval", "1s", "--prometheus-url", kPrometheusUrl, "--log-format", "text"},
+         "--poll-interval", "1s", "--prometheus-url", kPrometheusUrl, "--log-format", "text",
+         // Every ServiceLevel's cache is the redis-server that CacheHitRatioIsMeasuredAndShownInStatus
+         // starts on 6382.
+         "--cache-address-template", "10.200.0.1:6382",
+         // The queues' redis-servers (10.200.0.1:6379/6380/6381) are no Service of the
+         // ServiceLevel's namespace: the allowlist must name them.
+         "--redis-allowed-cidrs", "10.200.0.1/32"},
         logs + "e2e-adapter.log");
     ASSERT_TRUE(eventually([] {
       return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;
@@ -240,7 +246,7 @@ class ScalingTest : public ::testing::Test {
     operator_ = new BackgroundProcess({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", operatorKubeconfig_, "--leader-elect",
                                        "--leader-election-namespace", "governor", "--metrics-bind-address",
                                        "127.0.0.1:18180", "--health-probe-bind-address", kOperatorHealth,
-                                       "--log-format", "text"},
+                                       "--status-refresh-period", "1", "--log-format", "text"},
                                       logs + "e2e-operator.log");
 
     auto registered = registerAdapter(tmp_, kAddress, std::stoi(kAdapterPort));
@@ -370,8 +376,12 @@ TEST_F(ScalingTest, BinariesRunAsTheChartsServiceAccounts) {
     const std::string as = "KUBECONFIG=" + quote(kubeconfig) + " kubectl ";
     EXPECT_EQ(run(as + "auth whoami -o jsonpath='{.status.userInfo.username}'").output,
               std::string("system:serviceaccount:governor:") + sa);
-    auto secrets = run(as + "get secrets -A 2>&1");
-    EXPECT_NE(secrets.status, 0) << sa << " may list every Secret: " << secrets.output;
+    // The operator reads no Secret. The adapter lists and watches Secrets, always with the
+    // selector governor.io/redis-credentials=true (RBAC cannot restrict by label), and may get
+    // none by name.
+    bool isOperator = std::string(sa) == "governor-operator";
+    auto secrets = run(as + (isOperator ? "get secrets -A" : "get secret anything -n governor") + " 2>&1");
+    EXPECT_NE(secrets.status, 0) << sa << " may read a Secret: " << secrets.output;
     EXPECT_NE(secrets.output.find("Forbidden"), std::string::npos) << secrets.output;
   }
   EXPECT_EQ(run("kubectl get lease governor-operator -n governor -o jsonpath='{.spec.holderIdentity}'").status, 0)
@@ -672,6 +682,48 @@ TEST_F(ScalingTest, AHungRedisDoesNotDelayTheMetricsOfAnotherServer) {
          "delays the metrics of every other Redis server and of Prometheus; meanwhile the API keeps serving their last "
          "values (old timestamps, no error). docs/metrics-adapter.md says different servers are measured in parallel. Here: a change on a "
          "healthy server took " << delay << " s to be served (poll interval 1 s).";
+}
+
+// The cache's hit ratio as a user sees it: the adapter reads INFO stats of the cache (a
+// redis-server on 10.200.0.1:6382, by --cache-address-template, as the cache's Service is not
+// reachable from here), serves governor_cache_hit_ratio on the ServiceLevel through the
+// aggregator, and the operator writes status.cache.hitRatio (`kubectl get sl -o wide`).
+TEST_F(ScalingTest, CacheHitRatioIsMeasuredAndShownInStatus) {
+  auto cache = extraRedis(redisServer_, 6382);
+  ASSERT_TRUE(cache) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis-6382.log");
+  const std::string cli = "redis-cli -h 10.200.0.1 -p 6382 ";
+  ASSERT_EQ(run(cli + "SET hot v").output, "OK\n");
+  Json sl = serviceLevel("cached", {{"queue", queue("jobs-" + ns())}});
+  sl["spec"]["cache"] = {{"maxMemory", "64Mi"}, {"hitRatioTarget", "80"}};
+  createScaled("cached", sl);
+  const std::string path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
+                           "/servicelevels.governor.io/cached/governor_cache_hit_ratio";
+  // The adapter's first reading of a cache is its baseline; no lookups yet, so no ratio.
+  std::this_thread::sleep_for(2500ms);
+  auto none = getRaw(path);
+  EXPECT_NE(none.status, 0) << "no ratio before any lookup: " << none.output;
+  // 40 lookups, 29 of them hits, in one transaction: no poll falls between them.
+  std::string lookups = "MULTI\n";
+  for (int i = 0; i < 29; ++i) lookups += "GET hot\n";
+  for (int i = 0; i < 11; ++i) lookups += "GET cold" + std::to_string(i) + "\n";
+  lookups += "EXEC\n";
+  auto done = run("printf '%s' '" + lookups + "' | " + cli);
+  ASSERT_EQ(done.status, 0) << done.output;
+  Raw served;
+  EXPECT_TRUE(eventually([&] {
+    served = getRaw(path);
+    return served.status == 0 && served.json.value("items", Json::array()).size() == 1 &&
+           served.json["items"][0]["value"] == "725m";
+  }, 10s)) << "29 hits of 40 lookups must be served as exactly 0.725: " << served.output;
+  auto status = [&] { return get(kServiceLevels, "cached").value("status", Json::object()); };
+  EXPECT_TRUE(eventually([&] { return status().value("cache", Json::object()).value("hitRatio", "") == "0.725"; }, 15s))
+      << status().dump();
+  auto wide = run("kubectl get sl cached -n " + ns() + " -o wide");
+  EXPECT_NE(wide.output.find("0.725"), std::string::npos) << wide.output;
+  std::printf("cache: kubectl get sl -o wide:\n%s", wide.output.c_str());
+  // Idle: the last ratio stays.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(status().value("cache", Json::object()).value("hitRatio", ""), "0.725");
 }
 
 // Last: it stops Redis (and starts it again).

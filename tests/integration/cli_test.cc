@@ -33,13 +33,14 @@ void expectRefused(const std::string& command, const std::string& message) {
 TEST(CommandLine, HelpDescribesEveryFlag) {
   expectHelpNames(kOperator, {"--kubeconfig", "--namespace", "--metrics-bind-address", "--health-probe-bind-address",
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
-                              "--log-level", "--log-format", "--version", "render", "validate"});
+                              "--status-refresh-period", "--log-level", "--log-format", "--version", "render", "validate"});
   expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--only", "hpa, quota, cache", "rules",
                                           "dashboard"});
   expectHelpNames(kOperator + " validate", {"-f", "--filename"});
   expectHelpNames(kAdapter, {"--kubeconfig", "--namespace", "--bind-address", "--secure-port", "--tls-cert-file",
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
                              "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
+                             "--redis-allowed-cidrs", "--redis-allowed-addresses",
                              "--authorization-always-allow-paths", "--log-level", "--log-format", "--version"});
 }
 
@@ -52,6 +53,8 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kAdapter + " --redis-client-cert-file c.pem", "--redis-client-cert-file requires --redis-client-key-file");
   expectRefused(kAdapter + " --kubeconfig /dev/null", "kubeconfig /dev/null: Invalid: current-context");
   expectRefused(kAdapter + " --poll-interval soon", "--poll-interval");
+  expectRefused(kAdapter + " --redis-allowed-cidrs 10.0.0.0/33",
+                "--redis-allowed-cidrs or --redis-allowed-addresses: \"10.0.0.0/33\" is not a CIDR");
   expectRefused(kOperator + " render -f x.yaml --only rulez", "--only: rulez not in {hpa,quota,cache,rules,dashboard}");
   expectRefused(kOperator + " validate", "--filename is required");
 }

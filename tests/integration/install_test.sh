@@ -237,6 +237,16 @@ if [[ $out == *"--redis-ca-file=/etc/governor/redis-ca/ca.crt"*"--redis-client-c
 else
   fail "adapter.redisTLS" "expected ConfigMap redis-ca and Secret redis-client mounted and passed to the adapter" "$out"
 fi
+out=$(render --set 'adapter.redisAllowedCIDRs={10.96.0.0/12,fd00::/8}' \
+  --set 'adapter.redisAllowedAddresses={redis.queues.svc:6379}' --show-only templates/adapter-deployment.yaml 2>&1)
+if [[ $out == *"- --redis-allowed-cidrs=10.96.0.0/12,fd00::/8"*"- --redis-allowed-addresses=redis.queues.svc:6379"* &&
+  $(render --show-only templates/adapter-deployment.yaml 2>&1) != *"--redis-allowed-"* ]]; then
+  pass "adapter.redisAllowedCIDRs and redisAllowedAddresses become --redis-allowed-cidrs and --redis-allowed-addresses (none by default)"
+else
+  fail "adapter.redisAllowedCIDRs" "expected --redis-allowed-cidrs and --redis-allowed-addresses in the adapter's args" "$out"
+fi
+refused "adapter.redisAllowedCIDRs that is not a CIDR is refused by the schema" "redisAllowedCIDRs" -- \
+  render --set 'adapter.redisAllowedCIDRs={redis.shop}'
 refused "adapter.redisTLS with both caConfigMap and caSecret is refused" "set caConfigMap or caSecret, not both" -- \
   render --set adapter.redisTLS.caConfigMap=a --set adapter.redisTLS.caSecret=b
 
@@ -489,7 +499,10 @@ o no '*' '*' -A
 a() { can "$ad_kc" "$@"; }
 a yes list servicelevels.governor.io -A
 a yes watch servicelevels.governor.io -A
-a yes get secrets -A
+# Secrets: only through the informer over governor.io/redis-credentials=true (RBAC cannot
+# restrict by label, so the grant is list and watch; never get by name).
+a yes list secrets -A
+a yes watch secrets -A
 a yes get deployments.apps -A
 a yes get statefulsets.apps -A
 a yes get configmaps/extension-apiserver-authentication -n kube-system
@@ -500,9 +513,10 @@ a no create configmaps -n "$ns"
 a no create configmaps -A
 a no get configmaps -n default
 a no get configmaps/some-other -n kube-system
-a no list secrets -A
-a no watch secrets -A
+a no get secrets -A
+a no get secrets/anything -n "$ns"
 a no create secrets -A
+a no update secrets -A
 a no get servicelevels.governor.io -A
 a no patch servicelevels.governor.io --subresource=status -A
 a no delete servicelevels.governor.io -A
@@ -561,11 +575,14 @@ refused "operator token: reading a Secret is Forbidden" "Forbidden" "secrets" --
 ok "adapter token: read kube-system/extension-apiserver-authentication" \
   env KUBECONFIG="$ad_kc" kubectl get configmap extension-apiserver-authentication -n kube-system
 kubectl create secret generic rbac-probe -n "$ns" --from-literal=password=x >/dev/null 2>&1
-ok "adapter token: get a Secret by name (a Redis password)" \
+kubectl label secret rbac-probe -n "$ns" governor.io/redis-credentials=true >/dev/null 2>&1
+got=$(env KUBECONFIG="$ad_kc" kubectl get secrets -n "$ns" -l governor.io/redis-credentials=true \
+  -o jsonpath='{.items[*].metadata.name}' 2>&1)
+[[ $got == rbac-probe ]] && pass "adapter token: list the Secrets labelled governor.io/redis-credentials=true (a Redis password)" ||
+  fail "adapter token: list labelled Secrets" "expected rbac-probe" "$got"
+refused "adapter token: getting a Secret by name is Forbidden, labelled or not" "Forbidden" -- \
   env KUBECONFIG="$ad_kc" kubectl get secret rbac-probe -n "$ns"
 kubectl delete secret rbac-probe -n "$ns" --ignore-not-found >/dev/null 2>&1
-refused "adapter token: listing Secrets is Forbidden" "Forbidden" -- \
-  env KUBECONFIG="$ad_kc" kubectl get secrets -n "$ns"
 refused "adapter token: creating a ConfigMap is forbidden" 'cannot create resource "configmaps"' -- \
   env KUBECONFIG="$ad_kc" kubectl create configmap rbac-probe -n "$ns"
 # No extra role for the HPA controller: the built-in one already reads both metrics APIs.

@@ -7,18 +7,33 @@
 // (system:masters) and the HPA controller's ServiceAccount may read it; without the
 // auth-delegator binding requests fail closed.
 //
+// It also reproduces issue 16's exfiltration: a ServiceLevel naming a Secret and an address
+// of its author's choosing. A Secret without the label governor.io/redis-credentials=true is
+// never sent (a TCP listener at an allowed address sees no connection, the metric names the
+// Secret and the label); labelled, it goes to that address (AUTH reaches the listener, a real
+// redis-server with requirepass accepts it). An address outside the allowlist
+// (--redis-allowed-cidrs) is refused before any connection, whatever the Secret.
+//
 // Run through ctest (`ctest -R adapter.authorization`), or by hand inside the cluster:
 //   tests/cluster/exec build/tests/adapter_authorization_tests
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapter_setup.h"
@@ -34,12 +49,20 @@ using namespace std::chrono_literals;
 const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
 const kube::Resource kRoles{"rbac.authorization.k8s.io", "v1", "roles", true};
 const kube::Resource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true};
+const kube::Resource kSecrets{"", "v1", "secrets", true};
 
 // 10.200.0.1 is the cluster network namespace's own address (see tests/e2e/scaling_test.cc).
 constexpr const char* kAddress = "10.200.0.1";
 constexpr int kAdapterPort = 8444;
 constexpr const char* kRedisAddress = "10.200.0.1:6390";
 const std::string kRedisCli = "redis-cli -h 10.200.0.1 -p 6390 ";
+// A redis-server that asks for a password (requirepass), and that password.
+constexpr const char* kAuthRedisAddress = "10.200.0.1:6391";
+const std::string kAuthRedisCli = "redis-cli -h 10.200.0.1 -p 6391 --no-auth-warning -a hunter2 ";
+constexpr const char* kPassword = "hunter2";
+// The adapter's allowlist: the network namespace's own address only. 127.0.0.1, which the
+// adapter reaches just as well, is outside it.
+constexpr const char* kAllowedCidrs = "10.200.0.1/32";
 const std::string kHpaController = "system:serviceaccount:kube-system:horizontal-pod-autoscaler";
 const std::vector<std::string> kHpaGroups = {"system:serviceaccounts", "system:serviceaccounts:kube-system",
                                              "system:authenticated"};
@@ -54,6 +77,80 @@ std::string valueOf(const Json& list) {
   if (!list.is_object() || list.value("items", Json::array()).size() != 1) return "";
   return list["items"][0].value("value", "");
 }
+
+// A TCP server that only listens: it counts the connections made to it and keeps every byte
+// received (what an attacker's host would see), answering nothing.
+class Listener {
+ public:
+  explicit Listener(const std::string& ip) : ip_(ip) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Listener() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (int c : clients_) ::close(c);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool listening() const { return fd_ >= 0; }
+  std::string address() const { return ip_ + ":" + std::to_string(port_); }
+  int connections() const { return connections_; }
+  std::string received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+      for (int c : clients_) fds.push_back({c, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c >= 0) {
+          ++connections_;
+          clients_.push_back(c);
+        }
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buffer[4096];
+        const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+        if (n > 0) {
+          std::lock_guard lock(mu_);
+          received_.append(buffer, static_cast<size_t>(n));
+        } else {
+          ::close(fds[i].fd);
+          std::erase(clients_, fds[i].fd);
+        }
+      }
+    }
+  }
+
+  std::string ip_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::vector<int> clients_;  // the serving thread's only
+  mutable std::mutex mu_;
+  std::string received_;
+  std::thread thread_;
+};
 
 // `kubectl get --raw PATH`, as the admin or, with `as`, impersonating that user.
 struct Answer {
@@ -92,6 +189,12 @@ class AuthorizationTest : public ::testing::Test {
         logs + "authz-redis.log");
     ASSERT_TRUE(eventually([] { return run(kRedisCli + "ping").output == "PONG\n"; }, 10s))
         << tail(redis_->logFile());
+    authRedis_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{redisServer.substr(0, redisServer.find('\n')), "--bind", kAddress, "--port", "6391",
+                                 "--requirepass", kPassword, "--save", "", "--appendonly", "no"},
+        logs + "authz-redis-auth.log");
+    ASSERT_TRUE(eventually([] { return run(kAuthRedisCli + "ping").output == "PONG\n"; }, 10s))
+        << tail(authRedis_->logFile());
 
     // The chart's ServiceAccount and RBAC, and a kubeconfig with a token of that account.
     auto rbac = applyChartRbac();
@@ -104,7 +207,8 @@ class AuthorizationTest : public ::testing::Test {
         std::vector<std::string>{GOVERNOR_ADAPTER_BINARY, "--kubeconfig", kubeconfig, "--bind-address", kAddress,
                                  "--secure-port", std::to_string(kAdapterPort), "--tls-cert-file",
                                  tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
-                                 "--poll-interval", "1s", "--log-format", "text"},
+                                 "--poll-interval", "1s", "--redis-allowed-cidrs", kAllowedCidrs,
+                                 "--log-format", "text"},
         logs + "authz-adapter.log");
     const std::string readyz = "https://" + std::string(kAddress) + ":" + std::to_string(kAdapterPort) + "/readyz";
     ASSERT_TRUE(eventually([&] { return run("curl -sfk " + readyz).status == 0; }))
@@ -121,6 +225,7 @@ class AuthorizationTest : public ::testing::Test {
     }
     adapter_.reset();
     redis_.reset();
+    authRedis_.reset();
     if (!tmp_.empty()) std::filesystem::remove_all(tmp_);
   }
 
@@ -157,6 +262,43 @@ class AuthorizationTest : public ::testing::Test {
     }, 15s)) << admin.output << tail(adapter_->logFile());
   }
 
+  // ServiceLevel `name` whose queue is list `key` at `address`, with the password in key
+  // "password" of Secret `secret` (none when empty).
+  void createQueue(const std::string& name, const std::string& address, const std::string& key,
+                   const std::string& secret) {
+    Json redis = {{"address", address}, {"key", key}};
+    if (!secret.empty()) redis["passwordSecretRef"] = {{"name", secret}, {"key", "password"}};
+    Json sl = {{"apiVersion", "governor.io/v1alpha1"},
+               {"kind", "ServiceLevel"},
+               {"metadata", {{"name", name}}},
+               {"spec",
+                {{"workload", {{"name", name}}},
+                 {"autoscaling",
+                  {{"minReplicas", 1}, {"maxReplicas", 10},
+                   {"queue", {{"redis", redis}, {"targetPerReplica", 10}}}}}}}};
+    auto created = client_->create(kServiceLevels, ns(), sl);
+    ASSERT_TRUE(created.ok()) << created.error().what();
+  }
+
+  // Secret `name` holding kPassword in key "password", labelled for Redis or not.
+  void createSecret(const std::string& name, bool labelled) {
+    Json secret = {{"metadata", {{"name", name}}}, {"stringData", {{"password", kPassword}}}};
+    if (labelled) secret["metadata"]["labels"] = {{"governor.io/redis-credentials", "true"}};
+    auto created = client_->create(kSecrets, ns(), secret);
+    ASSERT_TRUE(created.ok()) << created.error().what();
+  }
+
+  // The adapter's answer for `name`'s backlog once its message contains `text` (as the HPA
+  // controller asks for it).
+  Answer backlogErrorContaining(const std::string& name, const std::string& text) {
+    Answer r;
+    EXPECT_TRUE(eventually([&] {
+      r = direct(backlogPath(ns(), name), kHpaController, kHpaGroups);
+      return r.json.value("message", "").find(text) != std::string::npos;
+    }, 20s)) << r.output << tail(adapter_->logFile());
+    return r;
+  }
+
   // GET on the adapter itself with the front proxy's certificate, naming `user` and `groups`
   // as the aggregator would.
   Answer direct(const std::string& path, const std::string& user, const std::vector<std::string>& groups) {
@@ -174,6 +316,7 @@ class AuthorizationTest : public ::testing::Test {
   static inline std::string pki_;
   static inline std::string tmp_;
   static inline std::unique_ptr<BackgroundProcess> redis_;
+  static inline std::unique_ptr<BackgroundProcess> authRedis_;
   static inline std::unique_ptr<BackgroundProcess> adapter_;
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<TestNamespace> ns_;
@@ -245,6 +388,77 @@ TEST_F(AuthorizationTest, TheAdminAndTheHpaControllerMayRead) {
                 "\"deployments.apps/governor_latency_p95_seconds\" in API group \"custom.metrics.k8s.io\""),
             std::string::npos)
       << refused.output;
+}
+
+// Issue 16: someone who may create ServiceLevels but not read Secrets names a Secret and an
+// address of their own. Unlabelled, the Secret is never sent: not even a connection is made.
+TEST_F(AuthorizationTest, AnUnlabelledSecretIsNeverSentAndALabelledOneWorks) {
+  Listener thief(kAddress);  // inside --redis-allowed-cidrs: only the label stands in the way
+  ASSERT_TRUE(thief.listening());
+  createSecret("creds", false);
+  createQueue("stolen", thief.address(), "jobs", "creds");
+
+  auto refused = backlogErrorContaining("stolen", "governor.io/redis-credentials=true");
+  EXPECT_EQ(refused.status, 503) << refused.output;
+  EXPECT_EQ(refused.json.value("reason", ""), "ServiceUnavailable") << refused.output;
+  const std::string message = refused.json.value("message", "");
+  EXPECT_NE(message.find("Secret " + ns() + "/creds is missing or lacks the label governor.io/redis-credentials=true"),
+            std::string::npos) << message;
+  EXPECT_EQ(message.find(kPassword), std::string::npos) << message;
+  EXPECT_EQ(valueOf(refused.json), "") << "a value was served: " << refused.output;
+  std::this_thread::sleep_for(5s);  // five poll intervals
+  EXPECT_EQ(thief.connections(), 0) << "received: " << thief.received();
+  EXPECT_EQ(thief.received().find("AUTH"), std::string::npos) << thief.received();
+
+  // The control: once the Secret's owner labels it, the listener gets AUTH with the password
+  // (so its silence above was the adapter's doing).
+  auto labelled = run("kubectl label secret -n " + ns() + " creds governor.io/redis-credentials=true");
+  ASSERT_EQ(labelled.status, 0) << labelled.output;
+  EXPECT_TRUE(eventually([&] { return thief.received().find(kPassword) != std::string::npos; }, 20s))
+      << "connections: " << thief.connections() << ", received: " << thief.received() << tail(adapter_->logFile());
+  EXPECT_NE(thief.received().find("AUTH"), std::string::npos) << thief.received();
+
+  // Pointed at a real redis-server with requirepass: AUTH is accepted, the backlog served.
+  ASSERT_EQ(run(kAuthRedisCli + "RPUSH " + ns() + " a b c d e").output, "5\n");
+  auto moved = run("kubectl patch servicelevel -n " + ns() + " stolen --type=merge -p " +
+                   quote(Json{{"spec", {{"autoscaling", {{"queue", {{"redis", {{"address", kAuthRedisAddress},
+                                                                                 {"key", ns()}}}}}}}}}}.dump()));
+  ASSERT_EQ(moved.status, 0) << moved.output;
+  Answer served;
+  EXPECT_TRUE(eventually([&] {
+    served = getRaw(backlogPath(ns(), "stolen"));
+    return valueOf(served.json) == "5";
+  }, 20s)) << served.output << tail(adapter_->logFile());
+}
+
+// An address outside the allowlist is refused before any connection, even with a labelled
+// Secret, and the error shows neither the allowlist nor anything resolved.
+TEST_F(AuthorizationTest, AnAddressOutsideTheAllowlistIsNeverConnectedTo) {
+  Listener outside("127.0.0.1");  // reachable by the adapter, but not in --redis-allowed-cidrs
+  ASSERT_TRUE(outside.listening());
+  createSecret("creds", true);
+  createQueue("probe", outside.address(), "jobs", "creds");
+  createQueue("elsewhere", "kubernetes.default.svc:443", "jobs", "");
+
+  auto refused = backlogErrorContaining("probe", "is not allowed");
+  EXPECT_EQ(refused.status, 503) << refused.output;
+  const std::string message = refused.json.value("message", "");
+  EXPECT_NE(message.find("address " + outside.address() +
+                         " is not allowed: an IP address must be inside the adapter's --redis-allowed-cidrs"),
+            std::string::npos) << message;
+  EXPECT_EQ(message.find(kAllowedCidrs), std::string::npos) << "the allowlist leaked: " << message;
+  EXPECT_EQ(message.find(kPassword), std::string::npos) << message;
+
+  auto otherNamespace = backlogErrorContaining("elsewhere", "is not allowed");
+  const std::string otherMessage = otherNamespace.json.value("message", "");
+  EXPECT_NE(otherMessage.find("address kubernetes.default.svc:443 is not allowed: a host name must be a Service of "
+                              "namespace " + ns()),
+            std::string::npos) << otherMessage;
+  EXPECT_EQ(otherMessage.find("10."), std::string::npos) << "a resolved address leaked: " << otherMessage;
+
+  std::this_thread::sleep_for(5s);  // five poll intervals
+  EXPECT_EQ(outside.connections(), 0) << "received: " << outside.received();
+  EXPECT_EQ(outside.received(), "");
 }
 
 // Last: it takes the adapter's system:auth-delegator binding away (and gives it back).

@@ -17,10 +17,6 @@ using kube::Json;
 class FakeApi {
  public:
   FakeApi() {
-    server_.Get("/api/v1/namespaces/shop/secrets/redis", [this](const httplib::Request&, httplib::Response& res) {
-      ++secretGets;
-      res.set_content(Json{{"kind", "Secret"}, {"data", {{"password", "czNjcjN0"}}}}.dump(), "application/json");
-    });
     server_.Get("/apis/apps/v1/namespaces/shop/deployments/web", [this](const httplib::Request&, httplib::Response& res) {
       ++workloadGets;
       if (missing) {
@@ -47,7 +43,7 @@ class FakeApi {
     return std::move(client.value());
   }
 
-  std::atomic<int> secretGets{0}, workloadGets{0};
+  std::atomic<int> workloadGets{0};
   std::atomic<bool> missing{true};
 
  private:
@@ -55,24 +51,6 @@ class FakeApi {
   int port_ = 0;
   std::thread thread_;
 };
-
-TEST(ObjectReadsTest, ASecretIsReadOncePerTtl) {
-  FakeApi api;
-  auto client = api.client();
-  ObjectReads reads(*client, 300ms);
-  for (int i = 0; i < 5; ++i) {
-    auto password = reads.secretKey("shop", {"redis", "password"});
-    ASSERT_TRUE(password.ok()) << password.error().what();
-    EXPECT_EQ(*password, "s3cr3t");
-  }
-  EXPECT_EQ(api.secretGets, 1);
-  auto other = reads.secretKey("shop", {"redis", "user"});
-  ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.error().status.message, "Secret shop/redis has no key user");
-  std::this_thread::sleep_for(350ms);
-  ASSERT_TRUE(reads.secretKey("shop", {"redis", "password"}).ok());
-  EXPECT_EQ(api.secretGets, 3) << "a missing key is not kept; an expired value is read again";
-}
 
 TEST(ObjectReadsTest, AWorkloadsLabelsAreKeptButAFailureIsNot) {
   FakeApi api;

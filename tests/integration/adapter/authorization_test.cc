@@ -241,17 +241,7 @@ class AuthorizationTest : public ::testing::Test {
   // ServiceLevel `name` with a Redis list of `items` entries; returns once the admin reads it.
   void createBacklog(const std::string& name, int items) {
     const std::string key = name + "-" + ns();
-    Json sl = {{"apiVersion", "governor.io/v1alpha1"},
-               {"kind", "ServiceLevel"},
-               {"metadata", {{"name", name}}},
-               {"spec",
-                {{"workload", {{"name", name}}},
-                 {"autoscaling",
-                  {{"minReplicas", 1},
-                   {"maxReplicas", 10},
-                   {"queue", {{"redis", {{"address", kRedisAddress}, {"key", key}}}, {"targetPerReplica", 10}}}}}}}};
-    auto created = client_->create(kServiceLevels, ns(), sl);
-    ASSERT_TRUE(created.ok()) << created.error().what();
+    ASSERT_NO_FATAL_FAILURE(createQueue(name, kRedisAddress, key, ""));
     std::string push = kRedisCli + "RPUSH " + key;
     for (int i = 0; i < items; ++i) push += " x";
     ASSERT_EQ(run(push).output, std::to_string(items) + "\n");

@@ -4,6 +4,14 @@
 #include <set>
 
 namespace governor::adapter {
+namespace {
+
+// The cache key of a custom metric: its object, the metric and the ServiceLevel it is for.
+std::string customKey(const MetricTarget& t) {
+  return "custom/" + t.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + t.serviceLevel;
+}
+
+}  // namespace
 
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
                                      CacheStats& caches, const SecretReader& secrets, const TargetOptions& options) {
@@ -52,7 +60,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.resource = api::workloadResource(sl.workload.kind);
       t.objectKind = sl.workload.kind;
       t.objectName = sl.workload.name;
-      t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + sl.name;
+      t.key = customKey(t);
       auto query = latencyQuery(sl.objectives->latency->histogram, p / 100.0, options.latencyWindow);
       t.measure = [&prometheus, query] { return prometheus.query(query); };
       t.source = "prometheus " + prometheus.baseURL();
@@ -73,7 +81,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.objectKind = api::kKind;
     t.objectApiVersion = api::kApiVersion;
     t.objectName = sl.name;
-    t.key = "custom/" + sl.namespaceName + "/" + t.resource + "/" + sl.name + "/" + t.metric + "/" + sl.name;
+    t.key = customKey(t);
     t.labels = {{api::kServiceLevelLabel, sl.name}};
     t.source = "redis " + address;
     t.measure = [&redis, &caches, address, key]() -> kube::Result<double> {

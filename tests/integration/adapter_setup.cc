@@ -15,7 +15,11 @@ const std::string kChartRbac =
 }  // namespace
 
 CommandResult applyChartRbac() {
-  return run("(kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f - && " + kChartRbac +
+  // The suite before may have left namespace governor terminating (unregisterAdapter does not
+  // wait); nothing can be created in it until it is gone.
+  return run("(for _ in $(seq 120); do [ \"$(kubectl get namespace governor -o jsonpath='{.status.phase}' "
+             "2>/dev/null)\" = Terminating ] || break; sleep 1; done; "
+             "kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f - && " + kChartRbac +
              " | kubectl apply -f -)");
 }
 

@@ -193,11 +193,49 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
   return o;
 }
 
+std::map<std::string, ResourceTarget> readResourceTargets(Reader& r, const Json& autoscaling) {
+  std::map<std::string, ResourceTarget> out;
+  const Json* j = r.field(autoscaling, "resources");
+  if (!j) return out;
+  const std::string p = "spec.autoscaling.resources";
+  if (!j->is_object()) {
+    r.problem(p, "must be an object with cpu, memory or both");
+    return out;
+  }
+  for (const auto& [name, target] : j->items()) {
+    const std::string at = p + "." + name;
+    if (name != "cpu" && name != "memory") {
+      r.problem(at, "unknown resource: only cpu and memory");
+      continue;
+    }
+    ResourceTarget t;
+    if (r.field(target, "averageUtilization")) {
+      t.averageUtilization =
+          static_cast<int32_t>(r.integer(target, "averageUtilization", at + ".averageUtilization", true, 0, 1, 1000));
+    }
+    if (const Json* v = r.field(target, "averageValue")) {
+      auto q = kube::parseQuantity(v->is_string() ? v->get<std::string>() : v->dump());
+      if (!q) {
+        r.problem(at + ".averageValue", q.error().status.message);
+      } else if (q->value() <= 0) {
+        r.problem(at + ".averageValue", "must be more than 0");
+      } else {
+        t.averageValue = *q;
+      }
+    }
+    if ((r.field(target, "averageUtilization") != nullptr) == (r.field(target, "averageValue") != nullptr)) {
+      r.problem(at, "needs exactly one of averageUtilization (percent of the requests) and averageValue (per pod)");
+    }
+    out[name] = t;
+  }
+  return out;
+}
+
 std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
   const Json* j = r.field(spec, "autoscaling");
   if (!j) return std::nullopt;
   Autoscaling a;
-  a.minReplicas = static_cast<int32_t>(r.integer(*j, "minReplicas", "spec.autoscaling.minReplicas", false, 1, 1, 1000));
+  a.minReplicas = static_cast<int32_t>(r.integer(*j, "minReplicas", "spec.autoscaling.minReplicas", false, 1, 0, 1000));
   a.maxReplicas = static_cast<int32_t>(r.integer(*j, "maxReplicas", "spec.autoscaling.maxReplicas", true, 0, 1, 1000));
   if (a.maxReplicas > 0 && a.minReplicas > a.maxReplicas) {
     r.problem("spec.autoscaling.maxReplicas",
@@ -234,9 +272,50 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     if (!ls.targetText.empty()) ls.target = r.duration(ls.targetText, "spec.autoscaling.latency.target");
     a.latency = ls;
   }
-  if (!a.queue && !a.latency) r.problem("spec.autoscaling", "needs queue or latency to scale on");
+  a.resources = readResourceTargets(r, *j);
+  if (!a.queue && !a.latency && a.resources.empty()) {
+    r.problem("spec.autoscaling", "needs queue, latency or resources to scale on");
+  }
+  if (a.minReplicas == 0 && !a.queue) {
+    r.problem("spec.autoscaling.minReplicas", "0 needs a queue: its backlog is what brings the workload back from none");
+  }
+  if (const Json* idle = r.field(*j, "idleFor")) {
+    if (!idle->is_string()) {
+      r.problem("spec.autoscaling.idleFor", "must be a duration string, like \"5m\"");
+    } else {
+      a.idleFor = r.duration(idle->get<std::string>(), "spec.autoscaling.idleFor");
+    }
+  }
   if (const Json* b = r.field(*j, "behavior")) a.behavior = *b;
   return a;
+}
+
+// The pause annotations. A value that is not understood is a problem, never ignored: a user
+// who meant to pause must not find the workload scaling.
+std::optional<Pause> readPause(Reader& r, const Json& metadata) {
+  const Json* annotations = r.field(metadata, "annotations");
+  if (!annotations) return std::nullopt;
+  std::optional<Pause> pause;
+  const std::string at = std::string("metadata.annotations[") + kPausedReplicasAnnotation + "]";
+  if (const Json* v = r.field(*annotations, kPausedReplicasAnnotation)) {
+    static const std::regex count(R"(^[0-9]{1,4}$)");
+    std::string text = v->is_string() ? v->get<std::string>() : "";
+    if (!std::regex_match(text, count) || std::stoi(text) > 1000) {
+      r.problem(at, "must be a number of replicas from 0 to 1000, like \"3\"; got \"" + text + "\"");
+    } else {
+      pause = Pause{std::stoi(text)};
+    }
+  }
+  if (const Json* v = r.field(*annotations, kPausedAnnotation)) {
+    std::string text = v->is_string() ? v->get<std::string>() : "";
+    if (text != "true" && text != "false") {
+      r.problem(std::string("metadata.annotations[") + kPausedAnnotation + "]",
+                "must be \"true\" or \"false\"; got \"" + text + "\"");
+    } else if (text == "true" && !pause) {
+      pause = Pause{};
+    }
+  }
+  return pause;
 }
 
 std::optional<Cache> readCache(Reader& r, const Json& spec) {
@@ -338,6 +417,7 @@ ParseResult parseServiceLevel(const Json& object) {
   sl.workload = readWorkload(r, *spec);
   sl.objectives = readObjectives(r, *spec);
   sl.autoscaling = readAutoscaling(r, *spec);
+  sl.paused = readPause(r, md);
   sl.cache = readCache(r, *spec);
   sl.quota = readQuota(r, *spec);
   sl.alerting = readAlerting(r, *spec);

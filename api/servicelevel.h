@@ -33,6 +33,11 @@ inline constexpr const char* kServiceLevelLabel = "governor.io/service-level";
 // ServiceLevel cannot make it send any other Secret anywhere (docs/metrics-adapter.md).
 inline constexpr const char* kRedisCredentialsLabel = "governor.io/redis-credentials";
 inline constexpr const char* kRedisCredentialsValue = "true";
+// Annotations on a ServiceLevel that pause its scaling (docs/servicelevel.md#pausing):
+// "governor.io/paused-replicas: 3" holds the workload at 3 replicas (0 scales it to none),
+// "governor.io/paused: true" holds it where it is. Nothing is deleted; removing them resumes.
+inline constexpr const char* kPausedReplicasAnnotation = "governor.io/paused-replicas";
+inline constexpr const char* kPausedAnnotation = "governor.io/paused";
 
 // A percentage kept as the user wrote it ("99.9") and as a number for the math.
 // Targets are strings in the API (as Pyrra's), so no float is ever stored in spec.
@@ -92,12 +97,28 @@ struct LatencyScaling {
   std::chrono::milliseconds target{0};
 };
 
+// A container resource the HPA scales on beside the queue and latency (metrics.k8s.io, as
+// metrics-server serves it): exactly one of a percent of the pods' requests or an amount per pod.
+struct ResourceTarget {
+  std::optional<int32_t> averageUtilization;   // percent of the containers' requests
+  std::optional<kube::Quantity> averageValue;  // per pod
+};
+
 struct Autoscaling {
+  // 0: the operator scales the workload to none after idleFor with an empty backlog and back
+  // to one when a backlog appears (needs a queue); the HPA's own floor is then 1.
   int32_t minReplicas = 1;
   int32_t maxReplicas = 0;
+  std::chrono::milliseconds idleFor{std::chrono::minutes(5)};
   std::optional<QueueScaling> queue;
   std::optional<LatencyScaling> latency;
+  std::map<std::string, ResourceTarget> resources;  // "cpu", "memory"
   Json behavior;                     // passed to the HPA as is; null when absent
+};
+
+// Scaling paused by annotation: held at `replicas`, or where the workload is when not set.
+struct Pause {
+  std::optional<int32_t> replicas;
 };
 
 struct Cache {
@@ -141,6 +162,7 @@ struct ServiceLevel {
   Workload workload;
   std::optional<Objectives> objectives;
   std::optional<Autoscaling> autoscaling;
+  std::optional<Pause> paused;       // from the annotations; only with autoscaling
   std::optional<Cache> cache;
   std::optional<Quota> quota;
   Alerting alerting;

@@ -11,6 +11,13 @@ std::string customKey(const MetricTarget& t) {
   return "custom/" + t.namespaceName + "/" + t.resource + "/" + t.objectName + "/" + t.metric + "/" + t.serviceLevel;
 }
 
+void describeByServiceLevel(MetricTarget& t, const api::ServiceLevel& sl) {
+  t.resource = kServiceLevelResource;
+  t.objectKind = api::kKind;
+  t.objectApiVersion = api::kApiVersion;
+  t.objectName = sl.name;
+}
+
 }  // namespace
 
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
@@ -27,6 +34,9 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.serviceLevel = sl.name;
     t.key = "external/" + sl.namespaceName + "/" + kBacklogMetric + "/" + sl.name;
     t.labels = {{api::kServiceLevelLabel, sl.name}};
+    // Also served on the ServiceLevel by the custom metrics API, for HPAs of an operator run
+    // with --backlog-api=custom (where another provider owns the external API).
+    describeByServiceLevel(t, sl);
     t.source = "redis " + q.address;
     auto ref = q.passwordSecretRef;
     auto ns = sl.namespaceName;
@@ -77,10 +87,7 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.namespaceName = sl.namespaceName;
     t.metric = kCacheHitRatioMetric;
     t.serviceLevel = sl.name;
-    t.resource = kServiceLevelResource;
-    t.objectKind = api::kKind;
-    t.objectApiVersion = api::kApiVersion;
-    t.objectName = sl.name;
+    describeByServiceLevel(t, sl);
     t.key = customKey(t);
     t.labels = {{api::kServiceLevelLabel, sl.name}};
     t.source = "redis " + address;

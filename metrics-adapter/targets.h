@@ -35,8 +35,9 @@ struct MetricTarget {
   std::string namespaceName;
   std::string metric;
   std::string serviceLevel;
-  // Custom metrics: the object the metric describes.
-  std::string resource;       // "deployments.apps", "statefulsets.apps" or "servicelevels.governor.io"
+  // The object the metric describes in the custom metrics API (an external target may have
+  // one too: the backlog is served on its ServiceLevel as well); empty: none.
+  std::string resource;       // "deployments.apps", "statefulsets.apps", "servicelevels.governor.io" or ""
   std::string objectKind;     // "Deployment", "StatefulSet" or "ServiceLevel"
   std::string objectApiVersion = "apps/v1";
   std::string objectName;

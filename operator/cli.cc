@@ -116,6 +116,12 @@ std::string objectsYaml(const ServiceLevel& sl, const std::vector<Child>& childr
 
 }  // namespace
 
+const std::map<std::string, BacklogApi>& backlogApis() {
+  static const std::map<std::string, BacklogApi> apis{{"external", BacklogApi::External},
+                                                      {"custom", BacklogApi::Custom}};
+  return apis;
+}
+
 const std::vector<std::string>& renderParts() {
   static const std::vector<std::string> parts{"hpa", "quota", "cache", "rules", "dashboard"};
   return parts;
@@ -130,9 +136,9 @@ int render(const RenderCommand& command) {
     for (const auto& p : c.problems) all += "\n  " + p;
     return fail(c.what + " is invalid:" + all);
   }
-  const RenderOptions options{.prometheusRuleCrd = command.prometheusRuleCrd};
+  const RenderOptions options{.prometheusRuleCrd = command.prometheusRuleCrd, .backlogApi = command.backlogApi};
   const std::map<std::string, std::function<std::vector<Child>(const ServiceLevel&)>> parts{
-      {"hpa", renderAutoscaler},
+      {"hpa", [&options](const ServiceLevel& sl) { return renderAutoscaler(sl, options); }},
       {"quota", renderQuota},
       {"cache", renderCache},
       {"rules", [](const ServiceLevel& sl) { return renderRules(sl, {.prometheusRuleCrd = false}); }},

@@ -3,8 +3,11 @@
 // would: the CRD's schema (unknown fields too), the operator's own rules and the PromQL.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
+
+#include "operator/render/render.h"
 
 namespace governor::op {
 
@@ -12,7 +15,11 @@ struct RenderCommand {
   std::string file;  // "-" for standard input
   bool prometheusRuleCrd = true;
   std::string only;  // one of renderParts(), or "" for every object
+  BacklogApi backlogApi = BacklogApi::External;
 };
+
+// --backlog-api: "external" or "custom" (BacklogApi).
+const std::map<std::string, BacklogApi>& backlogApis();
 
 // What --only may name: hpa, quota, cache, rules, dashboard.
 const std::vector<std::string>& renderParts();

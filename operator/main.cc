@@ -38,6 +38,7 @@ struct RunOptions {
   int workers = 2;
   int resyncSeconds = 600;
   int statusRefreshSeconds = 30;
+  op::BacklogApi backlogApi = op::BacklogApi::External;
 };
 
 int run(const RunOptions& o) {
@@ -52,7 +53,7 @@ int run(const RunOptions& o) {
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,
                             {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
-                             std::chrono::seconds(o.statusRefreshSeconds)});
+                             std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -113,9 +114,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10, 86400));
   app.add_option("--status-refresh-period", o.statusRefreshSeconds,
                  "Seconds between looks at a ServiceLevel with a cache, so that status.cache.hitRatio follows the "
-                 "adapter's measurement")
+                 "adapter's measurement, or with minReplicas 0, whose backlog decides scaling to and from none")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  const std::string backlogApiHelp =
+      "Where HPAs read the queue backlog: external (external.metrics.k8s.io) or custom (an Object metric on the "
+      "ServiceLevel, custom.metrics.k8s.io, for clusters where another provider such as KEDA owns the external API)";
+  app.add_option("--backlog-api", o.backlogApi, backlogApiHelp)
+      ->transform(CLI::CheckedTransformer(op::backlogApis(), CLI::ignore_case))
+      ->default_str("external");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 
@@ -134,6 +141,9 @@ int main(int argc, char** argv) {
                    "Print only this part: hpa, quota, cache (objects as YAML), rules (a plain Prometheus rule file, "
                    "as promtool check rules reads it) or dashboard (the Grafana dashboard's JSON)")
       ->check(CLI::IsMember(op::renderParts()));
+  renderCmd->add_option("--backlog-api", render.backlogApi, backlogApiHelp)
+      ->transform(CLI::CheckedTransformer(op::backlogApis(), CLI::ignore_case))
+      ->default_str("external");
 
   auto* validateCmd = app.add_subcommand(
       "validate", "Check ServiceLevel files without a cluster, with the CRD's schema and rules (unknown fields\n"

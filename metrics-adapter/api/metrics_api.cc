@@ -118,7 +118,9 @@ ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string,
         for (const std::string& r : {api::workloadResource("Deployment"), api::workloadResource("StatefulSet")}) {
           for (int pct : kServedPercentiles) resources.emplace_back(r + "/" + latencyMetric(pct), "MetricValueList");
         }
-        resources.emplace_back(std::string(kServiceLevelResource) + "/" + kCacheHitRatioMetric, "MetricValueList");
+        for (const char* m : {kCacheHitRatioMetric, kBacklogMetric}) {
+          resources.emplace_back(std::string(kServiceLevelResource) + "/" + m, "MetricValueList");
+        }
       }
       return {200, resourceList(p[1], version, resources)};
     }
@@ -160,7 +162,7 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
   Json items = Json::array();
   std::set<std::string> described;
   for (const auto& t : targets_.snapshot()) {
-    if (t.api != MetricTarget::Api::Custom || t.namespaceName != ns || t.resource != resource || t.metric != metric) {
+    if (t.resource.empty() || t.namespaceName != ns || t.resource != resource || t.metric != metric) {
       continue;
     }
     if (name == "*" ? !selector->matches(t.labels) : t.objectName != name) continue;

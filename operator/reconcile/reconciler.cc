@@ -10,6 +10,7 @@
 #include "kube/duration.h"
 #include "kube/quantity.h"
 #include "operator/promql_check.h"
+#include "operator/reconcile/replicas.h"
 #include <unistd.h>
 
 namespace governor::op {
@@ -46,6 +47,10 @@ struct Reconciler::Pass {
   std::set<std::string> desired;
   bool crdInstalled = true;
   bool rulesRendered = false;  // alert rules, not only the dashboard
+  std::optional<int32_t> workloadReplicas;  // spec.replicas, when the workload was read
+  std::optional<std::string> backlog;       // as the adapter serves it
+  std::optional<int32_t> paused;            // the replicas a pause holds
+  std::optional<TimePoint> idleSince;       // of an empty backlog, with minReplicas 0
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
@@ -162,6 +167,41 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
               describeChild(child.object) + (*live ? " updated" : " created"));
 }
 
+void Reconciler::scaleWorkload(Pass& pass) {
+  const auto& sl = pass.sl;
+  if (!sl.autoscaling || !pass.workloadReplicas) return;
+  std::optional<double> backlog;
+  if (pass.backlog) {
+    if (auto q = kube::parseQuantity(*pass.backlog)) backlog = q->asDouble();
+  }
+  const Json oldStatus = pass.object.value("status", Json::object());
+  std::optional<int32_t> pausedBefore;
+  if (auto it = oldStatus.find("pausedReplicas"); it != oldStatus.end() && it->is_number_integer()) {
+    pausedBefore = it->get<int32_t>();
+  }
+  auto decision = decideReplicas(*sl.autoscaling, {.replicas = *pass.workloadReplicas,
+                                                   .paused = pass.paused,
+                                                   .pausedBefore = pausedBefore,
+                                                   .backlog = backlog,
+                                                   .idleSince = parseRfc3339(oldStatus.value("idleSince", "")),
+                                                   .now = clock_()});
+  pass.idleSince = decision.idleSince;
+  if (!decision.scaleTo) return;
+  const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
+  auto res = client_.mergePatch(workload, sl.namespaceName, sl.workload.name,
+                                {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
+  wrote("patch scale", {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
+  if (!res) {
+    pass.groups[ChildGroup::Autoscaler].failure =
+        Condition{"AutoscalerReady", false, "ScaleFailed",
+                  "cannot scale " + sl.workload.kind + " " + sl.workload.name + ": " + res.error().what()};
+    recordEvent(pass.object, "Warning", "ScaleFailed", res.error().what());
+    return;
+  }
+  pass.workloadReplicas = *decision.scaleTo;
+  recordEvent(pass.object, "Normal", decision.reason, sl.workload.kind + " " + sl.workload.name + " " + decision.message);
+}
+
 void Reconciler::pruneChildren(Pass& pass) {
   auto prune = [&](const kube::Resource& r, const Json& obj) {
     const auto& md = obj["metadata"];
@@ -237,6 +277,16 @@ void Reconciler::writeStatus(Pass& pass) {
   } else {
     conditions = removeCondition(conditions, "ScalingActive");
   }
+  if (pass.paused) {
+    conditions = setCondition(conditions,
+                              {"Paused", true, "PausedByAnnotation",
+                               "scaling is paused at " + std::to_string(*pass.paused) + " replicas by the annotation " +
+                                   (pass.sl.paused->replicas ? kPausedReplicasAnnotation : kPausedAnnotation) +
+                                   "; remove the annotation to resume"},
+                              gen, now());
+  } else {
+    conditions = removeCondition(conditions, "Paused");
+  }
   Condition ready{"Ready", true, "Reconciled", "all " + std::to_string(present) + " parts are up to date"};
   if (firstFailure) ready = {"Ready", false, firstFailure->reason, firstFailure->message};
   conditions = setCondition(conditions, ready, gen, now());
@@ -253,7 +303,18 @@ void Reconciler::writeStatus(Pass& pass) {
   } else {
     status["replicas"] = replicas;
   }
-  setOrErase(status, "backlog", servedBacklog(pass.sl));
+  setOrErase(status, "backlog", pass.backlog);
+  if (pass.paused) {
+    status["pausedReplicas"] = *pass.paused;
+  } else {
+    status.erase("pausedReplicas");
+  }
+  setOrErase(status, "idleSince", pass.idleSince ? std::optional(rfc3339(*pass.idleSince)) : std::nullopt);
+  if (pass.paused && !oldStatus.contains("pausedReplicas")) {
+    recordEvent(pass.object, "Normal", "Paused", "scaling paused at " + std::to_string(*pass.paused) + " replicas");
+  } else if (!pass.paused && oldStatus.contains("pausedReplicas")) {
+    recordEvent(pass.object, "Normal", "Resumed", "scaling resumed: the pause annotation is gone");
+  }
   setOrErase(status, "latencyP95", servedLatencyP95(pass.sl));
   if (auto ratio = servedCacheHitRatio(pass.sl)) {
     status["cache"] = {{"hitRatio", *ratio}};
@@ -263,7 +324,7 @@ void Reconciler::writeStatus(Pass& pass) {
   if (status == oldStatus) return;
   Json patch = {{"status", status}};
   // A merge patch removes a field only when told null.
-  for (const char* field : {"replicas", "backlog", "latencyP95", "cache"}) {
+  for (const char* field : {"replicas", "backlog", "latencyP95", "cache", "pausedReplicas", "idleSince"}) {
     if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
   }
   auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
@@ -286,7 +347,10 @@ std::optional<Json> Reconciler::servedMetric(const std::string& path) {
 
 std::optional<std::string> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  auto item = servedMetric(api::backlogPath(sl.namespaceName, sl.name));
+  auto item = servedMetric(backlogApi_ == BacklogApi::Custom ? api::customMetricPath(sl.namespaceName,
+                                                                                      api::kServiceLevelResource,
+                                                                                      sl.name, api::kBacklogMetric)
+                                                             : api::backlogPath(sl.namespaceName, sl.name));
   if (!item) return std::nullopt;
   return item->value("value", "");
 }
@@ -383,6 +447,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (sl.autoscaling) {
     const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
     auto live = client_.get(workload, sl.namespaceName, sl.workload.name);
+    if (live) pass.workloadReplicas = (*live)["spec"].value("replicas", 1);
     if (!live) {
       workloadMissing = live.error().isNotFound();
       auto message = workloadMissing ? sl.workload.kind + " " + sl.namespaceName + "/" + sl.workload.name +
@@ -393,7 +458,11 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
   }
 
-  auto children = render(sl, {.prometheusRuleCrd = pass.crdInstalled});
+  pass.backlog = servedBacklog(sl);
+  const RenderOptions options{
+      .prometheusRuleCrd = pass.crdInstalled, .backlogApi = backlogApi_, .workloadReplicas = pass.workloadReplicas};
+  pass.paused = pausedReplicas(sl, options);
+  auto children = render(sl, options);
   // Everything rendered counts as desired, also what a failed group skips, so that
   // pruning never deletes a child because of an unrelated problem.
   for (const auto& child : children) {
@@ -410,17 +479,20 @@ Outcome Reconciler::reconcile(const std::string& key) {
     pass.groups[ChildGroup::Rules].failure = Condition{"RulesReady", false, "InvalidQuery", message};
   }
   for (const auto& child : children) applyChild(pass, child);
+  scaleWorkload(pass);
   pruneChildren(pass);
   writeStatus(pass);
 
   for (const auto& [group, state] : pass.groups) {
-    if (state.failure && (state.failure->reason == "ApplyFailed" || state.failure->reason == "ReadFailed")) {
+    if (state.failure && (state.failure->reason == "ApplyFailed" || state.failure->reason == "ReadFailed" ||
+                          state.failure->reason == "ScaleFailed")) {
       return Outcome::retry(state.failure->message);
     }
   }
   // Nothing watches workloads: look again in a while.
   if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
-  if (sl.cache && statusRefresh_.count() > 0) return Outcome::requeueAfter(statusRefresh_);
+  const bool scalesToZero = sl.autoscaling && sl.autoscaling->minReplicas == 0;
+  if ((sl.cache || scalesToZero) && statusRefresh_.count() > 0) return Outcome::requeueAfter(statusRefresh_);
   return Outcome::done();
 }
 

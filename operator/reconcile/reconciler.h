@@ -42,6 +42,8 @@ class Reconciler {
   // How often a ServiceLevel with a cache is looked at again so that status.cache.hitRatio
   // follows the measurement (nothing else changes when only the ratio does); 0 = never.
   void setStatusRefreshPeriod(std::chrono::milliseconds period) { statusRefresh_ = period; }
+  // Where the HPAs read the backlog (RenderOptions::backlogApi).
+  void setBacklogApi(BacklogApi api) { backlogApi_ = api; }
 
   // Creates the informers the reconciler reads from; `onOwner` is called with the key of
   // the ServiceLevel whose child changed.
@@ -67,6 +69,8 @@ class Reconciler {
   // POST, so that an object someone else made meanwhile is never taken over; then the
   // created fields are handed to the apply field manager (see reconciler.cc).
   kube::Result<Json> createChild(const Child& child);
+  // Replicas the operator sets itself (replicas.h): pause at 0, scaling to and from none.
+  void scaleWorkload(Pass& pass);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated
@@ -87,6 +91,7 @@ class Reconciler {
   Metrics& metrics_;
   Clock clock_;
   std::chrono::milliseconds statusRefresh_{0};
+  BacklogApi backlogApi_ = BacklogApi::External;
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

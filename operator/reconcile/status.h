@@ -2,6 +2,7 @@
 // that decides whether a live object already holds what we want.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -49,5 +50,7 @@ std::string formatRatio(double ratio);
 
 // RFC 3339 UTC time with seconds, like metav1.Time.
 std::string rfc3339(std::chrono::system_clock::time_point t);
+// The time rfc3339 wrote ("2026-12-06T07:00:00Z"); nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::string& text);
 
 }  // namespace governor::op

@@ -1,6 +1,8 @@
 // The HorizontalPodAutoscaler (autoscaling/v2) of spec.autoscaling: an External metric for
-// the queue backlog and an Object metric for the workload's latency, both served by
-// governor-metrics-adapter.
+// the queue backlog (or an Object metric on the ServiceLevel, RenderOptions::backlogApi) and
+// an Object metric for the workload's latency, both served by governor-metrics-adapter, and
+// Resource metrics for CPU and memory.
+#include <algorithm>
 #include <string>
 
 #include "api/metrics.h"
@@ -22,19 +24,33 @@ Json workloadRef(const Workload& w) {
 
 }  // namespace
 
-std::vector<Child> renderAutoscaler(const ServiceLevel& sl) {
+std::optional<int32_t> pausedReplicas(const ServiceLevel& sl, const RenderOptions& options) {
+  if (!sl.autoscaling || !sl.paused) return std::nullopt;
+  return sl.paused->replicas ? sl.paused->replicas : options.workloadReplicas;
+}
+
+std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions& options) {
   if (!sl.autoscaling) return {};
   const Autoscaling& a = *sl.autoscaling;
 
   Json metrics = Json::array();
   if (a.queue) {
-    metrics.push_back(
-        {{"type", "External"},
-         {"external",
-          {{"metric",
-            {{"name", api::kBacklogMetric},
-             {"selector", {{"matchLabels", {{kServiceLevelLabel, sl.name}}}}}}},
-           {"target", {{"type", "AverageValue"}, {"averageValue", std::to_string(a.queue->targetPerReplica)}}}}}});
+    const Json target = {{"type", "AverageValue"}, {"averageValue", std::to_string(a.queue->targetPerReplica)}};
+    if (options.backlogApi == BacklogApi::Custom) {
+      // The same number per replica: an Object metric's AverageValue is divided by the pods.
+      metrics.push_back({{"type", "Object"},
+                         {"object",
+                          {{"describedObject", {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", sl.name}}},
+                           {"metric", {{"name", api::kBacklogMetric}}},
+                           {"target", target}}}});
+    } else {
+      metrics.push_back({{"type", "External"},
+                         {"external",
+                          {{"metric",
+                            {{"name", api::kBacklogMetric},
+                             {"selector", {{"matchLabels", {{kServiceLevelLabel, sl.name}}}}}}},
+                           {"target", target}}}});
+    }
   }
   if (a.latency) {
     metrics.push_back(
@@ -44,12 +60,23 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl) {
            {"metric", {{"name", api::latencyMetric(a.latency->percentile)}}},
            {"target", {{"type", "Value"}, {"value", secondsQuantity(a.latency->target)}}}}}});
   }
+  for (const auto& [name, t] : a.resources) {
+    Json target = t.averageUtilization ? Json{{"type", "Utilization"}, {"averageUtilization", *t.averageUtilization}}
+                                       : Json{{"type", "AverageValue"}, {"averageValue", t.averageValue->canonical()}};
+    metrics.push_back({{"type", "Resource"}, {"resource", {{"name", name}, {"target", target}}}});
+  }
 
+  // The HPA cannot hold 0 (without its alpha gate): with minReplicas 0 its floor is 1 and the
+  // operator scales to and from none. A pause holds the HPA at the paused replicas; at 0 the
+  // operator scales the workload to none and the HPA, seeing none, stops (ScalingDisabled).
+  int32_t minReplicas = std::max(a.minReplicas, 1);
+  int32_t maxReplicas = a.maxReplicas;
+  if (auto held = pausedReplicas(sl, options); held && *held > 0) minReplicas = maxReplicas = *held;
   Json spec = {{"scaleTargetRef", workloadRef(sl.workload)},
-               {"minReplicas", a.minReplicas},
-               {"maxReplicas", a.maxReplicas}};
+               {"minReplicas", minReplicas},
+               {"maxReplicas", maxReplicas}};
   // Without metrics the API server would default to 80% CPU, which nobody asked for; the
-  // parser already rejects an autoscaling section with neither queue nor latency.
+  // parser already rejects an autoscaling section with nothing to scale on.
   if (!metrics.empty()) spec["metrics"] = metrics;
   if (!a.behavior.is_null()) spec["behavior"] = a.behavior;
 

@@ -15,7 +15,7 @@ const char* conditionType(ChildGroup group) {
 
 std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options) {
   std::vector<Child> out;
-  for (auto part : {renderAutoscaler(sl), renderQuota(sl), renderCache(sl), renderRules(sl, options),
+  for (auto part : {renderAutoscaler(sl, options), renderQuota(sl), renderCache(sl), renderRules(sl, options),
                      renderDashboard(sl)}) {
     for (auto& child : part) out.push_back(std::move(child));
   }

@@ -3,6 +3,8 @@
 // One file per child kind: hpa.cc, quota.cc, redis.cc, rules.cc, dashboard.cc.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,10 +23,18 @@ struct Child {
   Json object;  // complete, with apiVersion, kind and metadata
 };
 
+// Where the HPA reads the queue backlog: the external metrics API (the default), or, where
+// another provider (KEDA, prometheus-adapter) owns external.metrics.k8s.io, the custom
+// metrics API as an Object metric described by the ServiceLevel itself.
+enum class BacklogApi { External, Custom };
+
 struct RenderOptions {
   // When the cluster has no monitoring.coreos.com PrometheusRule CRD, the rules go into
   // a ConfigMap NAME-rules that plain Prometheus loads.
   bool prometheusRuleCrd = true;
+  BacklogApi backlogApi = BacklogApi::External;
+  // The workload's spec.replicas as read now: a ServiceLevel paused "where it is" holds it.
+  std::optional<int32_t> workloadReplicas;
 };
 
 std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options = {});
@@ -38,7 +48,10 @@ const std::vector<kube::Resource>& childResources();
 Json childMetadata(const ServiceLevel& sl, const std::string& name);
 
 // Per kind (each in its own file).
-std::vector<Child> renderAutoscaler(const ServiceLevel& sl);  // hpa.cc
+std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions& options = {});  // hpa.cc
+// The replicas a paused ServiceLevel holds: the annotation's number, else the workload's
+// replicas now; nullopt when not paused (or paused where it is, with the replicas unknown).
+std::optional<int32_t> pausedReplicas(const ServiceLevel& sl, const RenderOptions& options);
 std::vector<Child> renderQuota(const ServiceLevel& sl);       // quota.cc
 std::vector<Child> renderCache(const ServiceLevel& sl);       // redis.cc
 std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& options);  // rules.cc

@@ -35,6 +35,7 @@
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/quantity.h"
+#include "kube/yaml.h"
 
 namespace governor::testing {
 namespace {
@@ -47,6 +48,7 @@ using namespace std::chrono_literals;
 const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
 const kube::Resource kDeployments{"apps", "v1", "deployments", true};
 const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
+const kube::Resource kEvents{"", "v1", "events", true};
 
 // Inside the cluster's network namespace 10.200.0.1 is a local, non-loopback address: the
 // aggregator accepts it as an endpoint, and every server of this test listens on it.
@@ -411,6 +413,83 @@ TEST_F(ScalingTest, ListBacklogScalesTheDeploymentUpAndBackDown) {
   double down = scaledTo("worker", 1, drained);
   ASSERT_GT(down, 0) << "an empty list must give minReplicas; HPA status " << hpaStatus("worker");
   std::printf("list: drain to scale down: %.2fs\n", down);
+}
+
+// minReplicas 0: the operator scales the workload to none once the list has been empty for
+// idleFor, and back to one as soon as jobs arrive; from there the HPA takes it.
+TEST_F(ScalingTest, AnIdleQueueScalesToNoneAndJobsBringItBack) {
+  const std::string key = "zero-" + ns();
+  Json sl = serviceLevel("sleeper", {{"queue", queue(key)}});
+  sl["spec"]["autoscaling"]["minReplicas"] = 0;
+  sl["spec"]["autoscaling"]["idleFor"] = "10s";
+  createScaled("sleeper", sl, true);
+  auto created = Clock::now();
+  double idle = scaledTo("sleeper", 0, created, 30s);
+  ASSERT_GT(idle, 0) << "an empty list for 10s must scale to none; replicas " << replicas("sleeper")
+                     << ", status " << get(kServiceLevels, "sleeper").value("status", Json()).dump();
+  std::printf("scale to zero: idleFor 10s, from the HPA's first read to 0 replicas: %.2fs\n", idle);
+  EXPECT_TRUE(eventually([&] { return hpaConditionIs("sleeper", "ScalingActive", "False", "ScalingDisabled"); }, 30s))
+      << "at 0 the HPA idles: " << hpaStatus("sleeper");
+  auto events = client_->list(kEvents, ns(), {.fieldSelector = "involvedObject.name=sleeper,reason=ScaledToZero"});
+  ASSERT_TRUE(events.ok());
+  EXPECT_FALSE(events->items.empty()) << "an Event says why the workload went to none";
+
+  std::string push = kRedisCli + "LPUSH " + key;
+  for (int i = 1; i <= 30; ++i) push += " job-" + std::to_string(i);
+  ASSERT_EQ(run(push).output, "30\n");
+  auto pushed = Clock::now();
+  double woke = scaledTo("sleeper", 1, pushed, 30s);
+  ASSERT_GT(woke, 0) << "a backlog must bring the workload back from none; replicas " << replicas("sleeper");
+  std::printf("scale to zero: push to 1 replica: %.2fs\n", woke);
+  double up = scaledTo("sleeper", 3, pushed);
+  ASSERT_GT(up, 0) << "from 1 the HPA scales on 30 jobs at 10 per replica to 3; HPA " << hpaStatus("sleeper");
+  std::printf("scale to zero: push to 3 replicas: %.2fs\n", up);
+
+  ASSERT_EQ(run(kRedisCli + "DEL " + key).output, "1\n");
+  auto drained = Clock::now();
+  double none = scaledTo("sleeper", 0, drained);
+  ASSERT_GT(none, 0) << "drained, the HPA goes to 1 and after idleFor the operator to 0; replicas "
+                     << replicas("sleeper");
+  std::printf("scale to zero: drain to 0 replicas: %.2fs\n", none);
+}
+
+// Where KEDA owns external.metrics.k8s.io, HPAs read the backlog from the custom API as an
+// Object metric on the ServiceLevel (governor-operator --backlog-api=custom). The HPA that
+// `governor-operator render --backlog-api=custom` prints, pointed at a second Deployment,
+// scales it on the ServiceLevel's backlog read through the aggregator.
+TEST_F(ScalingTest, BacklogAsAnObjectMetricOnTheServiceLevelScalesTheWorkload) {
+  const std::string key = "object-" + ns();
+  Json sl = serviceLevel("queued", {{"queue", queue(key)}});
+  createScaled("queued", sl);
+  ASSERT_TRUE(client_->create(kDeployments, ns(), deployment("queued-b")).ok());
+  const std::string file = tmp_ + "/queued-" + ns() + ".yaml";
+  sl["metadata"]["namespace"] = ns();
+  std::ofstream(file) << sl.dump();
+  auto rendered = run(std::string(GOVERNOR_OPERATOR_BINARY) + " render --backlog-api custom --only hpa -f " + file);
+  ASSERT_EQ(rendered.status, 0) << rendered.output;
+  auto docs = kube::parseYamlDocuments(rendered.output);
+  ASSERT_TRUE(docs.ok() && docs->size() == 1) << rendered.output;
+  Json hpa = (*docs)[0];
+  ASSERT_EQ(hpa["spec"]["metrics"][0]["type"], "Object") << hpa.dump();
+  EXPECT_EQ(hpa["spec"]["metrics"][0]["object"]["describedObject"]["kind"], "ServiceLevel");
+  hpa["metadata"] = {{"name", "queued-b"}};
+  hpa["spec"]["scaleTargetRef"]["name"] = "queued-b";
+  hpa["spec"]["behavior"] = {{"scaleDown", {{"stabilizationWindowSeconds", 0}}}};
+  ASSERT_TRUE(client_->create(kHpas, ns(), hpa).ok());
+
+  auto r = getRaw("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
+                  "/servicelevels.governor.io/queued/governor_queue_backlog");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(quantityValue(r.json["items"][0]["value"]), 0.0) << r.output;
+
+  std::string push = kRedisCli + "LPUSH " + key;
+  for (int i = 1; i <= 40; ++i) push += " job-" + std::to_string(i);
+  ASSERT_EQ(run(push).output, "40\n");
+  auto pushed = Clock::now();
+  double up = scaledTo("queued-b", 4, pushed);
+  ASSERT_GT(up, 0) << "40 jobs at 10 per replica through the Object metric must give 4; HPA " << hpaStatus("queued-b");
+  std::printf("object metric: push to scale: %.2fs\n", up);
+  EXPECT_TRUE(hpaConditionIs("queued-b", "ScalingActive", "True")) << hpaStatus("queued-b");
 }
 
 TEST_F(ScalingTest, StreamBacklogIsLagPlusPendingOfTheConsumerGroup) {

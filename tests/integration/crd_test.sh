@@ -217,10 +217,24 @@ reject "a histogram not ending in _bucket" spec.objectives.latency.histogram \
 workload: {name: api}
 objectives: {latency: {threshold: 200ms, target: "95", histogram: 'http_request_duration_seconds{job="api"}'}}
 EOF
-reject "autoscaling with neither queue nor latency" spec.autoscaling \
-  'autoscaling needs queue or latency (or both) to scale on' <<'EOF'
+reject "autoscaling with nothing to scale on" spec.autoscaling \
+  'autoscaling needs queue, latency or resources to scale on' <<'EOF'
 workload: {name: api}
 autoscaling: {maxReplicas: 3}
+EOF
+reject "minReplicas 0 without a queue" spec.autoscaling.minReplicas \
+  'minReplicas 0 needs a queue' <<'EOF'
+workload: {name: api}
+autoscaling: {minReplicas: 0, maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}}
+EOF
+reject "a cpu target with both averageUtilization and averageValue" spec.autoscaling.resources.cpu \
+  'give exactly one of averageUtilization and averageValue' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70, averageValue: 500m}}}
+EOF
+reject 'idleFor "0s"' spec.autoscaling.idleFor 'idleFor must be longer than 0' <<EOF
+workload: {name: api}
+autoscaling: {minReplicas: 0, maxReplicas: 3, idleFor: 0s, $queue}
 EOF
 reject "autoscaling.latency without objectives.latency" spec.autoscaling.latency \
   'autoscaling.latency needs objectives.latency' <<'EOF'

@@ -459,6 +459,9 @@ for w in deployments.apps statefulsets.apps; do
   api "$op_kc" yes get custom.metrics.k8s.io "$w/governor_latency_p95_seconds"
 done
 api "$op_kc" yes get custom.metrics.k8s.io servicelevels.governor.io/governor_cache_hit_ratio
+api "$op_kc" yes get custom.metrics.k8s.io servicelevels.governor.io/governor_queue_backlog
+o yes patch deployments.apps --subresource=scale -A
+o yes patch statefulsets.apps --subresource=scale -A
 o yes create leases.coordination.k8s.io -n "$ns"
 o yes get leases.coordination.k8s.io/governor-operator -n "$ns"
 o yes update leases.coordination.k8s.io/governor-operator -n "$ns"
@@ -466,6 +469,7 @@ o yes update leases.coordination.k8s.io/governor-operator -n "$ns"
 o no delete deployments.apps -A
 o no patch deployments.apps -A
 o no update deployments.apps -A
+o no update deployments.apps --subresource=scale -A
 o no get secrets -A
 o no get secrets -n "$ns"
 o no list secrets -A
@@ -618,6 +622,25 @@ if [[ $(jp secret/governor-metrics-adapter-tls '{.data.tls\.crt}' -n "$ns") == "
 else
   fail "certificate across upgrades" "the Secret or caBundle changed"
 fi
+# Beside KEDA, which owns external.metrics.k8s.io: the chart's external APIService goes (the
+# upgrade deletes it), the custom one stays, and the operator puts the backlog into HPAs as an
+# Object metric on the ServiceLevel (--backlog-api=custom), which the custom API serves.
+if out=$(helm upgrade "$release" "$chart" --namespace "$ns" --reuse-values --set adapter.apis.external=false \
+  "${never_run[@]}" --wait=false 2>&1); then
+  pass "helm upgrade --set adapter.apis.external=false"
+else
+  fail "helm upgrade adapter.apis.external=false" "failed" "$out"
+fi
+op_args=$(jp deployment/governor-operator '{.spec.template.spec.containers[0].args}' -n "$ns")
+if ! kubectl get apiservice v1beta1.external.metrics.k8s.io >/dev/null 2>&1 &&
+  [[ $(jp apiservice/v1beta2.custom.metrics.k8s.io '{.spec.service.name}') == governor-metrics-adapter &&
+  $op_args == *'"--backlog-api=custom"'* ]]; then
+  pass "adapter.apis.external=false: no external APIService, the custom one kept, the operator on --backlog-api=custom"
+else
+  fail "adapter.apis.external=false" "expected the external APIService gone and --backlog-api=custom" "$op_args"
+fi
+refused "adapter.apis with both off is refused by the schema, naming it" "/adapter/apis" -- \
+  helm upgrade "$release" "$chart" --namespace "$ns" --reuse-values --set adapter.apis.custom=false --wait=false
 refused "logLevel=loud is refused by the schema, naming /logLevel and the allowed values" \
   "/logLevel" "value must be one of" "'debug'" -- helm upgrade "$release" "$chart" --namespace "$ns" --set logLevel=loud --wait=false
 refused "an unknown top-level key (logLevell) is refused by the schema, naming it" \
@@ -626,8 +649,8 @@ refused "an unknown top-level key (logLevell) is refused by the schema, naming i
 refused "helm install with an unknown top-level key is refused too" "additional properties 'replicas' not allowed" -- \
   helm install other "$chart" --namespace "$ns" --dry-run --set replicas=2
 revision=$(helm status "$release" --namespace "$ns" -o json 2>/dev/null | grep -o '"version":[0-9][0-9]*' | tail -n 1)
-[[ $revision == '"version":2' ]] && pass "the refused upgrades made no revision (still 2)" ||
-  fail "refused upgrades" "expected revision 2" "$revision"
+[[ $revision == '"version":3' ]] && pass "the refused upgrades made no revision (still 3)" ||
+  fail "refused upgrades" "expected revision 3" "$revision"
 
 # --- helm uninstall -------------------------------------------------------------------------
 if out=$(helm uninstall "$release" --namespace "$ns" --wait --timeout 120s 2>&1); then

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "adapter_setup.h"
@@ -223,6 +224,86 @@ TEST_F(OperatorTest, AnHpaThatCannotReadItsMetricKeepsReadyFalse) {
                          std::chrono::seconds(45)))
       << condition("blind", "ScalingActive");
   EXPECT_TRUE(eventually([&] { return conditionIs("blind", "Ready", "True", "Reconciled"); })) << condition("blind", "Ready");
+}
+
+// The pause annotations on the real cluster: the HPA (kube-controller-manager's) holds the
+// workload at the paused replicas; at 0 the operator scales it to none; without the
+// annotation it comes back to minReplicas. Status and Events say each step. The same HPA
+// carries the CPU and memory targets of autoscaling.resources, as the API server accepts them.
+TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
+  Json d = deployment("held-app");
+  d["spec"]["replicas"] = 3;
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), d).ok());
+  Json sl = serviceLevel("held", "held-app");
+  sl["metadata"]["annotations"] = {{"governor.io/paused-replicas", "4"}};
+  sl["spec"]["autoscaling"]["minReplicas"] = 2;
+  sl["spec"]["autoscaling"]["resources"] = {{"cpu", {{"averageUtilization", 70}}}, {"memory", {{"averageValue", "512Mi"}}}};
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
+  auto replicas = [&] { return get(kDeployments, "held-app")["spec"].value("replicas", -1); };
+  auto status = [&] { return get(kServiceLevels, "held").value("status", Json::object()); };
+  auto reasons = [&] {
+    std::set<std::string> out;
+    auto events = client_->list(kEvents, ns_->name(), {.fieldSelector = "involvedObject.name=held"});
+    if (events) {
+      for (const auto& e : events->items) out.insert(e.value("reason", ""));
+    }
+    return out;
+  };
+
+  ASSERT_TRUE(eventually([&] { return conditionIs("held", "Paused", "True", "PausedByAnnotation"); }))
+      << status().dump(2);
+  EXPECT_NE(condition("held", "Paused").value("message", "").find("paused at 4 replicas"), std::string::npos)
+      << condition("held", "Paused");
+  EXPECT_TRUE(eventually([&] { return status().value("pausedReplicas", -1) == 4; })) << status().dump(2);
+  Json hpa = get(kHpas, "held");
+  EXPECT_EQ(hpa["spec"]["minReplicas"], 4);
+  EXPECT_EQ(hpa["spec"]["maxReplicas"], 4);
+  std::set<std::string> metricTypes;
+  for (const auto& m : hpa["spec"]["metrics"]) {
+    metricTypes.insert(m.value("type", "") + "/" + (m.contains("resource") ? m["resource"].value("name", "") : ""));
+  }
+  EXPECT_EQ(metricTypes, (std::set<std::string>{"External/", "Resource/cpu", "Resource/memory"})) << hpa["spec"].dump();
+  EXPECT_TRUE(eventually([&] { return replicas() == 4; }, std::chrono::seconds(45)))
+      << "the HPA takes the workload to the paused 4; replicas " << replicas() << ", HPA " << get(kHpas, "held").dump();
+  EXPECT_TRUE(reasons().contains("Paused"));
+
+  // At 0: the operator scales the workload to none; the HPA keeps the spec's bounds and idles.
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
+                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "0"}}}}}})
+                  .ok());
+  EXPECT_TRUE(eventually([&] { return replicas() == 0; })) << replicas();
+  EXPECT_TRUE(eventually([&] { return status().value("pausedReplicas", -1) == 0; })) << status().dump(2);
+  EXPECT_EQ(get(kHpas, "held")["spec"]["minReplicas"], 2);
+  EXPECT_TRUE(eventually([&] { return reasons().contains("ScaledToZero"); })) << "an Event says why it went to none";
+
+  // A value that is not a number is refused by name, and nothing moves.
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
+                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "few"}}}}}})
+                  .ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("held", "Ready", "False", "InvalidSpec"); }));
+  EXPECT_NE(condition("held", "Ready").value("message", "").find("metadata.annotations[governor.io/paused-replicas]"),
+            std::string::npos)
+      << condition("held", "Ready");
+  EXPECT_EQ(replicas(), 0);
+
+  // Without the annotation: back to minReplicas, no Paused condition, an Event.
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
+                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", nullptr}}}}}})
+                  .ok());
+  EXPECT_TRUE(eventually([&] { return replicas() == 2; })) << replicas();
+  EXPECT_TRUE(eventually([&] { return condition("held", "Paused").is_null() && !status().contains("pausedReplicas"); }))
+      << status().dump(2);
+  EXPECT_TRUE(eventually([&] { return reasons().contains("Resumed") && reasons().contains("ScaledToMinReplicas"); }));
+
+  // "paused: true" holds it where it is.
+  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
+                                  {{"metadata", {{"annotations", {{"governor.io/paused", "true"}}}}}})
+                  .ok());
+  EXPECT_TRUE(eventually([&] {
+    Json spec = get(kHpas, "held")["spec"];
+    return spec.value("minReplicas", 0) == 2 && spec.value("maxReplicas", 0) == 2;
+  })) << get(kHpas, "held")["spec"].dump();
+  EXPECT_TRUE(eventually([&] { return status().value("pausedReplicas", -1) == 2; })) << status().dump(2);
 }
 
 // Broken PromQL passes the CRD (it has {{.window}}) but never reaches Prometheus: RulesReady

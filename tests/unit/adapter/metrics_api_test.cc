@@ -214,6 +214,7 @@ TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentileAndT
     for (int p : {50, 90, 95, 99}) expected.insert(std::string(resource) + "/governor_latency_p" + std::to_string(p) + "_seconds");
   }
   expected.insert("servicelevels.governor.io/governor_cache_hit_ratio");
+  expected.insert("servicelevels.governor.io/governor_queue_backlog");
   EXPECT_EQ(names, expected);
   EXPECT_TRUE(names.count("deployments.apps/governor_latency_p95_seconds"));
 }
@@ -616,6 +617,42 @@ TEST_F(CacheHitRatioApiTest, StarListsOnlyCachesWithARatioAndOtherObjectsAreNotF
   expectStatus(get(customPath("other", "servicelevels.governor.io", "checkout", "governor_cache_hit_ratio")), 404,
                "NotFound");
   expectStatus(get(customPath("shop", "deployments.apps", "checkout", "governor_cache_hit_ratio")), 404, "NotFound");
+}
+
+// governor_queue_backlog on a ServiceLevel (custom API): the same measurement as the external
+// metric, for HPAs where another provider owns external.metrics.k8s.io.
+TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
+  prometheus::Registry registry;
+  CacheStats caches(registry);
+  RedisSource redis;
+  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
+  api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
+  sl.autoscaling = api::Autoscaling{.maxReplicas = 3, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"}}};
+  auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
+  ASSERT_EQ(made.size(), 1u);
+  made[0].measure = measureFor(made[0].key);  // no Redis here: the value is scripted
+  targets.set(made);
+  script(made[0].key, 42.0);
+  poll();
+
+  auto r = get(customPath("shop", "servicelevels.governor.io", "checkout", "governor_queue_backlog"));
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["describedObject"],
+            Json::parse(R"({"kind": "ServiceLevel", "namespace": "shop", "name": "checkout", "apiVersion": "governor.io/v1alpha1"})"));
+  EXPECT_EQ(r.body["items"][0]["value"], "42");
+  EXPECT_FALSE(r.body["items"][0].contains("windowSeconds"));
+  auto external = get(externalPath("shop"), {{"labelSelector", "governor.io/service-level=checkout"}});
+  ASSERT_EQ(external.status, 200) << external.body.dump();
+  EXPECT_EQ(external.body["items"][0]["value"], "42");
+  expectStatus(get(customPath("shop", "servicelevels.governor.io", "billing", "governor_queue_backlog")), 404, "NotFound");
+  expectStatus(get(customPath("shop", "deployments.apps", "checkout", "governor_queue_backlog")), 404, "NotFound");
+
+  script(made[0].key, sourceError("connection refused"));
+  poll();
+  expectStatus(get(customPath("shop", "servicelevels.governor.io", "checkout", "governor_queue_backlog")), 503,
+               "ServiceUnavailable");
 }
 
 TEST(QuantityStringTest, Table) {

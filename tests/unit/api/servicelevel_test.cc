@@ -62,7 +62,25 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 5, maxReplicas: 2, queue: {redis: {address: a, key: "
                 "k}, targetPerReplica: 5}}\n",
                 "spec.autoscaling.maxReplicas: must be >= minReplicas (5), not 2"},
-        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2}\n", "spec.autoscaling: needs queue or latency"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2}\n",
+                "spec.autoscaling: needs queue, latency or resources"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 0, maxReplicas: 2, resources: {cpu: "
+                "{averageUtilization: 70}}}\n",
+                "spec.autoscaling.minReplicas: 0 needs a queue"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, resources: {gpu: {averageValue: 1}}}\n",
+                "spec.autoscaling.resources.gpu: unknown resource: only cpu and memory"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, resources: {cpu: {averageUtilization: 70, "
+                "averageValue: 500m}}}\n",
+                "spec.autoscaling.resources.cpu: needs exactly one of averageUtilization"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, resources: {memory: {}}}\n",
+                "spec.autoscaling.resources.memory: needs exactly one of"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, resources: {memory: {averageValue: lots}}}\n",
+                "spec.autoscaling.resources.memory.averageValue"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, resources: {cpu: {averageUtilization: 0}}}\n",
+                "spec.autoscaling.resources.cpu.averageUtilization: must be between 1 and 1000"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 0, maxReplicas: 2, idleFor: soon, queue: {redis: "
+                "{address: a, key: k}, targetPerReplica: 5}}\n",
+                "spec.autoscaling.idleFor"},
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, latency: {target: 1s}}\n",
                 "spec.autoscaling.latency: needs objectives.latency"},
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, queue: {redis: {address: a, key: k, type: "
@@ -96,6 +114,51 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
                 "'Checkout-Redis.shop:6379', key: jobs}, targetPerReplica: 1}}\n",
                 "spec.autoscaling.queue.redis.address"}));
+
+TEST(ParseServiceLevel, ResourcesScaleToZeroAndIdleFor) {
+  auto r = parse("  workload: {name: worker}\n"
+                 "  autoscaling: {minReplicas: 0, maxReplicas: 10, idleFor: 90s,\n"
+                 "    queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10},\n"
+                 "    resources: {cpu: {averageUtilization: 70}, memory: {averageValue: 512Mi}}}\n");
+  ASSERT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
+  const auto& a = *r.serviceLevel->autoscaling;
+  EXPECT_EQ(a.minReplicas, 0);
+  EXPECT_EQ(a.idleFor, std::chrono::seconds(90));
+  EXPECT_EQ(a.resources.at("cpu").averageUtilization, 70);
+  EXPECT_FALSE(a.resources.at("cpu").averageValue);
+  EXPECT_EQ(a.resources.at("memory").averageValue->canonical(), "512Mi");
+  EXPECT_FALSE(r.serviceLevel->paused);
+}
+
+// The pause annotations: a number of replicas, or "true" for where the workload is; anything
+// else is refused by name rather than ignored.
+ParseResult parseAnnotated(const std::string& annotations) {
+  auto docs = kube::parseYamlDocuments("apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\n"
+                                       "metadata: {name: checkout, namespace: shop, annotations: {" + annotations +
+                                       "}}\nspec:\n  workload: {name: worker}\n"
+                                       "  autoscaling: {maxReplicas: 5, resources: {cpu: {averageUtilization: 70}}}\n");
+  EXPECT_TRUE(docs.ok()) << docs.error().what();
+  return parseServiceLevel((*docs)[0]);
+}
+
+TEST(ParseServiceLevel, PauseAnnotations) {
+  EXPECT_EQ(parseAnnotated("governor.io/paused-replicas: '3'").serviceLevel->paused->replicas, 3);
+  EXPECT_EQ(parseAnnotated("governor.io/paused-replicas: '0'").serviceLevel->paused->replicas, 0);
+  auto here = parseAnnotated("governor.io/paused: 'true'");
+  ASSERT_TRUE(here.serviceLevel->paused);
+  EXPECT_FALSE(here.serviceLevel->paused->replicas);
+  EXPECT_FALSE(parseAnnotated("governor.io/paused: 'false'").serviceLevel->paused);
+  EXPECT_FALSE(parseAnnotated("other: x").serviceLevel->paused);
+  // Both: the number wins.
+  EXPECT_EQ(parseAnnotated("governor.io/paused: 'true', governor.io/paused-replicas: '2'").serviceLevel->paused->replicas,
+            2);
+  for (const char* bad : {"governor.io/paused-replicas: 'three'", "governor.io/paused-replicas: '-1'",
+                          "governor.io/paused-replicas: '1001'", "governor.io/paused: 'yes'"}) {
+    auto r = parseAnnotated(bad);
+    ASSERT_FALSE(r.serviceLevel) << bad;
+    EXPECT_NE(r.problems[0].find("metadata.annotations[governor.io/paused"), std::string::npos) << r.problems[0];
+  }
+}
 
 TEST(ParseServiceLevel, ReportsEveryProblemAtOnce) {
   auto r = parse("  workload: {kind: Job}\n  cache: {evictionPolicy: x, ttlJitter: '-1%'}\n");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kube/quantity.h"
 #include "operator/render/render.h"
 #include "sample.h"
 
@@ -147,6 +148,72 @@ TEST(RenderAutoscalerTest, BehaviorIsPassedThroughUntouched) {
   a.behavior = behavior;
   sl.autoscaling = a;
   EXPECT_EQ(only(renderAutoscaler(sl))["spec"]["behavior"], behavior);
+}
+
+TEST(RenderAutoscalerTest, CpuAndMemoryBesideTheQueueInTheSameHpa) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.maxReplicas = 10;
+  a.queue = queue(50);
+  a.resources["cpu"].averageUtilization = 70;
+  a.resources["memory"].averageValue = kube::parseQuantity("512Mi").value();
+  sl.autoscaling = a;
+  Json metrics = only(renderAutoscaler(sl))["spec"]["metrics"];
+  ASSERT_EQ(metrics.size(), 3u);
+  EXPECT_EQ(metrics[0]["type"], "External");
+  EXPECT_EQ(metrics[1], Json::parse(R"({"type": "Resource",
+    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}})"));
+  EXPECT_EQ(metrics[2], Json::parse(R"({"type": "Resource",
+    "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "512Mi"}}})"));
+}
+
+TEST(RenderAutoscalerTest, BacklogAsAnObjectMetricOnTheServiceLevelWhereTheExternalApiIsAnothers) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.maxReplicas = 5;
+  a.queue = queue(7);
+  sl.autoscaling = a;
+  Json metrics = only(renderAutoscaler(sl, {.backlogApi = BacklogApi::Custom}))["spec"]["metrics"];
+  ASSERT_EQ(metrics.size(), 1u);
+  EXPECT_EQ(metrics[0], Json::parse(R"({"type": "Object", "object": {
+    "describedObject": {"apiVersion": "governor.io/v1alpha1", "kind": "ServiceLevel", "name": "checkout"},
+    "metric": {"name": "governor_queue_backlog"},
+    "target": {"type": "AverageValue", "averageValue": "7"}}})"));
+}
+
+TEST(RenderAutoscalerTest, MinReplicasZeroGivesTheHpaAFloorOfOne) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.minReplicas = 0;
+  a.maxReplicas = 5;
+  a.queue = queue(7);
+  sl.autoscaling = a;
+  EXPECT_EQ(only(renderAutoscaler(sl))["spec"]["minReplicas"], 1);
+}
+
+TEST(RenderAutoscalerTest, APauseHoldsTheHpaAtThePausedReplicas) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.minReplicas = 2;
+  a.maxReplicas = 10;
+  a.queue = queue(7);
+  sl.autoscaling = a;
+  auto bounds = [&](const RenderOptions& o) {
+    Json spec = only(renderAutoscaler(sl, o))["spec"];
+    return std::pair{spec["minReplicas"].get<int>(), spec["maxReplicas"].get<int>()};
+  };
+  sl.paused = Pause{3};
+  EXPECT_EQ(bounds({.workloadReplicas = 6}), std::pair(3, 3));
+  sl.paused = Pause{};  // where it is
+  EXPECT_EQ(bounds({.workloadReplicas = 6}), std::pair(6, 6));
+  EXPECT_EQ(pausedReplicas(sl, {.workloadReplicas = 6}), 6);
+  // At 0 the HPA keeps its bounds: the operator scales the workload to none, and the HPA stops.
+  sl.paused = Pause{0};
+  EXPECT_EQ(bounds({.workloadReplicas = 6}), std::pair(2, 10));
+  EXPECT_EQ(pausedReplicas(sl, {.workloadReplicas = 6}), 0);
+  sl.paused.reset();
+  EXPECT_EQ(bounds({.workloadReplicas = 6}), std::pair(2, 10));
+  EXPECT_EQ(pausedReplicas(sl, {.workloadReplicas = 6}), std::nullopt);
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 // material parsed once from the Config, every failure turned into an Error value.
 #include "kube/client.h"
 
+#include <charconv>
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <httplib.h>
 #include <openssl/pem.h>
@@ -79,6 +81,18 @@ std::string reasonForCode(int code) {
     case 504: return "Timeout";
     default: return "Unknown";
   }
+}
+
+// How many times a 429 or 503 with Retry-After is tried again.
+constexpr int kMaxRetries = 3;
+
+// Retry-After in seconds, as the API server sends it (an HTTP date is not used there).
+std::optional<std::chrono::seconds> retryAfter(const httplib::Response& res) {
+  auto text = res.get_header_value("Retry-After");
+  int seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(seconds);
 }
 
 std::string describe(const std::string& method, const std::string& path) {
@@ -256,7 +270,10 @@ Result<std::unique_ptr<Client>> Client::create(const Config& config) {
 }
 
 Client::Client(Config config, std::unique_ptr<Tls> tls)
-    : config_(std::move(config)), tls_(std::move(tls)) {
+    : config_(std::move(config)),
+      tls_(std::move(tls)),
+      limiter_(config_.qps, config_.burst),
+      timeoutMs_(config_.timeout.count()) {
   config_.server = trimSlash(config_.server);
   pool_ = std::make_unique<Pool>(config_, *tls_);
 }
@@ -274,6 +291,10 @@ std::string Client::bearerToken() const {
 
 Result<Json> Client::request(const std::string& method, const std::string& path,
                              const std::string& body, const std::string& contentType) {
+  if (writesRefused_ && method != "GET") {
+    return Error{Status{0, "WritesRefused", "this process no longer writes (it lost its lease)"},
+                 describe(method, path)};
+  }
   httplib::Request req;
   req.method = method;
   req.path = path;
@@ -283,21 +304,46 @@ Result<Json> Client::request(const std::string& method, const std::string& path,
     req.headers.emplace("Content-Type", contentType);
     req.body = body;
   }
-  auto conn = pool_->acquire();
+  const auto timeout = std::chrono::milliseconds(timeoutMs_.load());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   httplib::Response res;
-  httplib::Error err = httplib::Error::Success;
-  bool sent = conn->send(req, res, err);
-  if (!sent) {
-    // A pooled connection the server closed meanwhile fails at once; retry once fresh.
-    conn = pool_->connect();
-    res = httplib::Response();
-    sent = conn->send(req, res, err);
+  for (int attempt = 0;; ++attempt) {
+    std::this_thread::sleep_for(limiter_.reserve());
+    auto conn = pool_->acquire();
+    // Each try gets what is left of the request's time, so that no wait outlasts it.
+    auto send = [&]() -> std::optional<httplib::Error> {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) return httplib::Error::Read;
+      conn->set_connection_timeout(std::min<std::chrono::milliseconds>(left, std::chrono::seconds(5)));
+      conn->set_read_timeout(left);
+      conn->set_write_timeout(left);
+      res = httplib::Response();
+      httplib::Error err = httplib::Error::Success;
+      if (conn->send(req, res, err)) return std::nullopt;
+      return err;
+    };
+    auto err = send();
+    if (err) {
+      // A pooled connection the server closed meanwhile fails at once; retry once fresh.
+      conn = pool_->connect();
+      err = send();
+    }
+    if (observer_) observer_(method, err ? 0 : res.status);
+    if (err) {
+      if (std::chrono::steady_clock::now() < deadline) {
+        return Error{Status{0, "Unavailable", httplib::to_string(*err)}, describe(method, path)};
+      }
+      return Error{Status{0, "Timeout", "no answer within " + std::to_string(timeout.count()) + "ms"},
+                   describe(method, path)};
+    }
+    pool_->release(std::move(conn));
+    auto wait = retryAfter(res);
+    if ((res.status != 429 && res.status != 503) || !wait || attempt == kMaxRetries ||
+        std::chrono::steady_clock::now() + *wait >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(*wait);
   }
-  if (observer_) observer_(method, sent ? res.status : 0);
-  if (!sent) {
-    return Error{Status{0, "Unavailable", httplib::to_string(err)}, describe(method, path)};
-  }
-  pool_->release(std::move(conn));
   if (res.status < 200 || res.status >= 300) {
     return errorFromResponse(res.status, res.body, describe(method, path));
   }
@@ -414,6 +460,7 @@ Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptio
       .add("allowWatchBookmarks", opts.allowBookmarks ? "true" : "")
       .add("timeoutSeconds", std::to_string(opts.timeoutSeconds));
   auto path = r.path(ns) + q.str();
+  std::this_thread::sleep_for(limiter_.reserve());
   auto conn = pool_->connect();
   conn->set_keep_alive(false);
   // A silent stream is broken: bookmarks arrive about every minute, the timeout ends it.

@@ -1,6 +1,8 @@
 // REST access to the Kubernetes API over HTTPS with keep-alive: CRUD, server-side apply,
 // merge patch, the status subresource and watch streams. Thread-safe: each request takes
-// a connection from a small pool, so concurrent callers never share a socket.
+// a connection from a small pool, so concurrent callers never share a socket. Requests
+// pass a client-side token bucket (Config::qps, burst); a 429 or 503 with Retry-After is
+// retried after that wait, a few times, within the request's timeout.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/config.h"
+#include "kube/rate_limit.h"
 #include "kube/result.h"
 
 namespace governor::kube {
@@ -105,6 +108,14 @@ class Client {
   using RequestObserver = std::function<void(const std::string& verb, int code)>;
   void setRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
+  // How long each request may take from now on, Retry-After waits included (Config::timeout
+  // at first): a leader elector bounds each renewal by the time left before its deadline.
+  void setTimeout(std::chrono::milliseconds timeout) { timeoutMs_ = timeout.count(); }
+
+  // From now on every request but GET fails at once without being sent: a leader that lost
+  // its lease must not write another object, even one a worker is in the middle of.
+  void refuseWrites() { writesRefused_ = true; }
+
   Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
                    const std::string& subresource = "");
   Result<ListPage> listPage(const Resource& r, const std::string& ns, const ListOptions& opts);
@@ -145,6 +156,9 @@ class Client {
   std::unique_ptr<Tls> tls_;
   std::unique_ptr<Pool> pool_;
   RequestObserver observer_;
+  TokenBucket limiter_;
+  std::atomic<int64_t> timeoutMs_;
+  std::atomic<bool> writesRefused_{false};
 };
 
 // Splits a chunked watch body into complete lines across arbitrary chunk boundaries.

@@ -21,7 +21,9 @@ struct Config {
   std::string token;                  // bearer token
   std::string tokenFile;              // when set, the token is re-read from it (rotation)
   std::string namespaceName = "default";  // the context's namespace, or the pod's
-  std::chrono::milliseconds timeout{30'000};  // per request (not for watches)
+  std::chrono::milliseconds timeout{30'000};  // per request (not for watches), retries included
+  double qps = 50;  // client-side rate limit, requests a second (watches included); 0 = none
+  int burst = 100;  // requests allowed at once before qps applies
 };
 
 // One kubeconfig file's name and its text, in KUBECONFIG order.

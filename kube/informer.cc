@@ -195,4 +195,16 @@ bool Informers::waitForSync(std::chrono::milliseconds timeout) const {
   return true;
 }
 
+std::vector<std::string> Informers::unsynced() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, informer] : informers_) {
+    if (informer->hasSynced()) continue;
+    const auto& r = informer->resource();
+    auto error = informer->stats().listError;
+    out.push_back(r.plural + (r.group.empty() ? "" : "." + r.group) + (error.empty() ? "" : " (" + error + ")"));
+  }
+  return out;
+}
+
 }  // namespace governor::kube

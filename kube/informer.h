@@ -90,6 +90,9 @@ class Informers {
   void startAll();
   void stopAll();
   bool waitForSync(std::chrono::milliseconds timeout) const;
+  // What has not synced yet, one line each: "servicelevels.governor.io", with the
+  // latest list error when there is one (a missing RBAC rule, an API server down).
+  std::vector<std::string> unsynced() const;
 
  private:
   Client& client_;

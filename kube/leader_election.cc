@@ -22,8 +22,21 @@ std::string microTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-bool LeaderElector::tryAcquireOrRenew() {
+bool LeaderElector::boundBy(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  if (left <= std::chrono::milliseconds(0)) return false;
+  client_.setTimeout(left);
+  return true;
+}
+
+bool LeaderElector::heldByAnother() const {
+  auto holder = observed_.value("holderIdentity", "");
+  return !holder.empty() && holder != config_.identity;
+}
+
+bool LeaderElector::tryAcquireOrRenew(std::chrono::steady_clock::time_point deadline) {
   auto now = microTime(std::chrono::system_clock::now());
+  if (!boundBy(deadline)) return false;
   auto live = client_.get(kLeases, config_.namespaceName, config_.name);
   if (!live) {
     if (!live.error().isNotFound()) {
@@ -39,6 +52,7 @@ bool LeaderElector::tryAcquireOrRenew() {
                     {"acquireTime", now},
                     {"renewTime", now},
                     {"leaseTransitions", 0}}}};
+    if (!boundBy(deadline)) return false;
     auto created = client_.create(kLeases, config_.namespaceName, lease);
     if (created) {
       observed_ = (*created)["spec"];
@@ -65,14 +79,19 @@ bool LeaderElector::tryAcquireOrRenew() {
     next["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
   }
   // A PUT with the resourceVersion we read: if another candidate wrote first, 409.
+  if (!boundBy(deadline)) return false;
   auto updated = client_.update(kLeases, next);
-  if (!updated) return false;
+  if (!updated) {
+    spdlog::warn("leader election: {}", updated.error().what());
+    return false;
+  }
   observed_ = (*updated)["spec"];
   observedAt_ = std::chrono::steady_clock::now();
   return true;
 }
 
 void LeaderElector::release() {
+  client_.setTimeout(config_.renewDeadline);
   auto live = client_.get(kLeases, config_.namespaceName, config_.name);
   if (!live || (*live)["spec"].value("holderIdentity", "") != config_.identity) return;
   Json next = *live;
@@ -89,7 +108,8 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   };
-  while (!stop && !tryAcquireOrRenew()) sleep(config_.retryPeriod);
+  auto attempt = [&] { return tryAcquireOrRenew(std::chrono::steady_clock::now() + config_.renewDeadline); };
+  while (!stop && !attempt()) sleep(config_.retryPeriod);
   if (stop) return false;
   spdlog::info("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name);
   std::thread leading(onStartedLeading);
@@ -97,16 +117,20 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
   for (auto lastRenew = std::chrono::steady_clock::now(); !stop && !lost;) {
     sleep(config_.retryPeriod);
     if (stop) break;
-    if (tryAcquireOrRenew()) {
+    if (tryAcquireOrRenew(lastRenew + config_.renewDeadline)) {
       lastRenew = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - lastRenew > config_.renewDeadline) {
+    } else if (heldByAnother()) {
+      spdlog::error("leader election: lease {}/{} is held by {} now", config_.namespaceName, config_.name,
+                    observed_.value("holderIdentity", ""));
+      lost = true;
+    } else if (std::chrono::steady_clock::now() - lastRenew >= config_.renewDeadline) {
       spdlog::error("leader election: could not renew lease {}/{} for {}s", config_.namespaceName, config_.name,
                     config_.renewDeadline.count());
       lost = true;
     }
   }
-  leading.join();
   onStoppedLeading();
+  leading.join();
   if (!lost) release();
   return lost;
 }

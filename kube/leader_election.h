@@ -27,19 +27,26 @@ class LeaderElector {
 
   // Tries to acquire, then keeps renewing every retryPeriod. Once the lease is won it calls
   // onStartedLeading on a thread of its own, so that a slow start (informers syncing) never
-  // delays renewing. Returns when `stop` is set or when renewing has failed for
-  // renewDeadline (leadership lost; the caller should exit). Either way it first waits for
-  // onStartedLeading to return and calls onStoppedLeading, which must stop the work; only
-  // then, on `stop`, it releases the lease so that another candidate takes over at once.
+  // delays renewing. Returns when `stop` is set or when leadership is lost: another holder
+  // is seen, or no renewal succeeded for renewDeadline (each renewal's requests are cut
+  // off when that time is up, so a stalled connection cannot stretch it). Either way it
+  // calls onStoppedLeading at once, which must stop the work (and make a still running
+  // onStartedLeading return soon), then waits for onStartedLeading to return; only then,
+  // on `stop`, it releases the lease so that another candidate takes over at once.
   // Returns true when it held the lease and lost it, false otherwise.
+  // The elector sets `client`'s timeout before each request: give it a client of its own.
   bool run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading,
            const std::function<void()>& onStoppedLeading);
 
-  // One attempt; true when we hold the lease afterwards.
-  bool tryAcquireOrRenew();
+  // One attempt, its requests ending by `deadline`; true when we hold the lease afterwards.
+  bool tryAcquireOrRenew(std::chrono::steady_clock::time_point deadline);
   void release();
 
  private:
+  // Bounds the client's next request by `deadline`; false when no time is left.
+  bool boundBy(std::chrono::steady_clock::time_point deadline);
+  bool heldByAnother() const;
+
   Client& client_;
   LeaseConfig config_;
   Json observed_;  // the lease spec as last seen

@@ -46,6 +46,7 @@ bool Reflector::listAndReplace(WatchCancel& cancel) {
   {
     std::lock_guard lock(mu_);
     ++stats_.lists;
+    stats_.listError = page ? "" : page.error().what();
   }
   if (!page) {
     spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());

@@ -8,7 +8,7 @@
 namespace governor::kube {
 
 WorkQueue::WorkQueue(WorkQueueOptions options)
-    : options_(std::move(options)), tokens_(options_.burst), tokensAt_(options_.clock()) {}
+    : options_(std::move(options)), bucket_(options_.qps, options_.burst, options_.clock) {}
 
 void WorkQueue::add(const std::string& key) {
   std::lock_guard lock(mutex_);
@@ -22,7 +22,7 @@ void WorkQueue::addAfter(const std::string& key, Duration delay) {
 
 WorkQueue::Duration WorkQueue::addRateLimited(const std::string& key) {
   std::lock_guard lock(mutex_);
-  const Duration delay = std::max(backoff(key), takeToken());
+  const Duration delay = std::max<Duration>(backoff(key), bucket_.reserve());
   addAfterLocked(key, delay);
   return delay;
 }
@@ -117,17 +117,6 @@ WorkQueue::Duration WorkQueue::backoff(const std::string& key) {
   const double delay = std::ldexp(static_cast<double>(options_.baseDelay.count()), exponent);
   if (delay >= static_cast<double>(options_.maxDelay.count())) return options_.maxDelay;
   return Duration(static_cast<Duration::rep>(delay));
-}
-
-// Like golang.org/x/time/rate's Reserve: a token is always taken, and the delay is how
-// long the bucket needs to refill to that token.
-WorkQueue::Duration WorkQueue::takeToken() {
-  const TimePoint now = options_.clock();
-  const std::chrono::duration<double> elapsed = now - tokensAt_;
-  tokens_ = std::min<double>(options_.burst, tokens_ + elapsed.count() * options_.qps) - 1;
-  tokensAt_ = now;
-  if (tokens_ >= 0) return Duration::zero();
-  return std::chrono::round<Duration>(std::chrono::duration<double>(-tokens_ / options_.qps));
 }
 
 }  // namespace governor::kube

@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "kube/rate_limit.h"
+
 namespace governor::kube {
 
 struct WorkQueueOptions {
@@ -71,7 +73,6 @@ class WorkQueue {
   void addAfterLocked(const std::string& key, Duration delay);
   void addDue();
   Duration backoff(const std::string& key);
-  Duration takeToken();
 
   const WorkQueueOptions options_;
   mutable std::mutex mutex_;
@@ -82,8 +83,7 @@ class WorkQueue {
   std::set<std::pair<TimePoint, std::string>> waiting_;  // delayed adds by deadline
   std::unordered_map<std::string, TimePoint> deadlines_;  // the same, by key
   std::unordered_map<std::string, int> failures_;
-  double tokens_;
-  TimePoint tokensAt_;
+  TokenBucket bucket_;
   bool shuttingDown_ = false;
 };
 

@@ -29,6 +29,8 @@ namespace {
 
 // How long a workload's labels are kept before they are read again (docs/metrics-adapter.md).
 constexpr std::chrono::seconds kObjectTtl{30};
+// How often the request-header CA and allowed names are read again (docs/metrics-adapter.md).
+constexpr std::chrono::seconds kFrontProxyReloadInterval{30};
 
 using namespace governor;
 std::atomic<bool> stopping{false};
@@ -67,6 +69,9 @@ int main(int argc, char** argv) {
   std::string cacheAddressTemplate, redisAllowedCidrs, redisAllowedAddresses;
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
+  int maxReviewsInFlight = 8;
+  double kubeApiQps = 50;
+  int kubeApiBurst = 100;
   app.add_option("--kubeconfig", kubeconfig,
                  "Path to a kubeconfig; default: $KUBECONFIG, else in-cluster, else ~/.kube/config");
   app.add_option("--context", context, "kubeconfig context to use; default: its current-context");
@@ -84,10 +89,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--requestheader-client-ca-file", clientCa,
                  "CA of the front proxy's client certificate; default: read from "
-                 "kube-system/extension-apiserver-authentication");
+                 "kube-system/extension-apiserver-authentication. Either is read again every 30s, so a rotated CA "
+                 "needs no restart");
   app.add_option("--requestheader-allowed-names", allowedNames,
                  "Comma-separated CNs allowed as front proxy (empty = any the CA signed); default with the ConfigMap: "
-                 "its list");
+                 "its list, read again every 30s");
   app.add_option("--authorization-always-allow-paths", alwaysAllowPaths,
                  "Comma-separated non-resource paths (discovery) that every caller the front proxy names may GET "
                  "without a SubjectAccessReview; a trailing * matches a prefix. Metrics always need one (members of "
@@ -100,6 +106,19 @@ int main(int argc, char** argv) {
   app.add_option("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl,
                  "How long a SubjectAccessReview that denied a request is reused for the same request")
       ->capture_default_str();
+  app.add_option("--authorization-max-reviews-in-flight", maxReviewsInFlight,
+                 "SubjectAccessReviews waiting for the API server at once (each times out after 5s); a request that "
+                 "needs one more is answered 503 at once, so that an API server brownout cannot take every connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--kube-api-qps", kubeApiQps,
+                 "Requests a second to the API server (client-side limit; 429 and 503 are retried after their "
+                 "Retry-After); 0 = no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100000.0));
+  app.add_option("--kube-api-burst", kubeApiBurst, "Requests to the API server allowed at once above --kube-api-qps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
       ->capture_default_str();
   app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
@@ -155,22 +174,32 @@ int main(int argc, char** argv) {
 
   auto config = kube::loadDefaultConfig(kubeconfig, context);
   if (!config) return fail(config.error().what());
+  config->qps = kubeApiQps;
+  config->burst = kubeApiBurst;
   auto client = kube::Client::create(*config);
   if (!client) return fail(client.error().what());
 
-  adapter::FrontProxyConfig frontProxy;
-  if (clientCa.empty()) {
-    auto fromCluster = adapter::frontProxyFromCluster(**client);
-    if (!fromCluster) return fail(fromCluster.error().what());
-    frontProxy = *fromCluster;
-  } else {
-    std::ifstream in(clientCa);
-    if (!in) return fail("--requestheader-client-ca-file " + clientCa + ": cannot read");
-    frontProxy.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  if (!allowedNames.empty()) frontProxy.allowedNames = adapter::splitNonEmpty(allowedNames, ',');
-  auto auth = adapter::Authenticator::create(frontProxy);
+  // Whom the front proxy's certificate must come from: read at start, then again every
+  // kFrontProxyReloadInterval (a rotated CA).
+  auto frontProxySource = [&]() -> kube::Result<adapter::FrontProxyConfig> {
+    adapter::FrontProxyConfig c;
+    if (clientCa.empty()) {
+      auto fromCluster = adapter::frontProxyFromCluster(**client);
+      if (!fromCluster) return fromCluster.error();
+      c = *fromCluster;
+    } else {
+      std::ifstream in(clientCa);
+      if (!in) return kube::Error{kube::Status{0, "", "cannot read"}, "--requestheader-client-ca-file " + clientCa};
+      c.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    if (!allowedNames.empty()) c.allowedNames = adapter::splitNonEmpty(allowedNames, ',');
+    return c;
+  };
+  auto frontProxy = frontProxySource();
+  if (!frontProxy) return fail(frontProxy.error().what());
+  auto auth = adapter::Authenticator::create(*frontProxy);
   if (!auth) return fail("request-header CA: " + auth.error().status.message);
+  adapter::FrontProxyReloader frontProxyReloader(**auth, frontProxySource, kFrontProxyReloadInterval);
   // SubjectAccessReviews get a client of their own: a request waits on its review, so
   // that review times out after 5 s rather than the 30 s of other API calls.
   auto reviewConfig = *config;
@@ -178,7 +207,10 @@ int main(int argc, char** argv) {
   auto reviewClient = kube::Client::create(reviewConfig);
   if (!reviewClient) return fail(reviewClient.error().what());
   auto authorizer = adapter::Authorizer::create(
-      {.alwaysAllowPaths = adapter::splitNonEmpty(alwaysAllowPaths, ','), .allowedTtl = allowedTtl, .deniedTtl = deniedTtl},
+      {.alwaysAllowPaths = adapter::splitNonEmpty(alwaysAllowPaths, ','),
+       .allowedTtl = allowedTtl,
+       .deniedTtl = deniedTtl,
+       .maxReviewsInFlight = maxReviewsInFlight},
       adapter::subjectAccessReviews(**reviewClient));
   if (!authorizer) return fail("--authorization-always-allow-paths: " + authorizer.error().status.message);
 
@@ -247,7 +279,7 @@ int main(int argc, char** argv) {
                          .Add({});
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
-  auto https = adapter::AdapterServer::start(server, metricsApi, *auth, **authorizer, registry,
+  auto https = adapter::AdapterServer::start(server, metricsApi, **auth, **authorizer, registry,
                                             [&] { return serviceLevels.hasSynced() && credentials.hasSynced() && poller.rounds() > 0; });
   if (!https) return fail(https.error().status.message);
   while (!stopping && !(serviceLevels.waitForSync(std::chrono::milliseconds(200)) &&

@@ -24,17 +24,31 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
 Controller::~Controller() { stop(); }
 
 bool Controller::start(std::chrono::milliseconds timeout) {
-  informers_.startAll();
-  if (!informers_.waitForSync(timeout)) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return false;
+    informers_.startAll();
+  }
+  for (auto deadline = std::chrono::steady_clock::now() + timeout;
+       !informers_.waitForSync(std::chrono::milliseconds(100));) {
+    if (stopped_ || std::chrono::steady_clock::now() >= deadline) return false;
+  }
+  std::lock_guard lock(mu_);
+  if (stopped_) return false;
   synced_ = true;
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
   return true;
 }
 
 void Controller::stop() {
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    workers = std::move(workers_);
+  }
   queue_.shutDown();
-  for (auto& w : workers_) w.join();
-  workers_.clear();
+  for (auto& w : workers) w.join();
   informers_.stopAll();
 }
 

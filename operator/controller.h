@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "kube/client.h"
@@ -28,11 +29,16 @@ class Controller {
   Controller(kube::Client& client, Metrics& metrics, ControllerOptions options);
   ~Controller();
 
-  // Starts informers and workers; returns once the caches have synced (or after
-  // `timeout`, returning false).
+  // Starts the informers, waits for their caches, then starts the workers and returns
+  // true. Returns false when the caches did not sync within `timeout` or stop() came
+  // first (stop() may be called from another thread while start() waits).
   bool start(std::chrono::milliseconds timeout);
+  // Stops the workers (each finishes its reconcile first) and the informers; for good.
   void stop();
+  bool stopped() const { return stopped_; }
   bool synced() const { return synced_; }
+  // The informers that have not synced, and why (Informers::unsynced).
+  std::vector<std::string> unsynced() const { return informers_.unsynced(); }
 
  private:
   void work();
@@ -42,8 +48,10 @@ class Controller {
   kube::Informers informers_;
   kube::WorkQueue queue_;
   Reconciler reconciler_;
+  std::mutex mu_;  // guards workers_ and the start of the informers against stop()
   std::vector<std::thread> workers_;
   std::atomic<bool> synced_{false};
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace governor::op

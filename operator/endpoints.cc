@@ -19,12 +19,12 @@ kube::Result<std::unique_ptr<Endpoints>> Endpoints::metrics(const std::string& b
 }
 
 kube::Result<std::unique_ptr<Endpoints>> Endpoints::health(const std::string& bindAddress,
-                                                           std::function<bool()> ready) {
-  return serve(bindAddress, [ready](const kube::HttpRequest& req) {
+                                                           std::function<std::string()> notReady) {
+  return serve(bindAddress, [notReady](const kube::HttpRequest& req) {
     if (req.path == "/healthz") return kube::HttpResponse{200, "text/plain", "ok"};
     if (req.path != "/readyz") return kNotFound;
-    bool ok = ready();
-    return kube::HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok" : "informers not synced"};
+    auto why = notReady();
+    return kube::HttpResponse{why.empty() ? 200 : 503, "text/plain", why.empty() ? "ok" : why};
   });
 }
 

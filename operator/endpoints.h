@@ -18,8 +18,10 @@ class Endpoints {
   // bindAddress "host:port" or ":port"; "0" turns it off.
   static kube::Result<std::unique_ptr<Endpoints>> metrics(const std::string& bindAddress,
                                                           std::shared_ptr<prometheus::Registry> registry);
+  // /healthz answers 200 while the process runs; /readyz 200, or 503 with what
+  // `notReady` returns when that is not empty (the reason, for kubectl describe).
   static kube::Result<std::unique_ptr<Endpoints>> health(const std::string& bindAddress,
-                                                         std::function<bool()> ready);
+                                                         std::function<std::string()> notReady);
   int port() const { return server_ ? server_->port() : 0; }
 
  private:

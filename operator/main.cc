@@ -39,16 +39,31 @@ struct RunOptions {
   int resyncSeconds = 600;
   int statusRefreshSeconds = 30;
   op::BacklogApi backlogApi = op::BacklogApi::External;
+  int cacheSyncTimeoutSeconds = 120;
+  double kubeApiQps = 50;
+  int kubeApiBurst = 100;
+  int leaseDurationSeconds = 15;
+  int renewDeadlineSeconds = 10;
+  int retryPeriodSeconds = 2;
 };
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
 
 int run(const RunOptions& o) {
   auto config = kube::loadDefaultConfig(o.kubeconfig, o.context);
   if (!config) return fail(config.error().what());
+  config->qps = o.kubeApiQps;
+  config->burst = o.kubeApiBurst;
   auto client = kube::Client::create(*config);
   if (!client) return fail(client.error().what());
   op::Metrics metrics;
   api::registerBuildInfo(*metrics.registry());
-  (*client)->setRequestObserver([&metrics](const std::string& verb, int code) { metrics.countRequest(verb, code); });
+  auto countRequest = [&metrics](const std::string& verb, int code) { metrics.countRequest(verb, code); };
+  (*client)->setRequestObserver(countRequest);
   auto metricsEndpoint = op::Endpoints::metrics(o.metricsAddress, metrics.registry());
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,
@@ -57,30 +72,56 @@ int run(const RunOptions& o) {
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
-  auto health = op::Endpoints::health(o.healthAddress, [&] { return standingBy || controller.synced(); });
+  auto health = op::Endpoints::health(o.healthAddress, [&]() -> std::string {
+    if (standingBy || controller.synced()) return "";
+    return "informers not synced: " + joined(controller.unsynced());
+  });
   if (!health) return fail("--health-probe-bind-address: " + health.error().status.message);
 
   std::signal(SIGTERM, [](int) { stopping = true; });
   std::signal(SIGINT, [](int) { stopping = true; });
+  // Runs on a thread of its own, which stop() ends at once while it waits for the caches.
+  std::atomic<bool> syncTimedOut{false};
   auto startControllers = [&] {
     standingBy = false;
     metrics.setLeader(true);
-    if (!controller.start(std::chrono::minutes(2))) spdlog::error("informers did not sync within 2 minutes");
-    spdlog::info("operator started (namespace: {})", o.namespaceName.empty() ? "all" : o.namespaceName);
+    if (controller.start(std::chrono::seconds(o.cacheSyncTimeoutSeconds))) {
+      spdlog::info("operator started (namespace: {})", o.namespaceName.empty() ? "all" : o.namespaceName);
+    } else if (!controller.stopped()) {
+      syncTimedOut = true;
+      stopping = true;
+    }
+  };
+  // Whatever ends the work (a lost lease, a stop), no write goes out after it.
+  auto stopControllers = [&] {
+    (*client)->refuseWrites();
+    controller.stop();
   };
   bool lost = false;
   if (o.leaderElect) {
     auto ns = o.leaderElectionNamespace.empty() ? config->namespaceName : o.leaderElectionNamespace;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    kube::LeaderElector elector(**client, {ns, "governor-operator", std::string(host) + "_" + std::to_string(getpid())});
-    lost = elector.run(stopping, startControllers, [&] { controller.stop(); });
+    // A client of its own: the elector bounds each of its requests by the renew deadline.
+    auto leaseClient = kube::Client::create(*config);
+    if (!leaseClient) return fail(leaseClient.error().what());
+    (*leaseClient)->setRequestObserver(countRequest);
+    kube::LeaderElector elector(**leaseClient,
+                                {ns, "governor-operator", std::string(host) + "_" + std::to_string(getpid()),
+                                 std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
+                                 std::chrono::seconds(o.retryPeriodSeconds)});
+    lost = elector.run(stopping, startControllers, stopControllers);
   } else {
-    startControllers();
+    std::thread leading(startControllers);
     while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    controller.stop();
+    stopControllers();
+    leading.join();
   }
   if (lost) return fail("lost the leader lease; exiting so that a restart can compete again");
+  if (syncTimedOut) {
+    return fail("informers did not sync within " + std::to_string(o.cacheSyncTimeoutSeconds) +
+                "s (--cache-sync-timeout): " + joined(controller.unsynced()));
+  }
   spdlog::info("operator stopped");
   return 0;
 }
@@ -107,6 +148,31 @@ int main(int argc, char** argv) {
                "Run only while holding the coordination.k8s.io Lease governor-operator (for several replicas)");
   app.add_option("--leader-election-namespace", o.leaderElectionNamespace,
                  "Namespace of the Lease; default: the kubeconfig's or the pod's namespace");
+  app.add_option("--leader-elect-lease-duration", o.leaseDurationSeconds,
+                 "Seconds a standby waits after the last renewal it saw before it takes the Lease")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 3600));
+  app.add_option("--leader-elect-renew-deadline", o.renewDeadlineSeconds,
+                 "Seconds the leader keeps trying to renew (each request cut off when they are up) before it stops "
+                 "writing and exits 1; below the lease duration")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--leader-elect-retry-period", o.retryPeriodSeconds, "Seconds between attempts to take or renew the Lease")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--cache-sync-timeout", o.cacheSyncTimeoutSeconds,
+                 "Seconds the leader waits for its informers' first list (until then /readyz answers 503 naming those "
+                 "not synced and why) before it exits 1")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--kube-api-qps", o.kubeApiQps,
+                 "Requests a second to the API server (client-side limit; 429 and 503 are retried after their "
+                 "Retry-After); 0 = no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100000.0));
+  app.add_option("--kube-api-burst", o.kubeApiBurst, "Requests to the API server allowed at once above --kube-api-qps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--workers", o.workers, "ServiceLevels reconciled in parallel")->capture_default_str()->check(
       CLI::Range(1, 64));
   app.add_option("--resync-period", o.resyncSeconds, "Seconds between full resyncs of every ServiceLevel")
@@ -159,5 +225,9 @@ int main(int argc, char** argv) {
     return op::render(render);
   }
   if (validateCmd->parsed()) return op::validate(files);
+  if (o.renewDeadlineSeconds >= o.leaseDurationSeconds || o.retryPeriodSeconds >= o.renewDeadlineSeconds) {
+    return fail("--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
+                "--leader-elect-lease-duration");
+  }
   return run(o);
 }

@@ -8,6 +8,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
 
 namespace governor::adapter {
 namespace {
@@ -77,7 +78,7 @@ kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client) {
   return c;
 }
 
-kube::Result<Authenticator> Authenticator::create(FrontProxyConfig config) {
+kube::Result<std::shared_ptr<const Authenticator::Trust>> Authenticator::trustOf(FrontProxyConfig config) {
   std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
   BIO* bio = BIO_new_mem_buf(config.clientCaPem.data(), static_cast<int>(config.clientCaPem.size()));
   int added = 0;
@@ -87,49 +88,104 @@ kube::Result<Authenticator> Authenticator::create(FrontProxyConfig config) {
   }
   BIO_free(bio);
   if (added == 0) return kube::Error{kube::Status{0, "Invalid", "the request-header CA holds no PEM certificate"}, ""};
-  Authenticator a;
-  a.config_ = std::move(config);
-  a.store_ = std::move(store);
+  return std::make_shared<const Trust>(Trust{std::move(config), std::move(store)});
+}
+
+kube::Result<std::unique_ptr<Authenticator>> Authenticator::create(FrontProxyConfig config) {
+  auto trust = trustOf(std::move(config));
+  if (!trust) return trust.error();
+  std::unique_ptr<Authenticator> a(new Authenticator());
+  a->trust_ = std::move(*trust);
   return a;
 }
 
+kube::Outcome Authenticator::update(FrontProxyConfig config) {
+  auto trust = trustOf(std::move(config));
+  if (!trust) return trust.error();
+  std::lock_guard lock(mu_);
+  trust_ = std::move(*trust);
+  return kube::Ok{};
+}
+
+std::shared_ptr<const Authenticator::Trust> Authenticator::trust() const {
+  std::lock_guard lock(mu_);
+  return trust_;
+}
+
+FrontProxyConfig Authenticator::config() const { return trust()->config; }
+
 kube::Result<Caller> Authenticator::authenticate(const SSL* ssl, const Headers& headers) const {
   if (!ssl) return unauthorized("not a TLS connection");
+  const auto trust = this->trust();
+  const auto& config = trust->config;
   std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get_peer_certificate(ssl), X509_free);
   if (!peer) return unauthorized("no client certificate: only the kube-apiserver's front proxy may call");
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
-  X509_STORE_CTX_init(ctx.get(), store_.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
+  X509_STORE_CTX_init(ctx.get(), trust->store.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
   if (X509_verify_cert(ctx.get()) != 1) {
     return unauthorized(std::string("client certificate not signed by the request-header CA: ") +
                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
   }
   auto cn = commonName(peer.get());
-  const auto& allowed = config_.allowedNames;
+  const auto& allowed = config.allowedNames;
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), cn) == allowed.end()) {
     return unauthorized("client certificate CN \"" + cn + "\" is not an allowed request-header name");
   }
   // As k8s.io/apiserver reads them: the first user header that has a value, every value
   // of every group header, and every header under an extra prefix.
   Caller caller;
-  for (const auto& name : config_.usernameHeaders) {
+  for (const auto& name : config.usernameHeaders) {
     for (const auto& [h, value] : headers) {
       if (caller.user.empty() && sameName(h, name)) caller.user = value;
     }
   }
   if (caller.user.empty()) return unauthorized("the front proxy named no user");
-  for (const auto& name : config_.groupHeaders) {
+  for (const auto& name : config.groupHeaders) {
     for (const auto& [h, value] : headers) {
       if (sameName(h, name) && !value.empty()) caller.groups.push_back(value);
     }
   }
-  for (const auto& prefix : config_.extraHeaderPrefixes) {
+  for (const auto& prefix : config.extraHeaderPrefixes) {
     for (const auto& [h, value] : headers) {
       if (!startsWithIgnoringCase(h, prefix)) continue;
       caller.extra[percentDecoded(lower(h.substr(prefix.size())))].push_back(value);
     }
   }
   return caller;
+}
+
+FrontProxyReloader::FrontProxyReloader(Authenticator& auth, Source source, std::chrono::milliseconds interval)
+    : auth_(auth), source_(std::move(source)), interval_(interval), thread_([this] {
+        std::unique_lock lock(mu_);
+        while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
+          lock.unlock();
+          reloadOnce();
+          lock.lock();
+        }
+      }) {}
+
+FrontProxyReloader::~FrontProxyReloader() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void FrontProxyReloader::reloadOnce() {
+  auto next = source_();
+  if (!next) {
+    spdlog::warn("front proxy: cannot re-read the request-header CA, keeping the one in use: {}", next.error().what());
+    return;
+  }
+  if (*next == auth_.config()) return;
+  if (auto updated = auth_.update(*next); !updated) {
+    spdlog::warn("front proxy: keeping the request-header CA in use: {}", updated.error().what());
+    return;
+  }
+  spdlog::info("front proxy: request-header CA or allowed names changed; now trusting the new ones");
 }
 
 }  // namespace governor::adapter

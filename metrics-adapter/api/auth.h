@@ -4,7 +4,12 @@
 // the headers mean nothing and the caller is refused.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +28,8 @@ struct FrontProxyConfig {
   std::vector<std::string> usernameHeaders{"X-Remote-User"};
   std::vector<std::string> groupHeaders{"X-Remote-Group"};
   std::vector<std::string> extraHeaderPrefixes{"X-Remote-Extra-"};
+
+  bool operator==(const FrontProxyConfig&) const = default;
 };
 
 // Reads kube-system/extension-apiserver-authentication, as every aggregated API server
@@ -40,15 +47,52 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class Authenticator {
  public:
-  static kube::Result<Authenticator> create(FrontProxyConfig config);
+  static kube::Result<std::unique_ptr<Authenticator>> create(FrontProxyConfig config);
+
+  // Trusts `config` from the next request on (a rotated request-header CA, other allowed
+  // names). A CA bundle without a certificate is an error and changes nothing.
+  kube::Outcome update(FrontProxyConfig config);
+  FrontProxyConfig config() const;
 
   // `ssl` is the connection (its verified peer chain is read). Header names match
   // case-insensitively. Errors say why, for the 401's message.
   kube::Result<Caller> authenticate(const SSL* ssl, const Headers& headers) const;
 
  private:
-  FrontProxyConfig config_;
-  std::shared_ptr<X509_STORE> store_;
+  struct Trust {
+    FrontProxyConfig config;
+    std::shared_ptr<X509_STORE> store;
+  };
+  static kube::Result<std::shared_ptr<const Trust>> trustOf(FrontProxyConfig config);
+  Authenticator() = default;
+  std::shared_ptr<const Trust> trust() const;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const Trust> trust_;  // swapped whole; a request keeps the one it began with
+};
+
+// Keeps an Authenticator as its source says: re-reads `source` (the ConfigMap, or the
+// flags' file) every `interval` on a thread of its own and applies a change, so that a
+// rotated front-proxy CA is trusted, and a removed one refused, without a restart. A
+// failed read keeps the trust there is.
+class FrontProxyReloader {
+ public:
+  using Source = std::function<kube::Result<FrontProxyConfig>()>;
+  FrontProxyReloader(Authenticator& auth, Source source, std::chrono::milliseconds interval);
+  ~FrontProxyReloader();
+  FrontProxyReloader(const FrontProxyReloader&) = delete;
+  FrontProxyReloader& operator=(const FrontProxyReloader&) = delete;
+
+ private:
+  void reloadOnce();
+
+  Authenticator& auth_;
+  Source source_;
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace governor::adapter

@@ -101,11 +101,19 @@ kube::Outcome Authorizer::authorize(const Caller& caller, const std::string& pat
   const auto key = review["spec"].dump();
   auto decision = cache_.get(key, std::chrono::steady_clock::now());
   if (!decision) {
+    auto unavailable = [](const std::string& why) {
+      return kube::Error{kube::Status{503, "ServiceUnavailable", "authorization is unavailable: " + why}, ""};
+    };
+    if (++inFlight_ > options_.maxReviewsInFlight) {
+      --inFlight_;
+      return unavailable(std::to_string(options_.maxReviewsInFlight) +
+                         " SubjectAccessReviews are waiting for the API server already");
+    }
     auto answer = review_(review);
+    --inFlight_;
     if (!answer) {
       spdlog::warn("authorization of {} for user {} failed: {}", path, caller.user, answer.error().what());
-      return kube::Error{
-          kube::Status{503, "ServiceUnavailable", "authorization is unavailable: " + answer.error().what()}, ""};
+      return unavailable(answer.error().what());
     }
     const auto status = answer->value("status", nlohmann::json::object());
     decision = Decision{status.value("allowed", false), status.value("reason", "")};

@@ -4,6 +4,7 @@
 // cache of the answers so that polling HPAs do not cost a review per request.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -69,6 +70,10 @@ struct AuthorizerOptions {
   std::chrono::milliseconds allowedTtl{10'000};
   std::chrono::milliseconds deniedTtl{10'000};
   size_t cacheSize = 10'000;
+  // Reviews waiting for the API server at once; a request that would need one more is
+  // answered 503 at once, so that an API server brownout ties up a few of the server's
+  // connection threads, not all of them.
+  int maxReviewsInFlight = 8;
 };
 
 class Authorizer {
@@ -78,8 +83,8 @@ class Authorizer {
 
   // Ok when `caller` may GET `path`: an always-allowed path, a member of system:masters
   // (whom the kube-apiserver allows everything), or a review that allowed it. Otherwise
-  // 403 Forbidden, or 503 ServiceUnavailable when the review could not be made: a failed
-  // review never lets a request through.
+  // 403 Forbidden, or 503 ServiceUnavailable when the review could not be made (failed,
+  // or maxReviewsInFlight already waiting): a failed review never lets a request through.
   kube::Outcome authorize(const Caller& caller, const std::string& path);
 
  private:
@@ -89,6 +94,7 @@ class Authorizer {
   AuthorizerOptions options_;
   AccessReviewer review_;
   ExpiringCache<Decision> cache_;  // each answer for the TTL of its kind
+  std::atomic<int> inFlight_{0};
 };
 
 }  // namespace governor::adapter

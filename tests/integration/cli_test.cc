@@ -33,7 +33,9 @@ void expectRefused(const std::string& command, const std::string& message) {
 TEST(CommandLine, HelpDescribesEveryFlag) {
   expectHelpNames(kOperator, {"--kubeconfig", "--namespace", "--metrics-bind-address", "--health-probe-bind-address",
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
-                              "--status-refresh-period", "--log-level", "--log-format", "--version", "render", "validate"});
+                              "--status-refresh-period", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
+                              "--leader-elect-retry-period", "--cache-sync-timeout", "--kube-api-qps",
+                              "--kube-api-burst", "--log-level", "--log-format", "--version", "render", "validate"});
   expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--only", "hpa, quota, cache", "rules",
                                           "dashboard"});
   expectHelpNames(kOperator + " validate", {"-f", "--filename"});
@@ -41,12 +43,18 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
                              "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
                              "--redis-allowed-cidrs", "--redis-allowed-addresses",
-                             "--authorization-always-allow-paths", "--log-level", "--log-format", "--version"});
+                             "--authorization-always-allow-paths", "--authorization-max-reviews-in-flight",
+                             "--kube-api-qps", "--kube-api-burst", "--requestheader-client-ca-file",
+                             "--requestheader-allowed-names", "--log-level", "--log-format", "--version"});
 }
 
 TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kOperator + " --bogus", "--bogus");
   expectRefused(kOperator + " --workers 0", "--workers");
+  expectRefused(kOperator + " --leader-elect-renew-deadline 20",
+                "--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
+                "--leader-elect-lease-duration");
+  expectRefused(kAdapter + " --kube-api-burst 0", "--kube-api-burst");
   expectRefused(kOperator + " render -f /nonexistent.yaml", "cannot read /nonexistent.yaml");
   expectRefused(kOperator + " --log-level loud --kubeconfig /dev/null", "--log-level \"loud\"");
   expectRefused(kAdapter + " --bogus", "--bogus");

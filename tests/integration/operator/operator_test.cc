@@ -608,5 +608,81 @@ TEST_F(OperatorTest, AStandbyReplicaIsReadyAndTakesOverWhenTheLeaderStops) {
   EXPECT_EQ(second->stop(), 0);
 }
 
+// A leader whose Lease another holder takes (a partition healed, an admin's edit) stops
+// writing and exits 1 within its renew deadline, so that its restart competes again; it
+// never writes the Lease again.
+TEST_F(OperatorTest, ALeaderWhoseLeaseIsTakenStopsWritingAndExitsNonZero) {
+  BackgroundProcess leader({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--leader-elect",
+                            "--leader-election-namespace", ns_->name(), "--namespace", ns_->name(),
+                            "--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4",
+                            "--leader-elect-retry-period", "1", "--metrics-bind-address", "127.0.0.1:18480",
+                            "--health-probe-bind-address", "127.0.0.1:18481", "--log-format", "text"},
+                           std::string(GOVERNOR_BINARY_DIR) + "/operator-lease-taken.log");
+  const kube::Resource leases{"coordination.k8s.io", "v1", "leases", true};
+  ASSERT_TRUE(eventually([&] { return run("curl -sf http://127.0.0.1:18481/readyz").status == 0; }))
+      << tail(leader.logFile());
+  auto lease = client_->get(leases, ns_->name(), "governor-operator");
+  ASSERT_TRUE(lease.ok()) << lease.error().what();
+  (*lease)["spec"]["holderIdentity"] = "intruder";
+  (*lease)["spec"]["leaseDurationSeconds"] = 3600;
+  auto taken = client_->update(leases, *lease);
+  ASSERT_TRUE(taken.ok()) << taken.error().what();
+  auto takenAt = std::chrono::steady_clock::now();
+
+  ASSERT_TRUE(eventually([&] { return !leader.running(); }, std::chrono::seconds(8))) << tail(leader.logFile());
+  EXPECT_LT(std::chrono::steady_clock::now() - takenAt, std::chrono::seconds(5)) << "within the 4 s renew deadline";
+  EXPECT_EQ(leader.stop(), 1);
+  EXPECT_NE(leader.log().find("lost the leader lease"), std::string::npos) << tail(leader.logFile());
+  auto after = client_->get(leases, ns_->name(), "governor-operator");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)["metadata"]["resourceVersion"], (*taken)["metadata"]["resourceVersion"])
+      << "the old leader wrote the Lease after losing it: " << after->dump();
+}
+
+// An operator whose informers cannot list (here: a ServiceAccount without any RBAC) is not
+// ready and says why, exits 1 after --cache-sync-timeout, and stops at once on SIGTERM
+// while it waits.
+TEST_F(OperatorTest, InformersThatNeverSyncAreReportedAndEndTheProcess) {
+  const std::string sa = "operator-no-rbac-" + ns_->name();
+  ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
+  ASSERT_TRUE(client_->create({"", "v1", "serviceaccounts", true}, "governor",
+                              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
+                  .ok());
+  TempDir dir("operator-no-rbac");
+  auto kubeconfig = writeServiceAccountKubeconfig(dir.path().string(), sa);
+  ASSERT_EQ(kubeconfig.status, 0) << kubeconfig.output;
+  auto start = [&](const std::string& syncTimeout) {
+    return std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{GOVERNOR_OPERATOR_BINARY, "--kubeconfig", dir.file(sa + ".kubeconfig"), "--namespace",
+                                 ns_->name(), "--cache-sync-timeout", syncTimeout, "--metrics-bind-address", "0",
+                                 "--health-probe-bind-address", "127.0.0.1:18581", "--log-format", "text"},
+        std::string(GOVERNOR_BINARY_DIR) + "/operator-no-rbac.log");
+  };
+
+  auto waiting = start("6");
+  CommandResult readyz;
+  ASSERT_TRUE(eventually([&] {
+    readyz = run("curl -s -w ' %{http_code}' http://127.0.0.1:18581/readyz");
+    return readyz.output.find("403") != std::string::npos;
+  }, std::chrono::seconds(5))) << readyz.output << tail(waiting->logFile());
+  EXPECT_NE(readyz.output.find("informers not synced: "), std::string::npos) << readyz.output;
+  EXPECT_NE(readyz.output.find("servicelevels.governor.io (GET /apis/governor.io/v1alpha1/namespaces/" + ns_->name()),
+            std::string::npos)
+      << readyz.output;
+  EXPECT_TRUE(readyz.output.ends_with(" 503")) << readyz.output;
+  ASSERT_TRUE(eventually([&] { return !waiting->running(); }, std::chrono::seconds(10))) << tail(waiting->logFile());
+  EXPECT_EQ(waiting->stop(), 1);
+  EXPECT_NE(waiting->log().find("informers did not sync within 6s (--cache-sync-timeout): "), std::string::npos)
+      << tail(waiting->logFile());
+
+  auto stopped = start("600");
+  ASSERT_TRUE(eventually([&] { return run("curl -s http://127.0.0.1:18581/readyz").output.find("403") !=
+                                      std::string::npos; }, std::chrono::seconds(5)));
+  auto sigterm = std::chrono::steady_clock::now();
+  EXPECT_EQ(stopped->stop(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - sigterm, std::chrono::seconds(2)) << "SIGTERM while waiting for sync";
+  client_->remove({"", "v1", "serviceaccounts", true}, "governor", sa);
+}
+
 }  // namespace
 }  // namespace governor::testing

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
 #include "unit/support/http_attacks.h"
+#include "unit/support/local_server.h"
 
 namespace governor::adapter {
 namespace {
@@ -241,7 +243,7 @@ class AdapterServerTest : public ::testing::Test {
     config.allowedNames = {"front-proxy-client"};
     auto a = Authenticator::create(config);
     ASSERT_TRUE(a) << a.error().what();
-    auth = std::make_unique<Authenticator>(std::move(*a));
+    auth = std::move(*a);
   }
 
   void TearDown() override {
@@ -401,7 +403,7 @@ TEST_F(AdapterServerTest, EmptyAllowedNamesAcceptsAnyCnOfTheCa) {
   config.clientCaPem = certPem(pki().frontProxyCa);
   auto a = Authenticator::create(config);
   ASSERT_TRUE(a) << a.error().what();
-  auth = std::make_unique<Authenticator>(std::move(*a));
+  auth = std::move(*a);
   startServer();
   auto intruder = get(kDiscovery, &pki().intruder);
   ASSERT_TRUE(intruder) << httplib::to_string(intruder.error());
@@ -415,6 +417,55 @@ TEST_F(AdapterServerTest, CaCertificateAsClientIsUnauthorized) {
   auto r = get(kDiscovery, &pki().frontProxyCa);
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 401) << r->body;
+}
+
+// A front-proxy CA rotation as the kube-apiserver makes it: the ConfigMap's bundle gains
+// the new CA, later loses the old one. Requests follow it without a restart.
+TEST_F(AdapterServerTest, ARotatedRequestHeaderCaInTheConfigMapIsTrustedWithoutARestart) {
+  const Pair newCa = makeCert("front-proxy-ca-2", 10, Role::CA);
+  const Pair newClient = makeCert("front-proxy-client", 11, Role::Client, &newCa);
+  std::mutex mu;
+  std::string bundle = certPem(pki().frontProxyCa);
+  testing::LocalServer api;
+  api.server().Get("/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
+                   [&](const httplib::Request&, httplib::Response& res) {
+                     std::lock_guard lock(mu);
+                     nlohmann::json cm = {{"data",
+                                           {{"requestheader-client-ca-file", bundle},
+                                            {"requestheader-allowed-names", R"(["front-proxy-client"])"}}}};
+                     res.set_content(cm.dump(), "application/json");
+                   });
+  api.start();
+  kube::Config config;
+  config.server = api.url();
+  auto client = std::move(kube::Client::create(config)).value();
+  startServer();
+  FrontProxyReloader reloader(*auth, [&] { return frontProxyFromCluster(*client); }, 50ms);
+  auto status = [&](const Pair& cert) {
+    auto r = get(kDiscovery, &cert);
+    return r ? r->status : 0;
+  };
+  auto eventually = [](const std::function<bool()>& done) {
+    for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
+      if (done()) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  EXPECT_EQ(status(pki().frontProxyClient), 200);
+  EXPECT_EQ(status(newClient), 401);
+  {
+    std::lock_guard lock(mu);
+    bundle += certPem(newCa);
+  }
+  EXPECT_TRUE(eventually([&] { return status(newClient) == 200; })) << "the new CA is trusted";
+  EXPECT_EQ(status(pki().frontProxyClient), 200) << "and the old one still, while the bundle holds both";
+  {
+    std::lock_guard lock(mu);
+    bundle = certPem(newCa);
+  }
+  EXPECT_TRUE(eventually([&] { return status(pki().frontProxyClient) == 401; })) << "the removed CA is refused";
+  EXPECT_EQ(status(newClient), 200);
 }
 
 // ---------------------------------------------------------------------------------------

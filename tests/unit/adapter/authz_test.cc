@@ -4,6 +4,9 @@
 #include "metrics-adapter/api/authz.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -191,6 +194,44 @@ TEST(AuthorizerTest, AFailedReviewIsUnavailableNeverAllowedAndNotCached) {
   reviews.fail = false;
   EXPECT_TRUE(authorizer->authorize(kAlice, kExternal));
   EXPECT_EQ(reviews.seen.size(), 2u);
+}
+
+// An API server brownout: reviews hang. Only maxReviewsInFlight requests wait on one; the
+// next is answered 503 at once instead of taking another of the server's threads.
+TEST(AuthorizerTest, ReviewsBeyondTheInFlightLimitAreUnavailableAtOnce) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int waiting = 0;
+  auto authorizer = std::move(Authorizer::create({.maxReviewsInFlight = 2}, [&](const json&) -> kube::Result<json> {
+                                std::unique_lock lock(mu);
+                                ++waiting;
+                                cv.notify_all();
+                                cv.wait_for(lock, 30s, [&] { return release; });
+                                return json{{"status", {{"allowed", true}}}};
+                              })).value();
+  std::vector<std::thread> slow;
+  for (const char* user : {"a", "b"}) {
+    slow.emplace_back([&, user] { EXPECT_TRUE(authorizer->authorize({user, {}, {}}, kExternal)); });
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return waiting == 2; }));
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto out = authorizer->authorize({"c", {}, {}}, kExternal);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().status.code, 503);
+  EXPECT_EQ(out.error().status.message,
+            "authorization is unavailable: 2 SubjectAccessReviews are waiting for the API server already");
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : slow) t.join();
+  EXPECT_TRUE(authorizer->authorize({"c", {}, {}}, kExternal)) << "once they are answered, reviews go on";
 }
 
 TEST(AuthorizerTest, DiscoveryAndSystemMastersNeedNoReview) {

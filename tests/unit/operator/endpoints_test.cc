@@ -1,6 +1,7 @@
 // The operator's /healthz, /readyz and /metrics endpoints, and what they do with requests
 // from anyone who reaches the pod: a gzip bomb and a request line without end are refused
 // without growing memory.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -24,11 +25,13 @@ std::string get(int port, const std::string& path) {
 
 TEST(Endpoints, HealthAndReadinessFollowTheReadyFunction) {
   std::atomic<bool> ready{false};
-  auto health = Endpoints::health("127.0.0.1:0", [&] { return ready.load(); });
+  auto health = Endpoints::health("127.0.0.1:0", [&] { return ready ? "" : std::string("informers not synced: x"); });
   ASSERT_TRUE(health) << health.error().what();
   int port = (*health)->port();
   EXPECT_EQ(statusOf(get(port, "/healthz")), 200);
-  EXPECT_EQ(statusOf(get(port, "/readyz")), 503);
+  auto notReady = get(port, "/readyz");
+  EXPECT_EQ(statusOf(notReady), 503);
+  EXPECT_THAT(notReady, ::testing::HasSubstr("informers not synced: x")) << "the reason, for kubectl describe";
   ready = true;
   EXPECT_EQ(statusOf(get(port, "/readyz")), 200);
   EXPECT_EQ(statusOf(get(port, "/metrics")), 404);
@@ -43,16 +46,16 @@ TEST(Endpoints, MetricsAreServedInTheTextFormat) {
 }
 
 TEST(Endpoints, ABadBindAddressIsAnErrorNamingIt) {
-  auto bad = Endpoints::health("nowhere", [] { return true; });
+  auto bad = Endpoints::health("nowhere", [] { return std::string(); });
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().status.message, "bind address \"nowhere\": use host:port or :port");
-  auto off = Endpoints::health("0", [] { return true; });
+  auto off = Endpoints::health("0", [] { return std::string(); });
   ASSERT_TRUE(off);
   EXPECT_EQ((*off)->port(), 0) << "0 turns it off";
 }
 
 TEST(Endpoints, AGzipPostOrAnEndlessRequestLineNeverGrowsMemory) {
-  auto health = Endpoints::health("127.0.0.1:0", [] { return true; });
+  auto health = Endpoints::health("127.0.0.1:0", [] { return std::string(); });
   ASSERT_TRUE(health) << health.error().what();
   int port = (*health)->port();
   auto bomb = testing::gzipBomb(256 * kMiB);

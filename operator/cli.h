@@ -12,6 +12,7 @@ struct RenderCommand {
   std::string file;  // "-" for standard input
   bool prometheusRuleCrd = true;
   std::string only;  // one of renderParts(), or "" for every object
+  bool rulesNamespaceMatcher = false;  // withNamespaceMatchers, as the operator's flag
 };
 
 // What --only may name: hpa, quota, cache, rules, dashboard.

@@ -20,6 +20,7 @@ struct ControllerOptions {
   int workers = 2;
   std::chrono::milliseconds resyncPeriod{std::chrono::minutes(10)};
   std::chrono::milliseconds statusRefreshPeriod{std::chrono::seconds(30)};
+  bool rulesNamespaceMatcher = false;  // Reconciler::setRulesNamespaceMatcher
 };
 
 class Controller {

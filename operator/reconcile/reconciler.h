@@ -42,6 +42,8 @@ class Reconciler {
   // How often a ServiceLevel with a cache is looked at again so that status.cache.hitRatio
   // follows the measurement (nothing else changes when only the ratio does); 0 = never.
   void setStatusRefreshPeriod(std::chrono::milliseconds period) { statusRefresh_ = period; }
+  // Whether the rules read only the ServiceLevel's namespace (withNamespaceMatchers).
+  void setRulesNamespaceMatcher(bool on) { rulesNamespaceMatcher_ = on; }
 
   // Creates the informers the reconciler reads from; `onOwner` is called with the key of
   // the ServiceLevel whose child changed.
@@ -87,6 +89,7 @@ class Reconciler {
   Metrics& metrics_;
   Clock clock_;
   std::chrono::milliseconds statusRefresh_{0};
+  bool rulesNamespaceMatcher_ = false;
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

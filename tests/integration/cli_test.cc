@@ -33,9 +33,10 @@ void expectRefused(const std::string& command, const std::string& message) {
 TEST(CommandLine, HelpDescribesEveryFlag) {
   expectHelpNames(kOperator, {"--kubeconfig", "--namespace", "--metrics-bind-address", "--health-probe-bind-address",
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
-                              "--status-refresh-period", "--log-level", "--log-format", "--version", "render", "validate"});
-  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--only", "hpa, quota, cache", "rules",
-                                          "dashboard"});
+                              "--status-refresh-period", "--rules-namespace-matcher", "--log-level", "--log-format",
+                              "--version", "render", "validate"});
+  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher", "--only",
+                                          "hpa, quota, cache", "rules", "dashboard"});
   expectHelpNames(kOperator + " validate", {"-f", "--filename"});
   expectHelpNames(kAdapter, {"--kubeconfig", "--namespace", "--bind-address", "--secure-port", "--tls-cert-file",
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",

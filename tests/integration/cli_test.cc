@@ -152,7 +152,13 @@ TEST(ServiceLevelFiles, RenderRefusesWhatTheApiServerOrPrometheusWould) {
             "      totalQuery: sum(rate(http_requests_total[5m]))\n",
             "spec.objectives.availability.totalQuery: totalQuery must use {{.window}} as its range"},
            {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'h_bucket{job=\"a}'}\n",
-            "spec.objectives.latency.histogram: invalid PromQL: 1:14: unterminated quoted string"},
+            "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
+            "http_request_duration_seconds_bucket{job=\"x\"}: 1:14: unterminated quoted string"},
+           // Issue 16 part 4: PromQL that would close the adapter's rate( and read kube-system.
+           {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'x_bucket{}[1m]))) or vector(0) + "
+            "scalar(count(up{namespace=\"kube-system\"})) or sum(sum(rate(x_bucket{}'}\n",
+            "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
+            "http_request_duration_seconds_bucket{job=\"x\"}: 1:11: unexpected \"[\" after the selector"},
        }) {
     auto file = dir.write("servicelevel.yaml", serviceLevel(c.spec));
     auto r = run(kOperator + " render -f " + file.string());

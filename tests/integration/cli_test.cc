@@ -41,7 +41,8 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
   expectHelpNames(kAdapter, {"--kubeconfig", "--namespace", "--bind-address", "--secure-port", "--tls-cert-file",
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
                              "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
-                             "--redis-allowed-cidrs", "--redis-allowed-addresses",
+                             "--redis-allowed-cidrs", "--redis-allowed-addresses", "--poll-concurrency",
+                             "--prometheus-namespace-scope",
                              "--authorization-always-allow-paths", "--log-level", "--log-format", "--version"});
 }
 
@@ -54,6 +55,8 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kAdapter + " --redis-client-cert-file c.pem", "--redis-client-cert-file requires --redis-client-key-file");
   expectRefused(kAdapter + " --kubeconfig /dev/null", "kubeconfig /dev/null: Invalid: current-context");
   expectRefused(kAdapter + " --poll-interval soon", "--poll-interval");
+  expectRefused(kAdapter + " --poll-concurrency 0", "--poll-concurrency");
+  expectRefused(kAdapter + " --prometheus-namespace-scope maybe", "--prometheus-namespace-scope");
   expectRefused(kAdapter + " --redis-allowed-cidrs 10.0.0.0/33",
                 "--redis-allowed-cidrs or --redis-allowed-addresses: \"10.0.0.0/33\" is not a CIDR");
   expectRefused(kOperator + " render -f x.yaml --only rulez", "--only: rulez not in {hpa,quota,cache,rules,dashboard}");

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <regex>
 
+#include "api/series_selector.h"
 #include "kube/duration.h"
 
 namespace governor::api {
@@ -182,10 +183,16 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
     if (!lat.thresholdText.empty()) lat.threshold = r.duration(lat.thresholdText, "spec.objectives.latency.threshold");
     lat.target = r.percent(*l, "target", "spec.objectives.latency.target");
     lat.histogram = r.string(*l, "histogram", "spec.objectives.latency.histogram", true);
-    static const std::regex bucket(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*_bucket(\{.*\})?$)");
-    if (!lat.histogram.empty() && !std::regex_match(lat.histogram, bucket)) {
-      r.problem("spec.objectives.latency.histogram",
-                "must name a histogram's _bucket series, like http_request_duration_seconds_bucket{job=\"x\"}");
+    if (!lat.histogram.empty()) {
+      // Only a selector: the adapter and the rules put it inside their own PromQL.
+      const std::string want = "must be a histogram's _bucket series with an optional selector, like "
+                               "http_request_duration_seconds_bucket{job=\"x\"}";
+      auto selector = parseSeriesSelector(lat.histogram);
+      if (!selector) {
+        r.problem("spec.objectives.latency.histogram", want + ": " + selector.error().status.message);
+      } else if (!selector->metric.ends_with("_bucket")) {
+        r.problem("spec.objectives.latency.histogram", want);
+      }
     }
     o.latency = lat;
   }

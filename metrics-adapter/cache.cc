@@ -9,11 +9,20 @@
 #include <exception>
 #include <utility>
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 namespace governor::adapter {
 
-MetricCache::MetricCache(Clock clock) : clock_(std::move(clock)) {}
+namespace {
+
+std::string secondsText(std::chrono::system_clock::duration d) {
+  return fmt::format("{:g} s", std::chrono::duration<double>(d).count());
+}
+
+}  // namespace
+
+MetricCache::MetricCache(Clock clock, std::chrono::milliseconds maxAge) : clock_(std::move(clock)), maxAge_(maxAge) {}
 
 void MetricCache::update(const std::string& key, const kube::Result<double>& measurement) {
   const auto now = clock_();
@@ -42,10 +51,20 @@ void MetricCache::update(const std::string& key, const kube::Result<double>& mea
 }
 
 std::optional<MetricCache::Entry> MetricCache::get(const std::string& key) const {
-  std::shared_lock lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  std::optional<Entry> entry;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    entry = it->second;
+  }
+  const auto age = clock_() - entry->timestamp;
+  if (maxAge_.count() > 0 && entry->ok() && age > maxAge_) {
+    entry->error = kube::Error{kube::Status{0, "Stale", "measured " + secondsText(age) + " ago, more than the maximum age of " +
+                                                            secondsText(maxAge_) + ": its source is slow or hung"},
+                               key};
+  }
+  return entry;
 }
 
 void MetricCache::remove(const std::string& key) {
@@ -72,8 +91,8 @@ double MetricCache::ageSeconds() const {
   return std::max(0.0, std::chrono::duration<double>(now - *oldest).count());
 }
 
-Poller::Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval)
-    : cache_(cache), targets_(std::move(targets)), interval_(interval) {}
+Poller::Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval, size_t concurrency)
+    : cache_(cache), targets_(std::move(targets)), interval_(interval), concurrency_(std::max<size_t>(concurrency, 1)) {}
 
 Poller::~Poller() { stop(); }
 
@@ -89,7 +108,15 @@ void Poller::stop() {
     stop_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (thread_.get_id() == std::this_thread::get_id()) return;
+  if (thread_.joinable()) thread_.join();
+  waitForRounds();
+}
+
+void Poller::waitForRounds() {
+  for (auto& [source, round] : inflight_) {
+    if (round && round->done.valid()) round->done.wait();
+  }
 }
 
 bool Poller::stopping() const {
@@ -116,6 +143,58 @@ kube::Result<double> Poller::measureSafely(const Target& target) {
 
 void Poller::pollOnce() { pollRound(true); }
 
+std::optional<size_t> Poller::Round::take(bool& left) {
+  left = false;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (taken[i]) continue;
+    left = true;
+    if (busyOwners.contains(targets[i].owner)) continue;
+    taken[i] = true;
+    busyOwners.insert(targets[i].owner);
+    return i;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Poller::Round::takeRest() {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mutex);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (!taken[i]) keys.push_back(targets[i].key);
+      taken[i] = true;
+    }
+  }
+  freed.notify_all();
+  return keys;
+}
+
+void Poller::measure(Round& round) {
+  auto worker = [this, &round] {
+    std::unique_lock lock(round.mutex);
+    while (!stopping()) {
+      bool left = false;
+      const std::optional<size_t> i = round.take(left);
+      if (!left) return;
+      if (!i) {  // every target left belongs to an owner being measured
+        round.freed.wait(lock);
+        continue;
+      }
+      const Target& target = round.targets[*i];
+      lock.unlock();
+      cache_.update(target.key, measureSafely(target));
+      lock.lock();
+      round.busyOwners.erase(target.owner);
+      round.freed.notify_all();
+    }
+  };
+  std::vector<std::future<void>> helpers;  // their destructors wait for them
+  for (size_t n = 1; n < std::min(concurrency_, round.targets.size()); ++n) {
+    helpers.push_back(std::async(std::launch::async, worker));
+  }
+  worker();
+}
+
 void Poller::pollRound(bool wait) {
   std::vector<Target> targets;
   try {
@@ -131,22 +210,24 @@ void Poller::pollRound(bool wait) {
     polled.insert(target.key);
   }
   for (auto& [source, group] : bySource) {
-    // A source still busy with its previous round (a hung server waiting out its
-    // timeouts) is skipped, so it never holds back the others.
-    auto& inflight = inflight_[source];
-    if (inflight.valid() && inflight.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
-    inflight = std::async(std::launch::async, [this, group = std::move(group)] {
-      for (const Target& target : group) {
-        if (stopping()) return;
-        cache_.update(target.key, measureSafely(target));
+    auto& round = inflight_[source];
+    if (round && round->done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      // Still busy with its previous round (a hung server waiting out its timeouts): skipped,
+      // so it never holds back the others. What that round has not started yet is not
+      // measured in time: an error from now on, never its old value.
+      for (const std::string& key : round->takeRest()) {
+        cache_.update(key, kube::Error{kube::Status{0, "Stale", "not measured: " + source +
+                                                                   " is still busy with the previous round (slow or hung)"},
+                                       key});
       }
-    });
-  }
-  if (wait) {
-    for (auto& [source, inflight] : inflight_) {
-      if (inflight.valid()) inflight.wait();
+      continue;
     }
+    round = std::make_unique<Round>();
+    round->targets = std::move(group);
+    round->taken.assign(round->targets.size(), false);
+    round->done = std::async(std::launch::async, [this, r = round.get()] { measure(*r); });
   }
+  if (wait) waitForRounds();
   if (stopping()) return;
   for (const std::string& key : polled_) {
     if (!polled.contains(key)) cache_.remove(key);

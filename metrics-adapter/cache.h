@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -36,11 +37,15 @@ class MetricCache {
     bool ok() const { return !error && lastSuccess.has_value(); }
   };
 
-  explicit MetricCache(Clock clock = std::chrono::system_clock::now);
+  // maxAge: a value measured longer ago than this is served as a Stale error, never as a
+  // current value (the poll interval plus a source's timeout; 0: no bound).
+  explicit MetricCache(Clock clock = std::chrono::system_clock::now,
+                       std::chrono::milliseconds maxAge = std::chrono::milliseconds(0));
 
   // Success replaces value and clears the error; failure keeps the old value and records the
   // error. A non-finite value counts as a failure.
   void update(const std::string& key, const kube::Result<double>& measurement);
+  // The entry, with a Stale error when its value is older than the maximum age.
   std::optional<Entry> get(const std::string& key) const;
   void remove(const std::string& key);
   std::vector<std::string> keys() const;  // sorted
@@ -50,13 +55,15 @@ class MetricCache {
 
  private:
   const Clock clock_;
+  const std::chrono::milliseconds maxAge_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, Entry> entries_;  // guarded by mutex_
 };
 
-// Owns one thread that, every interval, asks for the targets, measures them one after the
-// other, updates the cache, and removes the keys it measured before that are no longer
-// targeted (keys that others put in the cache are left alone).
+// Owns one thread that, every interval, asks for the targets, measures them (sources in
+// parallel; of one source, at most `concurrency` at once and one per owner), updates the
+// cache, and removes the keys it measured before that are no longer targeted (keys that
+// others put in the cache are left alone).
 class Poller {
  public:
   // What to measure: the cache key, e.g. "external/shop/governor_queue_backlog/checkout", and how
@@ -65,13 +72,16 @@ class Poller {
   struct Target {
     std::string key;
     std::function<kube::Result<double>()> measure;
-    // Targets of one source are measured one after another, sources in parallel, so a
-    // hung server delays only its own metrics.
+    // Targets of one source are measured at most `concurrency` at once, sources in
+    // parallel, so a hung server delays only its own metrics.
     std::string source;
+    // Targets of one owner (a ServiceLevel, "namespace/name") are measured one after
+    // another, so that an owner's slow queries take one of its source's workers, not all.
+    std::string owner;
   };
   using TargetList = std::function<std::vector<Target>()>;
 
-  Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval);
+  Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval, size_t concurrency = 1);
   ~Poller();  // stop()
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -79,8 +89,9 @@ class Poller {
   // Starts the thread; its first round is at once. Calling it again, or after stop(), does
   // nothing.
   void start();
-  // Wakes and joins the thread: returns after at most the measurement in progress (each is
-  // bounded by its source's timeout); the rest of the round is skipped. Idempotent.
+  // Wakes and joins the thread and the measuring: returns after at most the measurements in
+  // progress (each is bounded by its source's timeout); the rest of the round is skipped.
+  // Idempotent.
   void stop();
   // One round on the caller's thread (tests; a first fill before serving). Not concurrently
   // with the thread.
@@ -89,17 +100,37 @@ class Poller {
   uint64_t rounds() const;
 
  private:
+  // One source's targets of one round, each taken by one of its workers.
+  struct Round {
+    std::vector<Target> targets;       // set before the workers start
+    std::mutex mutex;
+    std::condition_variable freed;     // an owner is no longer busy
+    std::vector<bool> taken;           // guarded by mutex
+    std::set<std::string> busyOwners;  // guarded by mutex
+    std::future<void> done;            // last: destroyed first, it waits for the workers
+
+    // The first target not taken whose owner is not busy, now taken; nullopt when there is
+    // none now (`left`: whether any is still to be taken).
+    std::optional<size_t> take(bool& left);
+    // Takes every target not taken yet, for none of the workers to measure; their keys.
+    std::vector<std::string> takeRest();
+  };
+
   void run();
   bool stopping() const;
   static kube::Result<double> measureSafely(const Target& target);
+  void measure(Round& round);
   // Starts measuring every source not still busy; `wait` waits for all of them.
   void pollRound(bool wait);
+  void waitForRounds();
 
   MetricCache& cache_;
   const TargetList targets_;
   const std::chrono::milliseconds interval_;
+  const size_t concurrency_;
   std::set<std::string> polled_;  // the keys of the previous round; used by one thread at a time
-  std::map<std::string, std::future<void>> inflight_;  // per source, the latest measuring; same thread
+  // Per source, its latest round; used by one thread at a time.
+  std::map<std::string, std::unique_ptr<Round>> inflight_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

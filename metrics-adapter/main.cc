@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
   std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
   std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
   std::string cacheAddressTemplate, redisAllowedCidrs, redisAllowedAddresses;
+  bool prometheusNamespaceScope = true;
+  size_t pollConcurrency = 4;
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   int maxReviewsInFlight = 8;
@@ -143,6 +145,19 @@ int main(int argc, char** argv) {
                  "Comma-separated host:port addresses a queue may name besides those (a Service of another namespace, "
                  "redis.queues.svc:6379), matched exactly (the host in any case); default: none");
   app.add_option("--prometheus-timeout", prometheusTimeout, "Query timeout for Prometheus")->capture_default_str();
+  app.add_option("--prometheus-namespace-scope", prometheusNamespaceScope,
+                 "true: every latency query reads only its ServiceLevel's namespace, namespace=\"<its namespace>\" "
+                 "replacing any namespace matcher of spec.objectives.latency.histogram; false (a single-tenant "
+                 "cluster): the histogram's selector as written")
+      ->capture_default_str();
+  app.add_option("--poll-concurrency", pollConcurrency,
+                 "Measurements of one source (Prometheus, or one Redis address) that run at once; those of one "
+                 "ServiceLevel run one after another, so its slow queries hold up one of them, not the others' "
+                 "metrics. A value older than --poll-interval plus the larger of --redis-timeout and "
+                 "--prometheus-timeout, or not measured because its source is still busy with the previous round, "
+                 "is answered with 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
   app.add_option("--cache-address-template", cacheAddressTemplate,
@@ -216,7 +231,8 @@ int main(int argc, char** argv) {
 
   adapter::RedisSource redis({.timeout = redisT, .tls = redisTls});
   adapter::PrometheusSource prometheus(prometheusUrl, promT);
-  adapter::MetricCache cache;
+  // The oldest value served: a round's start plus its source's timeout.
+  adapter::MetricCache cache(std::chrono::system_clock::now, poll + std::max(redisT, promT));
   adapter::Targets targets;
   auto registry = std::make_shared<prometheus::Registry>();
   adapter::CacheStats cacheStats(*registry);
@@ -248,7 +264,8 @@ int main(int argc, char** argv) {
           const auto& sl = *parsed.serviceLevel;
           if (sl.cache) caches.insert({sl.namespaceName, sl.name});
           for (auto& t : adapter::targetsFor(sl, redis, prometheus, cacheStats, secrets,
-                                             {latencyWindow, cacheAddressTemplate, *redisAllowlist})) {
+                                             {latencyWindow, cacheAddressTemplate, *redisAllowlist,
+                                              prometheusNamespaceScope})) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
@@ -260,10 +277,10 @@ int main(int argc, char** argv) {
         targets.set(all);
         cacheStats.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
         std::vector<adapter::Poller::Target> out;
-        for (const auto& t : all) out.push_back({t.key, t.measure, t.source});
+        for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
         return out;
       },
-      poll);
+      poll, pollConcurrency);
 
   api::registerBuildInfo(*registry);
   auto& cacheAge = prometheus::BuildGauge()

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "api/series_selector.h"
+
 namespace governor::adapter {
 namespace {
 
@@ -59,6 +61,10 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     out.push_back(std::move(t));
   }
   if (sl.objectives && sl.objectives->latency) {
+    // Rendered from its parse, never pasted: the histogram stays one selector, and reads only
+    // the ServiceLevel's namespace unless the adapter was told otherwise.
+    auto series = api::parseSeriesSelector(sl.objectives->latency->histogram);
+    if (series && options.prometheusNamespaceScope) series = api::inNamespace(*series, sl.namespaceName);
     std::set<int> percentiles(std::begin(kServedPercentiles), std::end(kServedPercentiles));
     if (sl.autoscaling && sl.autoscaling->latency) percentiles.insert(sl.autoscaling->latency->percentile);
     for (int p : percentiles) {
@@ -71,8 +77,12 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.objectKind = sl.workload.kind;
       t.objectName = sl.workload.name;
       t.key = customKey(t);
-      auto query = latencyQuery(sl.objectives->latency->histogram, p / 100.0, options.latencyWindow);
-      t.measure = [&prometheus, query] { return prometheus.query(query); };
+      if (series) {
+        auto query = latencyQuery(api::renderSeriesSelector(*series), p / 100.0, options.latencyWindow);
+        t.measure = [&prometheus, query] { return prometheus.query(query); };
+      } else {  // parseServiceLevel refuses such a ServiceLevel
+        t.measure = [error = series.error()]() -> kube::Result<double> { return error; };
+      }
       t.source = "prometheus " + prometheus.baseURL();
       out.push_back(std::move(t));
     }

@@ -59,6 +59,9 @@ struct TargetOptions {
   // The queue addresses allowed besides the ServiceLevel's own namespace's Services
   // (allowedRedisAddress). A queue elsewhere is an error, measured without any connection.
   RedisAllowlist redisAllowlist;
+  // Latency queries read only the ServiceLevel's namespace: namespace="<its namespace>"
+  // replaces any namespace matcher of the histogram. Off only for a single-tenant cluster.
+  bool prometheusNamespaceScope = true;
 };
 
 // Resolves a Secret key into the Redis password, or why that Secret may not be used

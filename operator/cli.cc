@@ -147,13 +147,14 @@ int render(const RenderCommand& command) {
   };
   std::string out;
   for (const auto& c : *checked) {
-    auto children = parts.at(command.only)(*c.serviceLevel);
+    const ServiceLevel sl = command.rulesNamespaceMatcher ? withNamespaceMatchers(*c.serviceLevel) : *c.serviceLevel;
+    auto children = parts.at(command.only)(sl);
     if (command.only == "rules") {
       out = mergeRuleFiles(out, dataOf(children));
     } else if (command.only == "dashboard") {
       out += dataOf(children);
     } else {
-      out += objectsYaml(*c.serviceLevel, children);
+      out += objectsYaml(sl, children);
     }
   }
   if (out.empty() && !command.only.empty()) return fail(command.file + ": no ServiceLevel in it has any " + command.only);

@@ -16,6 +16,7 @@ struct RenderCommand {
   bool prometheusRuleCrd = true;
   std::string only;  // one of renderParts(), or "" for every object
   BacklogApi backlogApi = BacklogApi::External;
+  bool rulesNamespaceMatcher = false;  // withNamespaceMatchers, as the operator's flag
 };
 
 // --backlog-api: "external" or "custom" (BacklogApi).

@@ -15,6 +15,7 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
       reconciler_(client, informers_, options_.namespaceName, metrics) {
   reconciler_.setStatusRefreshPeriod(options_.statusRefreshPeriod);
   reconciler_.setBacklogApi(options_.backlogApi);
+  reconciler_.setRulesNamespaceMatcher(options_.rulesNamespaceMatcher);
   Reconciler::registerInformers(informers_, options_.namespaceName, [this](const std::string& key) {
     queue_.add(key);
     metrics_.setQueueDepth(static_cast<double>(queue_.size()));

@@ -22,6 +22,7 @@ struct ControllerOptions {
   std::chrono::milliseconds resyncPeriod{std::chrono::minutes(10)};
   std::chrono::milliseconds statusRefreshPeriod{std::chrono::seconds(30)};
   BacklogApi backlogApi = BacklogApi::External;
+  bool rulesNamespaceMatcher = false;  // Reconciler::setRulesNamespaceMatcher
 };
 
 class Controller {

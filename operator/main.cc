@@ -45,6 +45,7 @@ struct RunOptions {
   int leaseDurationSeconds = 15;
   int renewDeadlineSeconds = 10;
   int retryPeriodSeconds = 2;
+  bool rulesNamespaceMatcher = false;
 };
 
 std::string joined(const std::vector<std::string>& parts) {
@@ -68,7 +69,8 @@ int run(const RunOptions& o) {
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
   op::Controller controller(**client, metrics,
                             {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
-                             std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi});
+                             std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi,
+                             o.rulesNamespaceMatcher});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -189,6 +191,11 @@ int main(int argc, char** argv) {
   app.add_option("--backlog-api", o.backlogApi, backlogApiHelp)
       ->transform(CLI::CheckedTransformer(op::backlogApis(), CLI::ignore_case))
       ->default_str("external");
+  static const char* const kRulesNamespaceMatcher =
+      "Add namespace=\"<the ServiceLevel's namespace>\" to every series selector of errorQuery, totalQuery and "
+      "the histogram in the rules it writes, replacing any namespace matcher, so that a ServiceLevel's rules read "
+      "only its own namespace (they run with Prometheus' rights, which read every namespace)";
+  app.add_flag("--rules-namespace-matcher", o.rulesNamespaceMatcher, kRulesNamespaceMatcher);
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 
@@ -202,6 +209,7 @@ int main(int argc, char** argv) {
   bool noCrd = false;
   renderCmd->add_flag("--no-prometheus-rule-crd", noCrd,
                       "Render the rules as the ConfigMap used where the PrometheusRule CRD is missing");
+  renderCmd->add_flag("--rules-namespace-matcher", render.rulesNamespaceMatcher, kRulesNamespaceMatcher);
   renderCmd
       ->add_option("--only", render.only,
                    "Print only this part: hpa, quota, cache (objects as YAML), rules (a plain Prometheus rule file, "

@@ -4,6 +4,8 @@
 // through the local exception Failure, caught in parse().
 #include "operator/promql.h"
 
+#include "api/series_selector.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -485,6 +487,7 @@ class Parser {
   // name{matchers}, name, or {matchers}; `name` is consumed already.
   Node selector(const std::string& name, size_t at) {
     bool nonEmpty = !name.empty();
+    size_t end = at + name.size();  // without the blanks and comments after it
     if (consume("{")) {
       while (!consume("}")) {
         if (atEnd()) fail("unclosed left brace");
@@ -507,8 +510,10 @@ class Parser {
         nonEmpty |= !matchesEmpty(op, value);
         separator('}', "label matching", "unclosed left brace");
       }
+      end = pos_;
     }
     if (!nonEmpty) fail(at, "vector selector must contain at least one non-empty matcher");
+    selectors_.push_back({at, end});
     return Node{Node::Kind::Selector, V::InstantVector};
   }
 
@@ -608,6 +613,9 @@ class Parser {
   std::string_view s_;
   Options options_;
   size_t pos_ = 0;
+
+ public:
+  std::vector<std::pair<size_t, size_t>> selectors_;  // of Expression::selectors
 };
 
 std::string position(std::string_view text, size_t at) {
@@ -636,11 +644,24 @@ const char* typeName(ValueType type) {
 
 kube::Result<Expression> parse(std::string_view text, const Options& options) {
   try {
-    Node n = Parser(text, options).all();
-    return Expression{n.type, n.kind == Node::Kind::Selector && !n.offset && !n.at};
+    Parser parser(text, options);
+    Node n = parser.all();
+    return Expression{n.type, n.kind == Node::Kind::Selector && !n.offset && !n.at, std::move(parser.selectors_)};
   } catch (const Failure& f) {
     return kube::Error{{0, "Invalid", position(text, f.at) + ": " + f.message}, "PromQL"};
   }
+}
+
+kube::Result<std::string> withNamespaceMatcher(std::string_view text, const std::string& ns, const Options& options) {
+  auto parsed = parse(text, options);
+  if (!parsed) return parsed.error();
+  std::string out(text);
+  for (auto it = parsed->selectors.rbegin(); it != parsed->selectors.rend(); ++it) {
+    auto selector = api::parseSeriesSelector(out.substr(it->first, it->second - it->first));
+    if (!selector) return kube::Error{selector.error().status, "PromQL"};
+    out.replace(it->first, it->second - it->first, api::renderSeriesSelector(api::inNamespace(*selector, ns)));
+  }
+  return out;
 }
 
 }  // namespace governor::op::promql

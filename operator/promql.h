@@ -7,7 +7,10 @@
 // tree and evaluates nothing. Regular expressions in matchers are RE2 and not checked.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kube/result.h"
 
@@ -19,6 +22,8 @@ const char* typeName(ValueType type);  // "instant vector", as Prometheus says i
 struct Expression {
   ValueType type = ValueType::InstantVector;
   bool vectorSelector = false;  // the whole expression is one selector, like x_bucket{job="a"}
+  // Where each vector selector stands, [begin, end) in the text, in order.
+  std::vector<std::pair<size_t, size_t>> selectors;
 };
 
 struct Options {
@@ -29,5 +34,10 @@ struct Options {
 // The expression's type, or an Invalid error whose message starts with the position as
 // Prometheus gives it, line:column from 1:1 ("1:14: unclosed left parenthesis").
 kube::Result<Expression> parse(std::string_view text, const Options& options = {});
+
+// The query with namespace="<ns>" in every vector selector, replacing any namespace matcher
+// there: sum(rate(x{job="a"}[5m])) -> sum(rate(x{namespace="shop",job="a"}[5m])). The rest
+// of the text is unchanged. Invalid when the query is.
+kube::Result<std::string> withNamespaceMatcher(std::string_view text, const std::string& ns, const Options& options = {});
 
 }  // namespace governor::op::promql

@@ -1,6 +1,7 @@
 // See promql_check.h.
 #include "operator/promql_check.h"
 
+#include "api/series_selector.h"
 #include "operator/promql.h"
 #include "operator/render/render.h"
 
@@ -45,6 +46,22 @@ std::vector<std::string> queryProblems(const ServiceLevel& sl) {
     }
   }
   return problems;
+}
+
+ServiceLevel withNamespaceMatchers(ServiceLevel sl) {
+  if (sl.objectives && sl.objectives->availability) {
+    for (std::string* query : {&sl.objectives->availability->errorQuery, &sl.objectives->availability->totalQuery}) {
+      if (auto scoped = promql::withNamespaceMatcher(*query, sl.namespaceName, {.windowPlaceholder = true})) {
+        *query = *scoped;
+      }
+    }
+  }
+  if (sl.objectives && sl.objectives->latency) {
+    if (auto histogram = api::parseSeriesSelector(sl.objectives->latency->histogram)) {
+      sl.objectives->latency->histogram = api::renderSeriesSelector(api::inNamespace(*histogram, sl.namespaceName));
+    }
+  }
+  return sl;
 }
 
 }  // namespace governor::op

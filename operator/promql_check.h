@@ -15,4 +15,10 @@ namespace governor::op {
 // expression of the rules the operator would write from them.
 std::vector<std::string> queryProblems(const ServiceLevel& sl);
 
+// The ServiceLevel with namespace="<its namespace>" in every series selector of errorQuery,
+// totalQuery and the histogram, replacing any namespace matcher (--rules-namespace-matcher):
+// its rules then read only its namespace. A query that does not parse is left as it is, for
+// queryProblems to report.
+ServiceLevel withNamespaceMatchers(ServiceLevel sl);
+
 }  // namespace governor::op

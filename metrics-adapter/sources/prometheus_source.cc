@@ -92,26 +92,31 @@ PrometheusSource::PrometheusSource(std::string baseURL, std::chrono::millisecond
   const std::optional<SplitURL> split = splitURL(baseURL_, invalidURL_);
   if (!split) return;
   pathPrefix_ = split->pathPrefix;
+  schemeHostPort_ = split->schemeHostPort;
   try {
-    client_ = std::make_unique<httplib::Client>(split->schemeHostPort);
+    auto client = newClient();
+    if (!client->is_valid()) {
+      invalidURL_ = "URL \"" + baseURL_ + "\" cannot be used (TLS context failed)";
+      return;
+    }
+    idle_.push_back(std::move(client));
   } catch (const std::exception& e) {  // httplib throws for a scheme it was built without
     invalidURL_ = "URL \"" + baseURL_ + "\": " + e.what();
-    return;
   }
-  if (!client_->is_valid()) {
-    invalidURL_ = "URL \"" + baseURL_ + "\" cannot be used (TLS context failed)";
-    client_.reset();
-    return;
-  }
-  const auto sec = static_cast<time_t>(timeout_.count() / 1000);
-  const auto usec = static_cast<time_t>((timeout_.count() % 1000) * 1000);
-  client_->set_connection_timeout(sec, usec);
-  client_->set_read_timeout(sec, usec);
-  client_->set_write_timeout(sec, usec);
-  client_->set_keep_alive(true);
 }
 
 PrometheusSource::~PrometheusSource() = default;
+
+std::unique_ptr<httplib::Client> PrometheusSource::newClient() const {
+  auto client = std::make_unique<httplib::Client>(schemeHostPort_);
+  const auto sec = static_cast<time_t>(timeout_.count() / 1000);
+  const auto usec = static_cast<time_t>((timeout_.count() % 1000) * 1000);
+  client->set_connection_timeout(sec, usec);
+  client->set_read_timeout(sec, usec);
+  client->set_write_timeout(sec, usec);
+  client->set_keep_alive(true);
+  return client;
+}
 
 kube::Error PrometheusSource::fail(const std::string& promql, int code, std::string reason, std::string message) const {
   return Error{Status{code, std::move(reason), std::move(message)},
@@ -127,15 +132,23 @@ kube::Result<double> PrometheusSource::query(const std::string& promql) {
   std::optional<httplib::Response> response;
   httplib::Error transport = httplib::Error::Success;
   const auto started = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mutex_);
-    try {
-      httplib::Result res = client_->Get(pathPrefix_ + "/api/v1/query", params, headers);
-      if (res) response = res.value();
-      transport = res.error();
-    } catch (const std::exception& e) {
-      return fail(promql, 0, "Unavailable", e.what());
+  try {
+    std::unique_ptr<httplib::Client> client;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        client = std::move(idle_.back());
+        idle_.pop_back();
+      }
     }
+    if (!client) client = newClient();
+    httplib::Result res = client->Get(pathPrefix_ + "/api/v1/query", params, headers);
+    if (res) response = res.value();
+    transport = res.error();
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(client));
+  } catch (const std::exception& e) {
+    return fail(promql, 0, "Unavailable", e.what());
   }
   if (!response) {
     const bool slow = std::chrono::steady_clock::now() - started >= timeout_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "kube/result.h"
 
@@ -15,7 +16,8 @@ class Client;
 
 namespace governor::adapter {
 
-// Thread-safe: queries share one kept-alive HTTP(S) connection and run one at a time.
+// Thread-safe: queries run in parallel, each on a kept-alive HTTP(S) connection of its own
+// (connections are reused, as many as queries ran at once), so a slow query holds up no other.
 class PrometheusSource {
  public:
   // baseURL: "http://prometheus.monitoring:9090", "https://host" or with a path prefix
@@ -41,8 +43,11 @@ class PrometheusSource {
   const std::chrono::milliseconds timeout_;
   std::string pathPrefix_;      // "" or "/prometheus"
   std::string invalidURL_;      // why baseURL_ cannot be used; empty when it can
+  std::unique_ptr<httplib::Client> newClient() const;
+
+  std::string schemeHostPort_;  // what httplib::Client takes
   std::mutex mutex_;
-  std::unique_ptr<httplib::Client> client_;  // guarded by mutex_; null when invalidURL_ is set
+  std::vector<std::unique_ptr<httplib::Client>> idle_;  // guarded by mutex_: connections no query uses
 };
 
 // histogram_quantile(<quantile>, sum by (le) (rate(<bucketSeries>[<window>]))).

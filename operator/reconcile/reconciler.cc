@@ -436,7 +436,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
     return Outcome::done();
   }
 
-  Pass pass{*object, *parsed.serviceLevel, {}, {}, prometheusRuleCrdInstalled()};
+  Pass pass{*object, rulesNamespaceMatcher_ ? withNamespaceMatchers(*parsed.serviceLevel) : *parsed.serviceLevel, {}, {},
+            prometheusRuleCrdInstalled()};
   const auto& sl = pass.sl;
   pass.groups[ChildGroup::Autoscaler].present = sl.autoscaling.has_value();
   pass.groups[ChildGroup::Cache].present = sl.cache.has_value();

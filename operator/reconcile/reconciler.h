@@ -44,6 +44,8 @@ class Reconciler {
   void setStatusRefreshPeriod(std::chrono::milliseconds period) { statusRefresh_ = period; }
   // Where the HPAs read the backlog (RenderOptions::backlogApi).
   void setBacklogApi(BacklogApi api) { backlogApi_ = api; }
+  // Whether the rules read only the ServiceLevel's namespace (withNamespaceMatchers).
+  void setRulesNamespaceMatcher(bool on) { rulesNamespaceMatcher_ = on; }
 
   // Creates the informers the reconciler reads from; `onOwner` is called with the key of
   // the ServiceLevel whose child changed.
@@ -92,6 +94,7 @@ class Reconciler {
   Clock clock_;
   std::chrono::milliseconds statusRefresh_{0};
   BacklogApi backlogApi_ = BacklogApi::External;
+  bool rulesNamespaceMatcher_ = false;
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

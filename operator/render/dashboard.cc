@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "api/metrics.h"
+#include "api/series_selector.h"
 #include "kube/duration.h"
 #include "operator/render/render.h"
 #include "operator/render/slo.h"
@@ -68,8 +68,8 @@ Labels hpaLabels(const ServiceLevel& sl) {
 
 // The same test as rules.cc: only a "<name>_bucket{...}" histogram gives a latency SLI.
 bool isBucketSeries(const std::string& histogram) {
-  static const std::regex pattern(R"(^\s*[a-zA-Z_:][a-zA-Z0-9_:]*_bucket\s*(?:\{.*\})?\s*$)");
-  return std::regex_match(histogram, pattern);
+  auto selector = api::parseSeriesSelector(histogram);
+  return selector && selector->metric.ends_with("_bucket");
 }
 
 // ---- Grafana JSON --------------------------------------------------------------------

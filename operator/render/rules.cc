@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/metrics.h"
+#include "api/series_selector.h"
 #include "kube/duration.h"
 #include "operator/render/render.h"
 #include "operator/render/slo.h"
@@ -165,16 +166,16 @@ std::vector<std::string> leForms(milliseconds threshold) {
   return {shortest, shortest + ".0"};
 }
 
-// le="0.2", or le=~"1|1\\.0" (PromQL unescapes "\\." to the regular expression \., a dot).
-std::string leMatcher(milliseconds threshold) {
+// le="0.2", or le=~"1|1\\.0" (the regular expression 1|1\.0: a dot, not any character).
+api::LabelMatcher leMatcher(milliseconds threshold) {
   auto forms = leForms(threshold);
-  if (forms.size() == 1) return "le=" + promqlString(forms[0]);
+  if (forms.size() == 1) return {"le", "=", forms[0]};
   std::string alternatives;
   for (const auto& f : forms) {
     if (!alternatives.empty()) alternatives += "|";
-    for (char c : f) alternatives += c == '.' ? std::string("\\\\.") : std::string(1, c);
+    for (char c : f) alternatives += c == '.' ? std::string("\\.") : std::string(1, c);
   }
-  return "le=~\"" + alternatives + "\"";
+  return {"le", "=~", alternatives};
 }
 
 // For people: le "0.2", or le "1" or "1.0".
@@ -184,27 +185,13 @@ std::string leWords(milliseconds threshold) {
   return out;
 }
 
-// "http_request_duration_seconds_bucket{job=\"x\"}" -> name and the matchers inside {}.
-struct HistogramSelector {
-  std::string base;      // http_request_duration_seconds
-  std::string matchers;  // job="x" (may be empty)
-};
-
-std::optional<HistogramSelector> splitHistogram(const std::string& text) {
-  static const std::regex pattern(R"(^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*(?:\{(.*)\})?\s*$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, pattern)) return std::nullopt;
-  std::string matchers = m[2].str();
-  // Trim blanks and a trailing comma so that one more matcher can be appended.
-  while (!matchers.empty() && (matchers.back() == ' ' || matchers.back() == ',')) matchers.pop_back();
-  while (!matchers.empty() && matchers.front() == ' ') matchers.erase(0, 1);
-  return HistogramSelector{m[1].str(), matchers};
-}
-
-std::string withMatchers(const std::string& metric, const std::string& matchers, const std::string& extra = "") {
-  std::string all = matchers;
-  if (!extra.empty()) all += (all.empty() ? "" : ",") + extra;
-  return metric + (all.empty() ? "" : "{" + all + "}");
+// The histogram's series of another suffix (_count for _bucket), with one more matcher.
+std::string histogramSeries(const api::SeriesSelector& bucket, const std::string& suffix,
+                            std::optional<api::LabelMatcher> extra = std::nullopt) {
+  api::SeriesSelector out = bucket;
+  out.metric = bucket.metric.substr(0, bucket.metric.size() - std::string("_bucket").size()) + suffix;
+  if (extra) out.matchers.push_back(*extra);
+  return api::renderSeriesSelector(out);
 }
 
 // ---- SLIs ----------------------------------------------------------------------------
@@ -221,8 +208,8 @@ struct Sli {
   std::function<std::string(milliseconds)> errorRatioFn;
   std::function<std::string(milliseconds)> requestRateFn;
   // For latency: the histogram, for the bucket-missing alert.
-  std::optional<HistogramSelector> histogram;
-  std::string le;       // the matcher
+  std::optional<api::SeriesSelector> histogram;  // the _bucket series
+  api::LabelMatcher le;  // the matcher
   std::string leWords;  // the same for people
   std::string thresholdText;
 };
@@ -246,19 +233,19 @@ std::vector<Sli> slis(const ServiceLevel& sl) {
     out.push_back(std::move(s));
   }
   if (const auto& lat = sl.objectives->latency) {
-    auto histogram = splitHistogram(lat->histogram);
-    if (histogram) {  // the parser rejects anything else
+    auto histogram = api::parseSeriesSelector(lat->histogram);
+    if (histogram && histogram->metric.ends_with("_bucket")) {  // the parser rejects anything else
       Sli s;
       s.slo = "latency";
       s.alert = "ServiceLevelLatencyBurn";
       s.target = lat->target;
       s.thresholdText = lat->thresholdText.empty() ? kube::formatDuration(lat->threshold) : lat->thresholdText;
       s.objective = percentText(lat->target) + " of requests served within " + s.thresholdText;
-      s.histogram = histogram;
+      s.histogram = *histogram;
       s.le = leMatcher(lat->threshold);
       s.leWords = leWords(lat->threshold);
-      const std::string good = withMatchers(histogram->base + "_bucket", histogram->matchers, s.le);
-      const std::string count = withMatchers(histogram->base + "_count", histogram->matchers);
+      const std::string good = histogramSeries(*histogram, "_bucket", s.le);
+      const std::string count = histogramSeries(*histogram, "_count");
       // Good = requests in the threshold's bucket. No bucket with that le (a threshold
       // that is not a boundary) leaves the ratio empty, never 1: see the bucket alert.
       s.errorRatioFn = [good, count](milliseconds w) {
@@ -368,14 +355,13 @@ Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, con
 // say so instead of staying silent for ever.
 Json bucketMissingAlert(const ServiceLevel& sl, const Sli& sli) {
   const auto& h = *sli.histogram;
-  const std::string bucket = h.base + "_bucket";
-  std::string expr = "count(" + withMatchers(bucket, h.matchers) + ")\nunless\ncount(" +
-                     withMatchers(bucket, h.matchers, sli.le) + ")";
+  const std::string bucket = histogramSeries(h, "_bucket");
+  std::string expr = "count(" + bucket + ")\nunless\ncount(" + histogramSeries(h, "_bucket", sli.le) + ")";
   Labels ours = seriesLabels(sl, sli.slo);
   ours["severity"] = sl.alerting.ticket.severity.empty() ? kDefaultTicketSeverity : sl.alerting.ticket.severity;
   std::string summary = who(sl) + " cannot measure its latency SLO: the histogram has no bucket at " +
                         sli.thresholdText;
-  std::string description = withMatchers(bucket, h.matchers) + " has no bucket with " + sli.leWords +
+  std::string description = bucket + " has no bucket with " + sli.leWords +
                             ", so the latency SLO of " + who(sl) +
                             " has no data and its burn alerts cannot fire. Set objectives.latency.threshold to"
                             " one of the histogram's bucket boundaries (its le values).";

@@ -239,7 +239,10 @@ class ScalingTest : public ::testing::Test {
          "--cache-address-template", "10.200.0.1:6382",
          // The queues' redis-servers (10.200.0.1:6379/6380/6381) are no Service of the
          // ServiceLevel's namespace: the allowlist must name them.
-         "--redis-allowed-cidrs", "10.200.0.1/32"},
+         "--redis-allowed-cidrs", "10.200.0.1/32",
+         // The exporter's series come from a static target, without the namespace label that
+         // Kubernetes service discovery gives: read them as written (a single-tenant set-up).
+         "--prometheus-namespace-scope=false"},
         logs + "e2e-adapter.log");
     ASSERT_TRUE(eventually([] {
       return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;

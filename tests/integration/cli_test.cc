@@ -35,14 +35,16 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
                               "--status-refresh-period", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
                               "--leader-elect-retry-period", "--cache-sync-timeout", "--kube-api-qps",
-                              "--kube-api-burst", "--log-level", "--log-format", "--version", "render", "validate"});
-  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--only", "hpa, quota, cache", "rules",
-                                          "dashboard"});
+                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--log-level",
+                              "--log-format", "--version", "render", "validate"});
+  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher", "--backlog-api",
+                                          "--only", "hpa, quota, cache", "rules", "dashboard"});
   expectHelpNames(kOperator + " validate", {"-f", "--filename"});
   expectHelpNames(kAdapter, {"--kubeconfig", "--namespace", "--bind-address", "--secure-port", "--tls-cert-file",
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
                              "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
-                             "--redis-allowed-cidrs", "--redis-allowed-addresses",
+                             "--redis-allowed-cidrs", "--redis-allowed-addresses", "--poll-concurrency",
+                             "--prometheus-namespace-scope",
                              "--authorization-always-allow-paths", "--authorization-max-reviews-in-flight",
                              "--kube-api-qps", "--kube-api-burst", "--requestheader-client-ca-file",
                              "--requestheader-allowed-names", "--log-level", "--log-format", "--version"});
@@ -61,6 +63,8 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kAdapter + " --redis-client-cert-file c.pem", "--redis-client-cert-file requires --redis-client-key-file");
   expectRefused(kAdapter + " --kubeconfig /dev/null", "kubeconfig /dev/null: Invalid: current-context");
   expectRefused(kAdapter + " --poll-interval soon", "--poll-interval");
+  expectRefused(kAdapter + " --poll-concurrency 0", "--poll-concurrency");
+  expectRefused(kAdapter + " --prometheus-namespace-scope maybe", "--prometheus-namespace-scope");
   expectRefused(kAdapter + " --redis-allowed-cidrs 10.0.0.0/33",
                 "--redis-allowed-cidrs or --redis-allowed-addresses: \"10.0.0.0/33\" is not a CIDR");
   expectRefused(kOperator + " render -f x.yaml --only rulez", "--only: rulez not in {hpa,quota,cache,rules,dashboard}");
@@ -159,7 +163,13 @@ TEST(ServiceLevelFiles, RenderRefusesWhatTheApiServerOrPrometheusWould) {
             "      totalQuery: sum(rate(http_requests_total[5m]))\n",
             "spec.objectives.availability.totalQuery: totalQuery must use {{.window}} as its range"},
            {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'h_bucket{job=\"a}'}\n",
-            "spec.objectives.latency.histogram: invalid PromQL: 1:14: unterminated quoted string"},
+            "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
+            "http_request_duration_seconds_bucket{job=\"x\"}: 1:14: unterminated quoted string"},
+           // Issue 16 part 4: PromQL that would close the adapter's rate( and read kube-system.
+           {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'x_bucket{}[1m]))) or vector(0) + "
+            "scalar(count(up{namespace=\"kube-system\"})) or sum(sum(rate(x_bucket{}'}\n",
+            "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
+            "http_request_duration_seconds_bucket{job=\"x\"}: 1:11: unexpected \"[\" after the selector"},
        }) {
     auto file = dir.write("servicelevel.yaml", serviceLevel(c.spec));
     auto r = run(kOperator + " render -f " + file.string());

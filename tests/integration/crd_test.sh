@@ -213,9 +213,15 @@ workload: {name: api}
 cache: {ttlJitter: 150%}
 EOF
 reject "a histogram not ending in _bucket" spec.objectives.latency.histogram \
-  "histogram must name a histogram's _bucket series" <<'EOF'
+  "histogram must be a histogram's _bucket series" <<'EOF'
 workload: {name: api}
 objectives: {latency: {threshold: 200ms, target: "95", histogram: 'http_request_duration_seconds{job="api"}'}}
+EOF
+# Issue 16 part 4: PromQL that closes the adapter's rate( and reads another namespace.
+reject "a histogram that is PromQL, not a selector" spec.objectives.latency.histogram \
+  "histogram must be a histogram's _bucket series" <<'EOF'
+workload: {name: api}
+objectives: {latency: {threshold: 200ms, target: "95", histogram: 'x_bucket{}[1m]))) or vector(0) + scalar(count(up{namespace="kube-system"})) or sum(sum(rate(x_bucket{}'}}
 EOF
 reject "autoscaling with nothing to scale on" spec.autoscaling \
   'autoscaling needs queue, latency or resources to scale on' <<'EOF'

@@ -359,3 +359,104 @@ TEST(PollerTest, DestructorStopsARunningThread) {
 
 }  // namespace
 }  // namespace governor::adapter
+
+namespace governor::adapter {
+namespace {
+
+// Issue 16 part 6: a value is current for at most the maximum age, then an error (503).
+TEST(MetricCacheTest, AValueOlderThanTheMaximumAgeIsStale) {
+  FakeClock clock;
+  MetricCache cache(clock.clock(), 10s);
+  cache.update("a", Result<double>(7.0));
+  clock.now += 10s;
+  ASSERT_TRUE(cache.get("a")->ok());
+  clock.now += 1ms;
+  auto stale = cache.get("a");
+  ASSERT_FALSE(stale->ok());
+  EXPECT_EQ(stale->error->status.reason, "Stale");
+  EXPECT_EQ(stale->error->what(), "a: Stale: measured 10.001 s ago, more than the maximum age of 10 s: its source is "
+                                  "slow or hung");
+  cache.update("a", Result<double>(8.0));
+  EXPECT_TRUE(cache.get("a")->ok());
+  EXPECT_EQ(cache.get("a")->value, 8.0);
+}
+
+// Blocks measurements until opened.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  Result<double> pass(double value) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return open_; });
+    return value;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Declared after the poller: a failed assertion does not leave it waiting on a closed gate.
+struct OpenAtExit {
+  Gate& gate;
+  ~OpenAtExit() { gate.open(); }
+};
+
+// The first target hangs: the others of its source, not yet measured when the next round
+// comes, are errors from then on, not their previous values.
+TEST(PollerTest, TargetsOfABusySourceNotYetMeasuredAreStaleAtTheNextRound) {
+  MetricCache cache;
+  Gate gate;
+  std::atomic<bool> hung{false};
+  std::vector<Poller::Target> targets = {
+      {"t0", [&] { return hung ? gate.pass(1.0) : Result<double>(1.0); }, "prometheus p"},
+      {"t1", [] { return Result<double>(1.0); }, "prometheus p"},
+      {"t2", [] { return Result<double>(1.0); }, "prometheus p"}};
+  Poller poller(cache, [&] { return targets; }, 50ms);  // one at a time: t1 and t2 wait for t0
+  OpenAtExit openAtExit{gate};
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return poller.rounds() >= 1; }));
+  ASSERT_TRUE(cache.get("t1")->ok());
+  hung = true;
+  ASSERT_TRUE(eventually([&] { return !cache.get("t1")->ok() && !cache.get("t2")->ok(); }));
+  EXPECT_EQ(cache.get("t1")->error->what(),
+            "t1: Stale: not measured: prometheus p is still busy with the previous round (slow or hung)");
+  EXPECT_TRUE(cache.get("t0")->ok());  // still measuring: bounded by the source's timeout
+  gate.open();
+  EXPECT_TRUE(eventually([&] { return cache.get("t1")->ok() && cache.get("t2")->ok(); }));
+}
+
+// Owners share their source's workers: a hung owner holds one, the others go on.
+TEST(PollerTest, AHungOwnerTakesOneWorkerOfItsSource) {
+  MetricCache cache;
+  Gate gate;
+  std::vector<Poller::Target> targets;
+  for (const char* key : {"slow/p50", "slow/p90", "slow/p95"}) {
+    targets.push_back({key, [&gate] { return gate.pass(1.0); }, "prometheus p", "shop/slow"});
+  }
+  for (const char* key : {"web/p50", "web/p90", "web/p95"}) {
+    targets.push_back({key, [] { return Result<double>(2.0); }, "prometheus p", "shop/web"});
+  }
+  Poller poller(cache, [&] { return targets; }, 1h, 2);
+  OpenAtExit openAtExit{gate};
+  poller.start();
+  EXPECT_TRUE(eventually([&] {
+    for (const char* key : {"web/p50", "web/p90", "web/p95"}) {
+      if (!cache.get(key) || !cache.get(key)->ok()) return false;
+    }
+    return true;
+  }, 1s));
+  EXPECT_FALSE(cache.get("slow/p90").has_value());  // one at a time: waits for slow/p50
+  gate.open();
+  poller.stop();
+}
+
+}  // namespace
+}  // namespace governor::adapter

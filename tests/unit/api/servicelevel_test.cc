@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "histogram: h_bucket}}\n",
                 "spec.objectives.window"},
         Invalid{"  workload: {name: x}\n  objectives: {latency: {threshold: 1s, target: '9', histogram: h_count}}\n",
-                "spec.objectives.latency.histogram: must name a histogram's _bucket series"},
+                "spec.objectives.latency.histogram: must be a histogram's _bucket series"},
         Invalid{"  workload: {name: x}\n  cache: {evictionPolicy: noeviction}\n",
                 "spec.cache.evictionPolicy: must be one of"},
         Invalid{"  workload: {name: x}\n  cache: {maxMemory: lots}\n", "spec.cache.maxMemory"},

@@ -38,6 +38,24 @@ TEST(Promql, KnowsTypesAndSelectors) {
   EXPECT_FALSE(sum->vectorSelector);
 }
 
+// --rules-namespace-matcher: every selector gets the namespace, nothing else changes.
+TEST(Promql, WithNamespaceMatcherScopesEverySelector) {
+  auto scoped = withNamespaceMatcher(
+      R"(sum(rate(http_requests_total{code=~"5..", namespace="other"}[{{.window}}])) # errors
+ / on() group_left sum(rate({__name__="http_requests_total"}[{{.window}}] offset 1h)) or vector(0) * up)",
+      "shop", {.windowPlaceholder = true});
+  ASSERT_TRUE(scoped) << scoped.error().what();
+  EXPECT_EQ(*scoped, R"(sum(rate(http_requests_total{namespace="shop",code=~"5.."}[{{.window}}])) # errors
+ / on() group_left sum(rate({namespace="shop",__name__="http_requests_total"}[{{.window}}] offset 1h)) or vector(0) * up{namespace="shop"})");
+  auto reparsed = parse(*scoped, {.windowPlaceholder = true});
+  EXPECT_TRUE(reparsed) << reparsed.error().what();
+  // A label value holding PromQL stays a value.
+  auto quoted = withNamespaceMatcher(R"(x{job="a\"}) or up{namespace=\"kube-system"})", "shop");
+  ASSERT_TRUE(quoted) << quoted.error().what();
+  EXPECT_EQ(*quoted, R"(x{namespace="shop",job="a\"}) or up{namespace=\"kube-system"})");
+  EXPECT_FALSE(withNamespaceMatcher("sum(x", "shop"));
+}
+
 TEST(Promql, TheWindowPlaceholderStandsForADurationWhenAllowed) {
   EXPECT_EQ(errorOf("rate(x[{{.window}}])", {.windowPlaceholder = true}), "");
   EXPECT_EQ(errorOf("rate(x[{{ .window }}] offset 1h)", {.windowPlaceholder = true}), "");

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "kube/yaml.h"
+#include "operator/promql_check.h"
 #include "operator/render/render.h"
 
 namespace governor::op {
@@ -526,6 +527,23 @@ TEST(RulesTest, ConfigMapHoldsReadableYamlThatReadsBack) {
 TEST(RulesTest, Deterministic) {
   EXPECT_EQ(renderRules(full(), {.prometheusRuleCrd = false})[0].object,
             renderRules(full(), {.prometheusRuleCrd = false})[0].object);
+}
+
+// Issue 16 part 4, --rules-namespace-matcher: the user's queries and histogram in the rules
+// read only the ServiceLevel's namespace, whatever namespace they name.
+TEST(Rules, WithNamespaceMatchersEverySelectorOfTheUsersQueriesReadsItsNamespace) {
+  ServiceLevel sl = full();
+  sl.objectives->availability->errorQuery =
+      R"(sum(rate(http_requests_total{namespace="other",code=~"5.."}[{{.window}}])))";
+  sl.objectives->latency->histogram = R"(http_request_duration_seconds_bucket{namespace="other",job="checkout"})";
+  const std::string groups = ruleGroups(withNamespaceMatchers(sl)).dump();
+  EXPECT_THAT(groups, Not(HasSubstr(R"(namespace=\"other\")")));
+  EXPECT_THAT(groups, HasSubstr(R"(http_requests_total{namespace=\"shop\",code=~\"5..\"}[5m])"));
+  EXPECT_THAT(groups, HasSubstr(R"(http_requests_total{namespace=\"shop\",job=\"checkout\"}[5m])"));
+  EXPECT_THAT(groups, HasSubstr(R"(http_request_duration_seconds_count{namespace=\"shop\",job=\"checkout\"}[5m])"));
+  EXPECT_TRUE(queryProblems(withNamespaceMatchers(sl)).empty());
+  // Off (the default), the queries are the user's.
+  EXPECT_THAT(ruleGroups(sl).dump(), HasSubstr(R"(http_requests_total{namespace=\"other\")"));
 }
 
 }  // namespace

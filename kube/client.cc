@@ -2,6 +2,8 @@
 // material parsed once from the Config, every failure turned into an Error value.
 #include "kube/client.h"
 
+#include "kube/host_port.h"
+
 #include <charconv>
 #include <csignal>
 #include <fstream>
@@ -176,18 +178,11 @@ struct Client::Tls {
 
 class Client::Pool {
  public:
-  Pool(const Config& config, const Tls& tls) : config_(config), tls_(tls) {
-    auto rest = config.server.substr(config.server.find("://") + 3);
+  // `server` has passed urlHostPort (Client::create).
+  Pool(const Config& config, const Tls& tls, const HostPort& server) : config_(config), tls_(tls) {
     https_ = config.server.rfind("https://", 0) == 0;
-    auto colon = rest.rfind(':');
-    if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
-      host_ = rest.substr(0, colon);
-      port_ = std::stoi(rest.substr(colon + 1));
-    } else {
-      host_ = rest;
-      port_ = https_ ? 443 : 80;
-    }
-    if (host_.size() > 2 && host_.front() == '[') host_ = host_.substr(1, host_.size() - 2);
+    host_ = server.host;
+    port_ = server.port;
   }
 
   std::unique_ptr<httplib::ClientImpl> acquire() {
@@ -248,8 +243,9 @@ Result<std::unique_ptr<Client>> Client::create(const Config& config) {
   auto invalid = [](const std::string& msg) {
     return Error{Status{0, "Invalid", msg}, "kube client"};
   };
-  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
-    return invalid("server \"" + config.server + "\" must start with https:// or http://");
+  auto server = urlHostPort(config.server);
+  if (!server) {
+    return invalid("server \"" + config.server + "\" must be an https:// or http:// URL with a host and a port from 1 to 65535");
   }
   auto tls = std::make_unique<Tls>();
   tls->caPem = config.caPem;
@@ -275,7 +271,7 @@ Client::Client(Config config, std::unique_ptr<Tls> tls)
       limiter_(config_.qps, config_.burst),
       timeoutMs_(config_.timeout.count()) {
   config_.server = trimSlash(config_.server);
-  pool_ = std::make_unique<Pool>(config_, *tls_);
+  pool_ = std::make_unique<Pool>(config_, *tls_, urlHostPort(config_.server).value_or(HostPort{}));
 }
 
 Client::~Client() = default;

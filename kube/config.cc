@@ -2,6 +2,8 @@
 // service account; every problem becomes an Error naming the file and the field.
 #include "kube/config.h"
 
+#include "kube/host_port.h"
+
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
@@ -182,6 +184,9 @@ Outcome applyCluster(const Fields& cluster, const std::string& name, Config& con
   std::string base = *server;
   while (base.ends_with('/')) base.pop_back();
   if (!isHttpUrl(base)) return cluster.error("server", quote(*server) + " has no host");
+  if (!urlHostPort(base)) {
+    return cluster.error("server", quote(*server) + " has no valid host:port (the port must be a number from 1 to 65535)");
+  }
   auto ca = cluster.content("certificate-authority-data", "certificate-authority");
   if (!ca) return ca.error();
   auto insecure = cluster.flag("insecure-skip-tls-verify");

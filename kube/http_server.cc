@@ -38,19 +38,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string percentDecode(std::string_view s, bool plusIsSpace) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += plusIsSpace && s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  return out;
-}
 
 const char* reasonPhrase(int code) {
   switch (code) {
@@ -145,6 +132,20 @@ std::string serialize(const HttpResponse& res, bool keepAlive) {
 }
 
 }  // namespace
+
+std::string percentDecode(std::string_view s, bool plusIsSpace) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += plusIsSpace && s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
 
 std::string HttpRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {

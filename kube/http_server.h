@@ -95,4 +95,8 @@ class HttpServer {
   std::list<std::unique_ptr<Worker>> workers_;  // only the accept thread touches it
 };
 
+// %XX sequences decoded (and '+' as a space when `plusIsSpace`, as in a query); a malformed
+// sequence is kept as it is.
+std::string percentDecode(std::string_view s, bool plusIsSpace);
+
 }  // namespace governor::kube

@@ -1,6 +1,8 @@
 // See endpoints.h.
 #include "operator/endpoints.h"
 
+#include "kube/host_port.h"
+
 #include <prometheus/text_serializer.h>
 
 namespace governor::op {
@@ -34,16 +36,11 @@ kube::Result<std::unique_ptr<Endpoints>> Endpoints::serve(const std::string& bin
   };
   auto ep = std::unique_ptr<Endpoints>(new Endpoints());
   if (bindAddress == "0") return ep;
-  auto colon = bindAddress.rfind(':');
-  if (colon == std::string::npos) return invalid("use host:port or :port");
+  auto where = kube::parseBindAddress(bindAddress);
+  if (!where) return invalid("use host:port or :port, with a port from 0 (any free port) to 65535");
   kube::HttpServerOptions options;
-  options.host = bindAddress.substr(0, colon);
-  try {
-    options.port = std::stoi(bindAddress.substr(colon + 1));
-  } catch (const std::exception&) {
-    return invalid("the port is not a number");
-  }
-  if (options.host.empty()) options.host = "0.0.0.0";
+  options.host = where->host;
+  options.port = where->port;
   // Prometheus and the kubelet each keep a connection or two.
   options.maxConnections = 16;
   auto server = kube::HttpServer::start(options, std::move(handler));

@@ -10,6 +10,8 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/http_server.h"
+
 namespace governor::adapter {
 namespace {
 
@@ -37,21 +39,6 @@ bool startsWithIgnoringCase(const std::string& s, const std::string& prefix) {
   return lower(s).rfind(lower(prefix), 0) == 0;
 }
 
-// %XX sequences decoded, as the front proxy escapes extra keys (url.PathEscape); a
-// malformed sequence is kept as it is.
-std::string percentDecoded(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::string commonName(X509* cert) {
   char buf[256] = {};
@@ -149,7 +136,8 @@ kube::Result<Caller> Authenticator::authenticate(const SSL* ssl, const Headers& 
   for (const auto& prefix : config.extraHeaderPrefixes) {
     for (const auto& [h, value] : headers) {
       if (!startsWithIgnoringCase(h, prefix)) continue;
-      caller.extra[percentDecoded(lower(h.substr(prefix.size())))].push_back(value);
+      // The front proxy escapes extra keys (url.PathEscape).
+      caller.extra[kube::percentDecode(lower(h.substr(prefix.size())), false)].push_back(value);
     }
   }
   return caller;

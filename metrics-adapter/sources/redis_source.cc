@@ -552,33 +552,6 @@ kube::Outcome checkRedisTlsFiles(const RedisTlsFiles& files) {
   return kube::Ok{};
 }
 
-std::optional<RedisHostPort> parseRedisAddress(const std::string& address) {
-  RedisHostPort out;
-  std::string_view rest = address;
-  if (rest.starts_with('[')) {
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(rest.substr(1, close - 1));
-    rest.remove_prefix(close + 1);
-    if (rest.empty()) return out;
-    if (!rest.starts_with(':')) return std::nullopt;
-    rest.remove_prefix(1);
-  } else {
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      out.host = address;
-      return out.host.empty() ? std::nullopt : std::optional(out);
-    }
-    out.host = std::string(rest.substr(0, colon));
-    rest.remove_prefix(colon + 1);
-  }
-  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.port);
-  if (out.host.empty() || ec != std::errc() || end != rest.data() + rest.size() || out.port < 1 || out.port > 65535) {
-    return std::nullopt;
-  }
-  return out;
-}
-
 RedisSource::RedisSource(RedisSourceOptions options) : options_(std::move(options)) {}
 
 RedisSource::~RedisSource() = default;

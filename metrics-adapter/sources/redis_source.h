@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "kube/host_port.h"
 #include "kube/result.h"
 #include "metrics-adapter/sources/redis_info.h"
 
@@ -49,12 +50,11 @@ struct RedisSourceOptions {
 // The host and port RedisSource connects to for an address. The allowlist
 // (metrics-adapter/redis_access.h) reads addresses with the same parser, so that what it
 // allows is exactly what is connected to.
-struct RedisHostPort {
-  std::string host;  // as written: a DNS name, or an IP address (without its brackets)
-  int port = 6379;
-};
+using RedisHostPort = kube::HostPort;
 // "host:port", "[v6addr]:port" or "host" (port 6379); nullopt when it is none of these.
-std::optional<RedisHostPort> parseRedisAddress(const std::string& address);
+inline std::optional<RedisHostPort> parseRedisAddress(const std::string& address) {
+  return kube::parseHostPort(address, 6379);
+}
 
 // Whether connections with tls: true can be made with these files (each readable PEM, the key
 // matching its certificate): main() checks its flags with it at start.

@@ -211,6 +211,13 @@ std::vector<ErrorCase> errorCases() {
       {"ServerOnlySlashesAfterScheme",
        kContext + "clusters: [{name: c, cluster: {server: \"https:///\"}}]\n",
        "clusters[c].server: \"https:///\" has no host"},
+      // Fuzzing's crash (issue 14): a port that is no number ended the process in std::stoi.
+      {"ServerPortNotANumber", kContext + "clusters: [{name: c, cluster: {server: \"https://h:abc\"}}]\n",
+       "clusters[c].server: \"https://h:abc\" has no valid host:port"},
+      {"ServerPortTooLarge", kContext + "clusters: [{name: c, cluster: {server: \"https://h:99999/api\"}}]\n",
+       "clusters[c].server: \"https://h:99999/api\" has no valid host:port"},
+      {"ServerUnclosedBracket", kContext + "clusters: [{name: c, cluster: {server: \"https://[fd00::1:6443\"}}]\n",
+       "has no valid host:port"},
       {"ServerNotAString", kContext + "clusters: [{name: c, cluster: {server: [a]}}]\n",
        "clusters[c].server: not a string"},
       {"CaDataNotBase64",

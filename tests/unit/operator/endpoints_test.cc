@@ -48,7 +48,12 @@ TEST(Endpoints, MetricsAreServedInTheTextFormat) {
 TEST(Endpoints, ABadBindAddressIsAnErrorNamingIt) {
   auto bad = Endpoints::health("nowhere", [] { return std::string(); });
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().status.message, "bind address \"nowhere\": use host:port or :port");
+  EXPECT_EQ(bad.error().status.message, "bind address \"nowhere\": use host:port or :port, with a port from 0 (any free port) to 65535");
+  for (const char* text : {":http", "127.0.0.1:99999", "127.0.0.1:", ":"}) {
+    auto refused = Endpoints::health(text, [] { return std::string(); });
+    ASSERT_FALSE(refused) << text;
+    EXPECT_NE(refused.error().status.message.find("a port from 0 (any free port) to 65535"), std::string::npos) << text;
+  }
   auto off = Endpoints::health("0", [] { return std::string(); });
   ASSERT_TRUE(off);
   EXPECT_EQ((*off)->port(), 0) << "0 turns it off";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <functional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -51,5 +52,10 @@ class Result {
 // For operations that return nothing on success.
 struct Ok {};
 using Outcome = Result<Ok>;
+
+// The boundary of a program: runs `body` (a main) and returns its exit status; an exception
+// that reaches it is a bug, said on standard error as "PROGRAM: internal error: WHAT", and
+// the exit status is 70 (EX_SOFTWARE), never std::terminate's abort.
+int exitStatusOf(const std::string& program, const std::function<int()>& body);
 
 }  // namespace governor::kube

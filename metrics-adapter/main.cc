@@ -51,7 +51,9 @@ std::chrono::milliseconds durationFlag(const std::string& flag, const std::strin
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int start(int argc, char** argv) {
   CLI::App app{
       "governor-metrics-adapter: an aggregated API server for the HPA. It serves governor_queue_backlog\n"
       "(external.metrics.k8s.io/v1beta1: the length of a Redis list, or the entries of a stream that its consumer\n"
@@ -319,4 +321,11 @@ int main(int argc, char** argv) {
   credentials.stop();
   spdlog::info("adapter stopped");
   return 0;
+}
+
+}  // namespace
+
+// No exception leaves main (kube/result.h).
+int main(int argc, char** argv) {
+  return governor::kube::exitStatusOf("governor-metrics-adapter", [&] { return start(argc, argv); });
 }

@@ -130,7 +130,9 @@ int run(const RunOptions& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int start(int argc, char** argv) {
   CLI::App app{
       "governor-operator: reconciles governor.io/v1alpha1 ServiceLevels into a HorizontalPodAutoscaler, a\n"
       "ResourceQuota and LimitRange, a Redis cache and SLO alert rules, and keeps them true.",
@@ -238,4 +240,11 @@ int main(int argc, char** argv) {
                 "--leader-elect-lease-duration");
   }
   return run(o);
+}
+
+}  // namespace
+
+// No exception leaves main (kube/result.h).
+int main(int argc, char** argv) {
+  return governor::kube::exitStatusOf("governor-operator", [&] { return start(argc, argv); });
 }

@@ -621,8 +621,12 @@ TEST_F(OperatorTest, ALeaderWhoseLeaseIsTakenStopsWritingAndExitsNonZero) {
   const kube::Resource leases{"coordination.k8s.io", "v1", "leases", true};
   ASSERT_TRUE(eventually([&] { return run("curl -sf http://127.0.0.1:18481/readyz").status == 0; }))
       << tail(leader.logFile());
-  auto lease = client_->get(leases, ns_->name(), "governor-operator");
-  ASSERT_TRUE(lease.ok()) << lease.error().what();
+  // A standby is ready before it holds anything: wait until it has taken the Lease.
+  kube::Result<Json> lease = Json();
+  ASSERT_TRUE(eventually([&] {
+    lease = client_->get(leases, ns_->name(), "governor-operator");
+    return lease.ok() && !(*lease)["spec"].value("holderIdentity", "").empty();
+  })) << (lease.ok() ? lease->dump() : lease.error().what()) << tail(leader.logFile());
   (*lease)["spec"]["holderIdentity"] = "intruder";
   (*lease)["spec"]["leaseDurationSeconds"] = 3600;
   auto taken = client_->update(leases, *lease);

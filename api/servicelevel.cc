@@ -294,6 +294,12 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     }
   }
   if (const Json* b = r.field(*j, "behavior")) a.behavior = *b;
+  if (const Json* g = r.field(*j, "scaleDownGuard")) {
+    ScaleDownGuard guard;
+    guard.whileBurning = r.string(*g, "whileBurning", "spec.autoscaling.scaleDownGuard.whileBurning", true);
+    if (!guard.whileBurning.empty()) r.oneOf(guard.whileBurning, {"page"}, "spec.autoscaling.scaleDownGuard.whileBurning");
+    a.scaleDownGuard = guard;
+  }
   return a;
 }
 
@@ -437,6 +443,9 @@ ParseResult parseServiceLevel(const Json& object) {
   }
   if (sl.autoscaling && sl.autoscaling->latency && !(sl.objectives && sl.objectives->latency)) {
     r.problem("spec.autoscaling.latency", "needs objectives.latency: its histogram is where the percentile comes from");
+  }
+  if (sl.autoscaling && sl.autoscaling->scaleDownGuard && !sl.objectives) {
+    r.problem("spec.autoscaling.scaleDownGuard", "needs objectives: their burn-rate alerts are what it waits on");
   }
   if (sl.cache && sl.autoscaling && sl.autoscaling->queue && isCacheAddress(sl.autoscaling->queue->redis.address, sl.name)) {
     r.problem("spec.autoscaling.queue.redis.address", kQueueOnCacheMessage);

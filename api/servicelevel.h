@@ -104,6 +104,12 @@ struct ResourceTarget {
   std::optional<kube::Quantity> averageValue;  // per pod
 };
 
+// Holds the HPA's floor at the workload's replicas while a burn tier's alert condition holds,
+// so the workload never scales in while its SLO burns.
+struct ScaleDownGuard {
+  std::string whileBurning = "page";  // the tier: page
+};
+
 struct Autoscaling {
   // 0: the operator scales the workload to none after idleFor with an empty backlog and back
   // to one when a backlog appears (needs a queue); the HPA's own floor is then 1.
@@ -114,6 +120,7 @@ struct Autoscaling {
   std::optional<LatencyScaling> latency;
   std::map<std::string, ResourceTarget> resources;  // "cpu", "memory"
   Json behavior;                     // passed to the HPA as is; null when absent
+  std::optional<ScaleDownGuard> scaleDownGuard;  // needs objectives
 };
 
 // Scaling paused by annotation: held at `replicas`, or where the workload is when not set.

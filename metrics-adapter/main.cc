@@ -232,7 +232,7 @@ int start(int argc, char** argv) {
   if (!authorizer) return fail("--authorization-always-allow-paths: " + authorizer.error().status.message);
 
   adapter::RedisSource redis({.timeout = redisT, .tls = redisTls});
-  adapter::PrometheusSource prometheus(prometheusUrl, promT);
+  kube::PrometheusClient prometheus(prometheusUrl, promT);
   // The oldest value served: a round's start plus its source's timeout.
   adapter::MetricCache cache(std::chrono::system_clock::now, poll + std::max(redisT, promT));
   adapter::Targets targets;

@@ -22,7 +22,7 @@ void describeByServiceLevel(MetricTarget& t, const api::ServiceLevel& sl) {
 
 }  // namespace
 
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, kube::PrometheusClient& prometheus,
                                      CacheStats& caches, const SecretReader& secrets, const TargetOptions& options) {
   std::vector<MetricTarget> out;
   if (sl.autoscaling && sl.autoscaling->queue) {

@@ -70,7 +70,7 @@ using SecretReader = std::function<kube::Result<std::string>(const std::string& 
 
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;
 // measuring a cache's hit ratio reads its INFO stats into `caches`.
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, PrometheusSource& prometheus,
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, kube::PrometheusClient& prometheus,
                                      CacheStats& caches, const SecretReader& secrets, const TargetOptions& options);
 
 // The current targets, replaced as a whole after each look at the ServiceLevels.

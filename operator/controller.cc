@@ -16,6 +16,7 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
   reconciler_.setStatusRefreshPeriod(options_.statusRefreshPeriod);
   reconciler_.setBacklogApi(options_.backlogApi);
   reconciler_.setRulesNamespaceMatcher(options_.rulesNamespaceMatcher);
+  reconciler_.setPrometheusUrl(options_.prometheusUrl);
   Reconciler::registerInformers(informers_, options_.namespaceName, [this](const std::string& key) {
     queue_.add(key);
     metrics_.setQueueDepth(static_cast<double>(queue_.size()));

@@ -23,6 +23,7 @@ struct ControllerOptions {
   std::chrono::milliseconds statusRefreshPeriod{std::chrono::seconds(30)};
   BacklogApi backlogApi = BacklogApi::External;
   bool rulesNamespaceMatcher = false;  // Reconciler::setRulesNamespaceMatcher
+  std::string prometheusUrl;           // Reconciler::setPrometheusUrl
 };
 
 class Controller {

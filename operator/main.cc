@@ -46,6 +46,7 @@ struct RunOptions {
   int renewDeadlineSeconds = 10;
   int retryPeriodSeconds = 2;
   bool rulesNamespaceMatcher = false;
+  std::string prometheusUrl;
 };
 
 std::string joined(const std::vector<std::string>& parts) {
@@ -70,7 +71,7 @@ int run(const RunOptions& o) {
   op::Controller controller(**client, metrics,
                             {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
                              std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi,
-                             o.rulesNamespaceMatcher});
+                             o.rulesNamespaceMatcher, o.prometheusUrl});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -198,6 +199,10 @@ int start(int argc, char** argv) {
       "the histogram in the rules it writes, replacing any namespace matcher, so that a ServiceLevel's rules read "
       "only its own namespace (they run with Prometheus' rights, which read every namespace)";
   app.add_flag("--rules-namespace-matcher", o.rulesNamespaceMatcher, kRulesNamespaceMatcher);
+  app.add_option("--prometheus-url", o.prometheusUrl,
+                 "Prometheus that evaluates Governor's rules (http(s)://host:port[/prefix]), where the scale-down guard "
+                 "(spec.autoscaling.scaleDownGuard) reads whether the page tier burns; empty = no guard, and a "
+                 "ServiceLevel asking for one gets ScaleDownGuard=False, PrometheusNotConfigured");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 

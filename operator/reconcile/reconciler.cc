@@ -2,6 +2,7 @@
 // recordEvent, and each counts itself in the metrics.
 #include "operator/reconcile/reconciler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -51,11 +52,16 @@ struct Reconciler::Pass {
   std::optional<std::string> backlog;       // as the adapter serves it
   std::optional<int32_t> paused;            // the replicas a pause holds
   std::optional<TimePoint> idleSince;       // of an empty backlog, with minReplicas 0
+  std::optional<GuardDecision> guard;       // with spec.autoscaling.scaleDownGuard
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
                        Clock clock)
     : client_(client), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
+
+void Reconciler::setPrometheusUrl(const std::string& url) {
+  prometheus_ = url.empty() ? nullptr : std::make_unique<kube::PrometheusClient>(url);
+}
 
 void Reconciler::registerInformers(kube::Informers& informers, const std::string& ns,
                                    const std::function<void(const std::string&)>& onKey) {
@@ -187,6 +193,8 @@ void Reconciler::scaleWorkload(Pass& pass) {
                                                    .now = clock_()});
   pass.idleSince = decision.idleSince;
   if (!decision.scaleTo) return;
+  // Going to none after idleFor is scaling in too; a pause at 0 is the user's own word.
+  if (!pass.paused && pass.guard && pass.guard->floor && *decision.scaleTo < *pass.guard->floor) return;
   const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
   auto res = client_.mergePatch(workload, sl.namespaceName, sl.workload.name,
                                 {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
@@ -200,6 +208,32 @@ void Reconciler::scaleWorkload(Pass& pass) {
   }
   pass.workloadReplicas = *decision.scaleTo;
   recordEvent(pass.object, "Normal", decision.reason, sl.workload.kind + " " + sl.workload.name + " " + decision.message);
+}
+
+GuardDecision Reconciler::scaleDownGuard(const Pass& pass) {
+  const ServiceLevel& sl = pass.sl;
+  // The very condition of the tier's alerts, from the same ServiceLevel the rules are written from.
+  const BurnConditions burn = burnConditions(sl, sl.autoscaling->scaleDownGuard->whileBurning);
+  const Json before = findCondition(pass.object.value("status", Json::object()).value("conditions", Json::array()),
+                                    kScaleDownGuardCondition);
+  GuardInputs in{.prometheusConfigured = prometheus_ != nullptr,
+                 .windows = burn.words,
+                 .replicas = pass.workloadReplicas,
+                 .heldBefore = before.value("status", "") == "True"};
+  if (prometheus_) {
+    auto series = prometheus_->series(burn.expr);
+    if (series) {
+      std::vector<std::string> slos;
+      for (const auto& s : *series) {
+        std::string slo = s.value("metric", Json::object()).value("slo", "");
+        if (std::find(slos.begin(), slos.end(), slo) == slos.end()) slos.push_back(slo);
+      }
+      in.burning = slos;
+    } else {
+      in.error = series.error().what();
+    }
+  }
+  return decideScaleDownGuard(in);
 }
 
 void Reconciler::pruneChildren(Pass& pass) {
@@ -286,6 +320,12 @@ void Reconciler::writeStatus(Pass& pass) {
                               gen, now());
   } else {
     conditions = removeCondition(conditions, "Paused");
+  }
+  if (pass.guard) {
+    conditions = setCondition(conditions, pass.guard->condition, gen, now());
+    if (!pass.guard->event.empty()) recordEvent(pass.object, "Normal", pass.guard->event, pass.guard->eventMessage);
+  } else {
+    conditions = removeCondition(conditions, kScaleDownGuardCondition);
   }
   Condition ready{"Ready", true, "Reconciled", "all " + std::to_string(present) + " parts are up to date"};
   if (firstFailure) ready = {"Ready", false, firstFailure->reason, firstFailure->message};
@@ -460,8 +500,11 @@ Outcome Reconciler::reconcile(const std::string& key) {
   }
 
   pass.backlog = servedBacklog(sl);
-  const RenderOptions options{
-      .prometheusRuleCrd = pass.crdInstalled, .backlogApi = backlogApi_, .workloadReplicas = pass.workloadReplicas};
+  if (sl.autoscaling && sl.autoscaling->scaleDownGuard) pass.guard = scaleDownGuard(pass);
+  const RenderOptions options{.prometheusRuleCrd = pass.crdInstalled,
+                              .backlogApi = backlogApi_,
+                              .workloadReplicas = pass.workloadReplicas,
+                              .guardFloor = pass.guard ? pass.guard->floor : std::nullopt};
   pass.paused = pausedReplicas(sl, options);
   auto children = render(sl, options);
   // Everything rendered counts as desired, also what a failed group skips, so that
@@ -493,7 +536,9 @@ Outcome Reconciler::reconcile(const std::string& key) {
   // Nothing watches workloads: look again in a while.
   if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
   const bool scalesToZero = sl.autoscaling && sl.autoscaling->minReplicas == 0;
-  if ((sl.cache || scalesToZero) && statusRefresh_.count() > 0) return Outcome::requeueAfter(statusRefresh_);
+  // The burn changes in Prometheus, which nothing watches.
+  const bool guarded = sl.autoscaling && sl.autoscaling->scaleDownGuard;
+  if ((sl.cache || scalesToZero || guarded) && statusRefresh_.count() > 0) return Outcome::requeueAfter(statusRefresh_);
   return Outcome::done();
 }
 

@@ -6,14 +6,17 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "kube/prometheus.h"
 #include "operator/metrics.h"
 #include "operator/render/render.h"
+#include "operator/reconcile/scale_down_guard.h"
 #include "operator/reconcile/status.h"
 
 namespace governor::op {
@@ -46,6 +49,9 @@ class Reconciler {
   void setBacklogApi(BacklogApi api) { backlogApi_ = api; }
   // Whether the rules read only the ServiceLevel's namespace (withNamespaceMatchers).
   void setRulesNamespaceMatcher(bool on) { rulesNamespaceMatcher_ = on; }
+  // The Prometheus that evaluates the rules, where the scale-down guard reads the burn;
+  // "" = none, and a ServiceLevel asking for the guard is told it cannot be evaluated.
+  void setPrometheusUrl(const std::string& url);
 
   // Creates the informers the reconciler reads from; `onOwner` is called with the key of
   // the ServiceLevel whose child changed.
@@ -73,6 +79,8 @@ class Reconciler {
   kube::Result<Json> createChild(const Child& child);
   // Replicas the operator sets itself (replicas.h): pause at 0, scaling to and from none.
   void scaleWorkload(Pass& pass);
+  // spec.autoscaling.scaleDownGuard: asks Prometheus whether the page tier burns.
+  GuardDecision scaleDownGuard(const Pass& pass);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated
@@ -95,6 +103,7 @@ class Reconciler {
   std::chrono::milliseconds statusRefresh_{0};
   BacklogApi backlogApi_ = BacklogApi::External;
   bool rulesNamespaceMatcher_ = false;
+  std::unique_ptr<kube::PrometheusClient> prometheus_;  // null without --prometheus-url
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

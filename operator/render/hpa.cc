@@ -71,6 +71,8 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
   // operator scales the workload to none and the HPA, seeing none, stops (ScalingDisabled).
   int32_t minReplicas = std::max(a.minReplicas, 1);
   int32_t maxReplicas = a.maxReplicas;
+  // The scale-down guard holds the floor where the workload is while the SLO burns.
+  if (options.guardFloor) minReplicas = std::min(std::max(minReplicas, *options.guardFloor), maxReplicas);
   if (auto held = pausedReplicas(sl, options); held && *held > 0) minReplicas = maxReplicas = *held;
   Json spec = {{"scaleTargetRef", workloadRef(sl.workload)},
                {"minReplicas", minReplicas},

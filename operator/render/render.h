@@ -35,6 +35,9 @@ struct RenderOptions {
   BacklogApi backlogApi = BacklogApi::External;
   // The workload's spec.replicas as read now: a ServiceLevel paused "where it is" holds it.
   std::optional<int32_t> workloadReplicas;
+  // While the scale-down guard holds (autoscaling.scaleDownGuard): the HPA's minReplicas is
+  // raised to this, never above maxReplicas. A pause still wins.
+  std::optional<int32_t> guardFloor;
 };
 
 std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options = {});
@@ -58,6 +61,17 @@ std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& opti
 // ConfigMap NAME-dashboard (label grafana_dashboard: "1"), ChildGroup::Rules; none when the
 // ServiceLevel has no objectives, autoscaling or cache.hitRatioTarget.
 std::vector<Child> renderDashboard(const ServiceLevel& sl);  // dashboard.cc
+
+// The condition of a burn-rate tier ("page" or "ticket") over every objective: the PromQL of
+// the tier's alerts joined by "or", which returns a series (labelled slo=...) while any of them
+// burns, and the same in words ("availability: 14.4x over 1h and 5m (2% of the budget in 1h),
+// or ..."). Empty without objectives. The alerts (rules.cc) and the scale-down guard both use
+// it, so the guard holds exactly while the alert's condition does.
+struct BurnConditions {
+  std::string expr;
+  std::string words;
+};
+BurnConditions burnConditions(const ServiceLevel& sl, const std::string& tier);  // rules.cc
 
 // The redis.conf of the cache (cache mode: maxmemory, eviction policy, no persistence).
 std::string redisConf(const Cache& cache);

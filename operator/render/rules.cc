@@ -303,7 +303,15 @@ std::string minRequestRate(const ServiceLevel& sl) {
   return m;
 }
 
-Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, const AlertTier& config) {
+// A tier's condition for one SLI: the alert's expression, and the same in words
+// ("14.4x over 1h and 5m (2% of the budget in 1h), or ..."). Empty when no window of the tier
+// fits in the SLO window.
+struct BurnCondition {
+  std::string expr;
+  std::string words;
+};
+
+BurnCondition burnCondition(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier) {
   const milliseconds window = sloWindow(sl);
   const std::string budget = budgetOf(sli.target);
   const std::string sel = selector(seriesLabels(sl, sli.slo));
@@ -324,7 +332,22 @@ Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, con
     conditions += rate + "x over " + range(w.longWindow) + " and " + range(w.shortWindow) + " (" +
                   std::to_string(w.budgetPercent) + "% of the budget in " + range(w.longWindow) + ")";
   }
+  return {expr, conditions};
+}
+
+const TierSpec& tierSpec(const std::string& name) {
+  for (const TierSpec& tier : tierSpecs()) {
+    if (name == tier.name) return tier;
+  }
+  return tierSpecs().front();  // only page and ticket exist; the parser allows no other
+}
+
+Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, const AlertTier& config) {
+  const auto [expr, conditions] = burnCondition(sl, sli, tier);
   if (expr.empty()) return nullptr;
+  const milliseconds window = sloWindow(sl);
+  const std::string sel = selector(seriesLabels(sl, sli.slo));
+  const std::string floor = minRequestRate(sl);
 
   std::string severity = config.severity.empty()
                              ? (std::string(tier.name) == "page" ? kDefaultPageSeverity : kDefaultTicketSeverity)
@@ -564,6 +587,17 @@ std::string ruleFile(const ServiceLevel& sl, const Json& groups) {
 }
 
 }  // namespace
+
+BurnConditions burnConditions(const ServiceLevel& sl, const std::string& tier) {
+  BurnConditions out;
+  for (const Sli& s : slis(sl)) {
+    BurnCondition c = burnCondition(sl, s, tierSpec(tier));
+    if (c.expr.empty()) continue;
+    out.expr += (out.expr.empty() ? "" : "\nor\n") + c.expr;
+    out.words += (out.words.empty() ? "" : "; ") + s.slo + ": " + c.words;
+  }
+  return out;
+}
 
 Json ruleGroups(const ServiceLevel& sl) {
   Json groups = sloGroups(sl);

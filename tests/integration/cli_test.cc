@@ -35,7 +35,7 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
                               "--status-refresh-period", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
                               "--leader-elect-retry-period", "--cache-sync-timeout", "--kube-api-qps",
-                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--log-level",
+                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--prometheus-url", "--log-level",
                               "--log-format", "--version", "render", "validate"});
   expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher", "--backlog-api",
                                           "--only", "hpa, quota, cache", "rules", "dashboard"});

@@ -247,6 +247,16 @@ reject "autoscaling.latency without objectives.latency" spec.autoscaling.latency
 workload: {name: api}
 autoscaling: {maxReplicas: 3, latency: {target: 250ms}}
 EOF
+reject "scaleDownGuard without objectives" spec.autoscaling.scaleDownGuard \
+  'autoscaling.scaleDownGuard needs objectives' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}, scaleDownGuard: {whileBurning: page}}
+EOF
+reject 'scaleDownGuard whileBurning "ticket"' spec.autoscaling.scaleDownGuard.whileBurning 'Unsupported value: "ticket"' <<'EOF'
+workload: {name: api}
+objectives: {latency: {threshold: 200ms, target: "95", histogram: h_bucket}}
+autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}, scaleDownGuard: {whileBurning: ticket}}
+EOF
 reject "objectives with neither availability nor latency" spec.objectives \
   'objectives needs availability or latency (or both)' <<'EOF'
 workload: {name: api}

@@ -125,7 +125,7 @@ struct Adapter {
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> {
     return std::string();
   };
-  PrometheusSource prometheus;
+  kube::PrometheusClient prometheus;
   MetricCache cache;
   Targets targets;
   MetricsApi api{cache, targets};

@@ -1,4 +1,4 @@
-// PrometheusSource against a real Prometheus (started per test suite on a free port) that
+// kube::PrometheusClient against a real Prometheus (started per test suite on a free port) that
 // scrapes a tiny exporter served by this process: the p95 of latencyQuery() must equal what
 // histogram_quantile's interpolation gives for the exporter's buckets. A fake API on the same
 // exporter covers answers a healthy Prometheus rarely gives. Fails without prometheus (or
@@ -185,7 +185,7 @@ class PrometheusSourceTest : public ::testing::Test {
     exporter_ = new Exporter();
     prometheus_ = new Prometheus(exporter_->port());
     // Until two scrapes are in the window, the rate has nothing to say.
-    PrometheusSource source(prometheus_->url(), 2s);
+    kube::PrometheusClient source(prometheus_->url(), 2s);
     const auto started = std::chrono::steady_clock::now();
     for (auto deadline = started + 40s; std::chrono::steady_clock::now() < deadline && prometheus_->running();) {
       if (source.query(latencyQuery(kSeries, 0.95, "10s")).ok()) {
@@ -217,6 +217,8 @@ std::string whatOf(const kube::Result<double>& r) {
   return r.ok() ? "<ok: " + std::to_string(r.value()) + ">" : r.error().what();
 }
 
+std::string whatOf(const kube::Result<nlohmann::json>& r) { return r.ok() ? r->dump() : r.error().what(); }
+
 TEST(LatencyQueryTest, BuildsHistogramQuantileOfSummedRates) {
   EXPECT_EQ(latencyQuery("http_request_duration_seconds_bucket{job=\"shop\"}", 0.95, "5m"),
             "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"shop\"}[5m])))");
@@ -225,7 +227,7 @@ TEST(LatencyQueryTest, BuildsHistogramQuantileOfSummedRates) {
 }
 
 TEST_F(PrometheusSourceTest, QuantilesMatchHistogramQuantileInterpolation) {
-  PrometheusSource source(prometheus_->url());
+  kube::PrometheusClient source(prometheus_->url());
   for (double q : {0.95, 0.5, 0.99, 0.05}) {
     auto measured = source.query(latencyQuery(kSeries, q, "10s"));
     ASSERT_TRUE(measured.ok()) << whatOf(measured);
@@ -238,7 +240,7 @@ TEST_F(PrometheusSourceTest, QuantilesMatchHistogramQuantileInterpolation) {
 }
 
 TEST_F(PrometheusSourceTest, ScalarIsAValue) {
-  PrometheusSource source(prometheus_->url());
+  kube::PrometheusClient source(prometheus_->url());
   auto two = source.query("scalar(vector(2))");
   ASSERT_TRUE(two.ok()) << whatOf(two);
   EXPECT_EQ(two.value(), 2.0);
@@ -248,7 +250,7 @@ TEST_F(PrometheusSourceTest, ScalarIsAValue) {
 }
 
 TEST_F(PrometheusSourceTest, NoTrafficIsAnErrorNotAZero) {
-  PrometheusSource source(prometheus_->url());
+  kube::PrometheusClient source(prometheus_->url());
   auto idle = source.query(latencyQuery("test_idle_duration_seconds_bucket", 0.95, "10s"));
   ASSERT_FALSE(idle.ok());
   EXPECT_EQ(idle.error().status.reason, "NoData");
@@ -256,7 +258,7 @@ TEST_F(PrometheusSourceTest, NoTrafficIsAnErrorNotAZero) {
 }
 
 TEST_F(PrometheusSourceTest, EmptyAndSeveralSeriesAreErrors) {
-  PrometheusSource source(prometheus_->url());
+  kube::PrometheusClient source(prometheus_->url());
   auto none = source.query(latencyQuery("no_such_metric_bucket", 0.95, "10s"));
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().what(), "prometheus " + prometheus_->url() + " query \"" +
@@ -268,8 +270,23 @@ TEST_F(PrometheusSourceTest, EmptyAndSeveralSeriesAreErrors) {
   EXPECT_NE(six.error().what().find("query returned 6 series"), std::string::npos) << six.error().what();
 }
 
+// A condition's series: every one of them, and none (not an error) while it does not hold.
+TEST_F(PrometheusSourceTest, SeriesOfAConditionAreAllOrNone) {
+  kube::PrometheusClient source(prometheus_->url());
+  auto six = source.series(kSeries);
+  ASSERT_TRUE(six.ok()) << whatOf(six);
+  EXPECT_EQ(six->size(), 6u);
+  auto none = source.series(kSeries + std::string(" < 0"));
+  ASSERT_TRUE(none.ok()) << whatOf(none);
+  EXPECT_TRUE(none->is_array() && none->empty()) << none->dump();
+  auto scalar = source.series("scalar(vector(2))");
+  ASSERT_FALSE(scalar.ok());
+  EXPECT_NE(scalar.error().what().find("query returned a scalar, want a vector"), std::string::npos)
+      << scalar.error().what();
+}
+
 TEST_F(PrometheusSourceTest, BadQueryCarriesPrometheusMessage) {
-  PrometheusSource source(prometheus_->url());
+  kube::PrometheusClient source(prometheus_->url());
   auto bad = source.query("sum(");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().status.code, 400);
@@ -277,7 +294,7 @@ TEST_F(PrometheusSourceTest, BadQueryCarriesPrometheusMessage) {
   EXPECT_NE(bad.error().status.message.find("parse error"), std::string::npos) << bad.error().what();
 }
 
-bool answers(PrometheusSource& source) {
+bool answers(kube::PrometheusClient& source) {
   for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
     if (source.query("vector(1)").ok()) return true;  // leaves a kept-alive connection behind
     std::this_thread::sleep_for(100ms);
@@ -291,7 +308,7 @@ TEST(PrometheusDownTest, DownIsAnErrorNamingTheURLThenTheSameSourceRecovers) {
   const int port = freePort();
   auto prometheus = std::make_unique<Prometheus>(freePort(), port);  // scrapes nothing
   const std::string url = prometheus->url();
-  PrometheusSource source(url, 1s);
+  kube::PrometheusClient source(url, 1s);
   ASSERT_TRUE(answers(source)) << prometheus->log();
   prometheus.reset();
   const auto started = std::chrono::steady_clock::now();
@@ -309,7 +326,7 @@ TEST(PrometheusDownTest, DownIsAnErrorNamingTheURLThenTheSameSourceRecovers) {
   // still succeed (readiness is checked over another connection).
   prometheus.reset();
   prometheus = std::make_unique<Prometheus>(freePort(), port);
-  PrometheusSource probe(url, 1s);
+  kube::PrometheusClient probe(url, 1s);
   ASSERT_TRUE(answers(probe)) << prometheus->log();
   auto afterRestart = source.query("vector(1)");
   EXPECT_TRUE(afterRestart.ok()) << whatOf(afterRestart);
@@ -322,7 +339,7 @@ class FakePrometheusTest : public ::testing::Test {
 };
 
 TEST_F(FakePrometheusTest, PathPrefixAndQueryEncoding) {
-  PrometheusSource source(url() + "/");
+  kube::PrometheusClient source(url() + "/");
   const std::string q = "sum(rate(x{a=\"b c&d\"}[5m])) + 1";
   auto r = source.query(q);
   ASSERT_TRUE(r.ok()) << whatOf(r);
@@ -330,7 +347,7 @@ TEST_F(FakePrometheusTest, PathPrefixAndQueryEncoding) {
 }
 
 TEST_F(FakePrometheusTest, OddAnswersAreErrors) {
-  PrometheusSource source(url());
+  kube::PrometheusClient source(url());
   auto html = source.query("html");
   ASSERT_FALSE(html.ok());
   EXPECT_EQ(html.error().status.code, 502);
@@ -353,7 +370,7 @@ TEST_F(FakePrometheusTest, OddAnswersAreErrors) {
 
 TEST_F(FakePrometheusTest, SlowServerTimesOut) {
   const auto timeout = 1s;
-  PrometheusSource source(url(), timeout);
+  kube::PrometheusClient source(url(), timeout);
   const auto started = std::chrono::steady_clock::now();
   auto slow = source.query("slow");
   const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -365,16 +382,16 @@ TEST_F(FakePrometheusTest, SlowServerTimesOut) {
 
 TEST(PrometheusSourceErrors, NobodyListeningAndBadURLs) {
   const std::string url = "http://127.0.0.1:" + std::to_string(freePort());
-  PrometheusSource source(url, 1s);
+  kube::PrometheusClient source(url, 1s);
   auto r = source.query("up");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().what(), "prometheus " + url + " query \"up\": Unavailable: could not connect");
   EXPECT_TRUE(r.error().isTransport());
 
-  PrometheusSource noScheme("prometheus:9090");
+  kube::PrometheusClient noScheme("prometheus:9090");
   ASSERT_FALSE(noScheme.query("up").ok());
   EXPECT_NE(noScheme.query("up").error().what().find("does not start with http:// or https://"), std::string::npos);
-  PrometheusSource noHost("http://");
+  kube::PrometheusClient noHost("http://");
   ASSERT_FALSE(noHost.query("up").ok());
 }
 

@@ -2,7 +2,9 @@
 // kube-controller-manager: children appear, follow the spec, come back when deleted,
 // leave what is not theirs alone, and are garbage-collected with their ServiceLevel.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <atomic>
 #include <csignal>
 #include <regex>
 #include <set>
@@ -686,6 +688,157 @@ TEST_F(OperatorTest, InformersThatNeverSyncAreReportedAndEndTheProcess) {
   EXPECT_EQ(stopped->stop(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - sigterm, std::chrono::seconds(2)) << "SIGTERM while waiting for sync";
   client_->remove({"", "v1", "serviceaccounts", true}, "governor", sa);
+}
+
+// The scale-down guard without --prometheus-url (this suite's operator): said, never ignored.
+TEST_F(OperatorTest, AScaleDownGuardWithoutPrometheusSaysItCannotBeEvaluated) {
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("unguarded-app")).ok());
+  Json sl = serviceLevel("unguarded", "unguarded-app");
+  sl["spec"]["autoscaling"]["scaleDownGuard"] = {{"whileBurning", "page"}};
+  ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
+  EXPECT_TRUE(eventually([&] { return conditionIs("unguarded", "ScaleDownGuard", "False", "PrometheusNotConfigured"); }))
+      << get(kServiceLevels, "unguarded").dump(2);
+  EXPECT_NE(condition("unguarded", "ScaleDownGuard").value("message", "").find("without --prometheus-url"),
+            std::string::npos)
+      << condition("unguarded", "ScaleDownGuard");
+  EXPECT_EQ(get(kHpas, "unguarded")["spec"]["minReplicas"], 1);
+}
+
+// A service's request counters as its /metrics serves them: every scrape adds 100 failed and
+// 100 good requests (a 50% error ratio, far above the page tier's 14.4 x 0.1%) until
+// stopErrors(); then only good ones, ten million a scrape, so that the error ratio over every
+// window, the short ones included, falls below the page tier's at once.
+class RequestsExporter {
+ public:
+  RequestsExporter() {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      if (failing_) {
+        errors_ += 100;
+        good_ += 100;
+      } else {
+        good_ += 10'000'000;
+      }
+      res.set_content("# TYPE http_requests_total counter\n"
+                      "http_requests_total{code=\"500\"} " + std::to_string(errors_) + "\n"
+                      "http_requests_total{code=\"200\"} " + std::to_string(good_) + "\n",
+                      "text/plain; version=0.0.4");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ > 0) thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~RequestsExporter() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  void stopErrors() {
+    std::lock_guard lock(mutex_);
+    failing_ = false;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  bool failing_ = true;  // guarded by mutex_
+  long long errors_ = 0;  // guarded by mutex_
+  long long good_ = 0;    // guarded by mutex_
+};
+
+// A real Prometheus evaluates the rules the operator wrote for the ServiceLevel (its ConfigMap
+// NAME-rules: this cluster has no PrometheusRule CRD) on the exporter's counters; an operator
+// run with --prometheus-url holds the HPA's floor at the workload's replicas while the page
+// tier's condition holds, and releases it when the burn stops.
+TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
+  const std::string prometheusBinary = findProgram("PROMETHEUS", {"/usr/bin/prometheus", "prometheus"});
+  ASSERT_FALSE(prometheusBinary.empty()) << "prometheus not found: run scripts/install-deps (or set PROMETHEUS)";
+  RequestsExporter exporter;
+  ASSERT_GT(exporter.port(), 0);
+  TempDir dir("guard");
+  ASSERT_TRUE(dir.ok());
+  const int prometheusPort = freePort();
+  auto reasons = [&] {
+    std::set<std::string> out;
+    auto events = client_->list(kEvents, ns_->name(), {.fieldSelector = "involvedObject.name=burning"});
+    if (events) {
+      for (const auto& e : events->items) out.insert(e.value("reason", ""));
+    }
+    return out;
+  };
+  auto hpaMin = [&] { return get(kHpas, "burning")["spec"].value("minReplicas", -1); };
+
+  // Only an operator that reads Prometheus acts in this test.
+  operator_->stop();
+  delete operator_;
+  operator_ = nullptr;
+  {
+    BackgroundProcess guarded({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--namespace",
+                               ns_->name(), "--metrics-bind-address", "127.0.0.1:18380",
+                               "--health-probe-bind-address", "127.0.0.1:18381", "--status-refresh-period", "1",
+                               "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort),
+                               "--log-format", "text", "--log-level", "debug"},
+                              std::string(GOVERNOR_BINARY_DIR) + "/operator-guard.log");
+    Json d = deployment("burning-app");
+    d["spec"]["replicas"] = 3;
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), d).ok());
+    Json sl = serviceLevel("burning", "burning-app");
+    sl["spec"].erase("cache");
+    sl["spec"].erase("quota");
+    sl["spec"]["autoscaling"] = {{"minReplicas", 1},
+                                 {"maxReplicas", 10},
+                                 {"resources", {{"cpu", {{"averageUtilization", 70}}}}},
+                                 {"scaleDownGuard", {{"whileBurning", "page"}}}};
+    ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
+
+    // Prometheus not up yet: the guard says it cannot read the burn, and holds nothing.
+    EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "False", "ErrorBudgetBurnUnknown"); }))
+        << get(kServiceLevels, "burning").dump(2) << "\n" << tail(guarded.logFile());
+    EXPECT_EQ(hpaMin(), 1);
+
+    ASSERT_TRUE(eventually([&] { return exists(kConfigMaps, "burning-rules"); }));
+    const Json data = get(kConfigMaps, "burning-rules")["data"];
+    ASSERT_EQ(data.size(), 1u) << data.dump();
+    dir.write("rules.yaml", data.begin()->get<std::string>());
+    dir.write("prometheus.yml", "global:\n"
+                                "  scrape_interval: 1s\n"
+                                "  evaluation_interval: 1s\n"
+                                "rule_files: [rules.yaml]\n"
+                                "scrape_configs:\n"
+                                "  - job_name: app\n"
+                                "    static_configs:\n"
+                                "      - targets: ['127.0.0.1:" + std::to_string(exporter.port()) + "']\n");
+    BackgroundProcess prometheus({prometheusBinary, "--config.file=" + dir.file("prometheus.yml"),
+                                  "--storage.tsdb.path=" + dir.file("data"),
+                                  "--web.listen-address=127.0.0.1:" + std::to_string(prometheusPort)},
+                                 dir.file("prometheus.log"), dir.path().string());
+
+    // Burning: the floor is held at the 3 replicas the workload has.
+    EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "True", "ErrorBudgetBurning"); },
+                           std::chrono::seconds(60)))
+        << condition("burning", "ScaleDownGuard") << "\n" << tail(dir.file("prometheus.log")) << "\n"
+        << tail(guarded.logFile());
+    const std::string message = condition("burning", "ScaleDownGuard").value("message", "");
+    EXPECT_NE(message.find("availability error budget is burning"), std::string::npos) << message;
+    EXPECT_NE(message.find("14.4x over 1h and 5m"), std::string::npos) << message;
+    EXPECT_NE(message.find("held at 3 replicas"), std::string::npos) << message;
+    EXPECT_TRUE(eventually([&] { return hpaMin() == 3; })) << get(kHpas, "burning").dump();
+    EXPECT_EQ(get(kHpas, "burning")["spec"]["maxReplicas"], 10);
+    EXPECT_TRUE(eventually([&] { return reasons().contains("ScaleDownGuardEngaged"); }));
+
+    // The errors stop and the short window is clean: the HPA's own floor is back.
+    exporter.stopErrors();
+    EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "False", "ErrorBudgetNotBurning"); },
+                           std::chrono::seconds(60)))
+        << condition("burning", "ScaleDownGuard") << "\n" << tail(guarded.logFile());
+    EXPECT_TRUE(eventually([&] { return hpaMin() == 1; })) << get(kHpas, "burning").dump();
+    EXPECT_TRUE(eventually([&] { return reasons().contains("ScaleDownGuardReleased"); }));
+
+    EXPECT_EQ(guarded.stop(), 0);
+    prometheus.stop();
+  }
+  startOperator();
 }
 
 }  // namespace

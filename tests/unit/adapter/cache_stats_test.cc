@@ -220,7 +220,7 @@ TEST(CacheTarget, OneForAServiceLevelWithACache) {
   prometheus::Registry registry;
   CacheStats caches(registry);
   RedisSource redis;
-  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> { return std::string(); };
 
   auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, redis, prometheus, caches, secrets, {});

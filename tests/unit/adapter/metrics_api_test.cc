@@ -553,7 +553,7 @@ class CacheHitRatioApiTest : public MetricsApiTest {
   prometheus::Registry registry;
   CacheStats caches{registry};
   RedisSource redis;
-  PrometheusSource prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
+  kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
   std::map<std::string, KeyspaceStats> readings;  // by ServiceLevel name; none: the read fails
 };
 
@@ -625,7 +625,7 @@ TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
   prometheus::Registry registry;
   CacheStats caches(registry);
   RedisSource redis;
-  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
   sl.autoscaling = api::Autoscaling{.maxReplicas = 3, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"}}};

@@ -153,7 +153,7 @@ struct Measured {
 
 Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, const std::optional<Json>& secretObject) {
   RedisSource redis({.timeout = std::chrono::milliseconds(300)});
-  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   prometheus::Registry registry;
   CacheStats caches(registry);
   int reads = 0;

@@ -113,7 +113,32 @@ INSTANTIATE_TEST_SUITE_P(
                 "Redis counts in the cache's hits and misses"},
         Invalid{"  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
                 "'Checkout-Redis.shop:6379', key: jobs}, targetPerReplica: 1}}\n",
-                "spec.autoscaling.queue.redis.address"}));
+                "spec.autoscaling.queue.redis.address"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}, "
+                "scaleDownGuard: {whileBurning: page}}\n",
+                "spec.autoscaling.scaleDownGuard: needs objectives"},
+        Invalid{"  workload: {name: x}\n  objectives: {latency: {threshold: 1s, target: '9', histogram: h_bucket}}\n"
+                "  autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}, "
+                "scaleDownGuard: {whileBurning: ticket}}\n",
+                "spec.autoscaling.scaleDownGuard.whileBurning: must be one of page"},
+        Invalid{"  workload: {name: x}\n  objectives: {latency: {threshold: 1s, target: '9', histogram: h_bucket}}\n"
+                "  autoscaling: {maxReplicas: 3, resources: {cpu: {averageUtilization: 70}}, scaleDownGuard: {}}\n",
+                "spec.autoscaling.scaleDownGuard.whileBurning: required"}));
+
+TEST(ParseServiceLevel, ScaleDownGuardWhileThePageTierBurns) {
+  auto r = parse("  workload: {name: worker}\n"
+                 "  objectives: {latency: {threshold: 200ms, target: '95', histogram: h_bucket}}\n"
+                 "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}},\n"
+                 "    scaleDownGuard: {whileBurning: page}}\n");
+  ASSERT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
+  ASSERT_TRUE(r.serviceLevel->autoscaling->scaleDownGuard);
+  EXPECT_EQ(r.serviceLevel->autoscaling->scaleDownGuard->whileBurning, "page");
+
+  auto without = parse("  workload: {name: worker}\n"
+                       "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}}}\n");
+  ASSERT_TRUE(without.serviceLevel);
+  EXPECT_FALSE(without.serviceLevel->autoscaling->scaleDownGuard);
+}
 
 TEST(ParseServiceLevel, ResourcesScaleToZeroAndIdleFor) {
   auto r = parse("  workload: {name: worker}\n"

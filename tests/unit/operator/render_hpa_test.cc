@@ -216,5 +216,24 @@ TEST(RenderAutoscalerTest, APauseHoldsTheHpaAtThePausedReplicas) {
   EXPECT_EQ(pausedReplicas(sl, {.workloadReplicas = 6}), std::nullopt);
 }
 
+TEST(RenderAutoscalerTest, TheScaleDownGuardRaisesTheFloorNeverAboveMax) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.minReplicas = 2;
+  a.maxReplicas = 10;
+  a.queue = queue(7);
+  sl.autoscaling = a;
+  auto bounds = [&](const RenderOptions& o) {
+    Json spec = only(renderAutoscaler(sl, o))["spec"];
+    return std::pair{spec["minReplicas"].get<int>(), spec["maxReplicas"].get<int>()};
+  };
+  EXPECT_EQ(bounds({.guardFloor = 6}), std::pair(6, 10));
+  EXPECT_EQ(bounds({.guardFloor = 1}), std::pair(2, 10));    // never below minReplicas
+  EXPECT_EQ(bounds({.guardFloor = 14}), std::pair(10, 10));  // never above maxReplicas
+  EXPECT_EQ(bounds({}), std::pair(2, 10));                   // released
+  sl.paused = Pause{3};                                      // a pause wins
+  EXPECT_EQ(bounds({.workloadReplicas = 6, .guardFloor = 6}), std::pair(3, 3));
+}
+
 }  // namespace
 }  // namespace governor::op

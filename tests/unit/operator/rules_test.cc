@@ -283,6 +283,25 @@ TEST(RulesTest, BurnAlertsForThirtyDays) {
               HasSubstr(R"(governor:slo_errors:ratio_rate1h{namespace="shop",service_level="checkout",slo="latency"} / 0.05 > 14.4)"));
 }
 
+// The scale-down guard asks Prometheus exactly what the page alerts fire on.
+TEST(RulesTest, PageBurnConditionsAreThePageAlertsExpressions) {
+  ServiceLevel sl = full();
+  sl.alerting.minRequestRate = "0.5";
+  Json groups = ruleGroups(sl);
+  const std::string availability = alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["expr"];
+  const std::string latency = alertOf(groups, "ServiceLevelLatencyBurn", "page")["expr"];
+  BurnConditions page = burnConditions(sl, "page");
+  EXPECT_EQ(page.expr, availability + "\nor\n" + latency);
+  EXPECT_EQ(page.words,
+            "availability: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in "
+            "6h); latency: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in 6h)");
+  // The same condition with the page alerts turned off: the guard follows the SLO, not the pager.
+  sl.alerting.page.enabled = false;
+  EXPECT_EQ(burnConditions(sl, "page").expr, page.expr);
+  sl.objectives.reset();
+  EXPECT_EQ(burnConditions(sl, "page").expr, "");
+}
+
 TEST(RulesTest, OtherWindowsKeepTheBudgetFractions) {
   ServiceLevel sl = availabilityOnly();
   sl.objectives->windowText = "28d";

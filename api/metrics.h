@@ -10,6 +10,10 @@ namespace governor::api {
 
 // external.metrics.k8s.io: the queue backlog, selected by governor.io/service-level=NAME.
 inline constexpr const char* kBacklogMetric = "governor_queue_backlog";
+// In the backlog's metricLabels (external API) or metric.selector.matchLabels (custom API),
+// "true" while the value served is the fallback of spec.autoscaling.queue.fallback, not a
+// measured backlog.
+inline constexpr const char* kFallbackLabel = "governor.io/fallback";
 // custom.metrics.k8s.io on the ServiceLevel itself: the cache's hit ratio.
 inline constexpr const char* kCacheHitRatioMetric = "governor_cache_hit_ratio";
 // Exported on the adapter's /metrics per cache (labels namespace, servicelevel); the

@@ -270,6 +270,17 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
       r.problem(p + ".redis", "required");
     }
     qs.targetPerReplica = r.integer(*q, "targetPerReplica", p + ".targetPerReplica", true, 0, 1, INT64_MAX);
+    if (const Json* f = r.field(*q, "fallback")) {
+      QueueFallback fb;
+      fb.replicas = static_cast<int32_t>(r.integer(*f, "replicas", p + ".fallback.replicas", true, 0, 1, 1000));
+      fb.afterFailures =
+          static_cast<int32_t>(r.integer(*f, "afterFailures", p + ".fallback.afterFailures", false, 3, 1, 100));
+      if (a.maxReplicas > 0 && fb.replicas > a.maxReplicas) {
+        r.problem(p + ".fallback.replicas", "must be <= maxReplicas (" + std::to_string(a.maxReplicas) + "), not " +
+                                                std::to_string(fb.replicas));
+      }
+      qs.fallback = fb;
+    }
     a.queue = qs;
   }
   if (const Json* l = r.field(*j, "latency")) {

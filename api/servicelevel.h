@@ -86,9 +86,17 @@ struct RedisQueue {
   std::optional<SecretKeyRef> passwordSecretRef;
 };
 
+// What the HPA is given while the backlog cannot be measured (KEDA's fallback): after
+// `afterFailures` failed polls in a row, a backlog worth `replicas` replicas.
+struct QueueFallback {
+  int32_t replicas = 0;
+  int32_t afterFailures = 3;
+};
+
 struct QueueScaling {
   RedisQueue redis;
   int64_t targetPerReplica = 0;
+  std::optional<QueueFallback> fallback;  // none: a backlog that cannot be measured is an error
 };
 
 struct LatencyScaling {

@@ -43,6 +43,9 @@ void MetricCache::update(const std::string& key, const kube::Result<double>& mea
     if (!error) {
       entry.value = measurement.value();
       entry.lastSuccess = now;
+      entry.failures = 0;
+    } else {
+      ++entry.failures;
     }
   }
   // Once when a metric starts failing and once when it recovers, not every poll.

@@ -31,6 +31,7 @@ class MetricCache {
     std::chrono::system_clock::time_point timestamp;  // of the latest measurement, failed or not
     std::optional<kube::Error> error;                  // set when the latest measurement failed
     std::optional<std::chrono::system_clock::time_point> lastSuccess;  // when `value` was measured
+    int failures = 0;  // measurements in a row that failed, up to the latest; 0 after a success
 
     // Whether `value` is current. Serve an error otherwise: never a stale number, and never the
     // 0 of an entry that has not succeeded yet.
@@ -42,8 +43,8 @@ class MetricCache {
   explicit MetricCache(Clock clock = std::chrono::system_clock::now,
                        std::chrono::milliseconds maxAge = std::chrono::milliseconds(0));
 
-  // Success replaces value and clears the error; failure keeps the old value and records the
-  // error. A non-finite value counts as a failure.
+  // Success replaces value and clears the error; failure keeps the old value, records the
+  // error and counts the failures in a row. A non-finite value counts as a failure.
   void update(const std::string& key, const kube::Result<double>& measurement);
   // The entry, with a Stale error when its value is older than the maximum age.
   std::optional<Entry> get(const std::string& key) const;

@@ -40,6 +40,11 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     // with --backlog-api=custom (where another provider owns the external API).
     describeByServiceLevel(t, sl);
     t.source = "redis " + q.address;
+    // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
+    if (const auto& f = sl.autoscaling->queue->fallback) {
+      t.fallback = MetricTarget::Fallback{f->afterFailures, static_cast<double>(f->replicas) *
+                                                                static_cast<double>(sl.autoscaling->queue->targetPerReplica)};
+    }
     auto ref = q.passwordSecretRef;
     auto ns = sl.namespaceName;
     // Decided before any connection and any Secret: a refused address is never resolved, and no

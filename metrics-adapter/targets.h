@@ -46,6 +46,14 @@ struct MetricTarget {
   api::Labels labels;
   std::function<kube::Result<double>()> measure;
   std::string source;  // "redis <address>" or "prometheus <url>": what a hung server delays
+  // Served instead of the error once the latest `afterFailures` measurements in a row failed,
+  // marked with the label governor.io/fallback (the backlog's spec.autoscaling.queue.fallback);
+  // nullopt: an error stays an error.
+  struct Fallback {
+    int afterFailures = 0;
+    double value = 0;
+  };
+  std::optional<Fallback> fallback;
   // When set, the value served, instead of the cache entry's (which then says only whether
   // the latest measurement succeeded); nullopt while there is nothing to serve yet.
   std::function<std::optional<double>()> served;

@@ -41,15 +41,24 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
   return micro.substr(0, 19) + "Z";
 }
 
-// The error a target's latest measurement gives, or nullopt when its value can be served.
-std::optional<ApiResponse> unavailable(const std::optional<MetricCache::Entry>& entry, const MetricTarget& t) {
+// What a target serves now: its latest value, its fallback while that applies, or the error
+// of its latest measurement.
+struct Served {
+  std::optional<ApiResponse> error;  // answer this instead of any value
+  double value = 0;
+  std::chrono::system_clock::time_point timestamp;
+  bool fallback = false;
+};
+
+Served currentValue(const std::optional<MetricCache::Entry>& entry, const MetricTarget& t) {
   std::string what = t.metric + " of ServiceLevel " + t.namespaceName + "/" + t.serviceLevel;
-  if (!entry) return ApiResponse{503, statusBody(503, "ServiceUnavailable", what + " has not been measured yet")};
-  if (!entry->ok()) {
-    auto why = entry->error ? entry->error->what() : "no successful measurement";
-    return ApiResponse{503, statusBody(503, "ServiceUnavailable", what + ": " + why)};
+  if (!entry) return {ApiResponse{503, statusBody(503, "ServiceUnavailable", what + " has not been measured yet")}};
+  if (entry->ok()) return {std::nullopt, entry->value, *entry->lastSuccess};
+  if (t.fallback && entry->failures >= t.fallback->afterFailures) {
+    return {std::nullopt, t.fallback->value, entry->timestamp, true};
   }
-  return std::nullopt;
+  auto why = entry->error ? entry->error->what() : "no successful measurement";
+  return {ApiResponse{503, statusBody(503, "ServiceUnavailable", what + ": " + why)}};
 }
 
 }  // namespace
@@ -140,12 +149,13 @@ ApiResponse MetricsApi::external(const std::string& ns, const std::string& metri
   for (const auto& t : targets_.snapshot()) {
     if (t.api != MetricTarget::Api::External || t.namespaceName != ns || t.metric != metric) continue;
     if (!selector->matches(t.labels)) continue;
-    auto entry = cache_.get(t.key);
-    if (auto err = unavailable(entry, t)) return *err;
+    auto now = currentValue(cache_.get(t.key), t);
+    if (now.error) return *now.error;
     Json labels = Json::object();
     for (const auto& [k, v] : t.labels) labels[k] = v;
-    items.push_back({{"metricName", metric}, {"metricLabels", labels}, {"timestamp", timestamp(*entry->lastSuccess)},
-                     {"value", quantityString(entry->value)}});
+    if (now.fallback) labels[api::kFallbackLabel] = "true";
+    items.push_back({{"metricName", metric}, {"metricLabels", labels}, {"timestamp", timestamp(now.timestamp)},
+                     {"value", quantityString(now.value)}});
   }
   if (items.empty()) {
     return {404, statusBody(404, "NotFound", "no ServiceLevel in namespace " + ns + " has external metric " + metric +
@@ -169,9 +179,9 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
     // Two ServiceLevels on one workload: the HPA wants exactly one value per object, so
     // the first ServiceLevel by name answers (targets come sorted).
     if (described.contains(t.objectName)) continue;
-    auto entry = cache_.get(t.key);
-    if (auto err = unavailable(entry, t)) return *err;
-    double value = entry->value;
+    auto now = currentValue(cache_.get(t.key), t);
+    if (now.error) return *now.error;
+    double value = now.value;
     if (t.served) {
       // Nothing to serve yet (a cache that has seen no lookup): absent from a list, an
       // error for the object itself.
@@ -186,8 +196,10 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
     described.insert(t.objectName);
     Json item = {{"describedObject",
                   {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", t.objectApiVersion}}},
-                 {"metric", {{"name", metric}, {"selector", nullptr}}},
-                 {"timestamp", timestamp(*entry->lastSuccess)},
+                 {"metric", {{"name", metric},
+                             {"selector", now.fallback ? Json{{"matchLabels", {{api::kFallbackLabel, "true"}}}}
+                                                       : Json(nullptr)}}},
+                 {"timestamp", timestamp(now.timestamp)},
                  {"value", quantityString(value)}};
     // The latency's rate() range; a hit ratio's window is the time between two polls.
     if (latencyWindowSeconds_ > 0 && t.resource != kServiceLevelResource) item["windowSeconds"] = latencyWindowSeconds_;

@@ -50,6 +50,7 @@ struct Reconciler::Pass {
   bool rulesRendered = false;  // alert rules, not only the dashboard
   std::optional<int32_t> workloadReplicas;  // spec.replicas, when the workload was read
   std::optional<std::string> backlog;       // as the adapter serves it
+  bool fallback = false;                    // the adapter serves spec.autoscaling.queue.fallback instead
   std::optional<int32_t> paused;            // the replicas a pause holds
   std::optional<TimePoint> idleSince;       // of an empty backlog, with minReplicas 0
   std::optional<GuardDecision> guard;       // with spec.autoscaling.scaleDownGuard
@@ -311,6 +312,22 @@ void Reconciler::writeStatus(Pass& pass) {
   } else {
     conditions = removeCondition(conditions, "ScalingActive");
   }
+  // The HPA reads a value, so ScalingActive stays True: Ready says the backlog is not measured.
+  const auto& autoscaling = pass.sl.autoscaling;
+  const bool fallback = pass.fallback && autoscaling && autoscaling->queue && autoscaling->queue->fallback;
+  const bool fallbackBefore = findCondition(oldStatus.value("conditions", Json::array()), "Fallback").contains("type");
+  if (fallback) {
+    const auto& f = *autoscaling->queue->fallback;
+    auto c = fallbackCondition(f.afterFailures, f.replicas);
+    conditions = setCondition(conditions, c, gen, now());
+    if (!firstFailure) firstFailure = c;
+    if (!fallbackBefore) recordEvent(pass.object, "Warning", "FallbackStarted", c.message);
+  } else {
+    conditions = removeCondition(conditions, "Fallback");
+    if (fallbackBefore) {
+      recordEvent(pass.object, "Normal", "FallbackEnded", "the backlog is measured again; the HPA scales on it");
+    }
+  }
   if (pass.paused) {
     conditions = setCondition(conditions,
                               {"Paused", true, "PausedByAnnotation",
@@ -385,14 +402,12 @@ std::optional<Json> Reconciler::servedMetric(const std::string& path) {
   return items[0];
 }
 
-std::optional<std::string> Reconciler::servedBacklog(const ServiceLevel& sl) {
+std::optional<Json> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  auto item = servedMetric(backlogApi_ == BacklogApi::Custom ? api::customMetricPath(sl.namespaceName,
-                                                                                      api::kServiceLevelResource,
-                                                                                      sl.name, api::kBacklogMetric)
-                                                             : api::backlogPath(sl.namespaceName, sl.name));
-  if (!item) return std::nullopt;
-  return item->value("value", "");
+  return servedMetric(backlogApi_ == BacklogApi::Custom ? api::customMetricPath(sl.namespaceName,
+                                                                                 api::kServiceLevelResource, sl.name,
+                                                                                 api::kBacklogMetric)
+                                                        : api::backlogPath(sl.namespaceName, sl.name));
 }
 
 std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
@@ -499,7 +514,11 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
   }
 
-  pass.backlog = servedBacklog(sl);
+  if (auto item = servedBacklog(sl)) {
+    // A fallback is not a backlog: status shows none, and scaling to or from none waits.
+    pass.fallback = servedAsFallback(*item);
+    if (!pass.fallback) pass.backlog = item->value("value", "");
+  }
   if (sl.autoscaling && sl.autoscaling->scaleDownGuard) pass.guard = scaleDownGuard(pass);
   const RenderOptions options{.prometheusRuleCrd = pass.crdInstalled,
                               .backlogApi = backlogApi_,

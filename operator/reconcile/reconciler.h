@@ -87,7 +87,8 @@ class Reconciler {
   // APIs as the HPA reads it; nothing when the adapter has no value.
   // The first item of the metrics API list at `path` (through the aggregator), or nullopt.
   std::optional<Json> servedMetric(const std::string& path);
-  std::optional<std::string> servedBacklog(const ServiceLevel& sl);
+  // The backlog item, whose labels say whether it is the fallback (servedAsFallback).
+  std::optional<Json> servedBacklog(const ServiceLevel& sl);
   std::optional<std::string> servedLatencyP95(const ServiceLevel& sl);
   std::optional<std::string> servedCacheHitRatio(const ServiceLevel& sl);
   void recordEvent(const Json& sl, const std::string& type, const std::string& reason, const std::string& message);

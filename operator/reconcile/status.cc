@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "api/metrics.h"
+
 namespace governor::op {
 
 Json findCondition(const Json& conditions, const std::string& type) {
@@ -56,6 +58,25 @@ std::optional<Condition> scalingActive(const Json& hpaStatus) {
 }
 
 bool scalingBroken(const Condition& c) { return !c.status && c.reason != "ScalingDisabled"; }
+
+bool servedAsFallback(const Json& backlogItem) {
+  auto marked = [](const Json& labels) {
+    return labels.is_object() && labels.value(api::kFallbackLabel, "") == "true";
+  };
+  const Json metric = backlogItem.value("metric", Json::object());
+  const Json selector = metric.is_object() ? metric.value("selector", Json::object()) : Json::object();
+  return marked(backlogItem.value("metricLabels", Json::object())) ||
+         (selector.is_object() && marked(selector.value("matchLabels", Json::object())));
+}
+
+Condition fallbackCondition(int32_t afterFailures, int32_t replicas) {
+  return {"Fallback", true, "SourceFailing",
+          "the metrics adapter failed to measure the backlog " + std::to_string(afterFailures) +
+              (afterFailures == 1 ? " poll" : " polls in a row") +
+              " or more, so it serves the fallback of spec.autoscaling.queue.fallback, which asks the HPA for " +
+              std::to_string(replicas) + (replicas == 1 ? " replica" : " replicas") +
+              " until the backlog is measured again (the adapter's log names the error)"};
+}
 
 bool holds(const Json& live, const Json& desired) {
   if (desired.is_object()) {

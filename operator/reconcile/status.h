@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,13 @@ std::optional<Condition> scalingActive(const Json& hpaStatus);
 // True when `c` (from scalingActive) means the HPA cannot do its job, which keeps Ready
 // False. ScalingDisabled (the workload set to 0 replicas by hand) is a choice, not a fault.
 bool scalingBroken(const Condition& c);
+
+// True when a backlog item the adapter serves (external: metricLabels; custom:
+// metric.selector.matchLabels) carries governor.io/fallback: "true": its value is the fallback
+// of spec.autoscaling.queue.fallback, not a measured backlog.
+bool servedAsFallback(const Json& backlogItem);
+// The ServiceLevel's Fallback condition while the adapter serves that fallback.
+Condition fallbackCondition(int32_t afterFailures, int32_t replicas);
 
 // True when every field of `desired` is present in `live` with the same value (objects
 // recursively; arrays element by element, of equal length). Fields the server adds

@@ -325,6 +325,22 @@ class ScalingTest : public ::testing::Test {
     return !c.is_null() && c["status"] == status && (reason.empty() || c["reason"] == reason);
   }
   std::string hpaStatus(const std::string& hpa) { return get(kHpas, hpa).value("status", Json::object()).dump(); }
+  // A condition of ServiceLevel `sl`, as `kubectl describe sl` shows it; null when absent.
+  Json slCondition(const std::string& sl, const std::string& type) {
+    for (const auto& c : get(kServiceLevels, sl).value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return nullptr;
+  }
+  bool slConditionIs(const std::string& sl, const std::string& type, const std::string& status,
+                     const std::string& reason) {
+    auto c = slCondition(sl, type);
+    return !c.is_null() && c["status"] == status && c["reason"] == reason;
+  }
+  bool hasEvent(const std::string& sl, const std::string& reason) {
+    auto events = client_->list(kEvents, ns(), {.fieldSelector = "involvedObject.name=" + sl + ",reason=" + reason});
+    return events.ok() && !events->items.empty();
+  }
 
   // The Deployment and its ServiceLevel; returns once the HPA the operator made reads the
   // metric (ScalingActive True), so that what follows times scaling, not setting up. With
@@ -433,9 +449,7 @@ TEST_F(ScalingTest, AnIdleQueueScalesToNoneAndJobsBringItBack) {
   std::printf("scale to zero: idleFor 10s, from the HPA's first read to 0 replicas: %.2fs\n", idle);
   EXPECT_TRUE(eventually([&] { return hpaConditionIs("sleeper", "ScalingActive", "False", "ScalingDisabled"); }, 30s))
       << "at 0 the HPA idles: " << hpaStatus("sleeper");
-  auto events = client_->list(kEvents, ns(), {.fieldSelector = "involvedObject.name=sleeper,reason=ScaledToZero"});
-  ASSERT_TRUE(events.ok());
-  EXPECT_FALSE(events->items.empty()) << "an Event says why the workload went to none";
+  EXPECT_TRUE(hasEvent("sleeper", "ScaledToZero")) << "an Event says why the workload went to none";
 
   std::string push = kRedisCli + "LPUSH " + key;
   for (int i = 1; i <= 30; ++i) push += " job-" + std::to_string(i);
@@ -837,22 +851,12 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
               c.value("message", "").c_str());
   EXPECT_NE(c.value("message", "").find(kRedisAddress), std::string::npos) << c.dump();
   // What `kubectl get sl` and `kubectl describe sl` show: not Ready, with the HPA's reason.
-  auto slCondition = [&](const std::string& type) {
-    for (const auto& sc : get(kServiceLevels, "fragile").value("status", Json::object()).value("conditions", Json::array())) {
-      if (sc.value("type", "") == type) return sc;
-    }
-    return Json();
-  };
-  auto slConditionIs = [&](const std::string& type, const std::string& status, const std::string& reason) {
-    auto sc = slCondition(type);
-    return !sc.is_null() && sc["status"] == status && sc["reason"] == reason;
-  };
-  EXPECT_TRUE(eventually([&] { return slConditionIs("ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
+  EXPECT_TRUE(eventually([&] { return slConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
       << get(kServiceLevels, "fragile").dump();
-  EXPECT_NE(slCondition("ScalingActive").value("message", "").find(kRedisAddress), std::string::npos)
-      << "the ServiceLevel must carry the HPA's message: " << slCondition("ScalingActive").dump();
-  EXPECT_TRUE(slConditionIs("Ready", "False", "FailedGetExternalMetric"))
-      << "Ready must not be True while the HPA cannot read its metric: " << slCondition("Ready").dump();
+  EXPECT_NE(slCondition("fragile", "ScalingActive").value("message", "").find(kRedisAddress), std::string::npos)
+      << "the ServiceLevel must carry the HPA's message: " << slCondition("fragile", "ScalingActive").dump();
+  EXPECT_TRUE(slConditionIs("fragile", "Ready", "False", "FailedGetExternalMetric"))
+      << "Ready must not be True while the HPA cannot read its metric: " << slCondition("fragile", "Ready").dump();
   auto events = run("kubectl get events -n " + ns() +
                     " --field-selector involvedObject.kind=ServiceLevel,involvedObject.name=fragile,"
                     "reason=FailedGetExternalMetric -o name");
@@ -869,12 +873,60 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
   std::printf("redis back: value served again after %.2fs\n", secondsSince(restarted));
   EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "True"); }, 30s)) << hpaStatus("fragile");
   std::printf("redis back: HPA ScalingActive True after %.2fs\n", secondsSince(restarted));
-  EXPECT_TRUE(eventually([&] { return slConditionIs("ScalingActive", "True", "ValidMetricFound"); }, 15s))
-      << slCondition("ScalingActive").dump();
-  EXPECT_TRUE(eventually([&] { return slConditionIs("Ready", "True", "Reconciled"); }, 15s)) << slCondition("Ready").dump();
+  EXPECT_TRUE(eventually([&] { return slConditionIs("fragile", "ScalingActive", "True", "ValidMetricFound"); }, 15s))
+      << slCondition("fragile", "ScalingActive").dump();
+  EXPECT_TRUE(eventually([&] { return slConditionIs("fragile", "Ready", "True", "Reconciled"); }, 15s))
+      << slCondition("fragile", "Ready").dump();
   EXPECT_EQ(replicas("fragile"), 2);
   EXPECT_TRUE(adapter_->running());
   EXPECT_TRUE(operator_->running());
+}
+
+// spec.autoscaling.queue.fallback, as KEDA's: with Redis down for afterFailures polls the HPA
+// goes to the fallback's replicas and the ServiceLevel says why; with Redis back it scales on
+// the backlog again. After the outage test: it stops Redis too.
+TEST_F(ScalingTest, QueueFallbackGivesItsReplicasWhileRedisIsDownAndEndsWhenItIsBack) {
+  const std::string key = "rescue-" + ns();
+  Json sl = serviceLevel("rescue", {{"queue", queue(key)}});
+  sl["spec"]["autoscaling"]["queue"]["fallback"] = {{"replicas", 3}, {"afterFailures", 2}};
+  createScaled("rescue", sl);
+  EXPECT_EQ(backlog("rescue"), 0.0);
+
+  EXPECT_EQ(redis_->stop(), 0);
+  auto stopped = Clock::now();
+  Raw r;
+  ASSERT_TRUE(eventually([&] {
+    r = getRaw(externalPath("rescue"));
+    return r.status == 0 && r.json.value("items", Json::array()).size() == 1 &&
+           r.json["items"][0]["metricLabels"].value("governor.io/fallback", "") == "true";
+  }, 15s)) << "the fallback is never served: " << r.output << tail(adapter_->logFile());
+  std::printf("fallback: served %.2fs after Redis stopped: %s\n", secondsSince(stopped), r.output.c_str());
+  EXPECT_EQ(quantityValue(r.json["items"][0]["value"]), 30.0) << "3 replicas x targetPerReplica 10";
+  double up = scaledTo("rescue", 3, stopped);
+  ASSERT_GT(up, 0) << "the HPA must go to the fallback's 3 replicas; HPA " << hpaStatus("rescue");
+  std::printf("fallback: Redis stopped to 3 replicas: %.2fs\n", up);
+  EXPECT_TRUE(hpaConditionIs("rescue", "ScalingActive", "True")) << "the HPA reads a value: " << hpaStatus("rescue");
+  EXPECT_TRUE(eventually([&] { return slConditionIs("rescue", "Fallback", "True", "SourceFailing"); }, 15s))
+      << get(kServiceLevels, "rescue").dump();
+  auto fallback = slCondition("rescue", "Fallback").value("message", "");
+  EXPECT_NE(fallback.find("2 polls in a row"), std::string::npos) << fallback;
+  EXPECT_NE(fallback.find("3 replicas"), std::string::npos) << fallback;
+  EXPECT_TRUE(slConditionIs("rescue", "Ready", "False", "SourceFailing")) << slCondition("rescue", "Ready").dump();
+  EXPECT_TRUE(hasEvent("rescue", "FallbackStarted"));
+  EXPECT_FALSE(get(kServiceLevels, "rescue")["status"].contains("backlog")) << "a fallback is no measured backlog";
+  std::printf("fallback: kubectl get sl:\n%s", run("kubectl get sl rescue -n " + ns()).output.c_str());
+
+  ASSERT_TRUE(startRedis()) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis.log");
+  auto restarted = Clock::now();
+  EXPECT_TRUE(eventually([&] { return backlog("rescue") == 0.0; }, 15s)) << getRaw(externalPath("rescue")).output;
+  double down = scaledTo("rescue", 1, restarted);
+  ASSERT_GT(down, 0) << "measured again, the empty queue gives minReplicas; HPA " << hpaStatus("rescue");
+  std::printf("fallback: Redis back to 1 replica: %.2fs\n", down);
+  EXPECT_TRUE(eventually([&] { return slCondition("rescue", "Fallback").is_null(); }, 15s))
+      << slCondition("rescue", "Fallback").dump();
+  EXPECT_TRUE(eventually([&] { return slConditionIs("rescue", "Ready", "True", "Reconciled"); }, 15s))
+      << slCondition("rescue", "Ready").dump();
+  EXPECT_TRUE(hasEvent("rescue", "FallbackEnded"));
 }
 
 }  // namespace

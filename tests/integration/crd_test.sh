@@ -67,7 +67,7 @@ fi
 # --- The samples ---------------------------------------------------------------------------
 checkout=$root/manifests/samples/servicelevel-checkout.yaml
 worker=$root/manifests/samples/servicelevel-worker.yaml
-example=$(sed -n '/^```yaml$/,/^```$/p' "$root/docs/servicelevel.md" | sed '1d;$d')
+example=$(awk '/^```yaml$/ {inside = 1; next} inside && /^```$/ {exit} inside' "$root/docs/servicelevel.md")  # the first example
 if [[ $example == "$(grep -v '^#' "$checkout")" ]]; then
   pass "the checkout sample is the example of docs/servicelevel.md"
 else
@@ -241,6 +241,15 @@ EOF
 reject 'idleFor "0s"' spec.autoscaling.idleFor 'idleFor must be longer than 0' <<EOF
 workload: {name: api}
 autoscaling: {minReplicas: 0, maxReplicas: 3, idleFor: 0s, $queue}
+EOF
+reject "a fallback above maxReplicas" spec.autoscaling.queue.fallback.replicas \
+  'queue.fallback.replicas must be less than or equal to maxReplicas' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, targetPerReplica: 10, fallback: {replicas: 4}}}
+EOF
+reject "a fallback without replicas" spec.autoscaling.queue.fallback.replicas 'Required value' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, targetPerReplica: 10, fallback: {afterFailures: 2}}}
 EOF
 reject "autoscaling.latency without objectives.latency" spec.autoscaling.latency \
   'autoscaling.latency needs objectives.latency' <<'EOF'

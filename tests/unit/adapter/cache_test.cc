@@ -66,6 +66,9 @@ TEST(MetricCacheTest, ErrorKeepsValueAndRecordsErrorThenRecovers) {
   EXPECT_EQ(failed->value, 7.0);  // kept, but not ok(): the API answers the error
   EXPECT_EQ(failed->timestamp, time.now);
   EXPECT_EQ(failed->lastSuccess, first);
+  EXPECT_EQ(failed->failures, 1);
+  cache.update("k", unavailable("connection refused"));
+  EXPECT_EQ(cache.get("k")->failures, 2);  // in a row, for a fallback after so many
 
   time.now += 15s;
   cache.update("k", 9.0);
@@ -75,6 +78,7 @@ TEST(MetricCacheTest, ErrorKeepsValueAndRecordsErrorThenRecovers) {
   EXPECT_EQ(recovered->value, 9.0);
   EXPECT_FALSE(recovered->error.has_value());
   EXPECT_EQ(recovered->lastSuccess, time.now);
+  EXPECT_EQ(recovered->failures, 0);
 }
 
 // The adapter's log tells when a metric starts failing (with the error) and when it

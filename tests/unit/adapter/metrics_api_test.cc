@@ -655,6 +655,82 @@ TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
                "ServiceUnavailable");
 }
 
+// spec.autoscaling.queue.fallback: after afterFailures failed polls in a row the backlog served
+// is replicas x targetPerReplica (what makes the HPA's AverageValue ask for exactly that many),
+// marked governor.io/fallback; before that, and without a fallback, the error.
+TEST_F(MetricsApiTest, AFailingBacklogServesItsFallbackAfterSoManyFailuresInARow) {
+  prometheus::Registry registry;
+  CacheStats caches(registry);
+  RedisSource redis;
+  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
+  api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
+  sl.autoscaling = api::Autoscaling{
+      .maxReplicas = 10,
+      .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"},
+                                 .targetPerReplica = 20,
+                                 .fallback = api::QueueFallback{.replicas = 4, .afterFailures = 2}}};
+  api::ServiceLevel plain{.name = "billing", .namespaceName = "shop"};
+  plain.autoscaling = api::Autoscaling{
+      .maxReplicas = 10, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "bills"}, .targetPerReplica = 20}};
+  auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
+  auto other = targetsFor(plain, redis, prometheus, caches, secrets, {});
+  made.insert(made.end(), other.begin(), other.end());
+  for (auto& t : made) t.measure = measureFor(t.key);  // no Redis here: the values are scripted
+  targets.set(made);
+  const std::string key = "external/shop/governor_queue_backlog/checkout";
+  const std::string plainKey = "external/shop/governor_queue_backlog/billing";
+  const std::map<std::string, std::string> checkout = {{"labelSelector", "governor.io/service-level=checkout"}};
+  script(key, 30.0);
+  script(plainKey, 30.0);
+  poll();
+  auto measured = get(externalPath("shop"), checkout);
+  ASSERT_EQ(measured.status, 200) << measured.body.dump();
+  EXPECT_EQ(measured.body["items"][0]["metricLabels"], Json({{"governor.io/service-level", "checkout"}}));
+
+  now += 5s;
+  script(key, sourceError("connection refused"));
+  script(plainKey, sourceError("connection refused"));
+  poll();
+  expectStatus(get(externalPath("shop"), checkout), 503, "ServiceUnavailable");  // one failure: not yet
+
+  now += 5s;
+  poll();
+  auto fallback = get(externalPath("shop"), checkout);
+  ASSERT_EQ(fallback.status, 200) << fallback.body.dump();
+  ASSERT_EQ(fallback.body["items"].size(), 1u);
+  EXPECT_EQ(fallback.body["items"][0]["value"], "80");
+  EXPECT_EQ(fallback.body["items"][0]["metricLabels"],
+            Json({{"governor.io/service-level", "checkout"}, {"governor.io/fallback", "true"}}));
+  EXPECT_EQ(fallback.body["items"][0]["timestamp"], "2023-11-14T22:13:30Z");  // of the latest failed poll
+  auto onServiceLevel = get(customPath("shop", "servicelevels.governor.io", "checkout", "governor_queue_backlog"));
+  ASSERT_EQ(onServiceLevel.status, 200) << onServiceLevel.body.dump();
+  EXPECT_EQ(onServiceLevel.body["items"][0]["value"], "80");
+  EXPECT_EQ(onServiceLevel.body["items"][0]["metric"]["selector"],
+            Json::parse(R"({"matchLabels": {"governor.io/fallback": "true"}})"));
+  // Without a fallback, errors stay errors however long they last.
+  auto plainFailing = get(externalPath("shop"), {{"labelSelector", "governor.io/service-level=billing"}});
+  expectStatus(plainFailing, 503, "ServiceUnavailable");
+  EXPECT_NE(plainFailing.body["message"].get<std::string>().find("connection refused"), std::string::npos);
+
+  now += 5s;
+  script(key, 7.0);
+  poll();
+  auto recovered = get(externalPath("shop"), checkout);
+  ASSERT_EQ(recovered.status, 200) << recovered.body.dump();
+  EXPECT_EQ(recovered.body["items"][0]["value"], "7");
+  EXPECT_EQ(recovered.body["items"][0]["metricLabels"], Json({{"governor.io/service-level", "checkout"}}));
+  EXPECT_TRUE(get(customPath("shop", "servicelevels.governor.io", "checkout", "governor_queue_backlog"))
+                  .body["items"][0]["metric"]["selector"]
+                  .is_null());
+
+  // The count starts again after a success.
+  now += 5s;
+  script(key, sourceError("connection refused"));
+  poll();
+  expectStatus(get(externalPath("shop"), checkout), 503, "ServiceUnavailable");
+}
+
 TEST(QuantityStringTest, Table) {
   struct Case {
     double value;

@@ -89,6 +89,15 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2, queue: {redis: {address: a, key: k}, "
                 "targetPerReplica: 0}}\n",
                 "spec.autoscaling.queue.targetPerReplica: must be between 1"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "targetPerReplica: 5, fallback: {replicas: 6}}}\n",
+                "spec.autoscaling.queue.fallback.replicas: must be <= maxReplicas (4), not 6"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "targetPerReplica: 5, fallback: {afterFailures: 2}}}\n",
+                "spec.autoscaling.queue.fallback.replicas: required"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "targetPerReplica: 5, fallback: {replicas: 2, afterFailures: 0}}}\n",
+                "spec.autoscaling.queue.fallback.afterFailures: must be between 1 and 100"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: '100', errorQuery: e, totalQuery: t}}\n",
                 "spec.objectives.availability.target: must be a percentage"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: 99.9, errorQuery: e, totalQuery: t}}\n",
@@ -153,6 +162,25 @@ TEST(ParseServiceLevel, ResourcesScaleToZeroAndIdleFor) {
   EXPECT_FALSE(a.resources.at("cpu").averageValue);
   EXPECT_EQ(a.resources.at("memory").averageValue->canonical(), "512Mi");
   EXPECT_FALSE(r.serviceLevel->paused);
+}
+
+TEST(ParseServiceLevel, QueueFallback) {
+  auto withFallback = [](const std::string& fallback) {
+    return parse("  workload: {name: worker}\n"
+                 "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10" +
+                 fallback + "}}\n");
+  };
+  auto none = withFallback("");
+  ASSERT_TRUE(none.serviceLevel);
+  EXPECT_FALSE(none.serviceLevel->autoscaling->queue->fallback);
+  auto defaulted = withFallback(", fallback: {replicas: 4}");
+  ASSERT_TRUE(defaulted.serviceLevel) << (defaulted.problems.empty() ? "" : defaulted.problems[0]);
+  EXPECT_EQ(defaulted.serviceLevel->autoscaling->queue->fallback->replicas, 4);
+  EXPECT_EQ(defaulted.serviceLevel->autoscaling->queue->fallback->afterFailures, 3);
+  auto given = withFallback(", fallback: {replicas: 10, afterFailures: 1}");
+  ASSERT_TRUE(given.serviceLevel) << (given.problems.empty() ? "" : given.problems[0]);
+  EXPECT_EQ(given.serviceLevel->autoscaling->queue->fallback->replicas, 10);
+  EXPECT_EQ(given.serviceLevel->autoscaling->queue->fallback->afterFailures, 1);
 }
 
 // The pause annotations: a number of replicas, or "true" for where the workload is; anything

@@ -75,6 +75,30 @@ TEST(ScalingActive, NothingBeforeTheHpaHasSaid) {
   EXPECT_FALSE(scalingActive(hpaStatus(Json::array())));
 }
 
+// The adapter marks a fallback in the external item's metricLabels and in the custom item's
+// metric.selector; a measured backlog carries neither.
+TEST(ServedAsFallback, ReadsTheMarkOfEitherApi) {
+  EXPECT_TRUE(servedAsFallback(Json::parse(
+      R"({"metricName": "governor_queue_backlog", "value": "80",
+          "metricLabels": {"governor.io/service-level": "w", "governor.io/fallback": "true"}})")));
+  EXPECT_TRUE(servedAsFallback(Json::parse(
+      R"({"metric": {"name": "governor_queue_backlog", "selector": {"matchLabels": {"governor.io/fallback": "true"}}},
+          "value": "80"})")));
+  EXPECT_FALSE(servedAsFallback(Json::parse(
+      R"({"metricName": "governor_queue_backlog", "value": "80", "metricLabels": {"governor.io/service-level": "w"}})")));
+  EXPECT_FALSE(servedAsFallback(Json::parse(R"({"metric": {"name": "governor_queue_backlog", "selector": null}})")));
+  EXPECT_FALSE(servedAsFallback(Json::parse(R"({"metricLabels": {"governor.io/fallback": "false"}})")));
+}
+
+TEST(FallbackCondition, NamesTheFailuresAndTheReplicas) {
+  auto c = fallbackCondition(3, 4);
+  EXPECT_EQ(c.type, "Fallback");
+  EXPECT_TRUE(c.status);
+  EXPECT_EQ(c.reason, "SourceFailing");
+  EXPECT_NE(c.message.find("failed to measure the backlog 3 polls in a row or more"), std::string::npos) << c.message;
+  EXPECT_NE(c.message.find("asks the HPA for 4 replicas"), std::string::npos) << c.message;
+}
+
 TEST(FormatRatio, ThreeDecimalsAtMostNoTrailingZeros) {
   EXPECT_EQ(formatRatio(0.8126), "0.813");
   EXPECT_EQ(formatRatio(29.0 / 40), "0.725");

@@ -662,7 +662,7 @@ TEST_F(MetricsApiTest, AFailingBacklogServesItsFallbackAfterSoManyFailuresInARow
   prometheus::Registry registry;
   CacheStats caches(registry);
   RedisSource redis;
-  PrometheusSource prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
   sl.autoscaling = api::Autoscaling{

@@ -116,6 +116,26 @@ class MetricsApiTest : public ::testing::Test {
   MetricCache cache{[this] { return now; }};
   Targets targets;
   MetricsApi api{cache, targets};
+
+  // The targets targetsFor makes for these ServiceLevels, their values scripted (no Redis here).
+  std::vector<MetricTarget> scriptedTargetsFor(const std::vector<api::ServiceLevel>& serviceLevels) {
+    SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> {
+      return std::string();
+    };
+    std::vector<MetricTarget> out;
+    for (const auto& sl : serviceLevels) {
+      for (auto& t : targetsFor(sl, redis, prometheus, caches, secrets, {})) {
+        t.measure = measureFor(t.key);
+        out.push_back(std::move(t));
+      }
+    }
+    return out;
+  }
+
+  prometheus::Registry registry;
+  CacheStats caches{registry};
+  RedisSource redis;
+  kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
 };
 
 void expectStatus(const ApiResponse& r, int code, const std::string& reason) {
@@ -550,10 +570,6 @@ class CacheHitRatioApiTest : public MetricsApiTest {
     return customPath("shop", "servicelevels.governor.io", name, "governor_cache_hit_ratio");
   }
 
-  prometheus::Registry registry;
-  CacheStats caches{registry};
-  RedisSource redis;
-  kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
   std::map<std::string, KeyspaceStats> readings;  // by ServiceLevel name; none: the read fails
 };
 
@@ -622,16 +638,10 @@ TEST_F(CacheHitRatioApiTest, StarListsOnlyCachesWithARatioAndOtherObjectsAreNotF
 // governor_queue_backlog on a ServiceLevel (custom API): the same measurement as the external
 // metric, for HPAs where another provider owns external.metrics.k8s.io.
 TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
-  prometheus::Registry registry;
-  CacheStats caches(registry);
-  RedisSource redis;
-  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
-  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
   sl.autoscaling = api::Autoscaling{.maxReplicas = 3, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"}}};
-  auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
+  auto made = scriptedTargetsFor({sl});
   ASSERT_EQ(made.size(), 1u);
-  made[0].measure = measureFor(made[0].key);  // no Redis here: the value is scripted
   targets.set(made);
   script(made[0].key, 42.0);
   poll();
@@ -659,11 +669,6 @@ TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
 // is replicas x targetPerReplica (what makes the HPA's AverageValue ask for exactly that many),
 // marked governor.io/fallback; before that, and without a fallback, the error.
 TEST_F(MetricsApiTest, AFailingBacklogServesItsFallbackAfterSoManyFailuresInARow) {
-  prometheus::Registry registry;
-  CacheStats caches(registry);
-  RedisSource redis;
-  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
-  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
   sl.autoscaling = api::Autoscaling{
       .maxReplicas = 10,
@@ -673,11 +678,7 @@ TEST_F(MetricsApiTest, AFailingBacklogServesItsFallbackAfterSoManyFailuresInARow
   api::ServiceLevel plain{.name = "billing", .namespaceName = "shop"};
   plain.autoscaling = api::Autoscaling{
       .maxReplicas = 10, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "bills"}, .targetPerReplica = 20}};
-  auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
-  auto other = targetsFor(plain, redis, prometheus, caches, secrets, {});
-  made.insert(made.end(), other.begin(), other.end());
-  for (auto& t : made) t.measure = measureFor(t.key);  // no Redis here: the values are scripted
-  targets.set(made);
+  targets.set(scriptedTargetsFor({sl, plain}));
   const std::string key = "external/shop/governor_queue_backlog/checkout";
   const std::string plainKey = "external/shop/governor_queue_backlog/billing";
   const std::map<std::string, std::string> checkout = {{"labelSelector", "governor.io/service-level=checkout"}};

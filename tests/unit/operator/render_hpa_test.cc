@@ -181,27 +181,30 @@ TEST(RenderAutoscalerTest, BacklogAsAnObjectMetricOnTheServiceLevelWhereTheExter
     "target": {"type": "AverageValue", "averageValue": "7"}}})"));
 }
 
-TEST(RenderAutoscalerTest, MinReplicasZeroGivesTheHpaAFloorOfOne) {
+// checkout scaling on a queue from `min` to `max` replicas.
+ServiceLevel queued(int32_t min, int32_t max) {
   ServiceLevel sl = checkout();
   Autoscaling a;
-  a.minReplicas = 0;
-  a.maxReplicas = 5;
+  a.minReplicas = min;
+  a.maxReplicas = max;
   a.queue = queue(7);
   sl.autoscaling = a;
-  EXPECT_EQ(only(renderAutoscaler(sl))["spec"]["minReplicas"], 1);
+  return sl;
+}
+
+// The HPA's minReplicas and maxReplicas.
+std::pair<int, int> bounds(const ServiceLevel& sl, const RenderOptions& o) {
+  Json spec = only(renderAutoscaler(sl, o))["spec"];
+  return {spec["minReplicas"].get<int>(), spec["maxReplicas"].get<int>()};
+}
+
+TEST(RenderAutoscalerTest, MinReplicasZeroGivesTheHpaAFloorOfOne) {
+  EXPECT_EQ(bounds(queued(0, 5), {}), std::pair(1, 5));
 }
 
 TEST(RenderAutoscalerTest, APauseHoldsTheHpaAtThePausedReplicas) {
-  ServiceLevel sl = checkout();
-  Autoscaling a;
-  a.minReplicas = 2;
-  a.maxReplicas = 10;
-  a.queue = queue(7);
-  sl.autoscaling = a;
-  auto bounds = [&](const RenderOptions& o) {
-    Json spec = only(renderAutoscaler(sl, o))["spec"];
-    return std::pair{spec["minReplicas"].get<int>(), spec["maxReplicas"].get<int>()};
-  };
+  ServiceLevel sl = queued(2, 10);
+  auto bounds = [&](const RenderOptions& o) { return governor::op::bounds(sl, o); };
   sl.paused = Pause{3};
   EXPECT_EQ(bounds({.workloadReplicas = 6}), std::pair(3, 3));
   sl.paused = Pause{};  // where it is
@@ -217,16 +220,8 @@ TEST(RenderAutoscalerTest, APauseHoldsTheHpaAtThePausedReplicas) {
 }
 
 TEST(RenderAutoscalerTest, TheScaleDownGuardRaisesTheFloorNeverAboveMax) {
-  ServiceLevel sl = checkout();
-  Autoscaling a;
-  a.minReplicas = 2;
-  a.maxReplicas = 10;
-  a.queue = queue(7);
-  sl.autoscaling = a;
-  auto bounds = [&](const RenderOptions& o) {
-    Json spec = only(renderAutoscaler(sl, o))["spec"];
-    return std::pair{spec["minReplicas"].get<int>(), spec["maxReplicas"].get<int>()};
-  };
+  ServiceLevel sl = queued(2, 10);
+  auto bounds = [&](const RenderOptions& o) { return governor::op::bounds(sl, o); };
   EXPECT_EQ(bounds({.guardFloor = 6}), std::pair(6, 10));
   EXPECT_EQ(bounds({.guardFloor = 1}), std::pair(2, 10));    // never below minReplicas
   EXPECT_EQ(bounds({.guardFloor = 14}), std::pair(10, 10));  // never above maxReplicas

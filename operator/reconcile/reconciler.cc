@@ -33,6 +33,10 @@ void setOrErase(Json& obj, const std::string& field, const std::optional<std::st
   }
 }
 
+const kube::Resource& workloadApiResource(const Workload& w) {
+  return w.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
+}
+
 std::string hostname() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
@@ -196,8 +200,7 @@ void Reconciler::scaleWorkload(Pass& pass) {
   if (!decision.scaleTo) return;
   // Going to none after idleFor is scaling in too; a pause at 0 is the user's own word.
   if (!pass.paused && pass.guard && pass.guard->floor && *decision.scaleTo < *pass.guard->floor) return;
-  const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
-  auto res = client_.mergePatch(workload, sl.namespaceName, sl.workload.name,
+  auto res = client_.mergePatch(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name,
                                 {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
   wrote("patch scale", {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
   if (!res) {
@@ -501,8 +504,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
 
   bool workloadMissing = false;
   if (sl.autoscaling) {
-    const auto& workload = sl.workload.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
-    auto live = client_.get(workload, sl.namespaceName, sl.workload.name);
+    auto live = client_.get(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name);
     if (live) pass.workloadReplicas = (*live)["spec"].value("replicas", 1);
     if (!live) {
       workloadMissing = live.error().isNotFound();

@@ -7,9 +7,11 @@
 namespace governor::api {
 namespace {
 
-ParseResult parse(const std::string& spec) {
+// ServiceLevel shop/checkout with this spec (and these metadata.annotations, as YAML flow pairs).
+ParseResult parse(const std::string& spec, const std::string& annotations = "") {
   auto docs = kube::parseYamlDocuments("apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\n"
-                                       "metadata: {name: checkout, namespace: shop, uid: u1, generation: 3}\n"
+                                       "metadata: {name: checkout, namespace: shop, uid: u1, generation: 3, "
+                                       "annotations: {" + annotations + "}}\n"
                                        "spec:\n" + spec);
   EXPECT_TRUE(docs.ok()) << docs.error().what();
   return parseServiceLevel((*docs)[0]);
@@ -186,12 +188,8 @@ TEST(ParseServiceLevel, QueueFallback) {
 // The pause annotations: a number of replicas, or "true" for where the workload is; anything
 // else is refused by name rather than ignored.
 ParseResult parseAnnotated(const std::string& annotations) {
-  auto docs = kube::parseYamlDocuments("apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\n"
-                                       "metadata: {name: checkout, namespace: shop, annotations: {" + annotations +
-                                       "}}\nspec:\n  workload: {name: worker}\n"
-                                       "  autoscaling: {maxReplicas: 5, resources: {cpu: {averageUtilization: 70}}}\n");
-  EXPECT_TRUE(docs.ok()) << docs.error().what();
-  return parseServiceLevel((*docs)[0]);
+  return parse("  workload: {name: worker}\n  autoscaling: {maxReplicas: 5, resources: {cpu: {averageUtilization: 70}}}\n",
+               annotations);
 }
 
 TEST(ParseServiceLevel, PauseAnnotations) {

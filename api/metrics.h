@@ -10,6 +10,9 @@ namespace governor::api {
 
 // external.metrics.k8s.io: the queue backlog, selected by governor.io/service-level=NAME.
 inline constexpr const char* kBacklogMetric = "governor_queue_backlog";
+// external.metrics.k8s.io, selected like the backlog: the replicas that drain the backlog within
+// spec.autoscaling.queue.drainWithin at the measured rates (the HPA's AverageValue is 1).
+inline constexpr const char* kDrainReplicasMetric = "governor_queue_drain_replicas";
 // In the backlog's metricLabels (external API) or metric.selector.matchLabels (custom API),
 // "true" while the value served is the fallback of spec.autoscaling.queue.fallback, not a
 // measured backlog.

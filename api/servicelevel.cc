@@ -269,7 +269,34 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     } else {
       r.problem(p + ".redis", "required");
     }
-    qs.targetPerReplica = r.integer(*q, "targetPerReplica", p + ".targetPerReplica", true, 0, 1, INT64_MAX);
+    qs.targetPerReplica = r.integer(*q, "targetPerReplica", p + ".targetPerReplica", false, 0, 1, INT64_MAX);
+    if (const Json* d = r.field(*q, "drainWithin")) {
+      if (!d->is_string()) {
+        r.problem(p + ".drainWithin", "must be a duration string, like \"2m\"");
+      } else if (auto within = r.duration(d->get<std::string>(), p + ".drainWithin"); within.count() > 0) {
+        qs.drainWithin = within;
+      } else {
+        r.problem(p + ".drainWithin", "must be longer than 0");
+      }
+    }
+    if (!qs.targetPerReplica && !r.field(*q, "drainWithin")) {
+      r.problem(p, "needs targetPerReplica (a backlog per replica) or drainWithin (a time to drain it in)");
+    }
+    for (auto [field, into] : {std::pair{"arrivalQuery", &qs.arrivalQuery}, std::pair{"processedQuery", &qs.processedQuery}}) {
+      *into = r.string(*q, field, p + "." + field, false);
+      if (into->empty()) continue;
+      if (auto selector = parseSeriesSelector(*into); !selector) {
+        r.problem(p + "." + field, "must be a counter's series selector, like jobs_total{queue=\"jobs\"}: " +
+                                       selector.error().status.message);
+      }
+    }
+    if (qs.redis.type == "stream" && (!qs.arrivalQuery.empty() || !qs.processedQuery.empty())) {
+      r.problem(p, "arrivalQuery and processedQuery are for lists: a stream's consumer group counts both itself");
+    }
+    if (qs.drainWithin && qs.redis.type == "list" && qs.arrivalQuery.empty() && qs.processedQuery.empty()) {
+      r.problem(p + ".drainWithin", "a list needs arrivalQuery or processedQuery to measure its rates: its length "
+                                     "alone tells only their difference");
+    }
     if (const Json* f = r.field(*q, "fallback")) {
       QueueFallback fb;
       fb.replicas = static_cast<int32_t>(r.integer(*f, "replicas", p + ".fallback.replicas", true, 0, 1, 1000));

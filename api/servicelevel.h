@@ -95,7 +95,15 @@ struct QueueFallback {
 
 struct QueueScaling {
   RedisQueue redis;
-  int64_t targetPerReplica = 0;
+  int64_t targetPerReplica = 0;  // 0: not set (drainWithin scales instead)
+  // Scale so that the backlog drains within this time at the measured processing rate
+  // (governor_queue_drain_replicas; docs/metrics-adapter.md has the formula).
+  std::optional<std::chrono::milliseconds> drainWithin;
+  // A list's arrival or processed counter (a series selector): the adapter reads
+  // sum(rate(<it>[window])) from Prometheus. A list with drainWithin needs one of them; the
+  // other follows from the change of its length. Streams count both themselves.
+  std::string arrivalQuery;
+  std::string processedQuery;
   std::optional<QueueFallback> fallback;  // none: a backlog that cannot be measured is an error
 };
 

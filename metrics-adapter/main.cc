@@ -67,7 +67,8 @@ int start(int argc, char** argv) {
   std::string kubeconfig, context, ns, logLevel = "info", logFormat = "json";
   adapter::ServerOptions server;
   std::string clientCa, allowedNames, prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
-  std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m";
+  std::string pollInterval = "5s", redisTimeout = "2s", prometheusTimeout = "5s", latencyWindow = "2m",
+              queueRateWindow = "1m";
   std::string cacheAddressTemplate, redisAllowedCidrs, redisAllowedAddresses;
   bool prometheusNamespaceScope = true;
   size_t pollConcurrency = 4;
@@ -162,6 +163,9 @@ int start(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   app.add_option("--latency-window", latencyWindow, "rate() range of the latency percentile queries")
       ->capture_default_str();
+  app.add_option("--queue-rate-window", queueRateWindow,
+                 "rate() range of a list's arrivalQuery and processedQuery (spec.autoscaling.queue.drainWithin)")
+      ->capture_default_str();
   app.add_option("--cache-address-template", cacheAddressTemplate,
                  "host:port of each ServiceLevel's cache, {servicelevel} and {namespace} replaced by its name and "
                  "namespace (for an adapter outside the cluster's DNS, or a test); default: the cache's Service, "
@@ -180,6 +184,7 @@ int start(int argc, char** argv) {
   auto redisT = durationFlag("--redis-timeout", redisTimeout, status);
   auto promT = durationFlag("--prometheus-timeout", prometheusTimeout, status);
   durationFlag("--latency-window", latencyWindow, status);
+  durationFlag("--queue-rate-window", queueRateWindow, status);
   auto allowedTtl = durationFlag("--authorization-webhook-cache-authorized-ttl", authorizedTtl, status);
   auto deniedTtl = durationFlag("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl, status);
   if (status != 0) return status;
@@ -250,24 +255,36 @@ int start(int argc, char** argv) {
   credentials.start();
 
   adapter::ObjectReads objects(**client, kObjectTtl);
-  adapter::SecretReader secrets = [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
-    return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
-  };
+  adapter::DrainEstimator drains;
+  const adapter::Sources sources{
+      redis, prometheus, cacheStats, drains,
+      [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
+        return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
+      },
+      [&objects](const std::string& resource, const std::string& workloadNs, const std::string& name) {
+        return objects.readyReplicas(resource, workloadNs, name);
+      }};
+  const adapter::TargetOptions targetOptions{.latencyWindow = latencyWindow,
+                                             .queueRateWindow = queueRateWindow,
+                                             .cacheAddressTemplate = cacheAddressTemplate,
+                                             .redisAllowlist = *redisAllowlist,
+                                             .prometheusNamespaceScope = prometheusNamespaceScope};
   // Each poll round looks at the ServiceLevels afresh: new ones are measured at once,
   // removed ones stop being served.
   adapter::Poller poller(
       cache,
       [&] {
         std::vector<adapter::MetricTarget> all;
-        std::set<adapter::CacheStats::Key> caches;
+        std::set<adapter::CacheStats::Key> caches, drained;
         for (const auto& obj : serviceLevels.list()) {
           auto parsed = api::parseServiceLevel(obj);
           if (!parsed.serviceLevel) continue;
           const auto& sl = *parsed.serviceLevel;
           if (sl.cache) caches.insert({sl.namespaceName, sl.name});
-          for (auto& t : adapter::targetsFor(sl, redis, prometheus, cacheStats, secrets,
-                                             {latencyWindow, cacheAddressTemplate, *redisAllowlist,
-                                              prometheusNamespaceScope})) {
+          if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
+            drained.insert({sl.namespaceName, sl.name});
+          }
+          for (auto& t : adapter::targetsFor(sl, sources, targetOptions)) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
@@ -278,6 +295,7 @@ int start(int argc, char** argv) {
         }
         targets.set(all);
         cacheStats.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
+        drains.retain(drained);
         std::vector<adapter::Poller::Target> out;
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
         return out;

@@ -7,7 +7,7 @@ kube::Result<api::Labels> ObjectReads::workloadLabels(const std::string& resourc
   const std::string key = resource + "/" + ns + "/" + name;
   const auto now = std::chrono::steady_clock::now();
   if (auto kept = labels_.get(key, now)) return *kept;
-  auto workload = client_.get({"apps", "v1", resource.substr(0, resource.find('.')), true}, ns, name);
+  auto workload = this->workload(resource, ns, name);
   if (!workload) return workload.error();
   api::Labels labels;
   const auto found = (*workload)["metadata"].value("labels", kube::Json::object());
@@ -16,6 +16,20 @@ kube::Result<api::Labels> ObjectReads::workloadLabels(const std::string& resourc
   }
   labels_.put(key, labels, ttl_, now);
   return labels;
+}
+
+kube::Result<int32_t> ObjectReads::readyReplicas(const std::string& resource, const std::string& ns,
+                                                 const std::string& name) {
+  auto workload = this->workload(resource, ns, name);
+  if (!workload) return workload.error();
+  const kube::Json status = workload->is_object() ? workload->value("status", kube::Json::object()) : kube::Json();
+  const auto ready = status.find("readyReplicas");
+  return ready != status.end() && ready->is_number_integer() ? ready->get<int32_t>() : 0;
+}
+
+kube::Result<kube::Json> ObjectReads::workload(const std::string& resource, const std::string& ns,
+                                              const std::string& name) {
+  return client_.get({"apps", "v1", resource.substr(0, resource.find('.')), true}, ns, name);
 }
 
 }  // namespace governor::adapter

@@ -1,5 +1,5 @@
 // What the adapter reads from the Kubernetes API by name: a workload's labels (custom metrics
-// selected with a labelSelector match them). Each answer is kept for a while, so that a poll
+// selected with a labelSelector match them) and its ready replicas (drainWithin). Each answer is kept for a while, so that a poll
 // round costs one GET per object and `ttl`, not one per metric per round. Failures are not
 // kept: the next round asks again. (Redis passwords come from an informer over the Secrets
 // labelled governor.io/redis-credentials=true instead: metrics-adapter/redis_access.h.)
@@ -22,9 +22,14 @@ class ObjectReads {
   // The labels of workload `name` ("deployments.apps" or "statefulsets.apps"), or an error.
   kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns,
                                            const std::string& name);
+  // status.readyReplicas of workload `name` (0 when absent), read afresh every time: the
+  // drain-time target divides what the workload processed by it.
+  kube::Result<int32_t> readyReplicas(const std::string& resource, const std::string& ns, const std::string& name);
 
  private:
   kube::Client& client_;
+  kube::Result<kube::Json> workload(const std::string& resource, const std::string& ns, const std::string& name);
+
   const std::chrono::milliseconds ttl_;
   ExpiringCache<api::Labels> labels_;
 };

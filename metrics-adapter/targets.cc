@@ -20,56 +20,120 @@ void describeByServiceLevel(MetricTarget& t, const api::ServiceLevel& sl) {
   t.objectName = sl.name;
 }
 
-}  // namespace
+// A series selector as the adapter's queries read it: only the ServiceLevel's namespace unless
+// the adapter was told otherwise.
+kube::Result<api::SeriesSelector> scoped(const std::string& selector, const api::ServiceLevel& sl,
+                                         const TargetOptions& options) {
+  auto series = api::parseSeriesSelector(selector);
+  if (series && options.prometheusNamespaceScope) series = api::inNamespace(*series, sl.namespaceName);
+  return series;
+}
 
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, kube::PrometheusClient& prometheus,
-                                     CacheStats& caches, const SecretReader& secrets, const TargetOptions& options) {
-  std::vector<MetricTarget> out;
-  if (sl.autoscaling && sl.autoscaling->queue) {
-    const auto& q = sl.autoscaling->queue->redis;
-    RedisQueue queue{q.address, q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
-                     q.consumerGroup, "", q.tls};
+// The external targets of spec.autoscaling.queue: the backlog, and with drainWithin the
+// replicas that drain it in time.
+void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
+                  std::vector<MetricTarget>& out) {
+  const api::QueueScaling& qs = *sl.autoscaling->queue;
+  const auto& q = qs.redis;
+  RedisQueue queue{q.address, q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
+                   q.consumerGroup, "", q.tls};
+  // Decided before any connection and any Secret: a refused address is never resolved, and no
+  // password is read for it.
+  auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
+  const std::string context = "redis " + q.address + " key " + q.key;
+  // The queue to connect to, with its password, or why there is none.
+  auto resolve = [secrets = sources.secrets, queue, ref = q.passwordSecretRef, ns = sl.namespaceName, allowed,
+                  context]() mutable -> kube::Result<RedisQueue> {
+    if (!allowed) return kube::Error{allowed.error().status, context};
+    queue.address = *allowed;
+    if (ref) {
+      auto password = secrets(ns, *ref);
+      if (!password) return kube::Error{password.error().status, context};
+      queue.password = *password;
+    }
+    return queue;
+  };
+  auto target = [&](const char* metric) {
     MetricTarget t;
     t.api = MetricTarget::Api::External;
     t.namespaceName = sl.namespaceName;
-    t.metric = kBacklogMetric;
+    t.metric = metric;
     t.serviceLevel = sl.name;
-    t.key = "external/" + sl.namespaceName + "/" + kBacklogMetric + "/" + sl.name;
+    t.key = "external/" + sl.namespaceName + "/" + metric + "/" + sl.name;
     t.labels = {{api::kServiceLevelLabel, sl.name}};
     // Also served on the ServiceLevel by the custom metrics API, for HPAs of an operator run
     // with --backlog-api=custom (where another provider owns the external API).
     describeByServiceLevel(t, sl);
     t.source = "redis " + q.address;
-    // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
-    if (const auto& f = sl.autoscaling->queue->fallback) {
-      t.fallback = MetricTarget::Fallback{f->afterFailures, static_cast<double>(f->replicas) *
-                                                                static_cast<double>(sl.autoscaling->queue->targetPerReplica)};
-    }
-    auto ref = q.passwordSecretRef;
-    auto ns = sl.namespaceName;
-    // Decided before any connection and any Secret: a refused address is never resolved, and no
-    // password is read for it.
-    auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
-    const std::string context = "redis " + q.address + " key " + q.key;
-    t.measure = [&redis, secrets, queue, ref, ns, allowed, context]() mutable -> kube::Result<double> {
-      if (!allowed) return kube::Error{allowed.error().status, context};
-      queue.address = *allowed;
-      if (ref) {
-        auto password = secrets(ns, *ref);
-        if (!password) return kube::Error{password.error().status, context};
-        queue.password = *password;
-      }
-      auto backlog = redis.backlog(queue);
-      if (!backlog) return backlog.error();
-      return static_cast<double>(*backlog);
-    };
-    out.push_back(std::move(t));
+    return t;
+  };
+
+  MetricTarget backlog = target(kBacklogMetric);
+  // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
+  if (qs.fallback) {
+    backlog.fallback = MetricTarget::Fallback{
+        qs.fallback->afterFailures, static_cast<double>(qs.fallback->replicas) * static_cast<double>(qs.targetPerReplica)};
   }
+  backlog.measure = [&redis = sources.redis, resolve]() mutable -> kube::Result<double> {
+    auto queue = resolve();
+    if (!queue) return queue.error();
+    auto length = redis.backlog(*queue);
+    if (!length) return length.error();
+    return static_cast<double>(*length);
+  };
+  out.push_back(std::move(backlog));
+  if (!qs.drainWithin) return;
+
+  MetricTarget drain = target(kDrainReplicasMetric);
+  if (qs.fallback) drain.fallback = MetricTarget::Fallback{qs.fallback->afterFailures, double(qs.fallback->replicas)};
+  // The list's rate queries, rendered from their parse and scoped like the latency's.
+  std::optional<std::string> arrival, processed;
+  for (auto [text, query] : {std::pair{&qs.arrivalQuery, &arrival}, std::pair{&qs.processedQuery, &processed}}) {
+    if (text->empty()) continue;
+    auto series = scoped(*text, sl, options);
+    *query = series ? counterRateQuery(api::renderSeriesSelector(*series), options.queueRateWindow) : "";
+  }
+  drain.measure = [sources, resolve, arrival, processed, within = *qs.drainWithin,
+                   key = DrainEstimator::Key{sl.namespaceName, sl.name},
+                   resource = api::workloadResource(sl.workload.kind), workload = sl.workload.name]() mutable
+      -> kube::Result<double> {
+    auto queue = resolve();
+    if (!queue) return queue.error();
+    QueueReading reading;
+    reading.at = std::chrono::steady_clock::now();
+    auto length = sources.redis.backlog(*queue);
+    if (!length) return length.error();
+    reading.backlog = static_cast<double>(*length);
+    if (queue->type == RedisQueue::Type::Stream) {
+      auto counts = sources.redis.streamCounts(*queue);
+      if (!counts) return counts.error();
+      reading.added = static_cast<double>(counts->added);
+      reading.acknowledged = static_cast<double>(counts->acknowledged);
+    }
+    for (auto [query, rate] : {std::pair{&arrival, &reading.arrivalRate}, std::pair{&processed, &reading.processedRate}}) {
+      if (!*query) continue;
+      if ((*query)->empty()) return kube::Error{kube::Status{0, "Invalid", "a rate query is no series selector"}, ""};
+      auto value = sources.prometheus.query(**query);
+      if (!value) return value.error();
+      *rate = *value;
+    }
+    auto ready = sources.readyReplicas(resource, key.first, workload);
+    if (!ready) return ready.error();
+    reading.readyReplicas = *ready;
+    return sources.drains.observe(key, reading, within);
+  };
+  out.push_back(std::move(drain));
+}
+
+}  // namespace
+
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options) {
+  std::vector<MetricTarget> out;
+  if (sl.autoscaling && sl.autoscaling->queue) queueTargets(sl, sources, options, out);
   if (sl.objectives && sl.objectives->latency) {
     // Rendered from its parse, never pasted: the histogram stays one selector, and reads only
     // the ServiceLevel's namespace unless the adapter was told otherwise.
-    auto series = api::parseSeriesSelector(sl.objectives->latency->histogram);
-    if (series && options.prometheusNamespaceScope) series = api::inNamespace(*series, sl.namespaceName);
+    auto series = scoped(sl.objectives->latency->histogram, sl, options);
     std::set<int> percentiles(std::begin(kServedPercentiles), std::end(kServedPercentiles));
     if (sl.autoscaling && sl.autoscaling->latency) percentiles.insert(sl.autoscaling->latency->percentile);
     for (int p : percentiles) {
@@ -84,11 +148,11 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
       t.key = customKey(t);
       if (series) {
         auto query = latencyQuery(api::renderSeriesSelector(*series), p / 100.0, options.latencyWindow);
-        t.measure = [&prometheus, query] { return prometheus.query(query); };
+        t.measure = [&prometheus = sources.prometheus, query] { return prometheus.query(query); };
       } else {  // parseServiceLevel refuses such a ServiceLevel
         t.measure = [error = series.error()]() -> kube::Result<double> { return error; };
       }
-      t.source = "prometheus " + prometheus.baseURL();
+      t.source = "prometheus " + sources.prometheus.baseURL();
       out.push_back(std::move(t));
     }
   }
@@ -106,13 +170,13 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& r
     t.key = customKey(t);
     t.labels = {{api::kServiceLevelLabel, sl.name}};
     t.source = "redis " + address;
-    t.measure = [&redis, &caches, address, key]() -> kube::Result<double> {
+    t.measure = [&redis = sources.redis, &caches = sources.caches, address, key]() -> kube::Result<double> {
       auto stats = redis.cacheStats(address);
       if (!stats) return stats.error();
       caches.observe(key, *stats);
       return static_cast<double>(stats->hits) + static_cast<double>(stats->misses);
     };
-    t.served = [&caches, key] { return caches.ratio(key); };
+    t.served = [&caches = sources.caches, key] { return caches.ratio(key); };
     out.push_back(std::move(t));
   }
   return out;

@@ -1,5 +1,5 @@
 // What the adapter measures, learnt from ServiceLevels: one backlog per ServiceLevel with
-// a queue (external API), latency percentiles per workload of a ServiceLevel with a
+// a queue (external API) and the replicas that drain it in time when it has drainWithin, latency percentiles per workload of a ServiceLevel with a
 // latency objective, and the hit ratio of the cache of a ServiceLevel with one (custom API).
 // Each target knows how to measure itself.
 #pragma once
@@ -14,6 +14,7 @@
 #include "api/servicelevel.h"
 #include "kube/result.h"
 #include "metrics-adapter/cache_stats.h"
+#include "metrics-adapter/drain.h"
 #include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/sources/prometheus_source.h"
 #include "metrics-adapter/sources/redis_source.h"
@@ -22,6 +23,7 @@ namespace governor::adapter {
 
 // The metric names and resources are the contract with the operator (api/metrics.h).
 using api::kBacklogMetric;
+using api::kDrainReplicasMetric;
 using api::kServiceLevelResource;
 using api::latencyMetric;
 // The latency percentiles served for every workload with a latency objective, besides
@@ -61,6 +63,7 @@ struct MetricTarget {
 
 struct TargetOptions {
   std::string latencyWindow = "2m";  // the rate() range of latency queries
+  std::string queueRateWindow = "1m";  // the rate() range of arrivalQuery and processedQuery
   // Where the caches are: api::cacheAddress's template ({servicelevel}, {namespace});
   // empty: NAME-redis.NAMESPACE.svc:6379.
   std::string cacheAddressTemplate;
@@ -75,11 +78,24 @@ struct TargetOptions {
 // Resolves a Secret key into the Redis password, or why that Secret may not be used
 // (redisPassword: only Secrets labelled governor.io/redis-credentials=true).
 using SecretReader = std::function<kube::Result<std::string>(const std::string& ns, const api::SecretKeyRef& ref)>;
+// A workload's ready replicas (ObjectReads::readyReplicas): resource, namespace, name.
+using ReplicaReader =
+    std::function<kube::Result<int32_t>(const std::string& resource, const std::string& ns, const std::string& name)>;
+
+// What targets measure with, and where what outlives one poll is kept. Each outlives the targets.
+struct Sources {
+  RedisSource& redis;
+  kube::PrometheusClient& prometheus;
+  CacheStats& caches;        // hit ratios, over polls
+  DrainEstimator& drains;    // rates per replica, over polls
+  SecretReader secrets;
+  ReplicaReader readyReplicas;
+};
 
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;
-// measuring a cache's hit ratio reads its INFO stats into `caches`.
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, RedisSource& redis, kube::PrometheusClient& prometheus,
-                                     CacheStats& caches, const SecretReader& secrets, const TargetOptions& options);
+// measuring a cache's hit ratio reads its INFO stats into `caches`, a drain-time target its
+// rates into `drains`.
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options);
 
 // The current targets, replaced as a whole after each look at the ServiceLevels.
 class Targets {

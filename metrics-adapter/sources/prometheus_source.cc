@@ -11,4 +11,8 @@ std::string latencyQuery(const std::string& bucketSeries, double quantile, const
   return "histogram_quantile(" + q + ", sum by (le) (rate(" + bucketSeries + "[" + window + "])))";
 }
 
+std::string counterRateQuery(const std::string& counterSeries, const std::string& window) {
+  return "sum(rate(" + counterSeries + "[" + window + "]))";
+}
+
 }  // namespace governor::adapter

@@ -1,5 +1,6 @@
-// Latency from Prometheus: the PromQL that turns a histogram into a quantile, asked of
-// Prometheus with kube::PrometheusClient (kube/prometheus.h, shared with the operator).
+// Latency and queue rates from Prometheus: the PromQL that turns a histogram into a quantile
+// and a counter into a rate, asked of Prometheus with kube::PrometheusClient (kube/prometheus.h,
+// shared with the operator).
 #pragma once
 
 #include <string>
@@ -12,5 +13,8 @@ namespace governor::adapter {
 // bucketSeries is a `_bucket` selector, e.g. `http_request_duration_seconds_bucket{job="shop"}`;
 // window a PromQL duration ("5m"). The quantile is printed in its shortest exact form ("0.95").
 std::string latencyQuery(const std::string& bucketSeries, double quantile, const std::string& window);
+
+// sum(rate(<counterSeries>[<window>])): a counter's rate per second over all its series.
+std::string counterRateQuery(const std::string& counterSeries, const std::string& window);
 
 }  // namespace governor::adapter

@@ -474,9 +474,16 @@ Measured streamLength(Link& link, const RedisQueue& queue) {
   return badReply("XLEN", "not an integer");
 }
 
-// pending + lag from XINFO GROUPS (Redis 7); when Redis cannot tell the lag (nil after entries
-// were deleted, absent before Redis 7), the entries after last-delivered-id are counted instead.
-Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
+// A consumer group as XINFO GROUPS describes it.
+struct GroupInfo {
+  int64_t pending = 0;
+  std::optional<std::string> lastDelivered;
+  std::optional<int64_t> lag;          // nullopt: nil or absent (before Redis 7)
+  std::optional<int64_t> entriesRead;  // nullopt: nil or absent (before Redis 7)
+};
+
+// The queue's consumer group from XINFO GROUPS; NotFound when the stream or the group does not exist.
+std::variant<GroupInfo, Failure> findGroup(Link& link, const RedisQueue& queue) {
   const std::string& group = queue.consumerGroup;
   const Failure missing{
       Error{Status{0, "NotFound", "consumer group " + group + " of stream " + queue.key + " does not exist"}, ""},
@@ -495,29 +502,66 @@ Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOpti
     }
     std::optional<std::string> name;
     std::optional<int64_t> pending;
-    std::optional<std::string> lastDelivered;
-    std::optional<int64_t> lag;  // nullopt: nil or absent
+    GroupInfo found;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
       const std::optional<std::string> field = stringOf(fields->element[i]);
       const redisReply* value = fields->element[i + 1];
       if (!field) continue;
       if (*field == "name") name = stringOf(value);
       else if (*field == "pending") pending = integerOf(value);
-      else if (*field == "last-delivered-id") lastDelivered = stringOf(value);
-      else if (*field == "lag") lag = integerOf(value);
+      else if (*field == "last-delivered-id") found.lastDelivered = stringOf(value);
+      else if (*field == "lag") found.lag = integerOf(value);
+      else if (*field == "entries-read") found.entriesRead = integerOf(value);
     }
     if (name != group) continue;
     if (!pending) return badReply("XINFO GROUPS", "group " + group + " has no pending count");
-    if (lag) return *pending + *lag;
-    if (!lastDelivered) return badReply("XINFO GROUPS", "group " + group + " has no last-delivered-id");
-    const std::optional<std::string> start = nextStreamId(*lastDelivered);
-    if (!start) return badReply("XINFO GROUPS", "last-delivered-id \"" + *lastDelivered + "\" is not a stream ID");
-    Reply range = link.command({"XRANGE", queue.key, *start, "+", "COUNT", std::to_string(options.streamScanLimit)});
-    if (range.failure) return *range.failure;
-    if (range.reply->type != REDIS_REPLY_ARRAY) return badReply("XRANGE", "not an array");
-    return *pending + static_cast<int64_t>(range.reply->elements);
+    found.pending = *pending;
+    return found;
   }
   return missing;
+}
+
+// pending + lag from XINFO GROUPS (Redis 7); when Redis cannot tell the lag (nil after entries
+// were deleted, absent before Redis 7), the entries after last-delivered-id are counted instead.
+Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
+  std::variant<GroupInfo, Failure> found = findGroup(link, queue);
+  if (auto* failure = std::get_if<Failure>(&found)) return std::move(*failure);
+  const GroupInfo& g = std::get<GroupInfo>(found);
+  const std::string& group = queue.consumerGroup;
+  if (g.lag) return g.pending + *g.lag;
+  if (!g.lastDelivered) return badReply("XINFO GROUPS", "group " + group + " has no last-delivered-id");
+  const std::optional<std::string> start = nextStreamId(*g.lastDelivered);
+  if (!start) return badReply("XINFO GROUPS", "last-delivered-id \"" + *g.lastDelivered + "\" is not a stream ID");
+  Reply range = link.command({"XRANGE", queue.key, *start, "+", "COUNT", std::to_string(options.streamScanLimit)});
+  if (range.failure) return *range.failure;
+  if (range.reply->type != REDIS_REPLY_ARRAY) return badReply("XRANGE", "not an array");
+  return g.pending + static_cast<int64_t>(range.reply->elements);
+}
+
+// entries-added of XINFO STREAM, and the group's entries-read (or entries-added minus lag, where
+// Redis has not counted the reads yet: a group made at an ID before any read) minus pending
+// (Redis 7).
+std::variant<StreamCounts, Failure> readStreamCounts(Link& link, const RedisQueue& queue) {
+  std::variant<GroupInfo, Failure> found = findGroup(link, queue);
+  if (auto* failure = std::get_if<Failure>(&found)) return std::move(*failure);
+  const GroupInfo& g = std::get<GroupInfo>(found);
+  if (!g.entriesRead && !g.lag) {
+    return badReply("XINFO GROUPS", "group " + queue.consumerGroup +
+                                        " has neither entries-read nor lag (it needs Redis 7, and both are unknown "
+                                        "after entries were deleted ahead of the group)");
+  }
+  Reply info = link.command({"XINFO", "STREAM", queue.key});
+  if (info.failure) return *info.failure;
+  const redisReply* fields = info.reply.get();
+  if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return badReply("XINFO STREAM", "not a field list");
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    if (stringOf(fields->element[i]) != "entries-added") continue;
+    const std::optional<int64_t> added = integerOf(fields->element[i + 1]);
+    if (!added) return badReply("XINFO STREAM", "entries-added is not an integer");
+    const int64_t read = g.entriesRead ? *g.entriesRead : *added - *g.lag;
+    return StreamCounts{*added, read - g.pending};
+  }
+  return badReply("XINFO STREAM", "no entries-added (it needs Redis 7)");
 }
 
 Measured measure(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
@@ -604,6 +648,14 @@ kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
   const std::string context = "redis " + queue.address + " key " + queue.key;
   if (queue.key.empty()) return Error{Status{0, "Invalid", "no key given"}, context};
   return onConnection<int64_t>(queue, context, [&](Link& link) { return measure(link, queue, options_); });
+}
+
+kube::Result<StreamCounts> RedisSource::streamCounts(const RedisQueue& queue) {
+  const std::string context = "redis " + queue.address + " key " + queue.key;
+  if (queue.type != RedisQueue::Type::Stream || queue.consumerGroup.empty()) {
+    return Error{Status{0, "Invalid", "counts are read of a stream's consumer group only"}, context};
+  }
+  return onConnection<StreamCounts>(queue, context, [&](Link& link) { return readStreamCounts(link, queue); });
 }
 
 kube::Result<KeyspaceStats> RedisSource::cacheStats(const std::string& address) {

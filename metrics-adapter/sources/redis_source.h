@@ -38,6 +38,13 @@ struct RedisTlsFiles {
   std::string keyFile;   // the key of certFile; both or neither
 };
 
+// A stream's progress through its consumer group, as counts since the stream was made: the
+// difference of two readings over their interval gives the rates in and out.
+struct StreamCounts {
+  int64_t added = 0;         // XINFO STREAM entries-added
+  int64_t acknowledged = 0;  // the group's entries-read minus its pending entries
+};
+
 struct RedisSourceOptions {
   // Bounds connecting (with the TLS handshake) and each command.
   std::chrono::milliseconds timeout{2000};
@@ -76,6 +83,10 @@ class RedisSource {
   // group does not exist. Stream without a group: XLEN. Errors name the queue:
   // "redis 10.0.0.1:6379 key jobs: Unavailable: connection refused".
   kube::Result<int64_t> backlog(const RedisQueue& queue);
+
+  // A stream queue's StreamCounts (Redis 7: entries-added, entries-read); errors name the queue
+  // as backlog's do, and say when Redis is too old to count.
+  kube::Result<StreamCounts> streamCounts(const RedisQueue& queue);
 
   // The keyspace counters of the Redis at `address` (a ServiceLevel's cache: db 0, no password,
   // plain TCP), from INFO stats, over the same kind of kept connection as backlog(). Errors

@@ -253,17 +253,22 @@ Panel replicasPanel(const ServiceLevel& sl) {
     // The adapter serves the backlog to the HPA only, not to Prometheus: the HPA's status,
     // exported by kube-state-metrics, is where its value reaches Prometheus. For an
     // AverageValue target that is the backlog per replica.
+    // With drainWithin only, the drain replicas per replica (1: the replicas are what the
+    // backlog needs).
+    const bool perReplica = a.queue->targetPerReplica > 0;
+    const std::string metric = perReplica ? kBacklogMetric : api::kDrainReplicasMetric;
     Labels l = hpaLabels(sl);
-    l["metric_name"] = kBacklogMetric;
+    l["metric_name"] = metric;
     l["metric_target_type"] = "average";
-    p.targets.push_back(target("C", kKsmStatusTarget + selector(l), "backlog per replica"));
+    p.targets.push_back(target("C", kKsmStatusTarget + selector(l), perReplica ? "backlog per replica" : "needed per replica"));
     p.targets.push_back(target("D", kKsmSpecTarget + selector(l), "target per replica"));
     Doc rightAxis = {{"id", "custom.axisPlacement"}, {"value", "right"}};
     for (const char* ref : {"C", "D"}) {
       p.overrides.push_back({{"matcher", {{"id", "byFrameRefID"}, {"options", ref}}}, {"properties", {rightAxis}}});
     }
-    p.description += "; on the right axis the queue backlog per replica (" + std::string(kBacklogMetric) +
-                     " from the HPA's status) and its target, " + std::to_string(a.queue->targetPerReplica) + ".";
+    p.description += "; on the right axis " + std::string(perReplica ? "the queue backlog per replica (" : "the replicas needed to drain the queue in time per replica (") +
+                     metric + " from the HPA's status) and its target, " +
+                     (perReplica ? std::to_string(a.queue->targetPerReplica) : std::string("1")) + ".";
   } else {
     p.description += ".";
   }

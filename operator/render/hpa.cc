@@ -34,24 +34,29 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
   const Autoscaling& a = *sl.autoscaling;
 
   Json metrics = Json::array();
-  if (a.queue) {
-    const Json target = {{"type", "AverageValue"}, {"averageValue", std::to_string(a.queue->targetPerReplica)}};
+  // A queue metric of the adapter: External, or an Object metric on the ServiceLevel
+  // (options.backlogApi). Both divide the value by the pods for an AverageValue target.
+  auto queueMetric = [&](const char* name, const std::string& perReplica) {
+    const Json target = {{"type", "AverageValue"}, {"averageValue", perReplica}};
     if (options.backlogApi == BacklogApi::Custom) {
-      // The same number per replica: an Object metric's AverageValue is divided by the pods.
       metrics.push_back({{"type", "Object"},
                          {"object",
                           {{"describedObject", {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", sl.name}}},
-                           {"metric", {{"name", api::kBacklogMetric}}},
+                           {"metric", {{"name", name}}},
                            {"target", target}}}});
     } else {
-      metrics.push_back({{"type", "External"},
-                         {"external",
-                          {{"metric",
-                            {{"name", api::kBacklogMetric},
-                             {"selector", {{"matchLabels", {{kServiceLevelLabel, sl.name}}}}}}},
-                           {"target", target}}}});
+      metrics.push_back(
+          {{"type", "External"},
+           {"external",
+            {{"metric", {{"name", name}, {"selector", {{"matchLabels", {{kServiceLevelLabel, sl.name}}}}}}},
+             {"target", target}}}});
     }
+  };
+  if (a.queue && a.queue->targetPerReplica > 0) {
+    queueMetric(api::kBacklogMetric, std::to_string(a.queue->targetPerReplica));
   }
+  // The adapter serves the replicas needed; an AverageValue of 1 asks the HPA for their ceiling.
+  if (a.queue && a.queue->drainWithin) queueMetric(api::kDrainReplicasMetric, "1");
   if (a.latency) {
     metrics.push_back(
         {{"type", "Object"},

@@ -251,6 +251,39 @@ reject "a fallback without replicas" spec.autoscaling.queue.fallback.replicas 'R
 workload: {name: api}
 autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, targetPerReplica: 10, fallback: {afterFailures: 2}}}
 EOF
+reject "a queue with neither targetPerReplica nor drainWithin" spec.autoscaling.queue \
+  'queue needs targetPerReplica (a backlog per replica) or drainWithin' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}}}
+EOF
+reject 'drainWithin "0m"' spec.autoscaling.queue.drainWithin 'drainWithin must be longer than 0' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, drainWithin: 0m, arrivalQuery: jobs_total}}
+EOF
+reject 'drainWithin "two minutes"' spec.autoscaling.queue.drainWithin 'should match' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, drainWithin: two minutes, arrivalQuery: jobs_total}}
+EOF
+reject "drainWithin on a list without a rate query" spec.autoscaling.queue.drainWithin \
+  'drainWithin on a list needs arrivalQuery or processedQuery' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, drainWithin: 2m}}
+EOF
+reject "an arrivalQuery that is PromQL, not a selector" spec.autoscaling.queue.arrivalQuery \
+  "arrivalQuery must be a counter's series selector" <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, drainWithin: 2m, arrivalQuery: "sum(rate(jobs_total[1m]))"}}
+EOF
+reject "a processedQuery that is PromQL, not a selector" spec.autoscaling.queue.processedQuery \
+  "processedQuery must be a counter's series selector" <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: jobs}, drainWithin: 2m, processedQuery: "jobs_total or vector(1)"}}
+EOF
+reject "a rate query on a stream" spec.autoscaling.queue \
+  'arrivalQuery and processedQuery are for lists' <<'EOF'
+workload: {name: api}
+autoscaling: {maxReplicas: 3, queue: {redis: {address: "redis:6379", key: s, type: stream, consumerGroup: g}, drainWithin: 2m, arrivalQuery: jobs_total}}
+EOF
 reject "autoscaling.latency without objectives.latency" spec.autoscaling.latency \
   'autoscaling.latency needs objectives.latency' <<'EOF'
 workload: {name: api}

@@ -108,7 +108,7 @@ struct Adapter {
             interval, concurrency) {
     std::vector<MetricTarget> all;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, redis, prometheus, caches, secrets, options)) all.push_back(std::move(t));
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options)) all.push_back(std::move(t));
     }
     targets.set(all);
   }
@@ -121,6 +121,7 @@ struct Adapter {
 
   prometheus::Registry registry;
   CacheStats caches{registry};
+  DrainEstimator drains;
   RedisSource redis;
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> {
     return std::string();

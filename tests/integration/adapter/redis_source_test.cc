@@ -155,8 +155,9 @@ class RedisSourceTest : public ::testing::Test {
   std::unique_ptr<RedisServer> server_;
 };
 
-std::string whatOf(const kube::Result<int64_t>& r) {
-  return r.ok() ? "<ok: " + std::to_string(r.value()) + ">" : r.error().what();
+template <class T>
+std::string whatOf(const kube::Result<T>& r) {
+  return r.ok() ? "<ok>" : r.error().what();
 }
 
 TEST_F(RedisSourceTest, ListBacklogIsItsLength) {
@@ -213,6 +214,36 @@ TEST_F(RedisSourceTest, StreamGroupBacklogIsUndeliveredPlusPending) {
   auto whole = source.backlog(stream("events", ""));  // no group: XLEN, as KEDA does
   ASSERT_TRUE(whole.ok()) << whatOf(whole);
   EXPECT_EQ(whole.value(), 30);
+}
+
+TEST_F(RedisSourceTest, StreamCountsAreEntriesAddedAndAcknowledgedByTheGroup) {
+  RedisSource source;
+  const std::vector<std::string> ids = add("events", 30);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
+  auto fresh = source.streamCounts(stream("events", "g"));
+  ASSERT_TRUE(fresh.ok()) << whatOf(fresh);
+  EXPECT_EQ(fresh->added, 30);
+  EXPECT_EQ(fresh->acknowledged, 0);
+
+  readGroup("events", "g", 10);  // delivered, not acknowledged: not processed yet
+  ASSERT_EQ(server_->integer({"XACK", "events", "g", ids[0], ids[1], ids[2], ids[3]}), 4);
+  add("events", 5);
+  auto later = source.streamCounts(stream("events", "g"));
+  ASSERT_TRUE(later.ok()) << whatOf(later);
+  EXPECT_EQ(later->added, 35);
+  EXPECT_EQ(later->acknowledged, 4);
+  // Trimming the stream leaves entries-added counting.
+  ASSERT_TRUE(server_->command({"XTRIM", "events", "MAXLEN", "0"}));
+  auto trimmed = source.streamCounts(stream("events", "g"));
+  ASSERT_TRUE(trimmed.ok()) << whatOf(trimmed);
+  EXPECT_EQ(trimmed->added, 35);
+
+  auto noGroup = source.streamCounts(stream("events", "nope"));
+  ASSERT_FALSE(noGroup.ok());
+  EXPECT_NE(noGroup.error().what().find("consumer group nope of stream events does not exist"), std::string::npos);
+  auto ofList = source.streamCounts(list("jobs"));
+  ASSERT_FALSE(ofList.ok());
+  EXPECT_NE(ofList.error().what().find("of a stream's consumer group only"), std::string::npos) << ofList.error().what();
 }
 
 TEST_F(RedisSourceTest, UnknownLagFallsBackToCountingUndeliveredEntries) {

@@ -219,14 +219,15 @@ api::ServiceLevel withCache(const std::string& name) {
 TEST(CacheTarget, OneForAServiceLevelWithACache) {
   prometheus::Registry registry;
   CacheStats caches(registry);
+  DrainEstimator drains;
   RedisSource redis;
   kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> { return std::string(); };
 
-  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, redis, prometheus, caches, secrets, {});
+  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, Sources{redis, prometheus, caches, drains, secrets, {}}, {});
   EXPECT_TRUE(none.empty());
 
-  auto targets = targetsFor(withCache("checkout"), redis, prometheus, caches, secrets, {});
+  auto targets = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}}, {});
   ASSERT_EQ(targets.size(), 1u);
   const MetricTarget& t = targets[0];
   EXPECT_EQ(t.api, MetricTarget::Api::Custom);
@@ -243,7 +244,7 @@ TEST(CacheTarget, OneForAServiceLevelWithACache) {
   caches.observe({"shop", "checkout"}, {4, 2});
   EXPECT_EQ(t.served(), 0.75);
 
-  auto local = targetsFor(withCache("checkout"), redis, prometheus, caches, secrets,
+  auto local = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}},
                           {.cacheAddressTemplate = "127.0.0.1:6390"});
   EXPECT_EQ(local[0].source, "redis 127.0.0.1:6390");
 }

@@ -124,7 +124,7 @@ class MetricsApiTest : public ::testing::Test {
     };
     std::vector<MetricTarget> out;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, redis, prometheus, caches, secrets, {})) {
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {})) {
         t.measure = measureFor(t.key);
         out.push_back(std::move(t));
       }
@@ -134,6 +134,7 @@ class MetricsApiTest : public ::testing::Test {
 
   prometheus::Registry registry;
   CacheStats caches{registry};
+  DrainEstimator drains;
   RedisSource redis;
   kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
 };
@@ -554,7 +555,7 @@ class CacheHitRatioApiTest : public MetricsApiTest {
     sl.namespaceName = "shop";
     sl.cache = api::Cache{};
     SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
-    auto made = targetsFor(sl, redis, prometheus, caches, secrets, {});
+    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {});
     EXPECT_EQ(made.size(), 1u);
     MetricTarget t = made.at(0);
     const CacheStats::Key key{"shop", name};

@@ -156,12 +156,13 @@ Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, cons
   kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   prometheus::Registry registry;
   CacheStats caches(registry);
+  DrainEstimator drains;
   int reads = 0;
   SecretReader secrets = [&](const std::string& ns, const api::SecretKeyRef& ref) {
     ++reads;
     return redisPassword(secretObject, ns, ref);
   };
-  auto targets = targetsFor(sl, redis, prometheus, caches, secrets, options);
+  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options);
   EXPECT_EQ(targets.size(), 1u);
   auto result = targets.at(0).measure();
   return {result, reads, redis.openConnections()};

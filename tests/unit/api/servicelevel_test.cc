@@ -100,6 +100,26 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
                 "targetPerReplica: 5, fallback: {replicas: 2, afterFailures: 0}}}\n",
                 "spec.autoscaling.queue.fallback.afterFailures: must be between 1 and 100"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}}}\n",
+                "spec.autoscaling.queue: needs targetPerReplica (a backlog per replica) or drainWithin"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "drainWithin: 0s, arrivalQuery: a_total}}\n",
+                "spec.autoscaling.queue.drainWithin: must be longer than 0"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "drainWithin: soon, arrivalQuery: a_total}}\n",
+                "spec.autoscaling.queue.drainWithin"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "drainWithin: 2m}}\n",
+                "spec.autoscaling.queue.drainWithin: a list needs arrivalQuery or processedQuery"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "drainWithin: 2m, arrivalQuery: 'rate(a_total[1m])'}}\n",
+                "spec.autoscaling.queue.arrivalQuery: must be a counter's series selector"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
+                "drainWithin: 2m, processedQuery: 'a_total} or vector(1'}}\n",
+                "spec.autoscaling.queue.processedQuery: must be a counter's series selector"},
+        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k, type: stream, "
+                "consumerGroup: g}, drainWithin: 2m, arrivalQuery: a_total}}\n",
+                "spec.autoscaling.queue: arrivalQuery and processedQuery are for lists"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: '100', errorQuery: e, totalQuery: t}}\n",
                 "spec.objectives.availability.target: must be a percentage"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: 99.9, errorQuery: e, totalQuery: t}}\n",
@@ -183,6 +203,30 @@ TEST(ParseServiceLevel, QueueFallback) {
   ASSERT_TRUE(given.serviceLevel) << (given.problems.empty() ? "" : given.problems[0]);
   EXPECT_EQ(given.serviceLevel->autoscaling->queue->fallback->replicas, 10);
   EXPECT_EQ(given.serviceLevel->autoscaling->queue->fallback->afterFailures, 1);
+}
+
+TEST(ParseServiceLevel, QueueDrainWithin) {
+  auto list = parse("  workload: {name: worker}\n"
+                    "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, drainWithin: 90s, "
+                    "arrivalQuery: 'jobs_pushed_total{queue=\"jobs\"}'}}\n");
+  ASSERT_TRUE(list.serviceLevel) << (list.problems.empty() ? "" : list.problems[0]);
+  const auto& q = *list.serviceLevel->autoscaling->queue;
+  EXPECT_EQ(q.drainWithin, std::chrono::seconds(90));
+  EXPECT_EQ(q.targetPerReplica, 0) << "drainWithin alone: no backlog per replica";
+  EXPECT_EQ(q.arrivalQuery, "jobs_pushed_total{queue=\"jobs\"}");
+  EXPECT_EQ(q.processedQuery, "");
+
+  auto stream = parse("  workload: {name: worker}\n"
+                      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: s, type: stream, "
+                      "consumerGroup: g}, targetPerReplica: 50, drainWithin: 2m}}\n");
+  ASSERT_TRUE(stream.serviceLevel) << (stream.problems.empty() ? "" : stream.problems[0]);
+  EXPECT_EQ(stream.serviceLevel->autoscaling->queue->drainWithin, std::chrono::minutes(2));
+  EXPECT_EQ(stream.serviceLevel->autoscaling->queue->targetPerReplica, 50);
+
+  auto without = parse("  workload: {name: worker}\n"
+                       "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 5}}\n");
+  ASSERT_TRUE(without.serviceLevel);
+  EXPECT_FALSE(without.serviceLevel->autoscaling->queue->drainWithin);
 }
 
 // The pause annotations: a number of replicas, or "true" for where the workload is; anything

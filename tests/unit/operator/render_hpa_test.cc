@@ -181,6 +181,30 @@ TEST(RenderAutoscalerTest, BacklogAsAnObjectMetricOnTheServiceLevelWhereTheExter
     "target": {"type": "AverageValue", "averageValue": "7"}}})"));
 }
 
+TEST(RenderAutoscalerTest, DrainWithinAddsTheDrainReplicasAtOnePerReplica) {
+  ServiceLevel sl = checkout();
+  Autoscaling a;
+  a.maxReplicas = 5;
+  a.queue = queue(7);
+  a.queue->drainWithin = std::chrono::minutes(2);
+  sl.autoscaling = a;
+  Json metrics = only(renderAutoscaler(sl))["spec"]["metrics"];
+  ASSERT_EQ(metrics.size(), 2u) << "the backlog per replica and the drain time: the HPA takes the larger";
+  EXPECT_EQ(metrics[0]["external"]["metric"]["name"], "governor_queue_backlog");
+  EXPECT_EQ(metrics[1], Json::parse(R"({"type": "External", "external": {
+    "metric": {"name": "governor_queue_drain_replicas",
+               "selector": {"matchLabels": {"governor.io/service-level": "checkout"}}},
+    "target": {"type": "AverageValue", "averageValue": "1"}}})"));
+
+  sl.autoscaling->queue->targetPerReplica = 0;  // drainWithin alone
+  metrics = only(renderAutoscaler(sl, {.backlogApi = BacklogApi::Custom}))["spec"]["metrics"];
+  ASSERT_EQ(metrics.size(), 1u) << metrics.dump();
+  EXPECT_EQ(metrics[0], Json::parse(R"({"type": "Object", "object": {
+    "describedObject": {"apiVersion": "governor.io/v1alpha1", "kind": "ServiceLevel", "name": "checkout"},
+    "metric": {"name": "governor_queue_drain_replicas"},
+    "target": {"type": "AverageValue", "averageValue": "1"}}})"));
+}
+
 // checkout scaling on a queue from `min` to `max` replicas.
 ServiceLevel queued(int32_t min, int32_t max) {
   ServiceLevel sl = checkout();

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -133,7 +134,9 @@ class Exporter {
         out << "test_request_duration_seconds_bucket{le=\"" << b.le << "\"} " << b.count * n << "\n";
       }
       out << "test_request_duration_seconds_sum " << kSumPerUnit * n << "\n"
-          << "test_request_duration_seconds_count " << kBuckets.back().count * n << "\n";
+          << "test_request_duration_seconds_count " << kBuckets.back().count * n << "\n"
+          << "# TYPE test_jobs_pushed_total counter\n"
+          << "test_jobs_pushed_total " << pushed_ << "\n";
       res.set_content(out.str(), "text/plain; version=0.0.4");
     });
     port_ = server_.bind_to_any_port(kAddress);
@@ -145,12 +148,40 @@ class Exporter {
   }
   int port() const { return port_; }
   int scrapes() const { return scrapes_; }
+  // test_jobs_pushed_total: what Producer pushed, the arrivalQuery of the drain-time test.
+  void pushed(long n) { pushed_ += n; }
 
  private:
   httplib::Server server_;
   std::thread thread_;
   int port_ = -1;
   std::atomic<int> scrapes_{0};
+  std::atomic<long> pushed_{0};
+};
+
+// Pushes entries onto a list at a rate that can change while it runs, every 100 ms, and counts
+// them in the exporter's test_jobs_pushed_total.
+class Producer {
+ public:
+  Producer(const std::string& key, Exporter& exporter)
+      : thread_([this, key, &exporter](std::stop_token stop) {
+          double owed = 0;
+          while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(100ms);
+            owed += perSecond_.load() / 10;
+            const long n = static_cast<long>(owed);
+            if (n == 0) continue;
+            owed -= static_cast<double>(n);
+            std::string push = kRedisCli + "RPUSH " + key;
+            for (long i = 0; i < n; ++i) push += " job";
+            if (run(push).status == 0) exporter.pushed(n);
+          }
+        }) {}
+  void rate(double perSecond) { perSecond_ = perSecond; }
+
+ private:
+  std::atomic<double> perSecond_{0};
+  std::jthread thread_;
 };
 
 // --- objects -------------------------------------------------------------------------
@@ -242,7 +273,9 @@ class ScalingTest : public ::testing::Test {
          "--redis-allowed-cidrs", "10.200.0.1/32",
          // The exporter's series come from a static target, without the namespace label that
          // Kubernetes service discovery gives: read them as written (a single-tenant set-up).
-         "--prometheus-namespace-scope=false"},
+         "--prometheus-namespace-scope=false",
+         // Producer's rate shows fully in Prometheus within 3 s (1 s scrapes).
+         "--queue-rate-window", "3s"},
         logs + "e2e-adapter.log");
     ASSERT_TRUE(eventually([] {
       return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;
@@ -364,13 +397,14 @@ class ScalingTest : public ::testing::Test {
     return secondsSince(since);
   }
 
-  std::string externalPath(const std::string& sl) {
-    return "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns() +
-           "/governor_queue_backlog?labelSelector=governor.io/service-level%3D" + sl;
+  std::string externalPath(const std::string& sl, const std::string& metric = "governor_queue_backlog") {
+    return "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns() + "/" + metric +
+           "?labelSelector=governor.io/service-level%3D" + sl;
   }
-  // The backlog value the aggregator answers with, or nullopt (an error, or no items).
-  std::optional<double> backlog(const std::string& sl) {
-    auto r = getRaw(externalPath(sl));
+  // The value of external metric `metric` (the backlog by default) the aggregator answers
+  // with, or nullopt (an error, or no items).
+  std::optional<double> backlog(const std::string& sl, const std::string& metric = "governor_queue_backlog") {
+    auto r = getRaw(externalPath(sl, metric));
     if (r.status != 0 || !r.json.is_object() || r.json.value("items", Json::array()).size() != 1) return std::nullopt;
     return quantityValue(r.json["items"][0]["value"]);
   }
@@ -507,6 +541,77 @@ TEST_F(ScalingTest, BacklogAsAnObjectMetricOnTheServiceLevelScalesTheWorkload) {
   ASSERT_GT(up, 0) << "40 jobs at 10 per replica through the Object metric must give 4; HPA " << hpaStatus("queued-b");
   std::printf("object metric: push to scale: %.2fs\n", up);
   EXPECT_TRUE(hpaConditionIs("queued-b", "ScalingActive", "True")) << hpaStatus("queued-b");
+}
+
+// drainWithin with real workers: pods that each take one entry off a list every 0.2 s (5/s),
+// jobs pushed at a known rate counted by a Prometheus counter (the arrivalQuery). The replicas
+// must settle at ceil((arrival + backlog / drainWithin) / 5) and follow a doubled arrival rate.
+TEST_F(ScalingTest, DrainWithinSettlesWhereTheFormulaSaysAndFollowsADoubledArrivalRate) {
+  const std::string key = "drain-" + ns();
+  constexpr double kPerWorker = 5;  // entries per second a worker takes off
+  constexpr double kDrainWithin = 20;
+  const Json q = {{"redis", {{"address", kRedisAddress}, {"key", key}}},
+                  {"drainWithin", "20s"},
+                  {"arrivalQuery", "test_jobs_pushed_total"}};
+  auto d = client_->create(kDeployments, ns(),
+                           runningDeployment("drainer", {{"tier", "e2e"}},
+                                             {"redis-cli", "-h", "10.200.0.1", "-p", "6379", "-r", "-1", "-i", "0.2",
+                                              "RPOP", key}));
+  ASSERT_TRUE(d.ok()) << d.error().what();
+  ASSERT_TRUE(client_->create(kServiceLevels, ns(), serviceLevel("drainer", {{"queue", q}})).ok());
+  ASSERT_TRUE(eventually([&] { return readyReplicas("drainer") == 1; }, 60s)) << "the worker pod never ran";
+  // An empty list and nothing pushed: 0 needed, whatever the rate per replica.
+  ASSERT_TRUE(eventually([&] { return backlog("drainer", "governor_queue_drain_replicas") == 0.0; }, 30s))
+      << "adapter:\n" << tail(adapter_->logFile());
+
+  // 60 waiting and 6/s arriving: one worker is busy, its rate is learnt, and the HPA is asked
+  // for (6 + 60/20) / 5 = 1.8, so 2 replicas, which work the backlog off and then keep up
+  // with 6/s: ceil(6 / 5) = 2.
+  Producer producer(key, *exporter_);
+  std::string push = kRedisCli + "RPUSH " + key;
+  for (int i = 0; i < 60; ++i) push += " job";
+  ASSERT_EQ(run(push).status, 0);
+  producer.rate(6);
+  ASSERT_GT(scaledTo("drainer", 2, Clock::now(), 60s), 0)
+      << "replicas " << replicas("drainer") << ", HPA " << hpaStatus("drainer") << "\nadapter:\n"
+      << tail(adapter_->logFile());
+  // Settled: for 10 s the replicas stay at 2 and the value served is what the formula gives
+  // for the list's length, within a quarter.
+  auto expected = [&](double arrival) {
+    auto length = std::stod(run(kRedisCli + "LLEN " + key).output);
+    return (arrival + length / kDrainWithin) / kPerWorker;
+  };
+  const auto settled = Clock::now();
+  double served = 0;
+  while (Clock::now() - settled < 10s) {
+    ASSERT_EQ(replicas("drainer"), 2) << "at 6/s the replicas must settle at 2; HPA " << hpaStatus("drainer");
+    auto value = backlog("drainer", "governor_queue_drain_replicas");
+    ASSERT_TRUE(value) << tail(adapter_->logFile());
+    served = *value;
+    EXPECT_NEAR(served, expected(6), expected(6) / 4);
+    std::this_thread::sleep_for(1s);
+  }
+
+  // Doubled: 12/s. Two polls (1 s each) after Prometheus's 3 s rate window and its 1 s scrape
+  // show it, the value served has risen past 2 (the HPA asks for 3), and the replicas settle
+  // at ceil(12 / 5) = 3.
+  producer.rate(12);
+  const auto doubled = Clock::now();
+  EXPECT_TRUE(eventually([&] { return backlog("drainer", "governor_queue_drain_replicas").value_or(0) > 2.0; }, 7s))
+      << "before " << served << ", now " << backlog("drainer", "governor_queue_drain_replicas").value_or(-1);
+  std::cout << "drain e2e: served above 2 replicas " << secondsSince(doubled) << " s after the arrival doubled\n";
+  ASSERT_GT(scaledTo("drainer", 3, doubled, 30s), 0) << "HPA " << hpaStatus("drainer");
+  ASSERT_TRUE(eventually([&] { return std::stod(run(kRedisCli + "LLEN " + key).output) < 5; }, 60s))
+      << "3 workers at 15/s must keep the list short against 12/s";
+  const auto again = Clock::now();
+  while (Clock::now() - again < 10s) {
+    ASSERT_EQ(replicas("drainer"), 3) << "at 12/s the replicas must settle at 3; HPA " << hpaStatus("drainer");
+    std::this_thread::sleep_for(1s);
+  }
+
+  // Nothing arrives any more and the list is empty: 0 needed, the HPA goes to minReplicas.
+  producer.rate(0);
+  EXPECT_GT(scaledTo("drainer", 1, Clock::now(), 60s), 0) << "HPA " << hpaStatus("drainer");
 }
 
 TEST_F(ScalingTest, StreamBacklogIsLagPlusPendingOfTheConsumerGroup) {

@@ -76,10 +76,9 @@ kube::Json deployment(const std::string& name, const std::map<std::string, std::
                        {"containers", kube::Json::array({container})}});
 }
 
-kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels) {
-  kube::Json container = {{"name", "app"},
-                          {"image", "governor/redis:dev"},
-                          {"command", kube::Json::array({"sleep", "infinity"})}};
+kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels,
+                             const std::vector<std::string>& command) {
+  kube::Json container = {{"name", "app"}, {"image", "governor/redis:dev"}, {"command", command}};
   return deploymentOf(name, labels,
                       {{"terminationGracePeriodSeconds", 1}, {"containers", kube::Json::array({container})}});
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kube/client.h"
 #include "support/process.h"  // BackgroundProcess, run, freePort, findProgram
@@ -42,7 +43,9 @@ kube::Json deployment(const std::string& name, const std::map<std::string, std::
 
 // The same Deployment whose pods run on the test cluster's node (fixture `node`): an image
 // loaded into it (governor/redis:dev), idling in `sleep` until stopped.
-kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels = {});
+// Its pods run `command` (default: sleep) in governor/redis:dev, which has redis-cli and sh.
+kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels = {},
+                             const std::vector<std::string>& command = {"sleep", "infinity"});
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,

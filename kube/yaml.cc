@@ -1,4 +1,5 @@
-// yaml-cpp behind a JSON face; its exceptions stop here.
+// YAML <-> JSON: yaml-cpp's event parser behind a JSON face (its exceptions stop here), and
+// a writer of our own.
 //
 // Reading drives yaml-cpp's event parser (YAML::Parser::HandleNextDocument) with an own
 // EventHandler that builds the JSON directly, rather than YAML::LoadAll and its node graph:
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -329,22 +331,69 @@ bool hasControl(std::string_view s) {
 
 bool isBlank(char c) { return c == ' ' || c == '\t'; }
 
-// Strings that yaml-cpp might write plain but that would not read back the same: leading or
-// trailing blanks (a plain scalar loses them), control characters ("0\r" would read back as 0)
-// and document markers ("---", "..." at the start of a line end or begin a document).
-bool mustQuote(std::string_view s) {
-  return s.empty() || isBlank(s.front()) || isBlank(s.back()) || hasControl(s) ||
-         s.starts_with("---") || s.starts_with("...");
+// ---- writing ----------------------------------------------------------------------------
+// Written here rather than with yaml-cpp's emitter, which has no literal block without a final
+// newline ("|-") and no way to keep the keys of an ordered_json in order. Each string takes
+// the first form that reads back as exactly that string, for this parser and for YAML 1.1
+// readers such as Prometheus' (so "yes", "1_000" or "2024-01-01" are never plain):
+//   plain                  dur: 15m, expr: rate(x[5m]) > 0.1
+//   single-quoted          num: '1.0', odd: 'a: b #c', utf8: 'café'
+//   literal block          expr: |-  (text with line feeds, no line of blanks only)
+//   double-quoted          anything else, with escapes for control characters
+
+// The string with every invalid UTF-8 sequence and noncharacter (which the parser refuses)
+// replaced by U+FFFD.
+std::string validUtf8(std::string_view s) {
+  if (!stringProblem(s)) return std::string(s);
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t length = 1;
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead >= 0xF0) length = 4;
+    else if (lead >= 0xE0) length = 3;
+    else if (lead >= 0xC0) length = 2;
+    const std::string_view one = s.substr(i, std::min(length, s.size() - i));
+    if (lead < 0x80 || (one.size() == length && !stringProblem(one))) {
+      out += one;
+      i += one.size();
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
-// Whether a literal block ("|", clip chomping, indentation detected from the first line) reads
-// back as exactly `s`: it ends in exactly one line feed, its first line is neither empty nor
-// indented, no line is blanks only, and it holds no control character other than line feeds.
-bool fitsLiteralBlock(std::string_view s) {
-  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
-  if (s.front() == '\n' || isBlank(s.front())) return false;
+// What a YAML 1.1 reader takes for a boolean, null, number or timestamp. (The patterns look at
+// 64 characters at most: std::regex recurses once per character.)
+bool yaml11Special(std::string_view s) {
+  static const std::regex special(R"(^(y|n|yes|no|on|off|true|false|null)$)", std::regex::icase);
+  static const std::regex numeric(R"(^[-+]?(\.?[0-9][0-9_:.eE+-]*|0[xXoObB].*|\.(inf|nan))$)", std::regex::icase);
+  static const std::regex timestamp(R"(^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})");
+  if (s.size() > 64) return s.find_first_not_of("0123456789_:.eE+-") == std::string_view::npos;
+  const std::string text(s);
+  return std::regex_match(text, special) || std::regex_search(text, timestamp) || std::regex_match(text, numeric);
+}
+
+// Printable ASCII that no YAML reader takes for anything but this string.
+bool plainSafe(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  if (std::string_view("-?:,[]{}#&*!|>'\"%@`.~<=").find(s.front()) != std::string_view::npos) return false;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
+  return plainScalar(s).is_string() && !yaml11Special(s);
+}
+
+// A literal block reads back as `s`: line feeds and no other control character, a first line
+// that is neither empty nor indented, no line of blanks only, and at most one final line feed
+// ("|" keeps it, "|-" has none).
+bool literalFits(std::string_view s) {
+  if (s.find('\n') == std::string_view::npos || s.front() == '\n' || isBlank(s.front())) return false;
+  if (s.ends_with("\n\n")) return false;
   for (size_t start = 0; start < s.size();) {
-    size_t end = s.find('\n', start);
+    size_t end = std::min(s.find('\n', start), s.size());
     std::string_view line = s.substr(start, end - start);
     if (hasControl(line)) return false;
     if (!line.empty() && std::all_of(line.begin(), line.end(), isBlank)) return false;
@@ -353,51 +402,120 @@ bool fitsLiteralBlock(std::string_view s) {
   return true;
 }
 
-void emitString(YAML::Emitter& out, const std::string& s) {
-  if (fitsLiteralBlock(s)) {
-    out << YAML::Literal << s;
-  } else if (mustQuote(s) || !plainScalar(s).is_string()) {
-    out << YAML::DoubleQuoted << s;  // "true", "1", "" stay strings when read back
-  } else {
-    out << s;  // yaml-cpp still quotes what cannot be plain ("a: b", "#x", ...)
+std::string doubleQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    const auto third = i + 2 < s.size() ? static_cast<unsigned char>(s[i + 2]) : 0;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x" + hex(c, 2);
+    } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {  // C1 controls
+      out += "\\x" + hex(next, 2);
+      ++i;
+    } else if (c == 0xE2 && next == 0x80 && (third == 0xA8 || third == 0xA9)) {  // U+2028, U+2029
+      out += third == 0xA8 ? "\\L" : "\\P";
+      i += 2;
+    } else if (c == 0xEF && next == 0xBB && third == 0xBF) {  // U+FEFF
+      out += "\\uFEFF";
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
   }
+  return out + "\"";
 }
 
-void emit(YAML::Emitter& out, const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::object:
-      out << YAML::BeginMap;
-      for (const auto& [k, item] : v.items()) {
-        out << YAML::Key;
-        // Keys are read back as text, so "1" or "true" need no quotes; "~" and "null" get
-        // them from yaml-cpp.
-        if (mustQuote(k)) {
-          out << YAML::DoubleQuoted << k;
-        } else {
-          out << k;
-        }
-        out << YAML::Value;
-        emit(out, item);
-      }
-      out << YAML::EndMap;
-      break;
-    case Json::value_t::array:
-      out << YAML::BeginSeq;
-      for (const auto& item : v) emit(out, item);
-      out << YAML::EndSeq;
-      break;
-    case Json::value_t::string:
-      emitString(out, v.get_ref<const std::string&>());
-      break;
-    case Json::value_t::boolean:
-      out << v.get<bool>();
-      break;
-    case Json::value_t::null:
-      out << YAML::Null;
-      break;
-    default:
-      out << v.dump();
+std::string spaces(size_t n) { return std::string(n, ' '); }
+
+// A string on one line: as a mapping key, or where no literal block fits.
+std::string inline_(const std::string& s) {
+  if (plainSafe(s)) return s;
+  if (!hasControl(s)) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
   }
+  return doubleQuoted(s);
+}
+
+template <class J>
+class Writer {
+ public:
+  std::string out;
+
+  // A value after "key:" or "- " (or at the top, `inSequence` false and `indent` 0), whose
+  // nested lines start at column `indent`.
+  void value(const J& v, size_t indent) {
+    if (v.is_object() && !v.empty()) {
+      out += "\n";
+      object(v, indent, false);
+    } else if (v.is_array() && !v.empty()) {
+      out += "\n";
+      array(v, indent);
+    } else {
+      out += " " + scalar(v, indent) + "\n";
+    }
+  }
+
+  // The keys of `v` at column `indent`; the first after "- " when it is a sequence's item.
+  void object(const J& v, size_t indent, bool inSequence) {
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      out += (first && inSequence ? spaces(indent - 2) + "- " : spaces(indent)) + inline_(validUtf8(it.key())) + ":";
+      first = false;
+      value(*it, indent + 2);
+    }
+  }
+
+  // The items of `v`, their dashes at column `indent`.
+  void array(const J& v, size_t indent) {
+    for (const J& item : v) {
+      if (item.is_object() && !item.empty()) {
+        object(item, indent + 2, true);
+      } else {
+        out += spaces(indent) + "-";
+        value(item, indent + 2);
+      }
+    }
+  }
+
+  // A scalar or an empty collection; a literal block's lines at column `indent`.
+  std::string scalar(const J& v, size_t indent) {
+    if (v.is_object()) return "{}";
+    if (v.is_array()) return "[]";
+    if (!v.is_string()) return v.dump();
+    const std::string s = validUtf8(v.template get_ref<const std::string&>());
+    if (!literalFits(s)) return inline_(s);
+    std::string block = s.ends_with('\n') ? "|" : "|-";
+    for (size_t start = 0; start < s.size();) {
+      size_t end = std::min(s.find('\n', start), s.size());
+      block += "\n" + (end == start ? "" : spaces(indent) + s.substr(start, end - start));
+      start = end + 1;
+    }
+    return block;
+  }
+};
+
+template <class J>
+std::string write(const J& value) {
+  Writer<J> w;
+  if (value.is_structured() && !value.empty()) {
+    if (value.is_object()) w.object(value, 0, false);
+    else w.array(value, 0);
+  } else {
+    w.out = w.scalar(value, 2) + "\n";
+  }
+  return w.out;
 }
 
 }  // namespace
@@ -426,12 +544,8 @@ Result<std::vector<Json>> parseYamlDocuments(std::string_view text) {
   }
 }
 
-std::string toYaml(const Json& value) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  emit(out, value);
-  // c_str() alone would end at the first NUL byte of a (double-quoted) string.
-  return std::string(out.c_str(), out.size()) + "\n";
-}
+std::string toYaml(const Json& value) { return write(value); }
+
+std::string toYamlInOrder(const nlohmann::ordered_json& value) { return write(value); }
 
 }  // namespace governor::kube

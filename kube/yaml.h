@@ -19,10 +19,13 @@ namespace governor::kube {
 // texts, so that what is written out in full always fits).
 Result<std::vector<nlohmann::json>> parseYamlDocuments(std::string_view text);
 
-// Block-style YAML of one value that parseYamlDocuments reads back as exactly that value:
-// strings that would read back as another type, or changed, are double-quoted; literal blocks
-// ("|") only for text that ends in exactly one newline. (Noncharacters, which the parser
-// rejects, come out as U+FFFD.)
+// Block-style YAML of one value that parseYamlDocuments reads back as exactly that value, with
+// the keys in the value's order (toYamlInOrder: an ordered_json keeps the order it was built in). Strings are
+// plain where every YAML reader (1.1 included) takes them back unchanged, else single-quoted,
+// literal blocks ("|", "|-") for text of several lines, double-quoted with escapes for control
+// characters. Invalid UTF-8 and noncharacters, which the parser rejects, come out as U+FFFD.
+// The one YAML writer of both binaries: manifests, `operator render`, the rule files.
 std::string toYaml(const nlohmann::json& value);
+std::string toYamlInOrder(const nlohmann::ordered_json& value);
 
 }  // namespace governor::kube

@@ -20,6 +20,7 @@
 #include "api/metrics.h"
 #include "api/series_selector.h"
 #include "kube/duration.h"
+#include "kube/yaml.h"
 #include "operator/render/render.h"
 #include "operator/render/slo.h"
 
@@ -463,10 +464,8 @@ Json cacheGroup(const ServiceLevel& sl) {
 }
 
 // ---- YAML ----------------------------------------------------------------------------
-// The rule file is read by people (`governor-operator render`, kubectl get configmap), so
-// it is written by hand rather than through a generic emitter: keys in the order people
-// expect (record/alert before expr), PromQL unquoted where YAML allows, multi-line
-// expressions as literal blocks.
+// The rule file is read by people (`governor-operator render`, kubectl get configmap): keys in
+// the order people expect (record/alert before expr), written by kube::toYaml.
 
 int keyRank(const std::string& key) {
   static const char* order[] = {"name", "interval", "record", "alert", "expr", "for", "labels", "annotations", "rules"};
@@ -476,114 +475,26 @@ int keyRank(const std::string& key) {
   return static_cast<int>(std::size(order));
 }
 
-std::vector<std::string> orderedKeys(const Json& object) {
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : object.items()) keys.push_back(k);
-  std::stable_sort(keys.begin(), keys.end(),
-                   [](const std::string& a, const std::string& b) { return keyRank(a) < keyRank(b); });
-  return keys;
-}
-
-// A plain scalar that every YAML 1.1 or 1.2 reader takes back as this very string: no
-// indicator up front, no ": " or " #" inside, and nothing a reader could take for a
-// number, boolean, null or timestamp ("1.0", "0x1f", "1_000", "yes", "2024-01-01").
-// Durations ("15m", "2m30s") and expressions ("1 - x / 0.001") stay plain.
-bool plainSafe(const std::string& s) {
-  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  if (std::string("-?:,[]{}#&*!|>'\"%@`.~<=").find(s.front()) != std::string::npos) return false;
-  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
-  static const std::regex special(R"(^(y|n|yes|no|on|off|true|false|null)$)", std::regex::icase);
-  static const std::regex numeric(R"(^[-+]?(\.?[0-9][0-9_:.eE+-]*|0[xXoObB].*|\.(inf|nan))$)", std::regex::icase);
-  static const std::regex timestamp(R"(^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*)");
-  return !std::regex_match(s, special) && !std::regex_match(s, numeric) && !std::regex_match(s, timestamp);
-}
-
-bool printable(const std::string& s, bool allowNewline) {
-  for (unsigned char c : s) {
-    if ((c < 0x20 && !(allowNewline && c == '\n')) || c == 0x7f) return false;
-  }
-  return true;
-}
-
-std::string spaces(int n) { return std::string(static_cast<size_t>(n), ' '); }
-
-// The scalar after "key:" (or "- "), including the leading space; `indent` is the column of
-// the key, for the lines of a literal block.
-std::string scalar(const Json& v, int indent) {
-  if (!v.is_string()) return " " + v.dump();
-  const auto& s = v.get_ref<const std::string&>();
-  if (s.find('\n') == std::string::npos) {
-    if (plainSafe(s)) return " " + s;
-    if (printable(s, false)) {
-      std::string quoted = "'";
-      for (char c : s) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-      return " " + quoted + "'";
-    }
-  } else if (printable(s, true) && s.front() != ' ' && s.front() != '\n' && s.back() != '\n') {
-    std::string out = " |-";
-    size_t start = 0;
-    while (start <= s.size()) {
-      size_t end = s.find('\n', start);
-      if (end == std::string::npos) end = s.size();
-      std::string line = s.substr(start, end - start);
-      out += "\n" + (line.empty() ? "" : spaces(indent + 2) + line);
-      start = end + 1;
-    }
+nlohmann::ordered_json inReadingOrder(const Json& v) {
+  if (v.is_array()) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& item : v) out.push_back(inReadingOrder(item));
     return out;
   }
-  return " " + Json(s).dump();  // JSON's escapes are valid in a YAML double-quoted scalar
-}
-
-void emit(std::string& out, const Json& v, int indent, bool inSequence);
-
-void emitObject(std::string& out, const Json& object, int indent, bool inSequence) {
-  bool first = true;
-  for (const auto& key : orderedKeys(object)) {
-    const Json& v = object[key];
-    std::string prefix = first && inSequence ? spaces(indent - 2) + "- " : spaces(indent);
-    first = false;
-    out += prefix + scalar(key, indent).substr(1) + ":";
-    if (v.is_object() && !v.empty()) {
-      out += "\n";
-      emitObject(out, v, indent + 2, false);
-    } else if (v.is_array() && !v.empty()) {
-      out += "\n";
-      emit(out, v, indent + 2, false);
-    } else if (v.is_object()) {
-      out += " {}\n";
-    } else if (v.is_array()) {
-      out += " []\n";
-    } else {
-      out += scalar(v, indent) + "\n";
-    }
-  }
-}
-
-void emit(std::string& out, const Json& v, int indent, bool inSequence) {
-  if (v.is_object()) {
-    emitObject(out, v, indent, inSequence);
-  } else if (v.is_array()) {
-    for (const auto& item : v) {
-      if (item.is_object() && !item.empty()) {
-        emitObject(out, item, indent + 2, true);
-      } else if (item.is_array() && !item.empty()) {
-        out += spaces(indent) + "-\n";
-        emit(out, item, indent + 2, false);
-      } else {
-        out += spaces(indent) + "-" + (item.is_object() ? " {}" : item.is_array() ? " []" : scalar(item, indent)) + "\n";
-      }
-    }
-  }
+  if (!v.is_object()) return nlohmann::ordered_json(v);
+  std::vector<std::string> keys;
+  for (const auto& [k, item] : v.items()) keys.push_back(k);
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const std::string& a, const std::string& b) { return keyRank(a) < keyRank(b); });
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& k : keys) out[k] = inReadingOrder(v.at(k));
+  return out;
 }
 
 std::string ruleFile(const ServiceLevel& sl, const Json& groups) {
   std::string out = "# Prometheus rules of ServiceLevel " + sl.namespaceName + "/" + sl.name +
                     ", written by Governor.\n# Edit the ServiceLevel, not this file; docs/alerts.md explains each rule.\n";
-  emit(out, groups, 0, false);
-  return out;
+  return out + kube::toYamlInOrder(inReadingOrder(groups));
 }
 
 }  // namespace

@@ -238,12 +238,25 @@ TEST(Yaml, EveryStringReadsBack) {
       EXPECT_EQ(toYaml((*back)[0]), text);
     }
   }
-  // Literal blocks where they read back exactly: one final newline, nothing unusual.
-  EXPECT_EQ(toYaml({{"script", "echo a\necho b\n"}}), "script: |\n  echo a\n  echo b\n\n");
-  EXPECT_EQ(toYaml({{"script", "echo a\necho b"}}), "script: \"echo a\\necho b\"\n");
-  EXPECT_EQ(toYaml("---"), "\"---\"\n");
+  // Literal blocks where they read back exactly: at most one final newline, nothing unusual.
+  EXPECT_EQ(toYaml({{"script", "echo a\necho b\n"}}), "script: |\n  echo a\n  echo b\n");
+  EXPECT_EQ(toYaml({{"script", "echo a\necho b"}}), "script: |-\n  echo a\n  echo b\n");
+  EXPECT_EQ(toYaml({{"script", "echo a\n\n"}}), "script: \"echo a\\n\\n\"\n");
+  EXPECT_EQ(toYaml("---"), "'---'\n");
   EXPECT_EQ(toYaml({{"k", "0\r"}}), "k: \"0\\r\"\n");
   EXPECT_EQ(toYaml(std::string("a\0b", 3)), std::string("\"a\\x00b\"\n"));
+  // YAML 1.1 readers (Prometheus) would take these for booleans, numbers or dates.
+  for (const char* s : {"yes", "off", "1_000", "0o17", "2024-01-01", ".inf"}) {
+    EXPECT_EQ(toYaml({{"k", s}}), std::string("k: '") + s + "'\n");
+  }
+  // Bytes the parser refuses come out as U+FFFD, and so read back.
+  EXPECT_EQ(toYaml(std::string("a\xFF" "b")), "'a\xEF\xBF\xBD" "b'\n");
+}
+
+TEST(Yaml, AnOrderedJsonKeepsItsKeyOrder) {
+  nlohmann::ordered_json v = {{"zeta", 1}, {"alpha", {{"b", 2}, {"a", 3}}}};
+  EXPECT_EQ(toYamlInOrder(v), "zeta: 1\nalpha:\n  b: 2\n  a: 3\n");
+  EXPECT_EQ(toYaml(Json::parse(v.dump())), "alpha:\n  a: 3\n  b: 2\nzeta: 1\n");
 }
 
 }  // namespace

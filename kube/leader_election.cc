@@ -1,25 +1,15 @@
 // See leader_election.h.
 #include "kube/leader_election.h"
 
-#include <ctime>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "kube/time.h"
+
 namespace governor::kube {
 namespace {
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
-}
-
-std::string microTime(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::system_clock::to_time_t(t);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1'000'000;
-  std::tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[40];
-  auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(micros));
-  return buf;
 }
 
 bool LeaderElector::boundBy(std::chrono::steady_clock::time_point deadline) {

@@ -53,7 +53,4 @@ class LeaderElector {
   std::chrono::steady_clock::time_point observedAt_;
 };
 
-// "2026-01-02T15:04:05.000000Z", metav1.MicroTime's wire form.
-std::string microTime(std::chrono::system_clock::time_point t);
-
 }  // namespace governor::kube

@@ -8,7 +8,7 @@
 
 #include "kube/duration.h"
 #include "kube/selector.h"
-#include "kube/leader_election.h"
+#include "kube/time.h"
 
 namespace governor::adapter {
 namespace {
@@ -35,11 +35,8 @@ Json resourceList(const std::string& group, const std::string& version, const st
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group + "/" + version}, {"resources", list}};
 }
 
-std::string timestamp(std::chrono::system_clock::time_point t) {
-  // metav1.Time is RFC 3339 with seconds; MicroTime's form is accepted too, but keep it plain.
-  auto micro = kube::microTime(t);
-  return micro.substr(0, 19) + "Z";
-}
+// metav1.Time: RFC 3339 with seconds.
+std::string timestamp(std::chrono::system_clock::time_point t) { return kube::rfc3339(t); }
 
 // What a target serves now: its latest value, its fallback while that applies, or the error
 // of its latest measurement.

@@ -120,20 +120,5 @@ std::string formatRatio(double ratio) {
   return s;
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
-
-std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::string& text) {
-  std::tm utc{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  if (!end || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&utc));
-}
 
 }  // namespace governor::op

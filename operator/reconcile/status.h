@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/time.h"
+
 namespace governor::op {
 
 using Json = nlohmann::json;
@@ -56,9 +58,8 @@ bool ownedBy(const Json& object, const std::string& uid);
 // 0.5 -> "0.5", 1 -> "1".
 std::string formatRatio(double ratio);
 
-// RFC 3339 UTC time with seconds, like metav1.Time.
-std::string rfc3339(std::chrono::system_clock::time_point t);
-// The time rfc3339 wrote ("2026-12-06T07:00:00Z"); nullopt for anything else.
-std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::string& text);
+// Times in status are metav1.Time (kube/time.h).
+using kube::parseRfc3339;
+using kube::rfc3339;
 
 }  // namespace governor::op

@@ -293,22 +293,11 @@ Panel cachePanel(const ServiceLevel& sl) {
 
 // ---- uid -----------------------------------------------------------------------------
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Readable where it fits (namespace-name) and unique through a hash of "namespace/name",
 // which '-' alone would not be ("a-b"/"c" and "a"/"b-c"). At most 40 characters of
 // [a-z0-9-], the same for the same ServiceLevel on every render.
 std::string dashboardUid(const ServiceLevel& sl) {
-  char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(sl.namespaceName + "/" + sl.name)));
-  const std::string suffix = "-" + std::string(hash, 10);
+  const std::string suffix = "-" + fnv1aHex(sl.namespaceName + "/" + sl.name).substr(0, 10);
   std::string readable;
   for (char c : sl.namespaceName + "-" + sl.name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');

@@ -39,17 +39,6 @@ std::string bytesQuantity(int64_t bytes, kube::Quantity::Format format) {
   return q ? q->canonical() : std::to_string(bytes);
 }
 
-// 64-bit FNV-1a: the same on every platform and run, unlike std::hash.
-std::string fnv1a(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
 
 Json defaultResources(const Cache& cache) {
   kube::Quantity max = maxMemoryQuantity(cache);
@@ -133,7 +122,7 @@ Json statefulSet(const ServiceLevel& sl, const std::string& conf) {
             {"serviceName", name},
             {"selector", {{"matchLabels", redisSelector(sl)}}},
             {"template",
-             {{"metadata", {{"labels", podLabels(sl)}, {"annotations", {{kConfigHashAnnotation, fnv1a(conf)}}}}},
+             {{"metadata", {{"labels", podLabels(sl)}, {"annotations", {{kConfigHashAnnotation, fnv1aHex(conf)}}}}},
               {"spec", podSpec}}}}}};
 }
 

@@ -1,6 +1,9 @@
 // The whole desired state of one ServiceLevel, from the per-kind renderers.
 #include "operator/render/render.h"
 
+#include <cstdint>
+#include <cstdio>
+
 namespace governor::op {
 
 const char* conditionType(ChildGroup group) {
@@ -36,6 +39,17 @@ Json childMetadata(const ServiceLevel& sl, const std::string& name) {
   // `render` of a file has no uid yet: without one there is no owner to name.
   if (!sl.uid.empty()) md["ownerReferences"] = Json::array({ownerReference(sl)});
   return md;
+}
+
+std::string fnv1aHex(std::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
 }
 
 }  // namespace governor::op

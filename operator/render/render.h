@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kube/client.h"
@@ -49,6 +50,10 @@ const std::vector<kube::Resource>& childResources();
 // metadata for a child: name, namespace, our labels, the owner reference (when the
 // ServiceLevel has a uid, i.e. came from the API server).
 Json childMetadata(const ServiceLevel& sl, const std::string& name);
+
+// 64-bit FNV-1a of `text` as 16 hex digits: the same on every platform and run, unlike
+// std::hash (the cache's config hash, the dashboard's uid).
+std::string fnv1aHex(std::string_view text);
 
 // Per kind (each in its own file).
 std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions& options = {});  // hpa.cc

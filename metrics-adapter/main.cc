@@ -275,6 +275,8 @@ int start(int argc, char** argv) {
       cache,
       [&] {
         std::vector<adapter::MetricTarget> all;
+        // Connections no target used for two rounds (servers of deleted ServiceLevels) close.
+        redis.closeIdle(2 * poll + redisT);
         std::set<adapter::CacheStats::Key> caches, drained;
         for (const auto& obj : serviceLevels.list()) {
           auto parsed = api::parseServiceLevel(obj);

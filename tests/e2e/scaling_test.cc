@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -244,12 +245,7 @@ class ScalingTest : public ::testing::Test {
                                                "  - job_name: e2e\n"
                                                "    static_configs: [{targets: ['"
                                             << kAddress << ":" << exporter_->port() << "']}]\n";
-    prometheus_ = new BackgroundProcess({prometheusBinary, "--config.file=" + tmp_ + "/prometheus.yml",
-                                         "--storage.tsdb.path=" + tmp_ + "/prometheus",
-                                         std::string("--web.listen-address=") + (kPrometheusUrl + 7)},
-                                        logs + "e2e-prometheus.log");
-    ASSERT_TRUE(eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; }))
-        << tail(prometheus_->logFile());
+    ASSERT_TRUE(startPrometheus()) << tail(prometheus_->logFile());
 
     // Both binaries run as the chart's ServiceAccounts, with exactly the chart's RBAC.
     auto rbac = applyChartRbac();
@@ -322,6 +318,16 @@ class ScalingTest : public ::testing::Test {
                                     "--save", "", "--appendonly", "no"},
                                    std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis.log");
     return eventually([] { return run(kRedisCli + "ping").output == "PONG\n"; }, 10s);
+  }
+
+  // Prometheus on 10.200.0.1:9090 with its data in tmp_: a restart keeps the series.
+  static bool startPrometheus() {
+    delete prometheus_;
+    prometheus_ = new BackgroundProcess({"/usr/bin/prometheus", "--config.file=" + tmp_ + "/prometheus.yml",
+                                         "--storage.tsdb.path=" + tmp_ + "/prometheus",
+                                         std::string("--web.listen-address=") + (kPrometheusUrl + 7)},
+                                        std::string(GOVERNOR_BINARY_DIR) + "/e2e-prometheus.log");
+    return eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; });
   }
 
   void SetUp() override {
@@ -755,6 +761,71 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
   EXPECT_TRUE(hpaSaw) << "the HPA's currentMetrics must show the p95: " << hpaStatus("api");
 }
 
+// Latency as a scaling target, honestly (docs/servicelevel.md, "Latency as a scaling target"):
+// the HPA multiplies the replicas by p95 / target at every sync, as if latency fell in
+// proportion to replicas. When it does not (here the p95 stays 0.81 s, whatever the replicas,
+// as behind a slow dependency), a p95 above target grows the workload to maxReplicas.
+TEST_F(ScalingTest, ALatencyThatReplicasDoNotLowerGrowsTheWorkloadToMaxReplicas) {
+  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  Json sl = serviceLevel("flat", {{"latency", {{"percentile", 95}, {"target", "500ms"}}}}, objectives);
+  sl["spec"]["autoscaling"]["maxReplicas"] = 6;
+  // Not createScaled: the HPA scales at its first read of the metric.
+  ASSERT_TRUE(client_->create(kDeployments, ns(), runningDeployment("flat", {{"tier", "e2e"}})).ok());
+  ASSERT_TRUE(client_->create(kServiceLevels, ns(), sl).ok());
+  const auto created = Clock::now();
+  std::vector<int> seen = {1};
+  ASSERT_TRUE(eventually([&] {
+    const int now = replicas("flat");
+    if (now != seen.back()) seen.push_back(now);
+    return now == 6;
+  }, 90s)) << "replicas " << replicas("flat") << ", HPA " << hpaStatus("flat");
+  std::string steps;
+  for (int r : seen) steps += (steps.empty() ? "" : " -> ") + std::to_string(r);
+  std::printf("latency: a flat p95 of 0.81 s against 500 ms grew the workload %s in %.1fs\n", steps.c_str(),
+              secondsSince(created));
+  EXPECT_GE(seen.size(), 3u) << "more than one step: each sync multiplies again (" << steps << ")";
+}
+
+// Drill (docs/operations.md): the real Prometheus hung (SIGSTOP: connections are accepted by
+// the kernel and never answered), then stopped. The latency becomes an error through the
+// aggregator, never a made-up or old value; the HPA and the ServiceLevel's ScalingActive say
+// so; once Prometheus answers again the same value is served, with no restart of anything.
+TEST_F(ScalingTest, PrometheusHungOrStoppedMakesTheLatencyAnErrorUntilItAnswersAgain) {
+  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  createScaled("promfault", serviceLevel("promfault", {{"latency", {{"percentile", 95}, {"target", "2s"}}}}, objectives));
+  const std::string path =
+      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() + "/deployments.apps/promfault/governor_latency_p95_seconds";
+  auto served = [&] {
+    auto r = getRaw(path);
+    return r.status == 0 && r.json.is_object() && r.json.value("items", Json::array()).size() == 1;
+  };
+  ASSERT_TRUE(eventually(served, 30s)) << getRaw(path).output;
+  auto broken = [&](const std::string& why) {
+    Raw r;
+    EXPECT_TRUE(eventually([&] { r = getRaw(path); return r.status != 0; }, 30s))
+        << why << ": the latency must become an error, not stay " << r.output;
+    EXPECT_TRUE(eventually([&] { return slConditionIs("promfault", "ScalingActive", "False", "FailedGetObjectMetric"); }, 30s))
+        << why << ": " << slCondition("promfault", "ScalingActive") << "\nHPA " << hpaStatus("promfault");
+    std::printf("prometheus %s: the aggregator answers %s\n", why.c_str(), r.output.substr(0, 300).c_str());
+  };
+  auto recovered = [&](const std::string& why) {
+    EXPECT_TRUE(eventually(served, 30s)) << "after " << why << ": " << getRaw(path).output;
+    EXPECT_TRUE(eventually([&] { return slConditionIs("promfault", "ScalingActive", "True", "ValidMetricFound"); }, 30s))
+        << "after " << why << ": " << slCondition("promfault", "ScalingActive");
+  };
+
+  prometheus_->signal(SIGSTOP);
+  broken("hung");
+  prometheus_->signal(SIGCONT);
+  recovered("hung");
+
+  EXPECT_EQ(prometheus_->stop(), 0);
+  broken("stopped");
+  ASSERT_TRUE(startPrometheus()) << tail(prometheus_->logFile());
+  recovered("stopped");
+  EXPECT_TRUE(adapter_->running() && operator_->running()) << "nothing was restarted";
+}
+
 // `kubectl get sl` (docs/servicelevel.md, Status): Replicas read back from the HPA, and
 // Backlog and P95 as last measured.
 TEST_F(ScalingTest, ServiceLevelStatusShowsReplicasBacklogAndP95) {
@@ -843,6 +914,32 @@ TEST_F(ScalingTest, HungRedisIsATimeoutNotAHang) {
   auto resumed = Clock::now();
   EXPECT_TRUE(eventually([&] { return backlog("hung") == 3.0; }, 15s)) << getRaw(externalPath("hung")).output;
   std::printf("redis hung: value served again %.2fs after it answers\n", secondsSince(resumed));
+}
+
+// docs/metrics-adapter.md, Connections: the adapter keeps one connection per Redis server while
+// a ServiceLevel measures a queue there, and closes it once none does (the ServiceLevel was
+// deleted), rather than keeping it for the life of the process.
+TEST_F(ScalingTest, TheConnectionToARedisNoServiceLevelUsesAnyMoreIsClosed) {
+  auto redis = extraRedis(redisServer_, 6383);
+  ASSERT_TRUE(redis) << tail(std::string(GOVERNOR_BINARY_DIR) + "/e2e-redis-6383.log");
+  const std::string cli = "redis-cli -h 10.200.0.1 -p 6383 ";
+  // Clients other than the redis-cli asking.
+  auto others = [&] {
+    auto r = run(cli + "CLIENT LIST");
+    int lines = 0;
+    for (char c : r.output) lines += c == '\n';
+    return r.status == 0 ? lines - 1 : -1;
+  };
+  Json q = queue("jobs");
+  q["redis"]["address"] = "10.200.0.1:6383";
+  createScaled("gone", serviceLevel("gone", {{"queue", q}}));
+  EXPECT_TRUE(eventually([&] { return others() == 1; }, 10s)) << "one connection for the queue: " << others();
+  ASSERT_TRUE(client_->remove(kServiceLevels, ns(), "gone").ok());
+  const auto deleted = Clock::now();
+  EXPECT_TRUE(eventually([&] { return others() == 0; }, 20s))
+      << "two polls (1 s) and the Redis timeout (2 s) after its last use, the connection must be closed; "
+      << others() << " still open";
+  std::printf("redis: the deleted ServiceLevel's connection closed %.2fs after the delete\n", secondsSince(deleted));
 }
 
 // docs/metrics-adapter.md: "Queues on one server are measured one at a time; different servers can

@@ -1,12 +1,14 @@
-// governor-bench-load: drives one HTTPS URL as the kube-apiserver's front proxy does (a
-// client certificate, the user in request headers, keep-alive connections) and prints
-// requests per second and latency percentiles. bench/adapter runs it against Governor's
-// metrics adapter and against its peer in the same run.
+// governor-bench-load: drives one HTTPS URL, or several in turn, as the kube-apiserver's
+// front proxy does (a client certificate, the user in request headers, keep-alive
+// connections) and prints requests per second and latency percentiles. bench/adapter runs
+// it against Governor's metrics adapter and against its peer in the same run; bench/keda
+// against the kube-apiserver, reading the metrics of N objects in turn.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
@@ -55,15 +57,18 @@ double quantile(const std::vector<double>& sorted, double q) {
 int main(int argc, char** argv) {
   CLI::App app{
       "governor-bench-load: sends GET URL over N keep-alive HTTPS connections (one thread each) for D seconds,\n"
-      "each request as soon as the previous one on its connection was answered, and prints one line:\n"
+      "each request as soon as the previous one on its connection was answered (with several URLs, each\n"
+      "connection GETs them in turn), and prints one line:\n"
       "requests= errors= rps= p50_ms= p99_ms= p999_ms= bytes= (bytes: the size of one answer).\n"
       "A request counts as an error unless it is answered 200.",
       "governor-bench-load"};
-  std::string urlText, cert, key, ca;
+  std::vector<std::string> urlTexts;
+  std::string urlFile, cert, key, ca;
   std::vector<std::string> headerTexts;
   int connections = 8;
   double seconds = 10;
-  app.add_option("url", urlText, "https://HOST:PORT/PATH?QUERY")->required();
+  app.add_option("url", urlTexts, "https://HOST:PORT/PATH?QUERY; several must share HOST:PORT");
+  app.add_option("--url-file", urlFile, "More URLs, one a line")->check(CLI::ExistingFile);
   app.add_option("-c,--connections", connections, "Connections, each with its own thread")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -77,11 +82,29 @@ int main(int argc, char** argv) {
   app.add_option("-H,--header", headerTexts, "A request header 'Name: value'; repeatable");
   CLI11_PARSE(app, argc, argv);
 
-  Url url;
-  if (!parseUrl(urlText, url)) {
-    std::fprintf(stderr, "governor-bench-load: %s is not an https://HOST[:PORT]/PATH URL\n", urlText.c_str());
+  if (!urlFile.empty()) {
+    std::ifstream in(urlFile);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) urlTexts.push_back(line);
+    }
+  }
+  if (urlTexts.empty()) {
+    std::fprintf(stderr, "governor-bench-load: no URL (an argument or --url-file)\n");
     return 2;
   }
+  std::vector<Url> urls(urlTexts.size());
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (!parseUrl(urlTexts[i], urls[i])) {
+      std::fprintf(stderr, "governor-bench-load: %s is not an https://HOST[:PORT]/PATH URL\n", urlTexts[i].c_str());
+      return 2;
+    }
+    if (urls[i].host != urls[0].host || urls[i].port != urls[0].port) {
+      std::fprintf(stderr, "governor-bench-load: %s is not on %s:%d\n", urlTexts[i].c_str(), urls[0].host.c_str(),
+                   urls[0].port);
+      return 2;
+    }
+  }
+  const Url& url = urls[0];
   httplib::Headers headers;
   for (const auto& h : headerTexts) {
     auto colon = h.find(':');
@@ -98,8 +121,9 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const auto started = Clock::now();
-  for (auto& tally : tallies) {
-    threads.emplace_back([&, &tally = tally] {
+  for (size_t c = 0; c < tallies.size(); ++c) {
+    // Connection c starts at its own share of the URLs, so that together they read all.
+    threads.emplace_back([&, &tally = tallies[c], next = c * urls.size() / tallies.size()]() mutable {
       httplib::SSLClient client(url.host, url.port, cert, key);
       client.set_ca_cert_path(ca);
       client.enable_server_certificate_verification(true);
@@ -108,7 +132,8 @@ int main(int argc, char** argv) {
       tally.micros.reserve(1 << 16);
       while (Clock::now() < deadline) {
         auto sent = Clock::now();
-        auto res = client.Get(url.path, headers);
+        auto res = client.Get(urls[next].path, headers);
+        next = (next + 1) % urls.size();
         auto took = std::chrono::duration<double, std::micro>(Clock::now() - sent).count();
         if (res && res->status == 200) {
           tally.micros.push_back(took);

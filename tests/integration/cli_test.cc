@@ -44,7 +44,7 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                              "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
                              "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
                              "--redis-allowed-cidrs", "--redis-allowed-addresses", "--poll-concurrency",
-                             "--prometheus-namespace-scope",
+                             "--prometheus-namespace-scope", "--latency-window", "--queue-rate-window",
                              "--authorization-always-allow-paths", "--authorization-max-reviews-in-flight",
                              "--kube-api-qps", "--kube-api-burst", "--requestheader-client-ca-file",
                              "--requestheader-allowed-names", "--log-level", "--log-format", "--version"});

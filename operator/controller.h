@@ -13,6 +13,7 @@
 #include "kube/workqueue.h"
 #include "operator/metrics.h"
 #include "operator/reconcile/reconciler.h"
+#include "operator/shard.h"
 
 namespace governor::op {
 
@@ -24,6 +25,7 @@ struct ControllerOptions {
   BacklogApi backlogApi = BacklogApi::External;
   bool rulesNamespaceMatcher = false;  // Reconciler::setRulesNamespaceMatcher
   std::string prometheusUrl;           // Reconciler::setPrometheusUrl
+  Shard shard;                         // only the ServiceLevels of the namespaces it owns
 };
 
 class Controller {

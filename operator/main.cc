@@ -11,6 +11,7 @@
 #include "api/version.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
+#include "operator/shard.h"
 #include "kube/logging.h"
 #include "operator/cli.h"
 #include "operator/controller.h"
@@ -47,6 +48,7 @@ struct RunOptions {
   int retryPeriodSeconds = 2;
   bool rulesNamespaceMatcher = false;
   std::string prometheusUrl;
+  op::Shard shard;
 };
 
 std::string joined(const std::vector<std::string>& parts) {
@@ -71,7 +73,7 @@ int run(const RunOptions& o) {
   op::Controller controller(**client, metrics,
                             {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
                              std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi,
-                             o.rulesNamespaceMatcher, o.prometheusUrl});
+                             o.rulesNamespaceMatcher, o.prometheusUrl, o.shard});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -89,7 +91,8 @@ int run(const RunOptions& o) {
     standingBy = false;
     metrics.setLeader(true);
     if (controller.start(std::chrono::seconds(o.cacheSyncTimeoutSeconds))) {
-      spdlog::info("operator started (namespace: {})", o.namespaceName.empty() ? "all" : o.namespaceName);
+      spdlog::info("operator started (namespace: {}, shard: {})", o.namespaceName.empty() ? "all" : o.namespaceName,
+                   o.shard.text());
     } else if (!controller.stopped()) {
       syncTimedOut = true;
       stopping = true;
@@ -110,7 +113,7 @@ int run(const RunOptions& o) {
     if (!leaseClient) return fail(leaseClient.error().what());
     (*leaseClient)->setRequestObserver(countRequest);
     kube::LeaderElector elector(**leaseClient,
-                                {ns, "governor-operator", std::string(host) + "_" + std::to_string(getpid()),
+                                {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
                                  std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
                                  std::chrono::seconds(o.retryPeriodSeconds)});
     lost = elector.run(stopping, startControllers, stopControllers);
@@ -178,6 +181,11 @@ int start(int argc, char** argv) {
   app.add_option("--kube-api-burst", o.kubeApiBurst, "Requests to the API server allowed at once above --kube-api-qps")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  std::string shard = "0/1";
+  app.add_option("--shard", shard,
+                 "I/N: reconcile only the ServiceLevels of the namespaces whose hash modulo N is I, under the Lease "
+                 "governor-operator-shard-I-of-N, so that N operators share the cluster (run one for each I)")
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "ServiceLevels reconciled in parallel")->capture_default_str()->check(
       CLI::Range(1, 64));
   app.add_option("--resync-period", o.resyncSeconds, "Seconds between full resyncs of every ServiceLevel")
@@ -244,6 +252,9 @@ int start(int argc, char** argv) {
     return fail("--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
                 "--leader-elect-lease-duration");
   }
+  auto parsedShard = op::parseShard(shard);
+  if (!parsedShard) return fail("--shard: " + parsedShard.error().status.message);
+  o.shard = *parsedShard;
   return run(o);
 }
 

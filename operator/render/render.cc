@@ -41,14 +41,18 @@ Json childMetadata(const ServiceLevel& sl, const std::string& name) {
   return md;
 }
 
-std::string fnv1aHex(std::string_view text) {
+uint64_t fnv1a(std::string_view text) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;
   }
+  return h;
+}
+
+std::string fnv1aHex(std::string_view text) {
   char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(fnv1a(text)));
   return out;
 }
 

@@ -51,8 +51,10 @@ const std::vector<kube::Resource>& childResources();
 // ServiceLevel has a uid, i.e. came from the API server).
 Json childMetadata(const ServiceLevel& sl, const std::string& name);
 
-// 64-bit FNV-1a of `text` as 16 hex digits: the same on every platform and run, unlike
-// std::hash (the cache's config hash, the dashboard's uid).
+// 64-bit FNV-1a of `text`: the same on every platform and run, unlike std::hash (the cache's
+// config hash, the dashboard's uid, the shard of a namespace).
+uint64_t fnv1a(std::string_view text);
+// fnv1a as 16 hex digits.
 std::string fnv1aHex(std::string_view text);
 
 // Per kind (each in its own file).

@@ -35,7 +35,7 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                               "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
                               "--status-refresh-period", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
                               "--leader-elect-retry-period", "--cache-sync-timeout", "--kube-api-qps",
-                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--prometheus-url", "--log-level",
+                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--prometheus-url", "--shard", "--log-level",
                               "--log-format", "--version", "render", "validate"});
   expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher", "--backlog-api",
                                           "--only", "hpa, quota, cache", "rules", "dashboard"});
@@ -53,6 +53,7 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
 TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kOperator + " --bogus", "--bogus");
   expectRefused(kOperator + " --workers 0", "--workers");
+  expectRefused(kOperator + " --shard 2/2", "--shard: \"2/2\" is not I/N with 0 <= I < N <= 64");
   expectRefused(kOperator + " --leader-elect-renew-deadline 20",
                 "--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
                 "--leader-elect-lease-duration");

@@ -8,12 +8,14 @@
 #include <csignal>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "adapter_setup.h"
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/yaml.h"
+#include "operator/shard.h"
 #include "operator/reconcile/status.h"
 
 #include <filesystem>
@@ -511,6 +513,82 @@ TEST_F(OperatorTest, RestartedMidWayItConverges) {
   EXPECT_TRUE(exists(kHpas, "later"));
   EXPECT_TRUE(exists(kStatefulSets, "later-redis"));
   EXPECT_TRUE(eventually([&] { return exists(kQuotas, "earlier"); })) << "what was deleted meanwhile comes back";
+}
+
+// --shard (docs/operations.md, Sharding): two operators, 0/2 and 1/2, each under its own Lease,
+// split the ServiceLevels of several namespaces by the namespace's hash. Every ServiceLevel
+// ends Ready, and each namespace's objects are written by its shard's operator only.
+TEST_F(OperatorTest, TwoShardsSplitTheServiceLevelsAndNeitherWritesTheOthers) {
+  operator_->stop();  // the suite's unsharded operator would reconcile everything
+  delete operator_;
+  operator_ = nullptr;
+  // Namespaces until each shard has three.
+  std::vector<std::unique_ptr<TestNamespace>> namespaces;
+  int perShard[2] = {0, 0};
+  while ((perShard[0] < 3 || perShard[1] < 3) && namespaces.size() < 24) {
+    namespaces.push_back(std::make_unique<TestNamespace>(*client_, "shard"));
+    ++perShard[op::Shard{0, 2}.owns(namespaces.back()->name()) ? 0 : 1];
+  }
+  ASSERT_GE(std::min(perShard[0], perShard[1]), 3) << "24 namespaces and still a shard with fewer than 3";
+  std::vector<std::unique_ptr<BackgroundProcess>> shards;
+  for (int i = 0; i < 2; ++i) {
+    const std::string port = std::to_string(18090 + 2 * i);
+    shards.push_back(std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--shard",
+                                 std::to_string(i) + "/2", "--leader-elect", "--leader-election-namespace", "default",
+                                 "--metrics-bind-address", "127.0.0.1:" + port, "--health-probe-bind-address",
+                                 "127.0.0.1:" + std::to_string(18091 + 2 * i), "--log-format", "text", "--log-level",
+                                 "debug"},
+        std::string(GOVERNOR_BINARY_DIR) + "/operator-shard-" + std::to_string(i) + ".log"));
+  }
+  const auto created = std::chrono::steady_clock::now();
+  const int perNamespace = 20;
+  for (const auto& ns : namespaces) {
+    for (int i = 0; i < perNamespace; ++i) {
+      Json sl = {{"apiVersion", "governor.io/v1alpha1"},
+                 {"kind", "ServiceLevel"},
+                 {"metadata", {{"name", "sl-" + std::to_string(i)}}},
+                 {"spec", {{"workload", {{"name", "app"}}}, {"quota", {{"hard", {{"pods", "10"}}}}}}}};
+      ASSERT_TRUE(client_->create(kServiceLevels, ns->name(), sl).ok());
+    }
+  }
+  auto readyIn = [&](const std::string& ns) {
+    auto list = client_->list(kServiceLevels, ns);
+    if (!list.ok() || list->items.size() != perNamespace) return 0;
+    int ready = 0;
+    for (const auto& sl : list->items) {
+      for (const auto& c : sl.value("status", Json::object()).value("conditions", Json::array())) {
+        ready += c.value("type", "") == "Ready" && c.value("status", "") == "True";
+      }
+    }
+    return ready;
+  };
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& ns : namespaces) {
+      if (readyIn(ns->name()) != perNamespace) return false;
+    }
+    return true;
+  }, std::chrono::seconds(180))) << "not every ServiceLevel became Ready; see operator-shard-*.log";
+  std::printf("shards: %zu ServiceLevels in %zu namespaces Ready in %.1fs\n", namespaces.size() * perNamespace,
+              namespaces.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - created).count());
+  for (auto& s : shards) EXPECT_EQ(s->stop(), 0);
+
+  // Which namespaces each operator wrote to ("apply ResourceQuota NS/NAME" at debug level).
+  for (int i = 0; i < 2; ++i) {
+    std::ifstream log(shards[i]->logFile());
+    std::stringstream text;
+    text << log.rdbuf();
+    for (const auto& ns : namespaces) {
+      const bool wrote = text.str().find(" " + ns->name() + "/sl-") != std::string::npos;
+      EXPECT_EQ(wrote, (op::Shard{i, 2}.owns(ns->name())))
+          << "shard " << i << "/2 and namespace " << ns->name() << ": each namespace is written by its shard only";
+    }
+  }
+  const kube::Resource leases{"coordination.k8s.io", "v1", "leases", true};
+  for (const char* lease : {"governor-operator-shard-0-of-2", "governor-operator-shard-1-of-2"}) {
+    EXPECT_TRUE(client_->get(leases, "default", lease).ok()) << "each shard has a Lease of its own: " << lease;
+  }
+  startOperator();
 }
 
 TEST_F(OperatorTest, MissingWorkloadIsReportedByName) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <regex>
 
 #include "api/series_selector.h"
@@ -454,11 +455,14 @@ ParseResult parseServiceLevel(const Json& object) {
   Reader r;
   ServiceLevel sl;
   const Json empty = Json::object();
-  const Json& md = object.contains("metadata") ? object["metadata"] : empty;
-  sl.name = md.value("name", "");
-  sl.namespaceName = md.value("namespace", "");
-  sl.uid = md.value("uid", "");
-  sl.generation = md.value("generation", int64_t{0});
+  // Read as the spec is: json::value() would throw on a field of another type.
+  const Json* metadata = r.field(object, "metadata");
+  if (metadata && !metadata->is_object()) r.problem("metadata", "must be an object");
+  const Json& md = metadata && metadata->is_object() ? *metadata : empty;
+  sl.name = r.string(md, "name", "metadata.name", false);
+  sl.namespaceName = r.string(md, "namespace", "metadata.namespace", false);
+  sl.uid = r.string(md, "uid", "metadata.uid", false);
+  sl.generation = r.integer(md, "generation", "metadata.generation", false, 0, 0, INT64_MAX);
   if (sl.name.empty()) r.problem("metadata.name", "required");
   const Json* spec = r.field(object, "spec");
   if (!spec || !spec->is_object()) {

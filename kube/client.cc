@@ -111,24 +111,88 @@ std::string Resource::path(const std::string& ns, const std::string& name) const
   return p;
 }
 
+std::string stringField(const Json& object, const std::string& key) {
+  if (!object.is_object()) return "";
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+namespace {
+const Json& metadataOf(const Json& object) {
+  static const Json none = Json::object();
+  if (!object.is_object()) return none;
+  const auto it = object.find("metadata");
+  return it != object.end() && it->is_object() ? *it : none;
+}
+}  // namespace
+
+std::string resourceVersionOf(const Json& object) { return stringField(metadataOf(object), "resourceVersion"); }
+
 std::string objectKey(const Json& object) {
-  const auto& md = object.value("metadata", Json::object());
-  std::string ns = md.value("namespace", "");
-  std::string name = md.value("name", "");
+  const Json& md = metadataOf(object);
+  std::string ns = stringField(md, "namespace");
+  std::string name = stringField(md, "name");
   return ns.empty() ? name : ns + "/" + name;
 }
 
 Error errorFromResponse(int httpStatus, const std::string& body, const std::string& context) {
   Error err{Status{httpStatus, "", ""}, context};
   auto status = Json::parse(body, nullptr, false);
-  if (status.is_object() && status.value("kind", "") == "Status") {
-    err.status.reason = status.value("reason", "");
-    err.status.message = status.value("message", "");
+  if (status.is_object() && stringField(status, "kind") == "Status") {
+    err.status.reason = stringField(status, "reason");
+    err.status.message = stringField(status, "message");
   } else {
-    err.status.message = body.substr(0, 512);
+    // Not UTF-8 perhaps, or cut inside a character; the message goes into JSON later.
+    err.status.message = utf8Safe(body.substr(0, 512));
   }
   if (err.status.reason.empty()) err.status.reason = reasonForCode(httpStatus);
   return err;
+}
+
+Result<WatchEvent> decodeWatchEvent(std::string_view line) {
+  auto json = Json::parse(line, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return Error{Status{0, "InvalidResponse", "watch event is not JSON"}, ""};
+  const auto type = json.find("type");
+  const auto object = json.find("object");
+  if (type == json.end() || !type->is_string()) {
+    return Error{Status{0, "InvalidResponse", "watch event has no type"}, ""};
+  }
+  if (object == json.end() || !object->is_object()) {
+    return Error{Status{0, "InvalidResponse", "watch event has no object"}, ""};
+  }
+  return WatchEvent{type->get<std::string>(), std::move(*object)};
+}
+
+Status watchErrorStatus(const Json& object) {
+  if (!object.is_object()) return Status{};
+  int code = 0;
+  if (const auto it = object.find("code"); it != object.end() && it->is_number_integer()) {
+    const auto value = it->get<int64_t>();
+    if (value > 0 && value < 1000) code = static_cast<int>(value);
+  }
+  return Status{code, stringField(object, "reason"), stringField(object, "message")};
+}
+
+Result<ListPage> decodeListPage(const Json& body, const std::string& apiVersion) {
+  auto invalid = [](const std::string& why) { return Error{Status{0, "InvalidResponse", why}, ""}; };
+  if (!body.is_object()) return invalid("list response is not an object");
+  ListPage page;
+  const Json& md = metadataOf(body);
+  page.resourceVersion = stringField(md, "resourceVersion");
+  page.continueToken = stringField(md, "continue");
+  auto kind = stringField(body, "kind");
+  if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
+  const auto items = body.find("items");
+  if (items == body.end() || items->is_null()) return page;
+  if (!items->is_array()) return invalid("list response's items is not an array");
+  for (const Json& item : *items) {
+    if (!item.is_object()) return invalid("list response has an item that is not an object");
+    page.items.push_back(item);
+    // Items of a list carry no kind or apiVersion; restore them so objects stand alone.
+    if (!item.contains("kind")) page.items.back()["kind"] = kind;
+    if (!item.contains("apiVersion")) page.items.back()["apiVersion"] = apiVersion;
+  }
+  return page;
 }
 
 std::vector<std::string> LineDecoder::feed(std::string_view data) {
@@ -365,18 +429,8 @@ Result<ListPage> Client::listPage(const Resource& r, const std::string& ns, cons
       .add("continue", opts.continueToken);
   auto res = request("GET", r.path(ns) + q.str(), "", "");
   if (!res) return res.error();
-  ListPage page;
-  const auto& md = res->value("metadata", Json::object());
-  page.resourceVersion = md.value("resourceVersion", "");
-  page.continueToken = md.value("continue", "");
-  auto kind = res->value("kind", "");
-  if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
-  for (auto& item : res->value("items", Json::array())) {
-    // Items of a list carry no kind or apiVersion; restore them so objects stand alone.
-    if (!item.contains("kind")) item["kind"] = kind;
-    if (!item.contains("apiVersion")) item["apiVersion"] = r.apiVersion();
-    page.items.push_back(std::move(item));
-  }
+  auto page = decodeListPage(*res, r.apiVersion());
+  if (!page) return Error{page.error().status, describe("GET", r.path(ns) + q.str())};
   return page;
 }
 
@@ -408,8 +462,8 @@ Result<Json> Client::create(const Resource& r, const std::string& ns, const Json
 }
 
 Result<Json> Client::update(const Resource& r, const Json& object, const std::string& subresource) {
-  const auto& md = object.value("metadata", Json::object());
-  auto path = r.path(md.value("namespace", ""), md.value("name", ""));
+  const Json& md = metadataOf(object);
+  auto path = r.path(stringField(md, "namespace"), stringField(md, "name"));
   return request("PUT", path + (subresource.empty() ? "" : "/" + subresource), object.dump(),
                  "application/json");
 }
@@ -489,13 +543,12 @@ Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptio
       return true;
     }
     for (auto& line : decoder.feed({data, len})) {
-      auto json = Json::parse(line, nullptr, false);
-      if (json.is_discarded() || !json.is_object()) {
-        decodeError = Error{Status{status, "InvalidResponse", "watch event is not JSON"}, describe("WATCH", path)};
+      auto ev = decodeWatchEvent(line);
+      if (!ev) {
+        decodeError = Error{Status{status, "InvalidResponse", ev.error().status.message}, describe("WATCH", path)};
         return false;
       }
-      WatchEvent ev{json.value("type", ""), json.value("object", Json::object())};
-      if (!handler(ev)) {
+      if (!handler(*ev)) {
         stoppedByHandler = true;
         return false;
       }

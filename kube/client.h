@@ -179,4 +179,22 @@ Error errorFromResponse(int httpStatus, const std::string& body, const std::stri
 // "namespace/name", or "name" for cluster-scoped objects.
 std::string objectKey(const Json& object);
 
+// Reading JSON that came from outside without exceptions (json::value() throws when a field
+// has another type than its default, and const operator[] of a missing key is undefined):
+// the string at `key` of `object`; "" when `object` is no object or the field is no string.
+std::string stringField(const Json& object, const std::string& key);
+// metadata.resourceVersion of an object; "" when there is none.
+std::string resourceVersionOf(const Json& object);
+
+// The pure steps of reading the API server's answers, for tests and the fuzzer:
+// One line of a watch stream: an object with a string "type" and an object "object"; an
+// error (InvalidResponse) for anything else.
+Result<WatchEvent> decodeWatchEvent(std::string_view line);
+// The metav1.Status of an ERROR watch event (code 0 when it has none).
+Status watchErrorStatus(const Json& object);
+// A list response (a ...List object): its items, each an object, given `kind` without "List"
+// and `apiVersion` where they lack them (as items of a list do); an error (InvalidResponse)
+// when the body or an item is not an object or items is not an array.
+Result<ListPage> decodeListPage(const Json& body, const std::string& apiVersion);
+
 }  // namespace governor::kube

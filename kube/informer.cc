@@ -101,7 +101,7 @@ void Informer::replace(std::vector<Json> items) {
     auto old = previous.find(key);
     if (old == previous.end()) {
       notifyAdd(obj);
-    } else if (old->second["metadata"].value("resourceVersion", "") != obj["metadata"].value("resourceVersion", "")) {
+    } else if (resourceVersionOf(old->second) != resourceVersionOf(obj)) {
       notifyUpdate(old->second, obj);
     }
   }

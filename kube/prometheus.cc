@@ -81,6 +81,16 @@ std::string describe(httplib::Error error) {
   }
 }
 
+// The string at `key` of an object; "" when it is absent or no string (json::value() would
+// throw on a type mismatch, and the answer is untrusted).
+std::string stringAt(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+Error invalidResponse(int code, std::string message) { return Error{Status{code, "InvalidResponse", std::move(message)}, ""}; }
+
 std::string seconds(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";
@@ -159,69 +169,90 @@ kube::Result<json> PrometheusClient::data(const std::string& promql) {
     return fail(promql, 0, "Unavailable", describe(transport));
   }
 
-  const int code = response->status;
-  const json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    std::string excerpt = response->body.substr(0, 200);
-    return fail(promql, code, "InvalidResponse",
-                "HTTP " + std::to_string(code) + ", body is not a Prometheus API answer: " + excerpt);
-  }
-  if (body.value("status", "") != "success") {
-    const std::string errorType = body.value("errorType", "");
-    return fail(promql, code, reasonOf(errorType), body.value("error", "status " + body.value("status", "missing")));
-  }
-
-  const auto dataIt = body.find("data");
-  if (dataIt == body.end() || !dataIt->is_object()) return fail(promql, code, "InvalidResponse", "no data object");
-  if (!dataIt->contains("result")) return fail(promql, code, "InvalidResponse", "no result");
-  return *dataIt;
+  auto answer = prometheusData(response->status, response->body);
+  if (!answer) return fail(promql, answer.error().status.code, answer.error().status.reason, answer.error().status.message);
+  return answer;
 }
 
 kube::Result<json> PrometheusClient::series(const std::string& promql) {
   auto answer = data(promql);
   if (!answer) return answer.error();
-  const std::string resultType = answer->value("resultType", "");
-  const json& result = (*answer)["result"];
-  if (resultType != "vector" || !result.is_array()) {
-    return fail(promql, 200, "Invalid", "query returned a " + resultType + ", want a vector");
-  }
+  auto result = prometheusSeries(*answer);
+  if (!result) return fail(promql, result.error().status.code, result.error().status.reason, result.error().status.message);
   return result;
 }
 
 kube::Result<double> PrometheusClient::query(const std::string& promql) {
   auto answer = data(promql);
   if (!answer) return answer.error();
-  const int code = 200;  // data() answers only for a successful response
-  const std::string resultType = answer->value("resultType", "");
-  const auto resultIt = answer->find("result");
+  auto value = prometheusValue(*answer);
+  if (!value) return fail(promql, value.error().status.code, value.error().status.reason, value.error().status.message);
+  return value;
+}
+
+kube::Result<json> prometheusData(int code, const std::string& body) {
+  const json answer = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (answer.is_discarded() || !answer.is_object()) {
+    // The excerpt goes into JSON (conditions, API answers) later.
+    std::string excerpt = kube::utf8Safe(body.substr(0, 200));
+    return invalidResponse(code, "HTTP " + std::to_string(code) + ", body is not a Prometheus API answer: " + excerpt);
+  }
+  if (stringAt(answer, "status") != "success") {
+    const std::string status = stringAt(answer, "status");
+    const std::string error = stringAt(answer, "error");
+    return Error{Status{code, reasonOf(stringAt(answer, "errorType")),
+                        !error.empty() ? error : "status " + (status.empty() ? "missing" : status)},
+                 ""};
+  }
+  const auto dataIt = answer.find("data");
+  if (dataIt == answer.end() || !dataIt->is_object()) return invalidResponse(code, "no data object");
+  if (!dataIt->contains("result")) return invalidResponse(code, "no result");
+  return *dataIt;
+}
+
+kube::Result<json> prometheusSeries(const json& data) {
+  const std::string resultType = stringAt(data, "resultType");
+  const auto resultIt = data.find("result");
+  if (resultType != "vector" || resultIt == data.end() || !resultIt->is_array()) {
+    return Error{Status{200, "Invalid", "query returned a " + resultType + ", want a vector"}, ""};
+  }
+  return *resultIt;
+}
+
+kube::Result<double> prometheusValue(const json& data) {
+  const int code = 200;  // a data object comes only from a successful response
+  auto invalid = [](std::string reason, std::string message) {
+    return Error{Status{code, std::move(reason), std::move(message)}, ""};
+  };
+  const std::string resultType = stringAt(data, "resultType");
+  const auto resultIt = data.find("result");
+  if (resultIt == data.end()) return invalidResponse(code, "no result");
   const json* sample = nullptr;  // [timestamp, "value"]
   if (resultType == "scalar") {
     sample = &*resultIt;
   } else if (resultType == "vector") {
-    if (!resultIt->is_array()) return fail(promql, code, "InvalidResponse", "vector result is not an array");
-    if (resultIt->empty()) return fail(promql, code, "NoData", "query returned no data");
+    if (!resultIt->is_array()) return invalidResponse(code, "vector result is not an array");
+    if (resultIt->empty()) return invalid("NoData", "query returned no data");
     if (resultIt->size() > 1) {
-      return fail(promql, code, "Invalid",
-                  "query returned " + std::to_string(resultIt->size()) + " series, want one (aggregate it, e.g. sum)");
+      return invalid("Invalid",
+                     "query returned " + std::to_string(resultIt->size()) + " series, want one (aggregate it, e.g. sum)");
     }
     const json& series = resultIt->front();
-    if (!series.is_object() || !series.contains("value")) {
-      return fail(promql, code, "InvalidResponse", "series has no value");
-    }
+    if (!series.is_object() || !series.contains("value")) return invalidResponse(code, "series has no value");
     sample = &series["value"];
   } else {
-    return fail(promql, code, "Invalid", "query returned a " + resultType + ", want a scalar or one series");
+    return invalid("Invalid", "query returned a " + resultType + ", want a scalar or one series");
   }
   if (!sample->is_array() || sample->size() != 2 || !(*sample)[1].is_string()) {
-    return fail(promql, code, "InvalidResponse", "sample is not [time, \"value\"]");
+    return invalidResponse(code, "sample is not [time, \"value\"]");
   }
   const std::string text = (*sample)[1].get<std::string>();
   const std::optional<double> value = parseSampleValue(text);
-  if (!value) return fail(promql, code, "InvalidResponse", "sample value \"" + text + "\" is not a number");
+  if (!value) return invalidResponse(code, "sample value \"" + text + "\" is not a number");
   if (!std::isfinite(*value)) {
     // histogram_quantile gives NaN when nothing was observed in the window: no traffic is not
     // a latency, and reporting 0 would scale the workload down.
-    return fail(promql, code, "NoData", "query returned " + text + " (no observations in the window?)");
+    return invalid("NoData", "query returned " + text + " (no observations in the window?)");
   }
   return *value;
 }

@@ -20,6 +20,15 @@ namespace governor::kube {
 
 // Thread-safe: queries run in parallel, each on a kept-alive HTTP(S) connection of its own
 // (connections are reused, as many as queries ran at once), so a slow query holds up no other.
+// The pure steps of a query, for tests and the fuzzer: the answer is untrusted bytes. Errors
+// carry only the Status; query() and series() add the URL and the query.
+// The data object ({"resultType", "result"}) of an answer with HTTP status `code` and `body`.
+kube::Result<nlohmann::json> prometheusData(int code, const std::string& body);
+// One finite number from a data object: a scalar, or a vector of exactly one series.
+kube::Result<double> prometheusValue(const nlohmann::json& data);
+// The series of a vector data object (an array, maybe empty).
+kube::Result<nlohmann::json> prometheusSeries(const nlohmann::json& data);
+
 class PrometheusClient {
  public:
   // baseURL: "http://prometheus.monitoring:9090", "https://host" or with a path prefix

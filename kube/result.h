@@ -5,6 +5,7 @@
 #include <cassert>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -52,6 +53,11 @@ class Result {
 // For operations that return nothing on success.
 struct Ok {};
 using Outcome = Result<Ok>;
+
+// `text` with each byte that is not part of valid UTF-8 replaced by U+FFFD, for messages that
+// quote what a server sent: they end up in JSON (conditions, events, API answers), whose
+// dump() throws on invalid UTF-8.
+std::string utf8Safe(std::string_view text);
 
 // The boundary of a program: runs `body` (a main) and returns its exit status; an exception
 // that reaches it is a bug, said on standard error as "PROGRAM: internal error: WHAT", and

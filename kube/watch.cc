@@ -70,19 +70,18 @@ Reflector::WatchEnd Reflector::watchOnce(WatchCancel& cancel, bool& sawEvents) {
   }
   auto out = client_.watch(resource_, ns_, wo, [&](const WatchEvent& ev) {
     if (ev.type == "ERROR") {
-      auto code = ev.object.value("code", 0);
-      if (code == 410) {
+      Status status = watchErrorStatus(ev.object);
+      if (status.code == 410) {
         gone = true;
       } else {
-        streamError = Error{Status{code, ev.object.value("reason", ""), ev.object.value("message", "")},
-                            "WATCH " + resource_.plural};
+        streamError = Error{std::move(status), "WATCH " + resource_.plural};
       }
       return false;
     }
     sawEvents = true;
     if (ev.type != "BOOKMARK") sink_.apply(ev);
     // Every event, bookmarks included, moves the resume point.
-    auto rv = ev.object.value("metadata", Json::object()).value("resourceVersion", "");
+    auto rv = resourceVersionOf(ev.object);
     std::lock_guard lock(mu_);
     if (!rv.empty()) rv_ = rv;
     return true;

@@ -170,8 +170,17 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   auto metricsApi = [&api, &auth, &authorizer, &requests, &latency](const kube::HttpRequest& req) {
     auto started = std::chrono::steady_clock::now();
     auto caller = auth.authenticate(req.ssl, req.headers);
-    auto allowed = caller ? authorizer.authorize(*caller, req.path) : kube::Outcome(caller.error());
-    ApiResponse out = allowed ? api.get(req.path, req.query) : failure(allowed.error());
+    const auto selector = req.query.find("labelSelector");
+    ApiResponse out;
+    if (!caller) {
+      out = failure(caller.error());
+    } else if (auto malformed = malformedRequest(req.path, selector == req.query.end() ? "" : selector->second)) {
+      out = *malformed;  // before authorization: a SubjectAccessReview cannot carry such a path
+    } else if (auto allowed = authorizer.authorize(*caller, req.path); !allowed) {
+      out = failure(allowed.error());
+    } else {
+      out = api.get(req.path, req.query);
+    }
     requests.Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
                   {"code", std::to_string(out.status)}})
         .Increment();

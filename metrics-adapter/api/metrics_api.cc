@@ -60,6 +60,21 @@ Served currentValue(const std::optional<MetricCache::Entry>& entry, const Metric
 
 }  // namespace
 
+std::optional<ApiResponse> malformedRequest(const std::string& path, const std::string& labelSelector) {
+  // dump() throws on invalid UTF-8 (strictly, as the API server's JSON decoder refuses it).
+  auto utf8 = [](const std::string& text) {
+    try {
+      (void)Json(text).dump();
+      return true;
+    } catch (const Json::exception&) {
+      return false;
+    }
+  };
+  if (!utf8(path)) return ApiResponse{400, statusBody(400, "BadRequest", "the request path is not valid UTF-8")};
+  if (!utf8(labelSelector)) return ApiResponse{400, statusBody(400, "BadRequest", "labelSelector is not valid UTF-8")};
+  return std::nullopt;
+}
+
 std::vector<std::string> splitNonEmpty(const std::string& text, char separator) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -101,6 +116,7 @@ ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string,
     auto it = query.find(k);
     return it == query.end() ? std::string() : it->second;
   };
+  if (auto malformed = malformedRequest(path, param("labelSelector"))) return *malformed;
   auto p = pathSegments(path);
   if (p.size() == 1 && p[0] == "apis") {
     return {200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"},

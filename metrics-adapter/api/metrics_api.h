@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ class MetricsApi {
   const Targets& targets_;
   int64_t latencyWindowSeconds_;
 };
+
+// A 400 answer for a request that no route can serve and whose text cannot go into a JSON
+// answer or a SubjectAccessReview: a path or labelSelector that is not UTF-8 (the server decodes
+// %XX, so any bytes arrive). nullopt for every other request. The server asks before it
+// authorizes; get() asks too.
+std::optional<ApiResponse> malformedRequest(const std::string& path, const std::string& labelSelector);
 
 // The non-empty pieces of `text` between `separator`s: ("/apis/g//v", '/') gives apis, g, v;
 // ("a,,b", ',') gives a, b.

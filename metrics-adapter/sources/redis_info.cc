@@ -34,7 +34,7 @@ kube::Result<KeyspaceStats> parseKeyspaceStats(std::string_view info) {
     uint64_t n = 0;
     const auto [last, error] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || error != std::errc() || last != value.data() + value.size()) {
-      return invalid(std::string(field) + " is not a count: \"" + std::string(value.substr(0, 32)) + "\"");
+      return invalid(std::string(field) + " is not a count: \"" + kube::utf8Safe(value.substr(0, 32)) + "\"");
     }
     *slot = n;
   }

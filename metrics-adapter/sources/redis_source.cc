@@ -44,6 +44,43 @@ using ReaderPtr = std::unique_ptr<redisReader, FreeWith<redisReaderFree>>;
 using SslPtr = std::unique_ptr<SSL, FreeWith<SSL_free>>;
 using SslContextPtr = std::unique_ptr<SSL_CTX, FreeWith<SSL_CTX_free>>;
 
+// Arrays in a reply are read up to this many elements. hiredis 0.14 allocates an array's
+// element table as soon as its header arrives, so a server's `*2000000000\r\n` alone would ask
+// for 16 GB. More than any reply Governor reads holds (XRANGE asks for streamScanLimit entries).
+constexpr int kMaxReplyElements = 1 << 20;
+
+// hiredis' own functions that build reply objects.
+const redisReplyObjectFunctions& hiredisFunctions() {
+  static const redisReplyObjectFunctions functions = [] {
+    const ReaderPtr reader(redisReaderCreate());
+    return *reader->fn;
+  }();
+  return functions;
+}
+
+void* createBoundedArray(const redisReadTask* task, int elements) {
+  // nullptr: the reader fails with REDIS_ERR_OOM, which readerError() reports as a reply too large.
+  if (elements < 0 || elements > kMaxReplyElements) return nullptr;
+  return hiredisFunctions().createArray(task, elements);
+}
+
+ReaderPtr newReader() {
+  static redisReplyObjectFunctions bounded = [] {
+    redisReplyObjectFunctions functions = hiredisFunctions();
+    functions.createArray = createBoundedArray;
+    return functions;
+  }();
+  return ReaderPtr(redisReaderCreateWithFunctions(&bounded));
+}
+
+// Why the reader failed, for an error message.
+std::string readerError(const redisReader& reader) {
+  if (reader.err == REDIS_ERR_OOM) {
+    return "reply too large (an array of more than " + std::to_string(kMaxReplyElements) + " elements)";
+  }
+  return reader.errstr;
+}
+
 // A socket, closed when destroyed.
 class Socket {
  public:
@@ -149,11 +186,13 @@ Failure serverFailure(const std::string& name, std::string_view reply) {
   } else if (code == "LOADING" || code == "BUSY" || code == "MASTERDOWN" || code == "TRYAGAIN") {
     reason = "Unavailable";
   }
-  return {Error{Status{0, reason, name + ": " + std::string(reply)}, ""}, broken, false};
+  // The server's words, which need not be UTF-8; the message goes into JSON (API answers).
+  return {Error{Status{0, reason, name + ": " + kube::utf8Safe(reply)}, ""}, broken, false};
 }
 
+// `why` may quote the server (hiredis' protocol errors quote the byte at fault).
 Failure badReply(const std::string& name, const std::string& why) {
-  return {Error{Status{0, "InvalidResponse", name + ": " + why}, ""}, false, false};
+  return {Error{Status{0, "InvalidResponse", name + ": " + kube::utf8Safe(why)}, ""}, false, false};
 }
 
 // One command; its reply, or why there is none (including the server's error replies).
@@ -233,7 +272,7 @@ class Link {
 
  private:
   Link(Socket socket, std::chrono::milliseconds timeout)
-      : socket_(std::move(socket)), timeout_(timeout), reader_(redisReaderCreate()) {}
+      : socket_(std::move(socket)), timeout_(timeout), reader_(newReader()) {}
 
   std::optional<Failure> handshake(SSL_CTX* context, const std::string& host, Clock::time_point deadline);
   // Plaintext to the server, through TLS when it is on.
@@ -404,7 +443,7 @@ Reply Link::command(const std::vector<std::string>& args) {
   for (;;) {
     void* parsed = nullptr;
     if (redisReaderGetReply(reader_.get(), &parsed) != REDIS_OK) {
-      return {nullptr, Failure{Error{Status{0, "InvalidResponse", args[0] + ": " + reader_->errstr}, ""}, true, false}};
+      return {nullptr, Failure{Error{Status{0, "InvalidResponse", args[0] + ": " + kube::utf8Safe(readerError(*reader_))}, ""}, true, false}};
     }
     ReplyPtr reply(static_cast<redisReply*>(parsed));
     answered_ = answered_ || reply != nullptr;
@@ -454,46 +493,38 @@ std::optional<std::string> nextStreamId(const std::string& id) {
   auto [p1, e1] = std::from_chars(id.data(), msEnd, ms);
   auto [p2, e2] = std::from_chars(msEnd + 1, seqEnd, seq);
   if (e1 != std::errc() || p1 != msEnd || e2 != std::errc() || p2 != seqEnd) return std::nullopt;
-  if (seq == UINT64_MAX) return std::to_string(ms + 1) + "-0";
+  if (seq == UINT64_MAX) {
+    if (ms == UINT64_MAX) return std::nullopt;  // the last ID there is: nothing comes after it
+    return std::to_string(ms + 1) + "-0";
+  }
   return std::to_string(ms) + "-" + std::to_string(seq + 1);
 }
 
-using Measured = std::variant<int64_t, Failure>;
+// The readings of replies, shared by the measurements and the pure functions of the header.
+template <class T>
+using Read = std::variant<T, Failure>;
 
-Measured listLength(Link& link, const RedisQueue& queue) {
-  Reply r = link.command({"LLEN", queue.key});
-  if (r.failure) return *r.failure;
-  if (auto n = integerOf(r.reply.get())) return *n;
-  return badReply("LLEN", "not an integer");
+// A count (LLEN, XLEN, a group's pending or lag) must be an integer >= 0.
+Read<int64_t> countOf(const redisReply* r, const std::string& command, const std::string& what) {
+  const std::optional<int64_t> n = integerOf(r);
+  if (!n) return badReply(command, what + " is not an integer");
+  if (*n < 0) return badReply(command, what + " is negative (" + std::to_string(*n) + ")");
+  return *n;
 }
 
-Measured streamLength(Link& link, const RedisQueue& queue) {
-  Reply r = link.command({"XLEN", queue.key});
-  if (r.failure) return *r.failure;
-  if (auto n = integerOf(r.reply.get())) return *n;
-  return badReply("XLEN", "not an integer");
+// a + b, or an error when the sum is past int64 (a server's counts are not to be trusted).
+Read<int64_t> sumOf(int64_t a, int64_t b, const std::string& command) {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return badReply(command, "backlog past 2^63-1");
+  return sum;
 }
 
-// A consumer group as XINFO GROUPS describes it.
-struct GroupInfo {
-  int64_t pending = 0;
-  std::optional<std::string> lastDelivered;
-  std::optional<int64_t> lag;          // nullopt: nil or absent (before Redis 7)
-  std::optional<int64_t> entriesRead;  // nullopt: nil or absent (before Redis 7)
-};
+Failure groupMissing(const std::string& group, const std::string& stream) {
+  return {Error{Status{0, "NotFound", "consumer group " + group + " of stream " + stream + " does not exist"}, ""},
+          false, false};
+}
 
-// The queue's consumer group from XINFO GROUPS; NotFound when the stream or the group does not exist.
-std::variant<GroupInfo, Failure> findGroup(Link& link, const RedisQueue& queue) {
-  const std::string& group = queue.consumerGroup;
-  const Failure missing{
-      Error{Status{0, "NotFound", "consumer group " + group + " of stream " + queue.key + " does not exist"}, ""},
-      false, false};
-  Reply info = link.command({"XINFO", "GROUPS", queue.key});
-  if (info.failure) {
-    if (info.failure->error.status.message.find("no such key") != std::string::npos) return missing;
-    return *info.failure;
-  }
-  const redisReply* groups = info.reply.get();
+Read<RedisGroup> groupOf(const redisReply* groups, const std::string& group, const std::string& stream) {
   if (groups->type != REDIS_REPLY_ARRAY) return badReply("XINFO GROUPS", "not an array");
   for (size_t g = 0; g < groups->elements; ++g) {
     const redisReply* fields = groups->element[g];
@@ -501,50 +532,132 @@ std::variant<GroupInfo, Failure> findGroup(Link& link, const RedisQueue& queue) 
       return badReply("XINFO GROUPS", "a group is not a field list");
     }
     std::optional<std::string> name;
-    std::optional<int64_t> pending;
-    GroupInfo found;
+    const redisReply* pending = nullptr;
+    std::optional<std::string> lastDelivered;
+    const redisReply* lag = nullptr;  // nullptr: absent
+    const redisReply* entriesRead = nullptr;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
       const std::optional<std::string> field = stringOf(fields->element[i]);
       const redisReply* value = fields->element[i + 1];
       if (!field) continue;
       if (*field == "name") name = stringOf(value);
-      else if (*field == "pending") pending = integerOf(value);
-      else if (*field == "last-delivered-id") found.lastDelivered = stringOf(value);
-      else if (*field == "lag") found.lag = integerOf(value);
-      else if (*field == "entries-read") found.entriesRead = integerOf(value);
+      else if (*field == "pending") pending = value;
+      else if (*field == "last-delivered-id") lastDelivered = stringOf(value);
+      else if (*field == "lag") lag = value;
+      else if (*field == "entries-read") entriesRead = value;
     }
     if (name != group) continue;
     if (!pending) return badReply("XINFO GROUPS", "group " + group + " has no pending count");
-    found.pending = *pending;
-    return found;
+    RedisGroup out;
+    Read<int64_t> pendingCount = countOf(pending, "XINFO GROUPS", "the pending count of group " + group);
+    if (auto* failure = std::get_if<Failure>(&pendingCount)) return *failure;
+    out.pending = std::get<int64_t>(pendingCount);
+    // nil while Redis has not counted the reads (a group made at an ID before any read).
+    if (entriesRead && entriesRead->type == REDIS_REPLY_INTEGER) {
+      Read<int64_t> read = countOf(entriesRead, "XINFO GROUPS", "the entries-read of group " + group);
+      if (auto* failure = std::get_if<Failure>(&read)) return *failure;
+      out.entriesRead = std::get<int64_t>(read);
+    }
+    // nil when Redis cannot tell the lag (entries were deleted), absent before Redis 7: the
+    // entries after last-delivered-id are counted instead.
+    if (lag && lag->type == REDIS_REPLY_INTEGER) {
+      Read<int64_t> lagCount = countOf(lag, "XINFO GROUPS", "the lag of group " + group);
+      if (auto* failure = std::get_if<Failure>(&lagCount)) return *failure;
+      out.lag = std::get<int64_t>(lagCount);
+    } else {
+      if (!lastDelivered) return badReply("XINFO GROUPS", "group " + group + " has no last-delivered-id");
+      out.entriesAfter = nextStreamId(*lastDelivered);
+      if (!out.entriesAfter) {
+        return badReply("XINFO GROUPS", "last-delivered-id \"" + *lastDelivered + "\" is not a stream ID");
+      }
+    }
+    return out;
   }
-  return missing;
+  return groupMissing(group, stream);
+}
+
+Read<int64_t> entriesOf(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY) return badReply("XRANGE", "not an array");
+  return static_cast<int64_t>(r->elements);
+}
+
+Read<KeyspaceStats> keyspaceStatsOf(const redisReply* r) {
+  const std::optional<std::string> text = stringOf(r);
+  if (!text) return badReply("INFO stats", "not a string");
+  Result<KeyspaceStats> stats = parseKeyspaceStats(*text);
+  if (!stats) return Failure{stats.error(), false, false};
+  return *stats;
+}
+
+// One reply from bytes, as Link::command reads it.
+Read<ReplyPtr> replyOf(std::string_view resp, const std::string& command) {
+  const ReaderPtr reader = newReader();
+  if (redisReaderFeed(reader.get(), resp.data(), resp.size()) != REDIS_OK) {
+    return badReply(command, readerError(*reader));
+  }
+  void* parsed = nullptr;
+  if (redisReaderGetReply(reader.get(), &parsed) != REDIS_OK) return badReply(command, readerError(*reader));
+  ReplyPtr reply(static_cast<redisReply*>(parsed));
+  if (!reply) return badReply(command, "incomplete reply");
+  if (reply->type == REDIS_REPLY_ERROR) return serverFailure(command, std::string_view(reply->str, reply->len));
+  return reply;
+}
+
+// A Read of `T` as the header's Result.
+template <class T>
+Result<T> resultOf(Read<T> read) {
+  if (auto* failure = std::get_if<Failure>(&read)) return std::move(failure->error);
+  return std::move(std::get<T>(read));
+}
+
+using Measured = std::variant<int64_t, Failure>;
+
+Measured listLength(Link& link, const RedisQueue& queue) {
+  Reply r = link.command({"LLEN", queue.key});
+  if (r.failure) return *r.failure;
+  return countOf(r.reply.get(), "LLEN", "the length");
+}
+
+Measured streamLength(Link& link, const RedisQueue& queue) {
+  Reply r = link.command({"XLEN", queue.key});
+  if (r.failure) return *r.failure;
+  return countOf(r.reply.get(), "XLEN", "the length");
 }
 
 // pending + lag from XINFO GROUPS (Redis 7); when Redis cannot tell the lag (nil after entries
 // were deleted, absent before Redis 7), the entries after last-delivered-id are counted instead.
+// The queue's consumer group from XINFO GROUPS; NotFound when the stream or the group does not exist.
+Read<RedisGroup> findGroup(Link& link, const RedisQueue& queue) {
+  Reply info = link.command({"XINFO", "GROUPS", queue.key});
+  if (info.failure) {
+    if (info.failure->error.status.message.find("no such key") != std::string::npos) {
+      return groupMissing(queue.consumerGroup, queue.key);
+    }
+    return *info.failure;
+  }
+  return groupOf(info.reply.get(), queue.consumerGroup, queue.key);
+}
+
 Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
-  std::variant<GroupInfo, Failure> found = findGroup(link, queue);
-  if (auto* failure = std::get_if<Failure>(&found)) return std::move(*failure);
-  const GroupInfo& g = std::get<GroupInfo>(found);
-  const std::string& group = queue.consumerGroup;
-  if (g.lag) return g.pending + *g.lag;
-  if (!g.lastDelivered) return badReply("XINFO GROUPS", "group " + group + " has no last-delivered-id");
-  const std::optional<std::string> start = nextStreamId(*g.lastDelivered);
-  if (!start) return badReply("XINFO GROUPS", "last-delivered-id \"" + *g.lastDelivered + "\" is not a stream ID");
-  Reply range = link.command({"XRANGE", queue.key, *start, "+", "COUNT", std::to_string(options.streamScanLimit)});
+  Read<RedisGroup> read = findGroup(link, queue);
+  if (auto* failure = std::get_if<Failure>(&read)) return *failure;
+  const RedisGroup& found = std::get<RedisGroup>(read);
+  if (found.lag) return sumOf(found.pending, *found.lag, "XINFO GROUPS");
+  Reply range =
+      link.command({"XRANGE", queue.key, *found.entriesAfter, "+", "COUNT", std::to_string(options.streamScanLimit)});
   if (range.failure) return *range.failure;
-  if (range.reply->type != REDIS_REPLY_ARRAY) return badReply("XRANGE", "not an array");
-  return g.pending + static_cast<int64_t>(range.reply->elements);
+  Read<int64_t> entries = entriesOf(range.reply.get());
+  if (auto* failure = std::get_if<Failure>(&entries)) return *failure;
+  return sumOf(found.pending, std::get<int64_t>(entries), "XRANGE");
 }
 
 // entries-added of XINFO STREAM, and the group's entries-read (or entries-added minus lag, where
 // Redis has not counted the reads yet: a group made at an ID before any read) minus pending
 // (Redis 7).
 std::variant<StreamCounts, Failure> readStreamCounts(Link& link, const RedisQueue& queue) {
-  std::variant<GroupInfo, Failure> found = findGroup(link, queue);
-  if (auto* failure = std::get_if<Failure>(&found)) return std::move(*failure);
-  const GroupInfo& g = std::get<GroupInfo>(found);
+  Read<RedisGroup> found = findGroup(link, queue);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const RedisGroup& g = std::get<RedisGroup>(found);
   if (!g.entriesRead && !g.lag) {
     return badReply("XINFO GROUPS", "group " + queue.consumerGroup +
                                         " has neither entries-read nor lag (it needs Redis 7, and both are unknown "
@@ -556,10 +669,12 @@ std::variant<StreamCounts, Failure> readStreamCounts(Link& link, const RedisQueu
   if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return badReply("XINFO STREAM", "not a field list");
   for (size_t i = 0; i + 1 < fields->elements; i += 2) {
     if (stringOf(fields->element[i]) != "entries-added") continue;
-    const std::optional<int64_t> added = integerOf(fields->element[i + 1]);
-    if (!added) return badReply("XINFO STREAM", "entries-added is not an integer");
-    const int64_t read = g.entriesRead ? *g.entriesRead : *added - *g.lag;
-    return StreamCounts{*added, read - g.pending};
+    Read<int64_t> added = countOf(fields->element[i + 1], "XINFO STREAM", "entries-added");
+    if (auto* failure = std::get_if<Failure>(&added)) return *failure;
+    const int64_t all = std::get<int64_t>(added);
+    // lag <= entries-added and pending <= entries-read for a real server; not trusted.
+    const int64_t read = g.entriesRead ? *g.entriesRead : all - std::min(all, *g.lag);
+    return StreamCounts{all, read - std::min(read, g.pending)};
   }
   return badReply("XINFO STREAM", "no entries-added (it needs Redis 7)");
 }
@@ -574,14 +689,40 @@ Measured measure(Link& link, const RedisQueue& queue, const RedisSourceOptions& 
 std::variant<KeyspaceStats, Failure> keyspaceStats(Link& link) {
   Reply r = link.command({"INFO", "stats"});
   if (r.failure) return *r.failure;
-  const std::optional<std::string> text = stringOf(r.reply.get());
-  if (!text) return badReply("INFO stats", "not a string");
-  Result<KeyspaceStats> stats = parseKeyspaceStats(*text);
-  if (!stats) return Failure{stats.error(), false, false};
-  return *stats;
+  return keyspaceStatsOf(r.reply.get());
 }
 
 }  // namespace
+
+Result<int64_t> readRedisCount(std::string_view resp, const std::string& command) {
+  Read<ReplyPtr> reply = replyOf(resp, command);
+  if (auto* failure = std::get_if<Failure>(&reply)) return failure->error;
+  return resultOf(countOf(std::get<ReplyPtr>(reply).get(), command, "the length"));
+}
+
+Result<RedisGroup> readRedisGroup(std::string_view resp, const std::string& stream, const std::string& group) {
+  Read<ReplyPtr> reply = replyOf(resp, "XINFO GROUPS");
+  if (auto* failure = std::get_if<Failure>(&reply)) return failure->error;
+  return resultOf(groupOf(std::get<ReplyPtr>(reply).get(), group, stream));
+}
+
+Result<int64_t> readRedisEntries(std::string_view resp) {
+  Read<ReplyPtr> reply = replyOf(resp, "XRANGE");
+  if (auto* failure = std::get_if<Failure>(&reply)) return failure->error;
+  return resultOf(entriesOf(std::get<ReplyPtr>(reply).get()));
+}
+
+Result<KeyspaceStats> readRedisKeyspaceStats(std::string_view resp) {
+  Read<ReplyPtr> reply = replyOf(resp, "INFO stats");
+  if (auto* failure = std::get_if<Failure>(&reply)) return failure->error;
+  return resultOf(keyspaceStatsOf(std::get<ReplyPtr>(reply).get()));
+}
+
+Result<int64_t> groupBacklogOf(const RedisGroup& group, std::optional<int64_t> entriesAfter) {
+  if (group.lag) return resultOf(sumOf(group.pending, *group.lag, "XINFO GROUPS"));
+  if (!entriesAfter) return Error{Status{0, "InvalidResponse", "no lag and no count of the entries after last-delivered-id"}, ""};
+  return resultOf(sumOf(group.pending, *entriesAfter, "XRANGE"));
+}
 
 struct RedisSource::Connection {
   std::mutex mutex;

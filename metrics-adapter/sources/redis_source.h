@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kube/host_port.h"
 #include "kube/result.h"
@@ -66,6 +67,30 @@ inline std::optional<RedisHostPort> parseRedisAddress(const std::string& address
 // Whether connections with tls: true can be made with these files (each readable PEM, the key
 // matching its certificate): main() checks its flags with it at start.
 kube::Outcome checkRedisTlsFiles(const RedisTlsFiles& files);
+
+// A consumer group as XINFO GROUPS describes it.
+struct RedisGroup {
+  int64_t pending = 0;                      // entries delivered, not yet acknowledged
+  std::optional<int64_t> lag;               // entries not yet delivered; nullopt when Redis cannot tell
+  std::optional<std::string> entriesAfter;  // without a lag: the XRANGE start that counts them
+  std::optional<int64_t> entriesRead;       // entries delivered so far; nullopt when Redis cannot tell
+};
+
+// The measurements' readings of replies, pure (no connection) for tests and the fuzzer: `resp`
+// is what a server sent for one command (RESP2), read by the same bounded hiredis reader as on
+// a connection. An error (reason InvalidResponse, or the reason of the server's error reply)
+// for bytes that are malformed, incomplete or not the reply the command gives.
+// LLEN or XLEN: a length >= 0.
+kube::Result<int64_t> readRedisCount(std::string_view resp, const std::string& command);
+// XINFO GROUPS of `stream`: the group named `group` (NotFound when it is not listed).
+kube::Result<RedisGroup> readRedisGroup(std::string_view resp, const std::string& stream, const std::string& group);
+// XRANGE: the number of entries.
+kube::Result<int64_t> readRedisEntries(std::string_view resp);
+// INFO stats: the keyspace counters.
+kube::Result<KeyspaceStats> readRedisKeyspaceStats(std::string_view resp);
+// A group's backlog: pending + lag, or pending + the entries XRANGE counted when there is no
+// lag; an error past int64.
+kube::Result<int64_t> groupBacklogOf(const RedisGroup& group, std::optional<int64_t> entriesAfter);
 
 // Thread-safe. One connection per (address, db, tls, password), each behind its own mutex:
 // queues on one server are measured one after the other, different servers in parallel. A connection that

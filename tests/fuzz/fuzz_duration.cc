@@ -8,22 +8,13 @@
 #include <string>
 
 #include "kube/duration.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using governor::kube::formatDuration;
 using governor::kube::parseDuration;
 using std::chrono::milliseconds;
-
-#define FUZZ_CHECK(condition, ...)                                               \
-  do {                                                                           \
-    if (!(condition)) {                                                          \
-      std::fprintf(stderr, "fuzz_duration: property violated: %s\n", #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                                         \
-      std::fprintf(stderr, "\n");                                                \
-      __builtin_trap();                                                          \
-    }                                                                            \
-  } while (0)
 
 // parseDuration(formatDuration(d)) == d for d >= 0; negative ones must only print.
 void checkRoundTrip(milliseconds duration, const std::string& input) {

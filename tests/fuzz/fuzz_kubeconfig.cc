@@ -12,21 +12,12 @@
 
 #include "kube/config.h"
 #include "kube/host_port.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using governor::kube::KubeconfigFile;
 using governor::kube::parseKubeconfig;
-
-#define FUZZ_CHECK(condition, ...)                                                 \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
-      std::fprintf(stderr, "fuzz_kubeconfig: property violated: %s\n", #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                                           \
-      std::fprintf(stderr, "\n");                                                  \
-      __builtin_trap();                                                            \
-    }                                                                              \
-  } while (0)
 
 }  // namespace
 

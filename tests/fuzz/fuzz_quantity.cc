@@ -6,22 +6,13 @@
 #include <string_view>
 
 #include "kube/quantity.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using governor::kube::parseQuantity;
 
 // A violated property: say which and what, then stop as a crash would.
-#define FUZZ_CHECK(condition, ...)                                               \
-  do {                                                                           \
-    if (!(condition)) {                                                          \
-      std::fprintf(stderr, "fuzz_quantity: property violated: %s\n", #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                                         \
-      std::fprintf(stderr, "\n");                                                \
-      __builtin_trap();                                                          \
-    }                                                                            \
-  } while (0)
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

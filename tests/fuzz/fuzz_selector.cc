@@ -13,22 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/selector.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using governor::kube::parseSelector;
 using governor::kube::Selector;
 using governor::kube::selectorFromJson;
-
-#define FUZZ_CHECK(condition, ...)                                               \
-  do {                                                                           \
-    if (!(condition)) {                                                          \
-      std::fprintf(stderr, "fuzz_selector: property violated: %s\n", #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                                         \
-      std::fprintf(stderr, "\n");                                                \
-      __builtin_trap();                                                          \
-    }                                                                            \
-  } while (0)
 
 void checkPrintsBack(const Selector& selector, const std::string& input) {
   const std::string text = selector.toString();

@@ -9,22 +9,13 @@
 #include <string>
 
 #include "kube/yaml.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using governor::kube::parseYamlDocuments;
 using governor::kube::toYaml;
 using Json = nlohmann::json;
-
-#define FUZZ_CHECK(condition, ...)                                           \
-  do {                                                                       \
-    if (!(condition)) {                                                      \
-      std::fprintf(stderr, "fuzz_yaml: property violated: %s\n", #condition); \
-      std::fprintf(stderr, __VA_ARGS__);                                     \
-      std::fprintf(stderr, "\n");                                            \
-      __builtin_trap();                                                      \
-    }                                                                        \
-  } while (0)
 
 // For messages only: dump() throws on invalid UTF-8 unless told to replace it.
 std::string show(const Json& value) {

@@ -12,6 +12,7 @@
 #include <prometheus/registry.h>
 
 #include "metrics-adapter/sources/redis_info.h"
+#include "metrics-adapter/sources/redis_source.h"
 #include "metrics-adapter/targets.h"
 
 namespace governor::adapter {
@@ -30,6 +31,32 @@ constexpr const char* kInfoStats =
     "keyspace_misses:3\r\n"
     "pubsub_channels:0\r\n"
     "total_active_defrag_time:0\r\n";
+
+TEST(RedisReplies, AreReadAsTheMeasurementsReadThem) {
+  EXPECT_EQ(readRedisCount(":42\r\n", "LLEN").value(), 42);
+  EXPECT_EQ(readRedisCount(":-1\r\n", "LLEN").error().status.reason, "InvalidResponse");
+  EXPECT_EQ(readRedisCount("-WRONGTYPE no\r\n", "LLEN").error().status.reason, "Invalid");
+  EXPECT_EQ(readRedisCount(":4", "LLEN").error().status.message, "LLEN: incomplete reply");
+  // hiredis 0.14 would allocate the element table of 2e9 entries (16 GB) before any arrived.
+  EXPECT_EQ(readRedisEntries("*2000000000\r\n").error().status.message,
+            "XRANGE: reply too large (an array of more than 1048576 elements)");
+  EXPECT_EQ(readRedisEntries("*2\r\n*0\r\n*0\r\n").value(), 2);
+
+  auto group = readRedisGroup("*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n$3\r\nlag\r\n:5\r\n", "s", "g");
+  ASSERT_TRUE(group.ok());
+  EXPECT_EQ(groupBacklogOf(*group, std::nullopt).value(), 8);
+  EXPECT_EQ(readRedisGroup("*0\r\n", "s", "g").error().status.reason, "NotFound");
+  auto noLag = readRedisGroup("*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n"
+                              "$17\r\nlast-delivered-id\r\n$3\r\n5-9\r\n", "s", "g");
+  ASSERT_TRUE(noLag.ok());
+  EXPECT_EQ(noLag->entriesAfter, "5-10");
+  EXPECT_EQ(groupBacklogOf(*noLag, 4).value(), 7);
+  // Counts from a server are not trusted: a sum past int64 is an error, not overflow.
+  RedisGroup huge{std::numeric_limits<int64_t>::max(), 1, std::nullopt};
+  EXPECT_FALSE(groupBacklogOf(huge, std::nullopt).ok());
+  // An error reply that is not UTF-8 is quoted with U+FFFD: it is served in JSON.
+  EXPECT_EQ(readRedisCount("-ERR caf\xE9\r\n", "LLEN").error().status.message, "LLEN: ERR caf\xEF\xBF\xBD");
+}
 
 TEST(ParseKeyspaceStats, ReadsInfoStats) {
   auto stats = parseKeyspaceStats(kInfoStats);

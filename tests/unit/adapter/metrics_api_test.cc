@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 
 #include "api/servicelevel.h"
+#include "kube/prometheus.h"
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/targets.h"
@@ -153,6 +154,23 @@ void expectStatus(const ApiResponse& r, int code, const std::string& reason) {
 // ---------------------------------------------------------------------------------------
 // Discovery
 
+TEST(PrometheusAnswers, AreReadWithoutExceptions) {
+  auto data = kube::prometheusData(200, R"({"status":"success","data":{"resultType":"vector",
+      "result":[{"metric":{},"value":[1,"0.25"]}]}})");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(kube::prometheusValue(*data).value(), 0.25);
+  EXPECT_EQ(kube::prometheusSeries(*data)->size(), 1u);
+  // Fields of another type than expected threw out of json::value() before.
+  auto status = kube::prometheusData(422, R"({"status":1,"errorType":["x"],"error":2})");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().status.code, 422);
+  EXPECT_EQ(status.error().status.message, "status missing");
+  auto type = kube::prometheusValue(nlohmann::json::parse(R"({"resultType":7,"result":[1,"2"]})"));
+  EXPECT_EQ(type.error().status.reason, "Invalid");
+  auto latin1 = kube::prometheusData(502, "caf\xE9");
+  EXPECT_NO_THROW((void)nlohmann::json(latin1.error().status.message).dump());
+}
+
 TEST(SplitNonEmptyTest, DropsEmptyPieces) {
   EXPECT_EQ(splitNonEmpty("/apis/g//v/", '/'), (std::vector<std::string>{"apis", "g", "v"}));
   EXPECT_EQ(splitNonEmpty("a,,b,", ','), (std::vector<std::string>{"a", "b"}));
@@ -178,6 +196,15 @@ TEST_F(MetricsApiTest, ApisListsBothGroups) {
   }
   EXPECT_EQ(versions, (std::map<std::string, std::string>{{"custom.metrics.k8s.io", "v1beta2"},
                                                           {"external.metrics.k8s.io", "v1beta1"}}));
+}
+
+TEST_F(MetricsApiTest, APathOrSelectorThatIsNotUtf8IsABadRequest) {
+  // The server decodes %XX: any bytes arrive. Echoed into the 404, they made dump() throw.
+  auto r = get(std::string(kExternalBase) + "/namespaces/caf\xE9/governor_queue_backlog");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NO_THROW((void)r.body.dump());
+  EXPECT_EQ(malformedRequest("/apis", "a=caf\xE9")->status, 400);
+  EXPECT_FALSE(malformedRequest("/apis/caf\xC3\xA9", "a=b").has_value());
 }
 
 TEST_F(MetricsApiTest, ApiGroupBodies) {

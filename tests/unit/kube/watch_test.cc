@@ -158,6 +158,35 @@ TEST(Client, ErrorStatusFromTheServerIsKeptWhole) {
   EXPECT_EQ(plain.what(), "GET /x: 503 ServiceUnavailable: upstream down");
 }
 
+TEST(Client, AnswersOfTheWrongShapeAreErrorsNotExceptions) {
+  // json::value() throws when a field has another type: these once escaped the watch callback.
+  auto event = decodeWatchEvent(R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"7"}}})");
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->type, "ADDED");
+  EXPECT_EQ(resourceVersionOf(event->object), "7");
+  EXPECT_FALSE(decodeWatchEvent(R"({"type":1,"object":{}})").ok());
+  EXPECT_FALSE(decodeWatchEvent(R"({"type":"MODIFIED","object":"x"})").ok());
+  EXPECT_EQ(watchErrorStatus(Json::parse(R"({"code":"410","reason":5})")).code, 0);
+  EXPECT_EQ(watchErrorStatus(Json::parse(R"({"code":410,"reason":"Expired"})")).reason, "Expired");
+  EXPECT_EQ(objectKey(Json::parse(R"({"metadata":[]})")), "");
+  EXPECT_EQ(resourceVersionOf(Json::parse(R"({"metadata":{"resourceVersion":3}})")), "");
+
+  auto page = decodeListPage(Json::parse(R"({"kind":"DeploymentList","metadata":{"continue":"c"},
+                                            "items":[{"metadata":{"name":"a"}}]})"),
+                             "apps/v1");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->continueToken, "c");
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0]["kind"], "Deployment");
+  EXPECT_EQ(page->items[0]["apiVersion"], "apps/v1");
+  EXPECT_FALSE(decodeListPage(Json::parse(R"({"items":["x"]})"), "v1").ok());
+  EXPECT_FALSE(decodeListPage(Json::parse(R"({"items":{}})"), "v1").ok());
+
+  // A body that is not UTF-8 is quoted with U+FFFD, so that the message can go into JSON.
+  auto latin1 = errorFromResponse(502, "caf\xE9", "GET /x");
+  EXPECT_EQ(latin1.status.message, "caf\xEF\xBF\xBD");
+}
+
 TEST(Resource, PathsFollowTheApiLayout) {
   Resource cms{"", "v1", "configmaps", true};
   Resource deploys{"apps", "v1", "deployments", true};

@@ -25,6 +25,17 @@ using governor::fuzz::dumps;
 
 const std::chrono::system_clock::time_point kNow{std::chrono::seconds(1'700'000'000)};
 
+// A target of ServiceLevel shop/checkout.
+MetricTarget ofCheckout(MetricTarget::Api api, const std::string& key, const std::string& metric) {
+  MetricTarget t;
+  t.api = api;
+  t.key = key;
+  t.namespaceName = "shop";
+  t.metric = metric;
+  t.serviceLevel = "checkout";
+  return t;
+}
+
 // One backlog (external), one latency of a Deployment and one hit ratio (custom), measured;
 // and a backlog in another namespace that never was.
 struct World {
@@ -34,34 +45,20 @@ struct World {
 
   World() {
     std::vector<MetricTarget> all;
-    MetricTarget backlog;
-    backlog.api = MetricTarget::Api::External;
-    backlog.key = "external/shop/governor_queue_backlog/checkout";
-    backlog.namespaceName = "shop";
-    backlog.metric = kBacklogMetric;
-    backlog.serviceLevel = "checkout";
+    MetricTarget backlog =
+        ofCheckout(MetricTarget::Api::External, "external/shop/governor_queue_backlog/checkout", kBacklogMetric);
     backlog.labels = {{"servicelevel", "checkout"}, {"queue", "jobs"}};
     backlog.fallback = MetricTarget::Fallback{3, 5};
     all.push_back(backlog);
 
-    MetricTarget latency;
-    latency.api = MetricTarget::Api::Custom;
-    latency.key = "custom/shop/p95/checkout";
-    latency.namespaceName = "shop";
-    latency.metric = latencyMetric(95);
-    latency.serviceLevel = "checkout";
+    MetricTarget latency = ofCheckout(MetricTarget::Api::Custom, "custom/shop/p95/checkout", latencyMetric(95));
     latency.resource = "deployments.apps";
     latency.objectKind = "Deployment";
     latency.objectName = "checkout";
     latency.labels = {{"app", "checkout"}};
     all.push_back(latency);
 
-    MetricTarget hits;
-    hits.api = MetricTarget::Api::Custom;
-    hits.key = "custom/shop/hits/checkout";
-    hits.namespaceName = "shop";
-    hits.metric = kCacheHitRatioMetric;
-    hits.serviceLevel = "checkout";
+    MetricTarget hits = ofCheckout(MetricTarget::Api::Custom, "custom/shop/hits/checkout", kCacheHitRatioMetric);
     hits.resource = kServiceLevelResource;
     hits.objectKind = "ServiceLevel";
     hits.objectApiVersion = "governor.io/v1alpha1";

@@ -45,10 +45,13 @@ kube::Result<double> DrainEstimator::observe(const Key& queue, const QueueReadin
   if (!before) return unavailable("the first reading of the queue: its rates need a second poll");
   auto rates = ratesBetween(*before, reading);
   if (!rates) return rates.error();
-  // Busy for the whole interval, as far as two readings can tell, and no replica came or went.
-  if (before->backlog > 0 && reading.backlog > 0 && reading.readyReplicas > 0 &&
-      before->readyReplicas == reading.readyReplicas) {
-    const double dt = seconds(reading.at - before->at);
+  // Busy for the whole interval: the queue held at its start at least what the workers took
+  // off during it, so none of them ever found it empty, however the arrivals fell; a backlog
+  // at both ends alone is not enough (workers that keep up with a short list idle between
+  // entries). And no replica came or went.
+  const double dt = seconds(reading.at - before->at);
+  if (before->backlog > 0 && reading.backlog > 0 && before->backlog >= rates->processed * dt &&
+      reading.readyReplicas > 0 && before->readyReplicas == reading.readyReplicas) {
     const double keep = std::exp2(-dt / static_cast<double>(halfLife_.count()));
     s.work = s.work * keep + rates->processed * dt;
     s.replicaSeconds = s.replicaSeconds * keep + reading.readyReplicas * dt;

@@ -8,8 +8,9 @@
 // what was added and acknowledged itself (Redis 7); a list's rates come from Prometheus
 // (arrivalQuery, processedQuery), one of them derived from the other and the change of the
 // list's length when only one is given. The rate per replica is learnt only from polls in
-// which the workers were busy (the backlog above zero at both readings, the same ready
-// replicas): an idle worker's rate says nothing about what it could do. It is a time-weighted
+// which the workers were busy (the backlog at the first reading at least what they took off
+// until the second, the same ready replicas): an idle worker's rate says nothing about what
+// it could do. It is a time-weighted
 // average whose weight halves every `halfLife`. The arithmetic is in pure functions;
 // DrainEstimator keeps the state between polls. docs/metrics-adapter.md explains the limits.
 #pragma once

@@ -601,6 +601,8 @@ TEST_F(ScalingTest, DrainWithinSettlesWhereTheFormulaSaysAndFollowsADoubledArriv
     EXPECT_NEAR(served, expected(6), expected(6) / 4);
     std::this_thread::sleep_for(1s);
   }
+  std::cout << "drain e2e: settled at 2 replicas, serving " << served << " where the formula gives " << expected(6)
+            << " for 5/s per worker\n";
 
   // Doubled: 12/s. Two polls (1 s each) after Prometheus's 3 s rate window and its 1 s scrape
   // show it, the value served has risen past 2 (the HPA asks for 3), and the replicas settle

@@ -82,21 +82,28 @@ TEST(DrainEstimator, LearnsTheRatePerReplicaOnlyWhileTheWorkersAreBusy) {
   EXPECT_NE(keepingUp.error().status.message.find("not measured yet"), std::string::npos);
   EXPECT_FALSE(drains.perReplicaRate(key));
 
-  // A backlog at both ends of a poll: two replicas took off 60 in 10 s, 3/s each.
-  ASSERT_FALSE(drains.observe(key, stream(30s, 20, 100, 80, 2), 30s).ok()) << "from 0: not busy the whole poll";
-  auto busy = drains.observe(key, stream(40s, 50, 190, 140, 2), 30s);
+  ASSERT_FALSE(drains.observe(key, stream(30s, 80, 120, 40, 2), 30s).ok()) << "from 0: not busy the whole poll";
+  // A short list at both ends of a poll: 20 waiting, 60 taken off in 10 s. The workers may
+  // have found it empty between arrivals, so what they took says nothing about what they can.
+  ASSERT_FALSE(drains.observe(key, stream(40s, 20, 160, 140, 2), 30s).ok()) << "80 waiting, 100 taken off";
+  EXPECT_FALSE(drains.perReplicaRate(key));
+  ASSERT_FALSE(drains.observe(key, stream(50s, 70, 270, 200, 2), 30s).ok()) << "20 waiting, 60 taken off";
+  EXPECT_FALSE(drains.perReplicaRate(key));
+
+  // Busy: 70 waiting at the start of the poll and 60 taken off in 10 s, 3/s for each of two.
+  auto busy = drains.observe(key, stream(60s, 100, 360, 260, 2), 30s);
   ASSERT_TRUE(busy.ok()) << busy.error().what();
   EXPECT_DOUBLE_EQ(*drains.perReplicaRate(key), 3);
-  // 9/s arriving, 50 waiting to go within 30 s: (9 + 50/30) / 3 replicas.
-  EXPECT_DOUBLE_EQ(*busy, (9 + 50.0 / 30) / 3);
+  // 9/s arriving, 100 waiting to go within 30 s: (9 + 100/30) / 3 replicas.
+  EXPECT_DOUBLE_EQ(*busy, (9 + 100.0 / 30) / 3);
 
   // A third replica joined during the next poll: its rate is not learnt from.
-  ASSERT_TRUE(drains.observe(key, stream(50s, 60, 250, 190, 3), 30s).ok());
+  ASSERT_TRUE(drains.observe(key, stream(70s, 110, 450, 340, 3), 30s).ok());
   EXPECT_DOUBLE_EQ(*drains.perReplicaRate(key), 3);
 
   // Drained: once empty and quiet, no replica is needed, and the rate learnt stays.
-  ASSERT_TRUE(drains.observe(key, stream(60s, 0, 250, 250, 3), 30s).ok());
-  auto drained = drains.observe(key, stream(70s, 0, 250, 250, 3), 30s);
+  ASSERT_TRUE(drains.observe(key, stream(80s, 0, 450, 450, 3), 30s).ok());
+  auto drained = drains.observe(key, stream(90s, 0, 450, 450, 3), 30s);
   ASSERT_TRUE(drained.ok());
   EXPECT_EQ(*drained, 0);
   EXPECT_DOUBLE_EQ(*drains.perReplicaRate(key), 3);

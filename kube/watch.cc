@@ -93,6 +93,11 @@ Reflector::WatchEnd Reflector::watchOnce(WatchCancel& cancel, bool& sawEvents) {
     return WatchEnd::Gone;
   }
   if (!out) streamError = out.error();
+  if (streamError && streamError->isNotFound()) {
+    spdlog::warn("watch {}: the resource is gone ({}); relisting once it is back", resource_.plural,
+                 streamError->what());
+    return WatchEnd::Missing;
+  }
   if (streamError) {
     spdlog::warn("watch {} failed: {}", resource_.plural, streamError->what());
     return WatchEnd::Failed;
@@ -115,6 +120,12 @@ void Reflector::run(WatchCancel& cancel) {
       case WatchEnd::Gone:
         spdlog::info("watch {}: resourceVersion {} expired, relisting", resource_.plural, lastResourceVersion());
         needList = true;
+        break;
+      case WatchEnd::Missing:
+        // Its CRD was deleted, and every object with it, maybe without an event for each:
+        // only a list tells what exists once it is back.
+        needList = true;
+        sleepFor(backoff_.next(), cancel);
         break;
       case WatchEnd::Failed:
         // Keep the resourceVersion: a later watch resumes without relisting.

@@ -64,7 +64,7 @@ class Reflector {
   ReflectorStats stats() const;
 
  private:
-  enum class WatchEnd { Closed, Gone, Failed };
+  enum class WatchEnd { Closed, Gone, Missing, Failed };
   bool listAndReplace(WatchCancel& cancel);
   WatchEnd watchOnce(WatchCancel& cancel, bool& sawEvents);
   void sleepFor(std::chrono::milliseconds d, WatchCancel& cancel);

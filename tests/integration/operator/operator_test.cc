@@ -17,6 +17,7 @@
 #include "kube/yaml.h"
 #include "operator/shard.h"
 #include "operator/reconcile/status.h"
+#include "support/largest_service_level.h"
 
 #include <filesystem>
 #include <fstream>
@@ -917,6 +918,104 @@ TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
     prometheus.stop();
   }
   startOperator();
+}
+
+
+// The largest ServiceLevel the CRD accepts (every text and map at its bound; built from the
+// CRD file) is accepted by the API server and gets every child, its rules included: no
+// object Governor writes for a valid ServiceLevel is too large to store.
+TEST_F(OperatorTest, TheLargestServiceLevelTheCrdAcceptsGetsEveryChild) {
+  const Json spec = crdSpecSchema(std::string(GOVERNOR_SOURCE_DIR) + "/crds/governor.io_servicelevels.yaml");
+  Json sl = largest(spec, "largest", ns_->name());
+  sl["spec"]["workload"]["name"] = "largest-app";
+  ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("largest-app")).ok());
+  auto created = client_->create(kServiceLevels, ns_->name(), sl);
+  ASSERT_TRUE(created.ok()) << created.error().what();
+  EXPECT_TRUE(eventually([&] { return conditionIs("largest", "Ready", "True", "Reconciled"); }))
+      << get(kServiceLevels, "largest")["status"].dump(2);
+  const kube::Resource rules{"monitoring.coreos.com", "v1", "prometheusrules", true};
+  Json written = get(rules, "largest");
+  if (written.is_null()) written = get(kConfigMaps, "largest-rules");
+  ASSERT_FALSE(written.is_null()) << "no rules were written";
+  std::cout << "the largest ServiceLevel's rules as stored: " << written.dump().size() / 1024 << " KiB\n";
+}
+
+// A namespace deleted while its ServiceLevels reconcile: nothing Governor adds holds the
+// namespace, it goes away, the operator keeps running and reconciling elsewhere, and stops
+// retrying what went with it.
+TEST_F(OperatorTest, ANamespaceDeletedWhileItsServiceLevelsReconcileGoesAwayAndTheOperatorCarriesOn) {
+  auto doomed = std::make_unique<TestNamespace>(*client_, "doomed");
+  const std::string name = doomed->name();
+  for (int i = 0; i < 20; ++i) {
+    const std::string sl = "s" + std::to_string(i);
+    ASSERT_TRUE(client_->create(kDeployments, name, idleDeployment(sl + "-app")).ok());
+    ASSERT_TRUE(client_->create(kServiceLevels, name, serviceLevel(sl, sl + "-app")).ok());
+  }
+  doomed.reset();  // deletes the namespace, while the operator works on its 20 ServiceLevels
+  auto deleted = std::chrono::steady_clock::now();
+  auto gone = [&] {
+    auto ns = client_->get(kNamespaces, "", name);
+    return !ns && ns.error().isNotFound();
+  };
+  ASSERT_TRUE(eventually(gone, std::chrono::seconds(120)))
+      << "namespace " << name << " never went away: " << get(kNamespaces, name).dump();
+  std::cout << "namespace deleted mid-reconcile: gone after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - deleted).count() << " s\n";
+  ASSERT_TRUE(operator_->running()) << tail(operator_->logFile());
+  createReady("elsewhere");
+  // What was queued before the delete is worked off (its writes refused: the namespace is
+  // terminating, then gone); then 3 s pass without a word about the namespace.
+  std::string since;
+  ASSERT_TRUE(eventually([&] {
+    const size_t mark = operator_->log().size();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    since = operator_->log().substr(mark);
+    return since.find(name + "/") == std::string::npos;
+  }, std::chrono::seconds(60))) << "still working on the deleted namespace:\n" << since;
+  const std::string log = operator_->log();
+  // Each failed reconcile logs one warning ("servicelevel NS/NAME: …"): no retry storm.
+  int warnings = 0;
+  for (size_t at = log.find("servicelevel " + name + "/"); at != std::string::npos;
+       at = log.find("servicelevel " + name + "/", at + 1)) {
+    ++warnings;
+  }
+  std::cout << "namespace deleted mid-reconcile: " << warnings << " warnings about its 20 ServiceLevels\n";
+  EXPECT_LE(warnings, 60) << "more than three failed reconciles a ServiceLevel";
+}
+
+// The CRD deleted (which deletes every ServiceLevel, and the garbage collector their
+// children) and applied again: the operator stays up, says it cannot list ServiceLevels
+// meanwhile, and reconciles ServiceLevels made after, without a restart.
+//
+// Kubernetes' garbage collector cannot resolve an owner whose kind is gone, so the deleted
+// ServiceLevels' children stay until the CRD is back; then it removes them, and a
+// ServiceLevel applied again under the same name gets new children of its own.
+TEST_F(OperatorTest, TheCrdDeletedAndAppliedAgainLeavesTheOperatorRunningAndReconciling) {
+  createReady("before");
+  const std::string oldHpa = get(kHpas, "before")["metadata"].value("uid", "");
+  auto deleted = run("kubectl delete crd servicelevels.governor.io --wait=true 2>&1");
+  ASSERT_EQ(deleted.status, 0) << deleted.output;
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(operator_->running()) << tail(operator_->logFile());
+
+  auto applied = applyServiceLevelCrd();
+  ASSERT_EQ(applied.status, 0) << applied.output;
+  auto reapplied = std::chrono::steady_clock::now();
+  auto again = client_->create(kServiceLevels, ns_->name(), serviceLevel("before", "before-app"));
+  ASSERT_TRUE(again.ok()) << again.error().what();
+  createReady("after");
+  std::cout << "CRD deleted and applied again: a new ServiceLevel Ready after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - reapplied).count() << " s\n";
+  EXPECT_TRUE(eventually([&] { return conditionIs("before", "Ready", "True", "Reconciled"); }, std::chrono::seconds(90)))
+      << get(kServiceLevels, "before")["status"].dump(2);
+  std::cout << "CRD deleted and applied again: the same ServiceLevel applied again Ready after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - reapplied).count() << " s\n";
+  const Json hpa = get(kHpas, "before");
+  EXPECT_NE(hpa["metadata"].value("uid", ""), oldHpa) << "the old ServiceLevel's HPA was never collected";
+  EXPECT_EQ(hpa["metadata"]["ownerReferences"][0].value("uid", ""),
+            get(kServiceLevels, "before")["metadata"].value("uid", ""));
+  EXPECT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18081/readyz").status == 0; }))
+      << tail(operator_->logFile());
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ class RecordingSink : public ReflectorSink {
 // after; watches follow a script, one step per watch request.
 class FakeApi {
  public:
-  FakeApi() {
+  // `missing`: the second watch is answered 404, as when the resource's CRD was deleted.
+  explicit FakeApi(bool missing = false) : missing_(missing) {
     server_.Get("/api/v1/namespaces/ns/configmaps", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       if (!req.has_param("watch")) {
@@ -84,6 +85,10 @@ class FakeApi {
         // Two events, the second cut in half: the stream breaks mid-line.
         body = event("ADDED", cm("a", "11")) + event("BOOKMARK", cm("", "12")) + event("ADDED", cm("b", "13"));
         body.resize(body.size() - 10);
+      } else if (step == 2 && missing_) {
+        res.status = 404;
+        res.set_content("404 page not found", "text/plain");
+        return;
       } else if (step == 2) {
         body = event("ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}, {"message", "too old"}});
       } else {
@@ -104,6 +109,7 @@ class FakeApi {
   }
 
  private:
+  const bool missing_;
   std::mutex mu_;
   int lists_ = 0;
   std::vector<std::string> watchRvs_;
@@ -112,13 +118,12 @@ class FakeApi {
   httplib::Server& server_ = local_.server();
 };
 
-TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {
-  FakeApi api;
+// Runs a Reflector against `api` until it has made `watches` watch requests.
+void reflectUntil(FakeApi& api, RecordingSink& sink, size_t watches, ReflectorStats* stats = nullptr) {
   Config config;
   config.server = api.url();
   auto client = Client::create(config);
   ASSERT_TRUE(client.ok()) << client.error().what();
-  RecordingSink sink;
   ReflectorOptions opts;
   opts.backoffInitial = std::chrono::milliseconds(10);
   opts.backoffCap = std::chrono::milliseconds(20);
@@ -126,11 +131,19 @@ TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {
   WatchCancel cancel;
   std::thread runner([&] { reflector.run(cancel); });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (api.watchRvs().size() < 4 && std::chrono::steady_clock::now() < deadline) {
+  while (api.watchRvs().size() < watches && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   cancel.cancel();
   runner.join();
+  if (stats) *stats = reflector.stats();
+}
+
+TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {
+  FakeApi api;
+  RecordingSink sink;
+  ReflectorStats stats;
+  reflectUntil(api, sink, 4, &stats);
 
   auto rvs = api.watchRvs();
   ASSERT_GE(rvs.size(), 4u);
@@ -143,7 +156,25 @@ TEST(Reflector, ResumesFromTheLastResourceVersionAndRelistsOnGone) {
   ASSERT_GE(log.size(), 4u);
   EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 4),
             (std::vector<std::string>{"replace 1", "ADDED a", "replace 1", "ADDED c"}));
-  EXPECT_EQ(reflector.stats().gone, 1);
+  EXPECT_EQ(stats.gone, 1);
+}
+
+// A watch answered 404: the resource itself is gone (its CRD deleted), and what the cache
+// holds may have gone with it without an event each. The reflector lists again, which
+// replaces the cache, rather than resuming from its resourceVersion.
+TEST(Reflector, RelistsWhenItsResourceIsGone) {
+  FakeApi api(/*missing=*/true);
+  RecordingSink sink;
+  reflectUntil(api, sink, 3);
+  auto rvs = api.watchRvs();
+  ASSERT_GE(rvs.size(), 3u);
+  EXPECT_EQ(rvs[1], "12");
+  EXPECT_EQ(rvs[2], "20") << "after the 404 it lists again and watches from the new list";
+  EXPECT_EQ(api.lists(), 2);
+  auto log = sink.snapshot();
+  ASSERT_GE(log.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 4),
+            (std::vector<std::string>{"replace 1", "ADDED a", "replace 1", "ADDED c"}));
 }
 
 TEST(Client, ErrorStatusFromTheServerIsKeptWhole) {

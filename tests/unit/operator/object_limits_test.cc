@@ -15,104 +15,21 @@
 #include "kube/yaml.h"
 #include "operator/promql_check.h"
 #include "operator/render/render.h"
+#include "support/largest_service_level.h"
 
 namespace governor::op {
 namespace {
 
 using kube::Json;
+using testing::crdSpecSchema;
+using testing::field;
+using testing::largest;
+using testing::maxLength;
+using testing::Queries;
+
+Json crdSpecSchema() { return crdSpecSchema(std::string(GOVERNOR_SOURCE_DIR) + "/crds/governor.io_servicelevels.yaml"); }
 
 constexpr size_t kConfigMapLimit = 1 << 20;  // the API server's limit on a ConfigMap's data
-
-Json crdSpecSchema() {
-  std::ifstream in(std::string(GOVERNOR_SOURCE_DIR) + "/crds/governor.io_servicelevels.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto docs = kube::parseYamlDocuments(text.str());
-  if (!docs || docs->empty()) return nullptr;
-  return (*docs)[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
-}
-
-// The schema of a field under spec, like "alerting.labels".
-Json field(const Json& spec, const std::string& path) {
-  Json at = spec;
-  std::istringstream parts(path);
-  for (std::string part; std::getline(parts, part, '.');) at = at["properties"][part];
-  return at;
-}
-
-size_t maxLength(const Json& spec, const std::string& path) {
-  const Json f = field(spec, path);
-  return f.is_object() ? f.value("maxLength", size_t{0}) : 0;
-}
-
-// `head` and `tail` around as many matchers l0="xx…",l1="xx…" as fit in `limit` characters.
-std::string filled(const std::string& head, const std::string& tail, size_t limit) {
-  std::string text = head;
-  for (int i = 0;; ++i) {
-    std::string matcher = (i ? "," : "") + ("l" + std::to_string(i)) + "=\"" + std::string(40, 'x') + "\"";
-    if (text.size() + matcher.size() + tail.size() > limit) break;
-    text += matcher;
-  }
-  return text + tail;
-}
-
-// As many sum(rate(a[{{.window}}])) summed as fit in `limit`: the most selectors
-// --rules-namespace-matcher adds namespace="…" to.
-std::string manySelectors(size_t limit) {
-  const std::string one = "sum(rate(a[{{.window}}]))";
-  std::string text = one;
-  while (text.size() + 1 + one.size() <= limit) text += "+" + one;
-  return text;
-}
-
-enum class Queries { LongSelectors, ManySelectors };
-
-// A ServiceLevel with every section, each text and map as long as the CRD allows.
-Json largest(const Json& spec, const std::string& name, Queries queries = Queries::LongSelectors) {
-  const std::string window = "[{{.window}}]))";
-  auto query = [&](const std::string& path) {
-    const size_t limit = maxLength(spec, path);
-    return queries == Queries::ManySelectors ? manySelectors(limit)
-                                             : filled("sum(rate(http_requests_total{", "}" + window, limit);
-  };
-  Json labels = Json::object();
-  const Json labelSchema = field(spec, "alerting.labels");
-  EXPECT_NE(labelSchema.dump().find("size(k) <= 128"), std::string::npos) << "the label names' bound moved";
-  for (int i = 0; i < labelSchema.value("maxProperties", 0); ++i) {
-    std::string key = "l" + std::to_string(i) + "_";
-    labels[key + std::string(128 - key.size(), 'k')] =
-        std::string(labelSchema["additionalProperties"].value("maxLength", size_t{0}), 'v');
-  }
-  const std::string url = "https://runbooks.example/";
-  Json sl = {
-      {"apiVersion", "governor.io/v1alpha1"},
-      {"kind", "ServiceLevel"},
-      {"metadata", {{"name", name}, {"namespace", std::string(63, 'n')}, {"uid", "uid-" + name}}},
-      {"spec",
-       {{"workload", {{"name", "app"}}},
-        {"autoscaling",
-         {{"minReplicas", 1},
-          {"maxReplicas", 10},
-          {"queue", {{"redis", {{"address", "redis:6379"}, {"key", "jobs"}}}, {"targetPerReplica", 10}}}}},
-        {"cache", {{"maxMemory", "64Mi"}, {"hitRatioTarget", "0.9"}}},
-        {"quota", {{"hard", {{"pods", "20"}}}, {"limitRange", {{"defaultRequest", {{"cpu", "100m"}}}}}}},
-        {"objectives",
-         {{"availability",
-           {{"target", "99.9"},
-            {"errorQuery", query("objectives.availability.errorQuery")},
-            {"totalQuery", query("objectives.availability.totalQuery")}}},
-          {"latency",
-           {{"threshold", "500ms"},
-            {"target", "99"},
-            {"histogram", filled("http_request_duration_seconds_bucket{", "}",
-                                 maxLength(spec, "objectives.latency.histogram"))}}}}},
-        {"alerting",
-         {{"labels", labels},
-          {"runbookURL", url + std::string(maxLength(spec, "alerting.runbookURL") - url.size(), 'r')},
-          {"page", {{"severity", std::string(maxLength(spec, "alerting.page.severity"), 's')}}},
-          {"ticket", {{"severity", std::string(maxLength(spec, "alerting.ticket.severity"), 's')}}}}}}}};
-  return sl;
-}
 
 ServiceLevel parsed(const Json& object) {
   auto result = parseServiceLevel(object);
@@ -124,10 +41,12 @@ TEST(ObjectLimits, TheLargestServiceLevelTheCrdAcceptsRendersChildrenThatFitInOn
   const Json spec = crdSpecSchema();
   ASSERT_TRUE(spec.is_object()) << "cannot read the CRD";
   ASSERT_GT(maxLength(spec, "objectives.availability.errorQuery"), 1000u) << "the CRD's bounds were not found";
+  EXPECT_NE(field(spec, "alerting.labels").dump().find("size(k) <= 128"), std::string::npos)
+      << "the bound of alerting label names moved: largest() fills them to 128 characters";
   // Long label values everywhere; and queries of as many selectors as fit, each of which
   // --rules-namespace-matcher lengthens by the (longest) namespace.
-  const ServiceLevel longest = parsed(largest(spec, "largest"));
-  const ServiceLevel scoped = withNamespaceMatchers(parsed(largest(spec, "largest", Queries::ManySelectors)));
+  const ServiceLevel longest = parsed(largest(spec, "largest", std::string(63, 'n')));
+  const ServiceLevel scoped = withNamespaceMatchers(parsed(largest(spec, "largest", std::string(63, 'n'), Queries::ManySelectors)));
   for (const auto& [sl, shape] : {std::pair(&longest, "long labels and matchers"),
                                   std::pair(&scoped, "many selectors scoped to the namespace")}) {
     for (bool prometheusRuleCrd : {true, false}) {
@@ -150,7 +69,7 @@ TEST(ObjectLimits, NoTwoServiceLevelsInANamespaceRenderAChildOfTheSameKindAndNam
   for (bool prometheusRuleCrd : {true, false}) {
     auto children = [&](const std::string& name) {
       std::set<std::pair<std::string, std::string>> keys;
-      for (const auto& child : render(parsed(largest(spec, name)), {.prometheusRuleCrd = prometheusRuleCrd})) {
+      for (const auto& child : render(parsed(largest(spec, name, "shop")), {.prometheusRuleCrd = prometheusRuleCrd})) {
         auto key = std::pair(child.resource.group + "/" + child.resource.plural,
                              child.object["metadata"]["name"].get<std::string>());
         EXPECT_TRUE(keys.insert(key).second) << "one ServiceLevel renders " << key.first << " " << key.second << " twice";

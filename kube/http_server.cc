@@ -157,7 +157,7 @@ std::string HttpRequest::header(std::string_view name) const {
 // One accepted socket, TLS or not, read and written against deadlines.
 class HttpServer::Connection {
  public:
-  Connection(int fd, SSL_CTX* tls, int stopFd) : fd_(fd), stopFd_(stopFd) {
+  Connection(int fd, SSL_CTX* tls, int stopFd, int evictFd) : fd_(fd), stopFd_(stopFd), evictFd_(evictFd) {
     if (tls) {
       ssl_ = SSL_new(tls);
       if (ssl_) SSL_set_fd(ssl_, fd);
@@ -258,14 +258,15 @@ class HttpServer::Connection {
   bool wait(short events, Clock::time_point deadline) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return false;
-    pollfd fds[2] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}};
-    int n = poll(fds, 2, static_cast<int>(left));
+    pollfd fds[3] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}, {evictFd_, POLLIN, 0}};
+    int n = poll(fds, 3, static_cast<int>(left));
     if (n < 0 && errno == EINTR) return true;
-    return n > 0 && fds[1].revents == 0;
+    return n > 0 && fds[1].revents == 0 && fds[2].revents == 0;
   }
 
   int fd_;
   int stopFd_;
+  int evictFd_;
   SSL* ssl_ = nullptr;
 };
 
@@ -342,18 +343,25 @@ void HttpServer::acceptLoop() {
       if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    if (workers_.size() >= options_.maxConnections) {
+    // Cut connections end within a poll; twice the cap bounds the threads all the same.
+    if (workers_.size() >= 2 * options_.maxConnections ||
+        (workers_.size() >= options_.maxConnections && !evictLongestWaiting())) {
       ++refused_;
       close(fd);
       continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto w = std::make_unique<Worker>();
+    int evictFd = eventfd(0, EFD_CLOEXEC);
+    if (evictFd < 0) {
+      close(fd);
+      continue;
+    }
+    auto w = std::make_unique<Worker>(evictFd);
     try {
-      w->thread = std::thread([this, fd, done = &w->done] {
-        serve(fd);
-        *done = true;
+      w->thread = std::thread([this, fd, worker = w.get()] {
+        serve(fd, *worker);
+        worker->done = true;
       });
     } catch (const std::system_error& e) {
       spdlog::warn("http server: cannot start a connection thread: {}", e.what());
@@ -364,13 +372,50 @@ void HttpServer::acceptLoop() {
   }
 }
 
-void HttpServer::serve(int fd) {
-  Connection conn(fd, options_.tls.get(), stopFd_);
+HttpServer::Worker::Worker(int fd)
+    : waitingSince(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count()),
+      evictFd(fd) {}
+
+HttpServer::Worker::~Worker() { close(evictFd); }
+
+bool HttpServer::Worker::startAnswering() {
+  int64_t since = waitingSince.load();
+  return since != kEvicted && waitingSince.compare_exchange_strong(since, kBusy);
+}
+
+void HttpServer::Worker::startWaiting() {
+  waitingSince = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+bool HttpServer::evictLongestWaiting() {
+  for (;;) {
+    Worker* longest = nullptr;
+    int64_t since = 0;
+    for (auto& w : workers_) {
+      int64_t s = w->waitingSince.load();
+      if (!w->done && s > Worker::kBusy && (!longest || s < since)) {
+        longest = w.get();
+        since = s;
+      }
+    }
+    if (!longest) return false;
+    // Lost to the connection itself starting to answer: look again.
+    if (!longest->waitingSince.compare_exchange_strong(since, Worker::kEvicted)) continue;
+    uint64_t one = 1;
+    if (::write(longest->evictFd, &one, sizeof one) < 0) spdlog::warn("http server: cannot cut a connection: {}", strerror(errno));
+    ++evicted_;
+    return true;
+  }
+}
+
+void HttpServer::serve(int fd, Worker& worker) {
+  Connection conn(fd, options_.tls.get(), stopFd_, worker.evictFd);
   auto deadline = Clock::now() + options_.requestTimeout;
   if (conn.tlsFailed(options_.tls != nullptr) || (options_.tls && !conn.handshake(deadline))) return;
   std::string buf;
   for (int served = 0; served < options_.maxRequestsPerConnection; ++served) {
     if (served > 0) {
+      worker.startWaiting();
       if (buf.empty() && !conn.read(buf, options_.maxHeaderBytes, Clock::now() + options_.idleTimeout)) return;
       deadline = Clock::now() + options_.requestTimeout;
     }
@@ -388,6 +433,7 @@ void HttpServer::serve(int fd) {
       }
       if (!conn.read(buf, options_.maxHeaderBytes - buf.size(), deadline)) return;
     }
+    if (!worker.startAnswering()) return;  // cut for a newer connection just now
     HttpRequest req;
     bool keepAlive = false;
     if (!refusal && buf.find("\r\n") > options_.maxRequestLine) {

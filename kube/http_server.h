@@ -46,7 +46,9 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 0;  // 0 = any free port
-  // Further connections are closed as soon as they are accepted.
+  // With this many open, a new connection takes the place of the one that has waited
+  // longest for its request (idle, or sending its head slowly); one whose request is being
+  // answered is never cut. Only when all are answering is the new one closed at once.
   size_t maxConnections = 64;
   // From accept (TLS handshake included), or from the first byte of a kept-alive
   // connection's next request, until its request line and headers are complete.
@@ -71,19 +73,37 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
-  // Connections closed at once because maxConnections were open.
+  // Connections closed at once because maxConnections were open, all answering requests.
   uint64_t refusedConnections() const { return refused_.load(); }
+  // Connections cut to make room for a new one while they waited for their request.
+  uint64_t evictedConnections() const { return evicted_.load(); }
 
  private:
   class Connection;
+  // A connection's thread. `waitingSince` is when it began waiting for a request (steady
+  // clock, ns), kBusy while it answers one, kEvicted once the accept thread has cut it; the
+  // two threads move it with compare-and-swap, so a connection that has begun to answer is
+  // never cut. `evictFd` (an eventfd) wakes its waits when it is cut.
   struct Worker {
+    static constexpr int64_t kBusy = 0;
+    static constexpr int64_t kEvicted = -1;
+    explicit Worker(int evictFd);
+    ~Worker();
+    // Waiting -> kBusy; false when it was cut first.
+    bool startAnswering();
+    void startWaiting();
     std::thread thread;
     std::atomic<bool> done{false};
+    std::atomic<int64_t> waitingSince;
+    const int evictFd;
   };
   HttpServer() = default;
   void acceptLoop();
-  void serve(int fd);
+  void serve(int fd, Worker& worker);
   void reapFinished();
+  // Cuts the connection that has waited longest for its request; false when every one is
+  // answering.
+  bool evictLongestWaiting();
 
   HttpServerOptions options_;
   HttpHandler handler_;
@@ -91,6 +111,7 @@ class HttpServer {
   int stopFd_ = -1;  // an eventfd, readable once stopping: every wait also watches it
   int port_ = 0;
   std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> evicted_{0};
   std::thread acceptThread_;
   std::list<std::unique_ptr<Worker>> workers_;  // only the accept thread touches it
 };

@@ -33,8 +33,9 @@ struct ServerOptions {
   std::string keyFile;
   std::vector<std::string> selfSignedNames{"localhost"};  // DNS names of a generated certificate
   std::chrono::seconds certCheckInterval{10};
-  // Per listener: connections beyond the cap are closed at once; each gets requestTimeout
-  // for its TLS handshake and each request's line and headers.
+  // Per listener: at the cap a new connection takes the place of the one waiting longest for
+  // its request (never one being answered); each gets requestTimeout for its TLS handshake
+  // and each request's line and headers.
   size_t maxConnections = 128;
   size_t maxProbeConnections = 16;
   std::chrono::milliseconds requestTimeout{10000};

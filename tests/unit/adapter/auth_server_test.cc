@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -877,6 +878,39 @@ TEST_F(AdapterServerTest, SlowClientsStarveNeitherProbesNorTheHpa) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(slow.closedByServer(), 32) << "each slow client is cut at the 3 s request deadline";
+}
+
+// 1,000 connections that never send a byte, opened as fast as one thread can, many times
+// the cap (128): each new one takes the place of the one that has waited longest, so the
+// HPA's requests, which send their handshake and head at once, are answered all along.
+TEST_F(AdapterServerTest, AFloodOfIdleConnectionsDoesNotStarveTheHpa) {
+  startServer();
+  ready = true;
+  std::atomic<int> opened{0};
+  std::thread flood([&] {
+    std::deque<std::unique_ptr<testing::RawClient>> open;
+    for (; opened < 1000; ++opened) {
+      open.push_back(std::make_unique<testing::RawClient>(server->port()));
+      if (open.size() > 400) open.pop_front();  // the client's own descriptors are few
+    }
+  });
+  auto hpa = client(&pki().frontProxyClient);
+  int rounds = 0;
+  std::chrono::steady_clock::duration slowest{};
+  const auto started = std::chrono::steady_clock::now();
+  for (; opened < 1000 || std::chrono::steady_clock::now() - started < 2s; ++rounds) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto metric = hpa->Get(kCheckout, {{"X-Remote-User", "system:kube-aggregator"}});
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    EXPECT_TRUE(metric && metric->status == 200) << (metric ? metric->body : httplib::to_string(metric.error()));
+    std::this_thread::sleep_for(100ms);
+  }
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  flood.join();
+  EXPECT_GT(rounds, 5);
+  EXPECT_LT(slowest, 500ms);
+  std::cout << "under a flood of 1000 idle connections in " << took << " s: " << rounds
+            << " metric requests, slowest " << std::chrono::duration<double, std::milli>(slowest).count() << " ms\n";
 }
 
 // Stopping a server right after start() must not hang: the destructor may run before the

@@ -23,6 +23,7 @@ class HttpServerTest : public ::testing::Test {
   void start(HttpServerOptions options = {}) {
     options.host = "127.0.0.1";
     auto s = HttpServer::start(options, [](const HttpRequest& req) {
+      if (req.path == "/busy") std::this_thread::sleep_for(1s);  // a request being answered
       std::string seen = req.method + " " + req.path;
       for (const auto& [k, v] : req.query) seen += " " + k + "=" + v;
       return HttpResponse{200, "text/plain", seen + " user=" + req.header("x-remote-user")};
@@ -110,17 +111,51 @@ TEST_F(HttpServerTest, ASlowClientIsCutAtTheRequestDeadline) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
 }
 
-TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnceAndServedAgainWhenOneEnds) {
+TEST_F(HttpServerTest, AtTheCapANewConnectionTakesThePlaceOfTheOneWaitingLongest) {
   start({.maxConnections = 3});
   std::vector<std::unique_ptr<RawClient>> held;
-  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<RawClient>(server->port()));
-  std::this_thread::sleep_for(200ms);  // all three accepted
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(server->port()));
+    std::this_thread::sleep_for(50ms);  // accepted in this order
+  }
+  held[1]->send("GET /half");  // a head begun, still waiting for the rest
+  EXPECT_EQ(statusOf(exchange("GET /new HTTP/1.1\r\nConnection: close\r\n\r\n")), 200);
+  EXPECT_TRUE(held[0]->closedWithin(2s)) << "the connection idle longest makes room";
+  EXPECT_FALSE(held[2]->closedWithin(300ms)) << "one cut is room enough";
+  EXPECT_EQ(server->evictedConnections(), 1u);
+  EXPECT_EQ(server->refusedConnections(), 0u);
+}
+
+TEST_F(HttpServerTest, AConnectionAnsweringARequestIsNeverCutAndOnlyThenIsANewOneRefused) {
+  start({.maxConnections = 2});
+  std::vector<std::unique_ptr<RawClient>> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(std::make_unique<RawClient>(server->port()));
+    ASSERT_TRUE(busy.back()->send("GET /busy HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(200ms);  // both are being answered
   RawClient extra(server->port());
   EXPECT_TRUE(extra.closedWithin(2s));
   EXPECT_EQ(server->refusedConnections(), 1u);
-  held.pop_back();
+  for (auto& c : busy) EXPECT_EQ(statusOf(c->receive()), 200) << "answers already begun are finished";
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(statusOf(exchange("GET /again HTTP/1.1\r\nConnection: close\r\n\r\n")), 200);
+}
+
+// A flood of idle connections (or slowloris heads) far beyond the cap does not keep a
+// client that sends its request from being answered.
+TEST_F(HttpServerTest, AFloodOfIdleConnectionsDoesNotStarveRequests) {
+  start({.maxConnections = 8});
+  std::vector<std::unique_ptr<RawClient>> flood;
+  for (int i = 0; i < 300; ++i) {
+    flood.push_back(std::make_unique<RawClient>(server->port()));
+    if (i % 2) flood.back()->send("GET / HTTP/1.1\r\nX-Slow: ");
+  }
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(statusOf(exchange("GET /real HTTP/1.1\r\nConnection: close\r\n\r\n")), 200) << i;
+  }
+  EXPECT_EQ(server->refusedConnections(), 0u);
+  EXPECT_GE(server->evictedConnections(), 300u - 8);
 }
 
 TEST_F(HttpServerTest, StopsPromptlyWithIdleConnectionsOpen) {

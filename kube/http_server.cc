@@ -337,15 +337,21 @@ void HttpServer::acceptLoop() {
     if (fds[1].revents != 0) return;
     reapFinished();
     if ((fds[0].revents & POLLIN) == 0) continue;
+    // Cut connections end within a poll, but their threads still count: past twice the cap,
+    // new connections wait in the listen queue until they have.
+    if (workers_.size() >= 2 * options_.maxConnections) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       // Out of file descriptors: give the open connections time to end instead of spinning.
       if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    // Cut connections end within a poll; twice the cap bounds the threads all the same.
-    if (workers_.size() >= 2 * options_.maxConnections ||
-        (workers_.size() >= options_.maxConnections && !evictLongestWaiting())) {
+    const auto open = std::ranges::count_if(
+        workers_, [](const auto& w) { return !w->done && w->waitingSince != Worker::kEvicted; });
+    if (static_cast<size_t>(open) >= options_.maxConnections && !evictLongestWaiting()) {
       ++refused_;
       close(fd);
       continue;

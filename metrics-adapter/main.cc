@@ -278,6 +278,8 @@ int start(int argc, char** argv) {
         // Connections no target used for two rounds (servers of deleted ServiceLevels) close.
         redis.closeIdle(2 * poll + redisT);
         std::set<adapter::CacheStats::Key> caches, drained;
+        // This round's queues, read together: one pipeline per Redis connection.
+        auto reads = std::make_shared<adapter::QueueReads>(redis);
         for (const auto& obj : serviceLevels.list()) {
           auto parsed = api::parseServiceLevel(obj);
           if (!parsed.serviceLevel) continue;
@@ -286,7 +288,7 @@ int start(int argc, char** argv) {
           if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
             drained.insert({sl.namespaceName, sl.name});
           }
-          for (auto& t : adapter::targetsFor(sl, sources, targetOptions)) {
+          for (auto& t : adapter::targetsFor(sl, sources, targetOptions, reads)) {
             if (t.api == adapter::MetricTarget::Api::Custom) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;

@@ -162,7 +162,7 @@ Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, cons
     ++reads;
     return redisPassword(secretObject, ns, ref);
   };
-  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options);
+  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options, std::make_shared<QueueReads>(redis));
   EXPECT_EQ(targets.size(), 1u);
   auto result = targets.at(0).measure();
   return {result, reads, redis.openConnections()};

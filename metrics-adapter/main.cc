@@ -289,7 +289,9 @@ int start(int argc, char** argv) {
             drained.insert({sl.namespaceName, sl.name});
           }
           for (auto& t : adapter::targetsFor(sl, sources, targetOptions, reads)) {
-            if (t.api == adapter::MetricTarget::Api::Custom) {
+            // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
+            // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
+            if (t.api == adapter::MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
               }

@@ -1,5 +1,6 @@
 // Redis backlog over connections of our own: a TCP socket, TLS (OpenSSL) over it when the queue
-// asks, and hiredis only for the protocol (formatting commands, parsing replies).
+// asks, and hiredis only for the protocol (formatting commands, parsing replies). The queues of
+// one connection are read in one pipeline (two when streams need XRANGE).
 #include "metrics-adapter/sources/redis_source.h"
 
 #include <arpa/inet.h>

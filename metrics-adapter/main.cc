@@ -127,7 +127,7 @@ int start(int argc, char** argv) {
   app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
       ->capture_default_str();
   app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
-  app.add_option("--redis-timeout", redisTimeout, "Connect and command timeout for Redis")->capture_default_str();
+  app.add_option("--redis-timeout", redisTimeout, "Connect timeout for Redis, and how long each reply is awaited")->capture_default_str();
   adapter::RedisTlsFiles redisTls;
   app.add_option("--redis-ca-file", redisTls.caFile,
                  "CA bundle (PEM) that the certificates of Redis servers with tls: true must chain to; re-read for "

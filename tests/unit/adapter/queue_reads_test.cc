@@ -2,6 +2,10 @@
 // which queues one reading covers and how often each is resolved.
 #include "metrics-adapter/queue_reads.h"
 
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace governor::adapter {
@@ -58,6 +62,29 @@ TEST(QueueReadsTest, AQueueThatMayNotBeReadIsItsOwnErrorWithoutAConnection) {
   ASSERT_TRUE(r.counts);
   EXPECT_EQ(r.counts->error().what(), refused.what());
   EXPECT_EQ(redis.openConnections(), 0u);
+}
+
+// The Poller's workers measure a source's targets at once: they wait for the one reading.
+TEST(QueueReadsTest, TargetsMeasuredAtOnceShareTheOneReadingOfTheirSource) {
+  RedisSource redis({.timeout = 300ms});
+  auto reads = std::make_shared<QueueReads>(redis);
+  std::vector<Counted> counted(8);
+  std::vector<size_t> queues;
+  for (size_t i = 0; i < counted.size(); ++i) {
+    queues.push_back(reads->add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "q" + std::to_string(i), counted[i]),
+                                i % 2 == 0));
+  }
+  std::vector<const RedisReading*> seen(2 * queues.size());
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    workers.emplace_back([&, t] { seen[t] = &reads->reading(queues[t % queues.size()]); });
+  }
+  for (auto& w : workers) w.join();
+  for (size_t i = 0; i < counted.size(); ++i) EXPECT_EQ(counted[i].resolves, 1) << i;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    EXPECT_EQ(seen[t], seen[t % queues.size()]) << t;
+    EXPECT_EQ(seen[t]->backlog.error().status.message, "connection refused") << t;
+  }
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ int start(int argc, char** argv) {
   app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
       ->capture_default_str();
   app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
-  app.add_option("--redis-timeout", redisTimeout, "Connect and command timeout for Redis")->capture_default_str();
+  app.add_option("--redis-timeout", redisTimeout, "Connect timeout for Redis, and how long each reply is awaited")->capture_default_str();
   adapter::RedisTlsFiles redisTls;
   app.add_option("--redis-ca-file", redisTls.caFile,
                  "CA bundle (PEM) that the certificates of Redis servers with tls: true must chain to; re-read for "
@@ -278,6 +278,8 @@ int start(int argc, char** argv) {
         // Connections no target used for two rounds (servers of deleted ServiceLevels) close.
         redis.closeIdle(2 * poll + redisT);
         std::set<adapter::CacheStats::Key> caches, drained;
+        // This round's queues, read together: one pipeline per Redis connection.
+        auto reads = std::make_shared<adapter::QueueReads>(redis);
         for (const auto& obj : serviceLevels.list()) {
           auto parsed = api::parseServiceLevel(obj);
           if (!parsed.serviceLevel) continue;
@@ -286,8 +288,10 @@ int start(int argc, char** argv) {
           if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
             drained.insert({sl.namespaceName, sl.name});
           }
-          for (auto& t : adapter::targetsFor(sl, sources, targetOptions)) {
-            if (t.api == adapter::MetricTarget::Api::Custom) {
+          for (auto& t : adapter::targetsFor(sl, sources, targetOptions, reads)) {
+            // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
+            // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
+            if (t.api == adapter::MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
               if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
                 for (const auto& [k, v] : *labels) t.labels[k] = v;
               }

@@ -32,7 +32,7 @@ kube::Result<api::SeriesSelector> scoped(const std::string& selector, const api:
 // The external targets of spec.autoscaling.queue: the backlog, and with drainWithin the
 // replicas that drain it in time.
 void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
-                  std::vector<MetricTarget>& out) {
+                  const std::shared_ptr<QueueReads>& reads, std::vector<MetricTarget>& out) {
   const api::QueueScaling& qs = *sl.autoscaling->queue;
   const auto& q = qs.redis;
   RedisQueue queue{q.address, q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
@@ -41,6 +41,7 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
   // password is read for it.
   auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
   const std::string context = "redis " + q.address + " key " + q.key;
+  const std::string source = "redis " + q.address;
   // The queue to connect to, with its password, or why there is none.
   auto resolve = [secrets = sources.secrets, queue, ref = q.passwordSecretRef, ns = sl.namespaceName, allowed,
                   context]() mutable -> kube::Result<RedisQueue> {
@@ -64,9 +65,11 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
     // Also served on the ServiceLevel by the custom metrics API, for HPAs of an operator run
     // with --backlog-api=custom (where another provider owns the external API).
     describeByServiceLevel(t, sl);
-    t.source = "redis " + q.address;
+    t.source = source;
     return t;
   };
+  // Read once per poll for both targets, with the other queues of its source.
+  const size_t read = reads->add(source, resolve, qs.drainWithin && queue.type == RedisQueue::Type::Stream);
 
   MetricTarget backlog = target(kBacklogMetric);
   // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
@@ -74,12 +77,10 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
     backlog.fallback = MetricTarget::Fallback{
         qs.fallback->afterFailures, static_cast<double>(qs.fallback->replicas) * static_cast<double>(qs.targetPerReplica)};
   }
-  backlog.measure = [&redis = sources.redis, resolve]() mutable -> kube::Result<double> {
-    auto queue = resolve();
-    if (!queue) return queue.error();
-    auto length = redis.backlog(*queue);
+  backlog.measure = [reads, read]() -> kube::Result<double> {
+    const kube::Result<int64_t>& length = reads->reading(read).backlog;
     if (!length) return length.error();
-    return static_cast<double>(*length);
+    return static_cast<double>(length.value());
   };
   out.push_back(std::move(backlog));
   if (!qs.drainWithin) return;
@@ -93,22 +94,19 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
     auto series = scoped(*text, sl, options);
     *query = series ? counterRateQuery(api::renderSeriesSelector(*series), options.queueRateWindow) : "";
   }
-  drain.measure = [sources, resolve, arrival, processed, within = *qs.drainWithin,
+  drain.measure = [sources, reads, read, arrival, processed, within = *qs.drainWithin,
                    key = DrainEstimator::Key{sl.namespaceName, sl.name},
                    resource = api::workloadResource(sl.workload.kind), workload = sl.workload.name]() mutable
       -> kube::Result<double> {
-    auto queue = resolve();
-    if (!queue) return queue.error();
+    const RedisReading& polled = reads->reading(read);
+    if (!polled.backlog) return polled.backlog.error();
     QueueReading reading;
-    reading.at = std::chrono::steady_clock::now();
-    auto length = sources.redis.backlog(*queue);
-    if (!length) return length.error();
-    reading.backlog = static_cast<double>(*length);
-    if (queue->type == RedisQueue::Type::Stream) {
-      auto counts = sources.redis.streamCounts(*queue);
-      if (!counts) return counts.error();
-      reading.added = static_cast<double>(counts->added);
-      reading.acknowledged = static_cast<double>(counts->acknowledged);
+    reading.at = polled.at;
+    reading.backlog = static_cast<double>(polled.backlog.value());
+    if (polled.counts) {
+      if (!*polled.counts) return polled.counts->error();
+      reading.added = static_cast<double>((*polled.counts)->added);
+      reading.acknowledged = static_cast<double>((*polled.counts)->acknowledged);
     }
     for (auto [query, rate] : {std::pair{&arrival, &reading.arrivalRate}, std::pair{&processed, &reading.processedRate}}) {
       if (!*query) continue;
@@ -127,9 +125,10 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
 
 }  // namespace
 
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options) {
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
+                                     const std::shared_ptr<QueueReads>& reads) {
   std::vector<MetricTarget> out;
-  if (sl.autoscaling && sl.autoscaling->queue) queueTargets(sl, sources, options, out);
+  if (sl.autoscaling && sl.autoscaling->queue) queueTargets(sl, sources, options, reads, out);
   if (sl.objectives && sl.objectives->latency) {
     // Rendered from its parse, never pasted: the histogram stays one selector, and reads only
     // the ServiceLevel's namespace unless the adapter was told otherwise.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "kube/result.h"
 #include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/drain.h"
+#include "metrics-adapter/queue_reads.h"
 #include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/sources/prometheus_source.h"
 #include "metrics-adapter/sources/redis_source.h"
@@ -94,8 +96,10 @@ struct Sources {
 
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;
 // measuring a cache's hit ratio reads its INFO stats into `caches`, a drain-time target its
-// rates into `drains`.
-std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options);
+// rates into `drains`. Its queue is added to `reads`, the round's (every ServiceLevel's targets
+// of one round share one): the backlog and the drain-time target take its reading from there.
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
+                                     const std::shared_ptr<QueueReads>& reads);
 
 // The current targets, replaced as a whole after each look at the ServiceLevels.
 class Targets {

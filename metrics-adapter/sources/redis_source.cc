@@ -1,5 +1,6 @@
 // Redis backlog over connections of our own: a TCP socket, TLS (OpenSSL) over it when the queue
-// asks, and hiredis only for the protocol (formatting commands, parsing replies).
+// asks, and hiredis only for the protocol (formatting commands, parsing replies). The queues of
+// one connection are read in one pipeline (two when streams need XRANGE).
 #include "metrics-adapter/sources/redis_source.h"
 
 #include <arpa/inet.h>
@@ -195,6 +196,8 @@ Failure badReply(const std::string& name, const std::string& why) {
   return {Error{Status{0, "InvalidResponse", name + ": " + kube::utf8Safe(why)}, ""}, false, false};
 }
 
+using Args = std::vector<std::string>;
+
 // One command; its reply, or why there is none (including the server's error replies).
 struct Reply {
   ReplyPtr reply;
@@ -214,7 +217,7 @@ bool waitFor(int fd, short events, Clock::time_point deadline) {
 }
 
 // Best effort: notices a server that vanished between polls (after 15 s idle, 3 probes 5 s apart).
-// Commands are small and answered one at a time, so they are sent at once (no Nagle).
+// A pipeline goes out in one write and is answered before the next is sent: no Nagle.
 void tuneSocket(int fd) {
   const int on = 1, idle = 15, interval = 5, probes = 3;
   setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
@@ -267,8 +270,15 @@ class Link {
   // Connects, and shakes hands when `tls`, within options.timeout.
   static Result<std::unique_ptr<Link>> open(const RedisHostPort& where, bool tls, const RedisSourceOptions& options);
 
-  // Sends one command and reads its reply within the timeout.
-  Reply command(const std::vector<std::string>& args);
+  // Sends the commands at once, then reads their replies in order: one round trip however many
+  // there are. Each reply is awaited for the timeout from the one before. A reply that is the
+  // server's error is its command's failure; a broken connection, a timeout or bytes that are no
+  // reply are the pipeline's.
+  std::variant<std::vector<Reply>, Failure> pipeline(const std::vector<Args>& commands);
+  // One command: a pipeline of one.
+  Reply command(const Args& args);
+  // Whether a reply said that this connection must be made again (its authentication was lost).
+  bool mustReconnect() const { return mustReconnect_; }
 
  private:
   Link(Socket socket, std::chrono::milliseconds timeout)
@@ -296,6 +306,7 @@ class Link {
   BIO* tlsIn_ = nullptr;     // owned by ssl_: the server's records, for OpenSSL to read
   BIO* tlsOut_ = nullptr;    // owned by ssl_: the records OpenSSL wrote, to send
   bool answered_ = false;    // a reply came
+  bool mustReconnect_ = false;
 };
 
 Result<std::unique_ptr<Link>> Link::open(const RedisHostPort& where, bool tls, const RedisSourceOptions& options) {
@@ -418,16 +429,8 @@ std::optional<Failure> Link::receiveRaw(std::string& into, Clock::time_point dea
   }
 }
 
-Reply Link::command(const std::vector<std::string>& args) {
-  // A server that drops a new connection without a word refuses what it got: most likely plain
-  // bytes on its TLS port, or a TLS client without a certificate it trusts.
-  auto failed = [this](Failure failure) {
-    if (!answered_ && failure.error.status.reason == "Unavailable") {
-      failure.error.status.message += ssl_ ? " before its first reply (does it want a client certificate?)"
-                                           : " before its first reply (a TLS port needs tls: true)";
-    }
-    return Reply{nullptr, std::move(failure)};
-  };
+// Appends `args` in the protocol's form to `out`; false when it cannot be allocated.
+bool appendCommand(std::string& out, const Args& args) {
   std::vector<const char*> argv;
   std::vector<size_t> argvlen;
   for (const auto& a : args) {
@@ -437,22 +440,58 @@ Reply Link::command(const std::vector<std::string>& args) {
   char* formatted = nullptr;
   const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), argvlen.data());
   const std::unique_ptr<char, FreeWith<redisFreeCommand>> owned(formatted);
-  if (length < 0) return {nullptr, unavailable("cannot allocate the command " + args[0])};
-  const Clock::time_point deadline = Clock::now() + timeout_;
-  if (std::optional<Failure> sent = send({formatted, static_cast<size_t>(length)}, deadline)) return failed(*sent);
-  for (;;) {
+  if (length < 0) return false;
+  out.append(formatted, static_cast<size_t>(length));
+  return true;
+}
+
+std::variant<std::vector<Reply>, Failure> Link::pipeline(const std::vector<Args>& commands) {
+  // A server that drops a new connection without a word refuses what it got: most likely plain
+  // bytes on its TLS port, or a TLS client without a certificate it trusts.
+  auto failed = [this](Failure failure) {
+    if (!answered_ && failure.error.status.reason == "Unavailable") {
+      failure.error.status.message += ssl_ ? " before its first reply (does it want a client certificate?)"
+                                           : " before its first reply (a TLS port needs tls: true)";
+    }
+    return failure;
+  };
+  std::string bytes;
+  for (const Args& args : commands) {
+    if (!appendCommand(bytes, args)) return unavailable("cannot allocate the command " + args[0]);
+  }
+  Clock::time_point deadline = Clock::now() + timeout_;
+  if (std::optional<Failure> sent = send(bytes, deadline)) return failed(*sent);
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  while (replies.size() < commands.size()) {
+    const std::string& name = commands[replies.size()][0];
     void* parsed = nullptr;
     if (redisReaderGetReply(reader_.get(), &parsed) != REDIS_OK) {
-      return {nullptr, Failure{Error{Status{0, "InvalidResponse", args[0] + ": " + kube::utf8Safe(readerError(*reader_))}, ""}, true, false}};
+      return Failure{Error{Status{0, "InvalidResponse", name + ": " + kube::utf8Safe(readerError(*reader_))}, ""}, true,
+                     false};
+    }
+    if (parsed == nullptr) {
+      if (std::optional<Failure> received = receive(deadline)) return failed(*received);
+      continue;
     }
     ReplyPtr reply(static_cast<redisReply*>(parsed));
-    answered_ = answered_ || reply != nullptr;
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-      return {nullptr, serverFailure(args[0], std::string_view(reply->str, reply->len))};
+    answered_ = true;
+    deadline = Clock::now() + timeout_;
+    if (reply->type == REDIS_REPLY_ERROR) {
+      Failure failure = serverFailure(name, std::string_view(reply->str, reply->len));
+      mustReconnect_ = mustReconnect_ || failure.broken;
+      replies.push_back({nullptr, std::move(failure)});
+    } else {
+      replies.push_back({std::move(reply), std::nullopt});
     }
-    if (reply) return {std::move(reply), std::nullopt};
-    if (std::optional<Failure> received = receive(deadline)) return failed(*received);
   }
+  return replies;
+}
+
+Reply Link::command(const Args& args) {
+  std::variant<std::vector<Reply>, Failure> replies = pipeline({args});
+  if (auto* failure = std::get_if<Failure>(&replies)) return {nullptr, std::move(*failure)};
+  return std::move(std::get<std::vector<Reply>>(replies).front());
 }
 
 // A connection that is authenticated and on the right database.
@@ -603,67 +642,53 @@ Read<ReplyPtr> replyOf(std::string_view resp, const std::string& command) {
   return reply;
 }
 
-// A Read of `T` as the header's Result.
+// A Read of `T` as the header's Result, its error with `context`.
 template <class T>
-Result<T> resultOf(Read<T> read) {
-  if (auto* failure = std::get_if<Failure>(&read)) return std::move(failure->error);
+Result<T> resultOf(Read<T> read, const std::string& context = "") {
+  if (auto* failure = std::get_if<Failure>(&read)) return Error{std::move(failure->error.status), context};
   return std::move(std::get<T>(read));
 }
 
-using Measured = std::variant<int64_t, Failure>;
+// What a reading found of one queue, its errors not yet naming it.
+struct QueueOutcome {
+  Read<int64_t> backlog;
+  std::optional<Read<StreamCounts>> counts;
+};
 
-Measured listLength(Link& link, const RedisQueue& queue) {
-  Reply r = link.command({"LLEN", queue.key});
-  if (r.failure) return *r.failure;
-  return countOf(r.reply.get(), "LLEN", "the length");
+// The first stage of a queue's reading, whose replies need nothing from the server before.
+std::vector<Args> firstCommands(const RedisRead& r) {
+  const RedisQueue& q = r.queue;
+  if (q.type == RedisQueue::Type::List) return {{"LLEN", q.key}};
+  if (q.consumerGroup.empty()) return {{"XLEN", q.key}};
+  if (!r.counts) return {{"XINFO", "GROUPS", q.key}};
+  return {{"XINFO", "GROUPS", q.key}, {"XINFO", "STREAM", q.key}};
 }
 
-Measured streamLength(Link& link, const RedisQueue& queue) {
-  Reply r = link.command({"XLEN", queue.key});
+Read<int64_t> countIn(const Reply& r, const std::string& command) {
   if (r.failure) return *r.failure;
-  return countOf(r.reply.get(), "XLEN", "the length");
+  return countOf(r.reply.get(), command, "the length");
 }
 
-// pending + lag from XINFO GROUPS (Redis 7); when Redis cannot tell the lag (nil after entries
-// were deleted, absent before Redis 7), the entries after last-delivered-id are counted instead.
 // The queue's consumer group from XINFO GROUPS; NotFound when the stream or the group does not exist.
-Read<RedisGroup> findGroup(Link& link, const RedisQueue& queue) {
-  Reply info = link.command({"XINFO", "GROUPS", queue.key});
-  if (info.failure) {
-    if (info.failure->error.status.message.find("no such key") != std::string::npos) {
+Read<RedisGroup> groupIn(const Reply& r, const RedisQueue& queue) {
+  if (r.failure) {
+    if (r.failure->error.status.message.find("no such key") != std::string::npos) {
       return groupMissing(queue.consumerGroup, queue.key);
     }
-    return *info.failure;
+    return *r.failure;
   }
-  return groupOf(info.reply.get(), queue.consumerGroup, queue.key);
-}
-
-Measured groupBacklog(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
-  Read<RedisGroup> read = findGroup(link, queue);
-  if (auto* failure = std::get_if<Failure>(&read)) return *failure;
-  const RedisGroup& found = std::get<RedisGroup>(read);
-  if (found.lag) return sumOf(found.pending, *found.lag, "XINFO GROUPS");
-  Reply range =
-      link.command({"XRANGE", queue.key, *found.entriesAfter, "+", "COUNT", std::to_string(options.streamScanLimit)});
-  if (range.failure) return *range.failure;
-  Read<int64_t> entries = entriesOf(range.reply.get());
-  if (auto* failure = std::get_if<Failure>(&entries)) return *failure;
-  return sumOf(found.pending, std::get<int64_t>(entries), "XRANGE");
+  return groupOf(r.reply.get(), queue.consumerGroup, queue.key);
 }
 
 // entries-added of XINFO STREAM, and the group's entries-read (or entries-added minus lag, where
 // Redis has not counted the reads yet: a group made at an ID before any read) minus pending
 // (Redis 7).
-std::variant<StreamCounts, Failure> readStreamCounts(Link& link, const RedisQueue& queue) {
-  Read<RedisGroup> found = findGroup(link, queue);
-  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-  const RedisGroup& g = std::get<RedisGroup>(found);
+Read<StreamCounts> countsIn(const Reply& info, const RedisGroup& g, const std::string& group) {
   if (!g.entriesRead && !g.lag) {
-    return badReply("XINFO GROUPS", "group " + queue.consumerGroup +
+    return badReply("XINFO GROUPS", "group " + group +
                                         " has neither entries-read nor lag (it needs Redis 7, and both are unknown "
                                         "after entries were deleted ahead of the group)");
   }
-  Reply info = link.command({"XINFO", "STREAM", queue.key});
   if (info.failure) return *info.failure;
   const redisReply* fields = info.reply.get();
   if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return badReply("XINFO STREAM", "not a field list");
@@ -679,10 +704,66 @@ std::variant<StreamCounts, Failure> readStreamCounts(Link& link, const RedisQueu
   return badReply("XINFO STREAM", "no entries-added (it needs Redis 7)");
 }
 
-Measured measure(Link& link, const RedisQueue& queue, const RedisSourceOptions& options) {
-  if (queue.type == RedisQueue::Type::List) return listLength(link, queue);
-  if (queue.consumerGroup.empty()) return streamLength(link, queue);
-  return groupBacklog(link, queue, options);
+// Reads queues on one connection: the first stage of every queue in one pipeline, then, in a
+// second one, XRANGE of the streams whose lag Redis cannot tell (nil after entries were deleted,
+// absent before Redis 7): it counts the entries after the group's last-delivered-id. A failure
+// of the connection is the whole reading's; a command's error is its queue's.
+std::variant<std::vector<QueueOutcome>, Failure> readQueues(Link& link, const std::vector<const RedisRead*>& reads,
+                                                            const RedisSourceOptions& options) {
+  std::vector<Args> first;
+  std::vector<size_t> firstOf;  // each queue's first command in `first`
+  for (const RedisRead* r : reads) {
+    firstOf.push_back(first.size());
+    for (Args& command : firstCommands(*r)) first.push_back(std::move(command));
+  }
+  std::variant<std::vector<Reply>, Failure> firstReplies = link.pipeline(first);
+  if (auto* failure = std::get_if<Failure>(&firstReplies)) return std::move(*failure);
+  const std::vector<Reply>& replies = std::get<std::vector<Reply>>(firstReplies);
+
+  std::vector<QueueOutcome> out(reads.size());
+  std::vector<Args> second;
+  std::vector<std::pair<size_t, int64_t>> scanned;  // per XRANGE of `second`: the queue and its pending count
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const RedisQueue& queue = reads[i]->queue;
+    const Reply& reply = replies[firstOf[i]];
+    QueueOutcome& o = out[i];
+    const bool group = queue.type == RedisQueue::Type::Stream && !queue.consumerGroup.empty();
+    if (reads[i]->counts && !group) {
+      o.counts = Failure{Error{Status{0, "Invalid", "counts are read of a stream's consumer group only"}, ""}};
+    }
+    if (!group) {
+      o.backlog = countIn(reply, queue.type == RedisQueue::Type::List ? "LLEN" : "XLEN");
+      continue;
+    }
+    Read<RedisGroup> found = groupIn(reply, queue);
+    if (auto* failure = std::get_if<Failure>(&found)) {
+      o.backlog = *failure;
+      if (reads[i]->counts) o.counts = *failure;
+      continue;
+    }
+    const RedisGroup& g = std::get<RedisGroup>(found);
+    if (reads[i]->counts) o.counts = countsIn(replies[firstOf[i] + 1], g, queue.consumerGroup);
+    if (g.lag) {
+      o.backlog = sumOf(g.pending, *g.lag, "XINFO GROUPS");
+    } else {
+      second.push_back({"XRANGE", queue.key, *g.entriesAfter, "+", "COUNT", std::to_string(options.streamScanLimit)});
+      scanned.emplace_back(i, g.pending);
+    }
+  }
+  if (second.empty()) return out;
+  std::variant<std::vector<Reply>, Failure> ranges = link.pipeline(second);
+  if (auto* failure = std::get_if<Failure>(&ranges)) return std::move(*failure);
+  for (size_t k = 0; k < second.size(); ++k) {
+    const Reply& range = std::get<std::vector<Reply>>(ranges)[k];
+    const auto [i, pending] = scanned[k];
+    Read<int64_t> entries = range.failure ? Read<int64_t>(*range.failure) : entriesOf(range.reply.get());
+    if (auto* failure = std::get_if<Failure>(&entries)) {
+      out[i].backlog = *failure;
+    } else {
+      out[i].backlog = sumOf(pending, std::get<int64_t>(entries), "XRANGE");
+    }
+  }
+  return out;
 }
 
 // INFO stats: keyspace_hits and keyspace_misses.
@@ -741,12 +822,20 @@ RedisSource::RedisSource(RedisSourceOptions options) : options_(std::move(option
 
 RedisSource::~RedisSource() = default;
 
+namespace {
+
+// What tells connections apart. '\n' cannot appear in an address, so the key is unambiguous.
+std::string connectionKey(const RedisQueue& queue) {
+  return queue.address + "\n" + std::to_string(queue.db) + "\n" + (queue.tls ? "tls" : "tcp") + "\n" + queue.password;
+}
+
+std::string contextOf(const RedisQueue& queue) { return "redis " + queue.address + " key " + queue.key; }
+
+}  // namespace
+
 std::shared_ptr<RedisSource::Connection> RedisSource::connectionFor(const RedisQueue& queue) {
-  // '\n' cannot appear in an address, so the key is unambiguous.
-  const std::string key =
-      queue.address + "\n" + std::to_string(queue.db) + "\n" + (queue.tls ? "tls" : "tcp") + "\n" + queue.password;
   std::lock_guard lock(mutex_);
-  auto& slot = connections_[key];
+  auto& slot = connections_[connectionKey(queue)];
   if (!slot) slot = std::make_shared<Connection>();
   return slot;
 }
@@ -772,7 +861,13 @@ kube::Result<T> RedisSource::onConnection(const RedisQueue& server, const std::s
       connection->open = true;
     }
     std::variant<T, Failure> measured = measure(*connection->link);
-    if (auto* value = std::get_if<T>(&measured)) return std::move(*value);
+    if (auto* value = std::get_if<T>(&measured)) {
+      if (connection->link->mustReconnect()) {  // and AUTH again, next time
+        connection->link.reset();
+        connection->open = false;
+      }
+      return std::move(*value);
+    }
     Failure& failure = std::get<Failure>(measured);
     if (failure.broken) {
       connection->link.reset();
@@ -785,19 +880,42 @@ kube::Result<T> RedisSource::onConnection(const RedisQueue& server, const std::s
   }
 }
 
-kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) {
-  const std::string context = "redis " + queue.address + " key " + queue.key;
-  if (queue.key.empty()) return Error{Status{0, "Invalid", "no key given"}, context};
-  return onConnection<int64_t>(queue, context, [&](Link& link) { return measure(link, queue, options_); });
+std::vector<RedisReading> RedisSource::read(const std::vector<RedisRead>& reads) {
+  std::vector<RedisReading> out(reads.size(), RedisReading{Clock::now(), Error{}, std::nullopt});
+  auto failed = [&](size_t i, const Error& error) {
+    out[i].backlog = Error{error.status, contextOf(reads[i].queue)};
+    if (reads[i].counts) out[i].counts = out[i].backlog.error();
+  };
+  std::map<std::string, std::vector<size_t>> byConnection;  // the queues of each connection
+  for (size_t i = 0; i < reads.size(); ++i) {
+    if (reads[i].queue.key.empty()) {
+      failed(i, Error{Status{0, "Invalid", "no key given"}, ""});
+    } else {
+      byConnection[connectionKey(reads[i].queue)].push_back(i);
+    }
+  }
+  for (const auto& [key, members] : byConnection) {
+    std::vector<const RedisRead*> batch;
+    for (size_t i : members) batch.push_back(&reads[i]);
+    const Clock::time_point at = Clock::now();
+    Result<std::vector<QueueOutcome>> outcomes = onConnection<std::vector<QueueOutcome>>(
+        batch.front()->queue, "", [&](Link& link) { return readQueues(link, batch, options_); });
+    for (size_t k = 0; k < members.size(); ++k) {
+      const size_t i = members[k];
+      out[i].at = at;
+      if (!outcomes) {
+        failed(i, outcomes.error());
+        continue;
+      }
+      QueueOutcome& o = (*outcomes)[k];
+      out[i].backlog = resultOf(std::move(o.backlog), contextOf(reads[i].queue));
+      if (o.counts) out[i].counts = resultOf(std::move(*o.counts), contextOf(reads[i].queue));
+    }
+  }
+  return out;
 }
 
-kube::Result<StreamCounts> RedisSource::streamCounts(const RedisQueue& queue) {
-  const std::string context = "redis " + queue.address + " key " + queue.key;
-  if (queue.type != RedisQueue::Type::Stream || queue.consumerGroup.empty()) {
-    return Error{Status{0, "Invalid", "counts are read of a stream's consumer group only"}, context};
-  }
-  return onConnection<StreamCounts>(queue, context, [&](Link& link) { return readStreamCounts(link, queue); });
-}
+kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) { return read({{queue}}).front().backlog; }
 
 kube::Result<KeyspaceStats> RedisSource::cacheStats(const std::string& address) {
   const RedisQueue server{.address = address};

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kube/host_port.h"
 #include "kube/result.h"
@@ -92,10 +93,23 @@ kube::Result<KeyspaceStats> readRedisKeyspaceStats(std::string_view resp);
 // lag; an error past int64.
 kube::Result<int64_t> groupBacklogOf(const RedisGroup& group, std::optional<int64_t> entriesAfter);
 
+// What a poll reads of one queue.
+struct RedisRead {
+  RedisQueue queue;
+  bool counts = false;  // its StreamCounts too (a stream with a consumer group: drainWithin)
+};
+
+// What it read: each part an error of its own, naming the queue.
+struct RedisReading {
+  std::chrono::steady_clock::time_point at;  // when its connection's reading started
+  kube::Result<int64_t> backlog;
+  std::optional<kube::Result<StreamCounts>> counts;  // set when asked for
+};
+
 // Thread-safe. One connection per (address, db, tls, password), each behind its own mutex:
-// queues on one server are measured one after the other, different servers in parallel. A connection that
-// fails is closed and made again by the next measurement; a kept connection that the server
-// closed meanwhile (a restart) is retried once at once on a fresh one.
+// reads of one connection one after the other, of different connections in parallel. A
+// connection that fails is closed and made again by the next read; a kept connection that the
+// server closed meanwhile (a restart) is retried once at once on a fresh one.
 class RedisSource {
  public:
   explicit RedisSource(RedisSourceOptions options = {});
@@ -103,18 +117,23 @@ class RedisSource {
   RedisSource(const RedisSource&) = delete;
   RedisSource& operator=(const RedisSource&) = delete;
 
-  // list: LLEN (0 when the key does not exist). Stream with a group: entries not yet delivered
-  // to the group plus entries delivered but not acknowledged; an error when the stream or the
-  // group does not exist. Stream without a group: XLEN. Errors name the queue:
-  // "redis 10.0.0.1:6379 key jobs: Unavailable: connection refused".
+  // Reads every queue. Per connection, every queue's commands go in one pipeline (written at
+  // once, then every reply read), plus a second pipeline for the streams whose lag Redis cannot
+  // tell (XRANGE, which needs the group's last-delivered ID): one or two round trips per
+  // connection however many queues share it. Connections one after another.
+  //   backlog: a list's LLEN (0 when the key does not exist); a stream with a group: entries not
+  //   yet delivered to the group plus entries delivered but not acknowledged, an error when the
+  //   stream or the group does not exist; a stream without a group: XLEN.
+  //   counts: a stream's StreamCounts (Redis 7: entries-added, entries-read), or why not.
+  // Errors are per queue and name it ("redis 10.0.0.1:6379 key jobs: Unavailable: connection
+  // refused"): one key's error (WRONGTYPE) is that queue's only; a connection that cannot be
+  // made, breaks or times out fails each of its queues with the same error.
+  std::vector<RedisReading> read(const std::vector<RedisRead>& reads);
+  // The backlog of one queue: read() of it alone.
   kube::Result<int64_t> backlog(const RedisQueue& queue);
 
-  // A stream queue's StreamCounts (Redis 7: entries-added, entries-read); errors name the queue
-  // as backlog's do, and say when Redis is too old to count.
-  kube::Result<StreamCounts> streamCounts(const RedisQueue& queue);
-
   // The keyspace counters of the Redis at `address` (a ServiceLevel's cache: db 0, no password,
-  // plain TCP), from INFO stats, over the same kind of kept connection as backlog(). Errors
+  // plain TCP), from INFO stats, over the same kind of kept connection as read(). Errors
   // name the cache: "redis checkout-redis.shop.svc:6379 INFO stats: Unavailable: ...".
   kube::Result<KeyspaceStats> cacheStats(const std::string& address);
 

@@ -108,7 +108,7 @@ struct Adapter {
             interval, concurrency) {
     std::vector<MetricTarget> all;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options)) all.push_back(std::move(t));
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options, std::make_shared<QueueReads>(redis))) all.push_back(std::move(t));
     }
     targets.set(all);
   }

@@ -4,15 +4,24 @@
 // installs it.
 #include "metrics-adapter/sources/redis_source.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -218,9 +227,10 @@ TEST_F(RedisSourceTest, StreamGroupBacklogIsUndeliveredPlusPending) {
 
 TEST_F(RedisSourceTest, StreamCountsAreEntriesAddedAndAcknowledgedByTheGroup) {
   RedisSource source;
+  auto counts = [&](const RedisQueue& queue) { return *source.read({{queue, true}}).front().counts; };
   const std::vector<std::string> ids = add("events", 30);
   ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
-  auto fresh = source.streamCounts(stream("events", "g"));
+  auto fresh = counts(stream("events", "g"));
   ASSERT_TRUE(fresh.ok()) << whatOf(fresh);
   EXPECT_EQ(fresh->added, 30);
   EXPECT_EQ(fresh->acknowledged, 0);
@@ -228,20 +238,20 @@ TEST_F(RedisSourceTest, StreamCountsAreEntriesAddedAndAcknowledgedByTheGroup) {
   readGroup("events", "g", 10);  // delivered, not acknowledged: not processed yet
   ASSERT_EQ(server_->integer({"XACK", "events", "g", ids[0], ids[1], ids[2], ids[3]}), 4);
   add("events", 5);
-  auto later = source.streamCounts(stream("events", "g"));
+  auto later = counts(stream("events", "g"));
   ASSERT_TRUE(later.ok()) << whatOf(later);
   EXPECT_EQ(later->added, 35);
   EXPECT_EQ(later->acknowledged, 4);
   // Trimming the stream leaves entries-added counting.
   ASSERT_TRUE(server_->command({"XTRIM", "events", "MAXLEN", "0"}));
-  auto trimmed = source.streamCounts(stream("events", "g"));
+  auto trimmed = counts(stream("events", "g"));
   ASSERT_TRUE(trimmed.ok()) << whatOf(trimmed);
   EXPECT_EQ(trimmed->added, 35);
 
-  auto noGroup = source.streamCounts(stream("events", "nope"));
+  auto noGroup = counts(stream("events", "nope"));
   ASSERT_FALSE(noGroup.ok());
   EXPECT_NE(noGroup.error().what().find("consumer group nope of stream events does not exist"), std::string::npos);
-  auto ofList = source.streamCounts(list("jobs"));
+  auto ofList = counts(list("jobs"));
   ASSERT_FALSE(ofList.ok());
   EXPECT_NE(ofList.error().what().find("of a stream's consumer group only"), std::string::npos) << ofList.error().what();
 }
@@ -288,6 +298,346 @@ TEST_F(RedisSourceTest, MissingGroupOrStreamIsAnError) {
   auto fine = source.backlog(list("jobs"));
   ASSERT_TRUE(fine.ok()) << whatOf(fine);
   EXPECT_EQ(fine.value(), 2);
+}
+
+// ---- one read of many queues: one pipeline per connection ------------------------------------
+
+// The test's own connection to the server, kept open: each command it sends is one read event of
+// the server (INFO stats total_reads_processed), so that the source's reads can be counted.
+class Client {
+ public:
+  explicit Client(int port) : c_(redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0})) {}
+  bool ok() const { return c_ && !c_->err; }
+  ReplyPtr command(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    return ReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(c_.get(), static_cast<int>(args.size()), argv.data(), lengths.data())));
+  }
+  std::string text(const std::vector<std::string>& args) {
+    ReplyPtr r = command(args);
+    return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+  }
+  // The server's read events so far (its own INFO's among them).
+  long long serverReads() {
+    const std::string info = text({"INFO", "stats"});
+    const std::string field = "total_reads_processed:";
+    const size_t at = info.find(field);
+    return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size()));
+  }
+  // Connections whose latest command was `command` ("llen").
+  int connectionsLastRunning(const std::string& command) {
+    const std::string clients = text({"CLIENT", "LIST"});
+    int n = 0;
+    for (size_t at = clients.find(" cmd=" + command + " "); at != std::string::npos;
+         at = clients.find(" cmd=" + command + " ", at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::unique_ptr<redisContext, ContextFree> c_;
+};
+
+// The server's read events during `poll`, less those of asking for them.
+template <class Poll>
+long long serverReadsOf(Client& client, Poll poll) {
+  const long long first = client.serverReads();
+  const long long asking = client.serverReads() - first;
+  const long long before = client.serverReads();
+  poll();
+  return client.serverReads() - before - asking;
+}
+
+TEST_F(RedisSourceTest, OneReadOfQueuesOfEveryKindKeepsEachQueuesErrorItsOwn) {
+  push("jobs", 3);
+  add("events", 30);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "events", "g", "0"}));
+  readGroup("events", "g", 10);  // 10 pending, 20 undelivered
+  const std::vector<std::string> gaps = add("gaps", 30);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "gaps", "g", "0"}));
+  readGroup("gaps", "g", 10);
+  ASSERT_EQ(server_->integer({"XDEL", "gaps", gaps[20]}), 1);  // the lag is nil now: XRANGE counts
+
+  RedisSource source;
+  const std::vector<RedisRead> reads{
+      {list("jobs")},        {stream("jobs", "g")},       {stream("events", "g"), true}, {stream("events", "nope"), true},
+      {list("no-such-list")}, {stream("gaps", "g"), true}, {stream("events", "")},       {list("")},
+  };
+  const std::vector<RedisReading> read = source.read(reads);
+  ASSERT_EQ(read.size(), reads.size());
+  const std::string at = "redis " + server_->address() + " key ";
+  EXPECT_EQ(whatOf(read[0].backlog), "<ok>");
+  EXPECT_EQ(read[0].backlog.ok() ? read[0].backlog.value() : -1, 3);
+  EXPECT_FALSE(read[0].counts) << "not asked for";
+  EXPECT_EQ(whatOf(read[1].backlog),
+            at + "jobs: Invalid: XINFO: WRONGTYPE Operation against a key holding the wrong kind of value");
+  ASSERT_TRUE(read[2].backlog.ok()) << whatOf(read[2].backlog);
+  EXPECT_EQ(read[2].backlog.value(), 30);
+  ASSERT_TRUE(read[2].counts && read[2].counts->ok()) << (read[2].counts ? whatOf(*read[2].counts) : "none");
+  EXPECT_EQ((*read[2].counts)->added, 30);
+  EXPECT_EQ((*read[2].counts)->acknowledged, 0);
+  EXPECT_EQ(whatOf(read[3].backlog), at + "events: NotFound: consumer group nope of stream events does not exist");
+  ASSERT_TRUE(read[3].counts);
+  EXPECT_EQ(whatOf(*read[3].counts), whatOf(read[3].backlog));
+  EXPECT_EQ(read[4].backlog.ok() ? read[4].backlog.value() : -1, 0);
+  ASSERT_TRUE(read[5].backlog.ok()) << whatOf(read[5].backlog);
+  EXPECT_EQ(read[5].backlog.value(), 10 + 19);
+  ASSERT_TRUE(read[5].counts && read[5].counts->ok());
+  EXPECT_EQ((*read[5].counts)->added, 30);
+  EXPECT_EQ(read[6].backlog.ok() ? read[6].backlog.value() : -1, 30);
+  EXPECT_EQ(whatOf(read[7].backlog), at + ": Invalid: no key given");
+  EXPECT_EQ(source.openConnections(), 1u) << "the errors the server answered keep the connection";
+}
+
+TEST_F(RedisSourceTest, AConnectionThatFailsFailsEachOfItsQueuesWithTheSameError) {
+  RedisSource refused({.timeout = 1s});
+  const std::string nobody = "127.0.0.1:" + std::to_string(governor::testing::freePort());
+  const std::vector<RedisRead> there{{{.address = nobody, .key = "jobs"}},
+                                     {{.address = nobody, .key = "events", .type = RedisQueue::Type::Stream,
+                                       .consumerGroup = "g"}, true}};
+  const std::vector<RedisReading> down = refused.read(there);
+  EXPECT_EQ(whatOf(down[0].backlog), "redis " + nobody + " key jobs: Unavailable: connection refused");
+  EXPECT_EQ(whatOf(down[1].backlog), "redis " + nobody + " key events: Unavailable: connection refused");
+  ASSERT_TRUE(down[1].counts);
+  EXPECT_EQ(whatOf(*down[1].counts), whatOf(down[1].backlog));
+
+  // A hung server costs one timeout for all of its queues, not one each.
+  RedisSource source({.timeout = 1s});
+  ASSERT_TRUE(source.backlog(list("jobs")).ok());
+  std::vector<RedisRead> reads;
+  for (const char* key : {"a", "b", "c", "d"}) reads.push_back({list(key)});
+  server_->pause();
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<RedisReading> hung = source.read(reads);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  server_->resume();
+  for (size_t i = 0; i < reads.size(); ++i) {
+    EXPECT_EQ(whatOf(hung[i].backlog), "redis " + server_->address() + " key " + reads[i].queue.key +
+                                           ": Timeout: timed out after 1s");
+  }
+  EXPECT_GE(elapsed, 1s - 100ms);
+  EXPECT_LT(elapsed, 2s) << "one timeout for the connection's pipeline";
+  EXPECT_TRUE(source.read(reads).front().backlog.ok()) << "and the next read connects again";
+}
+
+template <class Rep, class Period>
+double millisecondsOf(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// The median time `poll` takes, of `n` runs.
+template <class Poll>
+double medianMilliseconds(int n, Poll poll) {
+  std::vector<double> times;
+  for (int i = 0; i < n; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    poll();
+    times.push_back(millisecondsOf(std::chrono::steady_clock::now() - started));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// The point of reading queues together: 1,000 lists on one Redis are one round trip per poll on
+// one connection, not 1,000, and streams whose lag Redis cannot tell add one more.
+TEST_F(RedisSourceTest, AThousandQueuesOnOneConnectionAreOneRoundTripPerPoll) {
+  constexpr int kLists = 1000, kStreams = 50;
+  Client client(server_->port());
+  ASSERT_TRUE(client.ok());
+  std::vector<RedisRead> lists;
+  for (int i = 0; i < kLists; ++i) lists.push_back({list("q" + std::to_string(i))});
+  ASSERT_TRUE(client.command({"RPUSH", "q7", "a", "b", "c", "d", "e", "f", "g"}));
+  std::vector<RedisRead> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    const std::string key = "s" + std::to_string(i);
+    std::vector<std::string> ids;
+    for (int e = 0; e < 3; ++e) {
+      ReplyPtr id = client.command({"XADD", key, "*", "job", std::to_string(e)});
+      ASSERT_TRUE(id && id->type == REDIS_REPLY_STRING);
+      ids.emplace_back(id->str, id->len);
+    }
+    ASSERT_TRUE(client.command({"XGROUP", "CREATE", key, "g", "0"}));
+    ASSERT_TRUE(client.command({"XDEL", key, ids[2]}));  // the lag is nil: XRANGE counts the other 2
+    streams.push_back({stream(key, "g"), true});
+  }
+
+  RedisSource source;
+  ASSERT_TRUE(source.backlog(list("q0")).ok());  // connected
+  std::vector<RedisReading> read;
+  const long long listReads = serverReadsOf(client, [&] { read = source.read(lists); });
+  ASSERT_EQ(read.size(), lists.size());
+  for (int i = 0; i < kLists; ++i) {
+    ASSERT_TRUE(read[i].backlog.ok()) << i << ": " << whatOf(read[i].backlog);
+    EXPECT_EQ(read[i].backlog.value(), i == 7 ? 7 : 0) << i;
+  }
+  const long long streamReads = serverReadsOf(client, [&] { read = source.read(streams); });
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_TRUE(read[i].backlog.ok()) << i << ": " << whatOf(read[i].backlog);
+    EXPECT_EQ(read[i].backlog.value(), 2) << i;
+  }
+  EXPECT_EQ(source.openConnections(), 1u);
+  EXPECT_EQ(client.connectionsLastRunning("xrange"), 1) << client.text({"CLIENT", "LIST"});
+  // One round trip is one read event of the server, a few when the pipeline (about 30 bytes a
+  // command) arrives in pieces; one command at a time would be 1,000 and 100.
+  EXPECT_LE(listReads, 10);
+  EXPECT_LE(streamReads, 10);
+
+  const double one = medianMilliseconds(200, [&] { (void)source.read({lists[0]}); });
+  const double all = medianMilliseconds(9, [&] { (void)source.read(lists); });
+  // As before pipelining: one queue, one round trip, after the other.
+  double each = 0;
+  const long long eachReads = serverReadsOf(client, [&] {
+    each = medianMilliseconds(1, [&] {
+      for (const RedisRead& r : lists) (void)source.read({r});
+    });
+  });
+  std::cout << "[ figure ] a poll of " << kLists << " lists on one connection: " << listReads
+            << " server read events, " << all << " ms (median of 9) = " << all / one
+            << " single-command round trips of " << one * 1000 << " us (median of 200); one queue at a time: "
+            << eachReads << " server read events, " << each << " ms; " << kStreams
+            << " streams without a lag (XINFO GROUPS, XINFO STREAM, then XRANGE): " << streamReads
+            << " server read events\n";
+  EXPECT_LT(all, kLists * one / 4) << "1,000 queues must cost well under 1,000 round trips";
+}
+
+// A TCP proxy on 127.0.0.1 in front of a real redis-server that holds what the server sends for
+// `delay` before passing it on: a link whose round trip is `delay`, as to a Redis in another
+// zone. Each accepted connection gets its own connection to the server.
+class DelayProxy {
+ public:
+  DelayProxy(int serverPort, std::chrono::milliseconds delay) : serverPort_(serverPort), delay_(delay) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof at;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&at), size) != 0 || ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&at), &size) != 0) {
+      return;
+    }
+    port_ = ntohs(at.sin_port);
+    threads_.emplace_back([this] { accept(); });
+  }
+  ~DelayProxy() {
+    ::shutdown(listener_, SHUT_RDWR);
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (int fd : sockets_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : threads_) t.join();
+    ::close(listener_);
+    for (int fd : sockets_) ::close(fd);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void accept() {
+    for (;;) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      to.sin_port = htons(static_cast<uint16_t>(serverPort_));
+      const int on = 1;
+      for (int fd : {client, server}) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      std::lock_guard lock(mutex_);
+      sockets_.insert(sockets_.end(), {client, server});
+      if (stopping_ || ::connect(server, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) return;
+      threads_.emplace_back([=, this] { pump(client, server, std::chrono::milliseconds(0)); });
+      threads_.emplace_back([=, this] { pump(server, client, delay_); });
+    }
+  }
+  // Passes what `from` sends on to `to`, each piece `delay` after it arrived, as a link would.
+  static void pump(int from, int to, std::chrono::milliseconds delay) {
+    struct Piece {
+      std::chrono::steady_clock::time_point arrived;
+      std::string bytes;
+    };
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<Piece> pieces;  // guarded by mutex
+    bool done = false;         // guarded by mutex
+    std::thread writer([&] {
+      std::unique_lock lock(mutex);
+      for (;;) {
+        ready.wait(lock, [&] { return done || !pieces.empty(); });
+        if (pieces.empty()) return;
+        Piece piece = std::move(pieces.front());
+        pieces.pop_front();
+        lock.unlock();
+        std::this_thread::sleep_until(piece.arrived + delay);
+        const ssize_t sent = ::send(to, piece.bytes.data(), piece.bytes.size(), MSG_NOSIGNAL);
+        lock.lock();
+        if (sent != static_cast<ssize_t>(piece.bytes.size())) return;
+      }
+    });
+    char buffer[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::recv(from, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      std::lock_guard lock(mutex);
+      pieces.push_back({std::chrono::steady_clock::now(), std::string(buffer, static_cast<size_t>(n))});
+      ready.notify_one();
+    }
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    ready.notify_one();
+    writer.join();
+    ::shutdown(to, SHUT_WR);
+  }
+
+  const int serverPort_;
+  const std::chrono::milliseconds delay_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::mutex mutex_;
+  bool stopping_ = false;     // guarded by mutex_
+  std::vector<int> sockets_;  // guarded by mutex_
+  std::vector<std::thread> threads_;  // the acceptor's own is first; the others it adds, under mutex_
+};
+
+// Over a link with a round trip of 20 ms, a poll of 1,000 queues takes about one round trip;
+// one command at a time it would take 1,000 (20 s).
+TEST_F(RedisSourceTest, AThousandQueuesOverASlowLinkArePolledInAboutOneRoundTrip) {
+  constexpr auto kDelay = 20ms;
+  DelayProxy proxy(server_->port(), kDelay);
+  std::vector<RedisRead> lists, streams;
+  for (int i = 0; i < 1000; ++i) lists.push_back({{.address = proxy.address(), .key = "q" + std::to_string(i)}});
+  push("q7", 7);
+  const std::vector<std::string> ids = add("s", 3);
+  ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "s", "g", "0"}));
+  ASSERT_EQ(server_->integer({"XDEL", "s", ids[2]}), 1);  // XRANGE counts the other 2
+  streams.push_back({{.address = proxy.address(), .key = "s", .type = RedisQueue::Type::Stream, .consumerGroup = "g"}, true});
+
+  RedisSource source;
+  ASSERT_TRUE(source.backlog(lists[0].queue).ok());  // connected
+  const double one = medianMilliseconds(5, [&] { (void)source.read({lists[0]}); });
+  std::vector<RedisReading> read;
+  const double all = medianMilliseconds(5, [&] { read = source.read(lists); });
+  ASSERT_TRUE(read[7].backlog.ok()) << whatOf(read[7].backlog);
+  EXPECT_EQ(read[7].backlog.value(), 7);
+  const double twoStages = medianMilliseconds(5, [&] { read = source.read(streams); });
+  ASSERT_TRUE(read[0].backlog.ok()) << whatOf(read[0].backlog);
+  EXPECT_EQ(read[0].backlog.value(), 2);
+  std::cout << "[ figure ] through a proxy delaying the server's replies by " << kDelay.count()
+            << " ms: one queue " << one << " ms, 1000 lists " << all << " ms (" << all / one
+            << " round trips), a stream needing XRANGE " << twoStages << " ms (" << twoStages / one
+            << " round trips); medians of 5\n";
+  EXPECT_GE(one, 20.0);
+  EXPECT_LT(all, 1.6 * one) << "about one round trip";
+  EXPECT_LT(twoStages, 2.6 * one) << "about two round trips";
+  EXPECT_EQ(source.openConnections(), 1u);
 }
 
 long long connectionsReceived(const RedisServer& server) {

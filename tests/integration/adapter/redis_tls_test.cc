@@ -185,6 +185,23 @@ TEST_F(RedisTlsTest, ListAndStreamGroupBacklogOverOneKeptConnection) {
   EXPECT_EQ(source.openConnections(), 1u);
 }
 
+// A poll's pipeline over TLS: 2,000 commands (about 60 KB) out and their replies back span
+// many TLS records each way.
+TEST_F(RedisTlsTest, TwoThousandQueuesInOnePipeline) {
+  start();
+  ASSERT_EQ(server_->cli("RPUSH q7 a b c d e f g").output, "7\n");
+  std::vector<RedisRead> reads;
+  for (int i = 0; i < 2000; ++i) reads.push_back({tlsList("q" + std::to_string(i))});
+  RedisSource source(trusting());
+  const std::vector<RedisReading> read = source.read(reads);
+  ASSERT_EQ(read.size(), reads.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    ASSERT_TRUE(read[i].backlog.ok()) << i << ": " << whatOf(read[i].backlog);
+    EXPECT_EQ(read[i].backlog.value(), i == 7 ? 7 : 0) << i;
+  }
+  EXPECT_EQ(source.openConnections(), 1u);
+}
+
 TEST_F(RedisTlsTest, DnsNameIsVerifiedAndSentAsSni) {
   start();
   ASSERT_EQ(server_->cli("RPUSH jobs a b").output, "2\n");

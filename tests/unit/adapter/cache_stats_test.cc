@@ -251,10 +251,10 @@ TEST(CacheTarget, OneForAServiceLevelWithACache) {
   kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
   SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> { return std::string(); };
 
-  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, Sources{redis, prometheus, caches, drains, secrets, {}}, {});
+  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
   EXPECT_TRUE(none.empty());
 
-  auto targets = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}}, {});
+  auto targets = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
   ASSERT_EQ(targets.size(), 1u);
   const MetricTarget& t = targets[0];
   EXPECT_EQ(t.api, MetricTarget::Api::Custom);
@@ -272,7 +272,7 @@ TEST(CacheTarget, OneForAServiceLevelWithACache) {
   EXPECT_EQ(t.served(), 0.75);
 
   auto local = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}},
-                          {.cacheAddressTemplate = "127.0.0.1:6390"});
+                          {.cacheAddressTemplate = "127.0.0.1:6390"}, std::make_shared<QueueReads>(redis));
   EXPECT_EQ(local[0].source, "redis 127.0.0.1:6390");
 }
 

@@ -125,7 +125,7 @@ class MetricsApiTest : public ::testing::Test {
     };
     std::vector<MetricTarget> out;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {})) {
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis))) {
         t.measure = measureFor(t.key);
         out.push_back(std::move(t));
       }
@@ -582,7 +582,7 @@ class CacheHitRatioApiTest : public MetricsApiTest {
     sl.namespaceName = "shop";
     sl.cache = api::Cache{};
     SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
-    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {});
+    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
     EXPECT_EQ(made.size(), 1u);
     MetricTarget t = made.at(0);
     const CacheStats::Key key{"shop", name};

@@ -162,7 +162,7 @@ Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, cons
     ++reads;
     return redisPassword(secretObject, ns, ref);
   };
-  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options);
+  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options, std::make_shared<QueueReads>(redis));
   EXPECT_EQ(targets.size(), 1u);
   auto result = targets.at(0).measure();
   return {result, reads, redis.openConnections()};
@@ -197,6 +197,36 @@ TEST(RedisAccessTargetsTest, AnUnlabelledSecretIsAnErrorWithoutAConnection) {
                           secret({{"governor.io/redis-credentials", "true"}}));
   ASSERT_FALSE(labelled.result.ok());
   EXPECT_EQ(labelled.result.error().what(), "redis 127.0.0.1:1 key jobs: Unavailable: connection refused");
+}
+
+// The backlog and the drain-time target of a queue share one reading per poll: its Secret is
+// read once, and both serve that reading's error (nothing listens on port 1).
+TEST(RedisAccessTargetsTest, TheBacklogAndTheDrainTimeTargetShareOneReading) {
+  api::ServiceLevel sl = withQueue("127.0.0.1:1", api::SecretKeyRef{"creds", "password"});
+  sl.autoscaling->queue->drainWithin = std::chrono::seconds(30);
+  sl.autoscaling->queue->arrivalQuery = "jobs_pushed_total";
+  TargetOptions options;
+  options.redisAllowlist = allowlist("127.0.0.0/8");
+  RedisSource redis({.timeout = std::chrono::milliseconds(300)});
+  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+  prometheus::Registry registry;
+  CacheStats caches(registry);
+  DrainEstimator drains;
+  int reads = 0;
+  SecretReader secrets = [&](const std::string& ns, const api::SecretKeyRef& ref) {
+    ++reads;
+    return redisPassword(secret({{"governor.io/redis-credentials", "true"}}), ns, ref);
+  };
+  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
+                            std::make_shared<QueueReads>(redis));
+  ASSERT_EQ(targets.size(), 2u);
+  auto backlog = targets[0].measure();
+  auto drain = targets[1].measure();
+  ASSERT_FALSE(backlog.ok());
+  ASSERT_FALSE(drain.ok());
+  EXPECT_EQ(backlog.error().what(), "redis 127.0.0.1:1 key jobs: Unavailable: connection refused");
+  EXPECT_EQ(drain.error().what(), backlog.error().what());
+  EXPECT_EQ(reads, 1);
 }
 
 }  // namespace

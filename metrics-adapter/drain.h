@@ -9,8 +9,8 @@
 // (arrivalQuery, processedQuery), one of them derived from the other and the change of the
 // list's length when only one is given. The rate per replica is learnt only from polls in
 // which the workers were busy (the backlog at the first reading at least what they took off
-// until the second, the same ready replicas): an idle worker's rate says nothing about what
-// it could do. It is a time-weighted
+// until the second) and the workload settled (the same ready replicas at both readings, as
+// many as it asks for): an idle worker's rate says nothing about what it could do. It is a time-weighted
 // average whose weight halves every `halfLife`. The arithmetic is in pure functions;
 // DrainEstimator keeps the state between polls. docs/metrics-adapter.md explains the limits.
 #pragma once
@@ -28,11 +28,17 @@
 
 namespace governor::adapter {
 
+// A workload's replicas: how many it asks for (spec.replicas) and how many are ready.
+struct WorkloadReplicas {
+  int32_t desired = 0;
+  int32_t ready = 0;
+};
+
 // One poll's look at a queue.
 struct QueueReading {
   std::chrono::steady_clock::time_point at;
   double backlog = 0;
-  int32_t readyReplicas = 0;          // the workload's, when the queue was read
+  WorkloadReplicas replicas;  // the workload's, when the queue was read
   // A stream: counts since the stream was made (StreamCounts).
   std::optional<double> added;
   std::optional<double> acknowledged;

@@ -262,7 +262,7 @@ int start(int argc, char** argv) {
         return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
       },
       [&objects](const std::string& resource, const std::string& workloadNs, const std::string& name) {
-        return objects.readyReplicas(resource, workloadNs, name);
+        return objects.replicas(resource, workloadNs, name);
       }};
   const adapter::TargetOptions targetOptions{.latencyWindow = latencyWindow,
                                              .queueRateWindow = queueRateWindow,

@@ -18,13 +18,17 @@ kube::Result<api::Labels> ObjectReads::workloadLabels(const std::string& resourc
   return labels;
 }
 
-kube::Result<int32_t> ObjectReads::readyReplicas(const std::string& resource, const std::string& ns,
-                                                 const std::string& name) {
+kube::Result<WorkloadReplicas> ObjectReads::replicas(const std::string& resource, const std::string& ns,
+                                                    const std::string& name) {
   auto workload = this->workload(resource, ns, name);
   if (!workload) return workload.error();
-  const kube::Json status = workload->is_object() ? workload->value("status", kube::Json::object()) : kube::Json();
-  const auto ready = status.find("readyReplicas");
-  return ready != status.end() && ready->is_number_integer() ? ready->get<int32_t>() : 0;
+  // An absent field is its default: spec.replicas 1, status.readyReplicas 0.
+  auto number = [&](const char* part, const char* field, int32_t absent) {
+    const kube::Json section = workload->is_object() ? workload->value(part, kube::Json::object()) : kube::Json();
+    const auto it = section.is_object() ? section.find(field) : section.end();
+    return it != section.end() && it->is_number_integer() ? it->get<int32_t>() : absent;
+  };
+  return WorkloadReplicas{.desired = number("spec", "replicas", 1), .ready = number("status", "readyReplicas", 0)};
 }
 
 kube::Result<kube::Json> ObjectReads::workload(const std::string& resource, const std::string& ns,

@@ -10,6 +10,7 @@
 
 #include "api/servicelevel.h"
 #include "kube/client.h"
+#include "metrics-adapter/drain.h"
 #include "metrics-adapter/expiring_cache.h"
 
 namespace governor::adapter {
@@ -22,9 +23,10 @@ class ObjectReads {
   // The labels of workload `name` ("deployments.apps" or "statefulsets.apps"), or an error.
   kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns,
                                            const std::string& name);
-  // status.readyReplicas of workload `name` (0 when absent), read afresh every time: the
-  // drain-time target divides what the workload processed by it.
-  kube::Result<int32_t> readyReplicas(const std::string& resource, const std::string& ns, const std::string& name);
+  // spec.replicas and status.readyReplicas of workload `name`, read afresh every time: the
+  // drain-time target divides what the workload processed by the ready ones, once they are
+  // as many as it asks for.
+  kube::Result<WorkloadReplicas> replicas(const std::string& resource, const std::string& ns, const std::string& name);
 
  private:
   kube::Client& client_;

@@ -115,9 +115,9 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
       if (!value) return value.error();
       *rate = *value;
     }
-    auto ready = sources.readyReplicas(resource, key.first, workload);
-    if (!ready) return ready.error();
-    reading.readyReplicas = *ready;
+    auto replicas = sources.replicas(resource, key.first, workload);
+    if (!replicas) return replicas.error();
+    reading.replicas = *replicas;
     return sources.drains.observe(key, reading, within);
   };
   out.push_back(std::move(drain));

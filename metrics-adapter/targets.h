@@ -80,9 +80,9 @@ struct TargetOptions {
 // Resolves a Secret key into the Redis password, or why that Secret may not be used
 // (redisPassword: only Secrets labelled governor.io/redis-credentials=true).
 using SecretReader = std::function<kube::Result<std::string>(const std::string& ns, const api::SecretKeyRef& ref)>;
-// A workload's ready replicas (ObjectReads::readyReplicas): resource, namespace, name.
-using ReplicaReader =
-    std::function<kube::Result<int32_t>(const std::string& resource, const std::string& ns, const std::string& name)>;
+// A workload's replicas (ObjectReads::replicas): resource, namespace, name.
+using ReplicaReader = std::function<kube::Result<WorkloadReplicas>(const std::string& resource, const std::string& ns,
+                                                                   const std::string& name)>;
 
 // What targets measure with, and where what outlives one poll is kept. Each outlives the targets.
 struct Sources {
@@ -91,7 +91,7 @@ struct Sources {
   CacheStats& caches;        // hit ratios, over polls
   DrainEstimator& drains;    // rates per replica, over polls
   SecretReader secrets;
-  ReplicaReader readyReplicas;
+  ReplicaReader replicas;
 };
 
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;

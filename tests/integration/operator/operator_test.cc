@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <regex>
@@ -1016,6 +1017,132 @@ TEST_F(OperatorTest, TheCrdDeletedAndAppliedAgainLeavesTheOperatorRunningAndReco
             get(kServiceLevels, "before")["metadata"].value("uid", ""));
   EXPECT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18081/readyz").status == 0; }))
       << tail(operator_->logFile());
+}
+
+
+// etcd compacted at its head revision, twice, while 1,000 ServiceLevels change: what the
+// API server's watches and the operator's informers then see (an expired resourceVersion
+// answers 410 and is listed again) loses no change: every HPA ends with the new spec.
+TEST_F(OperatorTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChange) {
+  constexpr int kCount = 1000;
+  Json sl = serviceLevel("x", "x");
+  for (const char* part : {"cache", "quota", "objectives"}) sl["spec"].erase(part);
+  auto name = [](int i) { return "c" + std::to_string(i); };
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment(name(i))).ok());
+    sl["metadata"]["name"] = name(i);
+    sl["spec"]["workload"]["name"] = name(i);
+    ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
+  }
+  auto hpasWith = [&](int maxReplicas) {
+    auto list = client_->list(kHpas, ns_->name(), {});
+    if (!list) return -1;
+    return static_cast<int>(std::ranges::count_if(list->items, [&](const Json& h) {
+      return h["spec"].value("maxReplicas", 0) == maxReplicas;
+    }));
+  };
+  ASSERT_TRUE(eventually([&] { return hpasWith(10) == kCount; }, std::chrono::seconds(300))) << hpasWith(10);
+  std::cout << "compaction: " << kCount << " ServiceLevels with their HPAs after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+
+  // etcd's revision now, through its gRPC gateway: compacting there is `etcdctl compact`.
+  auto compact = [] {
+    auto head = run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/range -d '{"key":"AA=="}')");
+    auto rev = Json::parse(head.output, nullptr, false)["header"].value("revision", "");
+    auto done = run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/compaction -d '{"revision":")" + rev +
+                    R"(","physical":true}')");
+    return done.status == 0 && !rev.empty();
+  };
+  const size_t logged = operator_->log().size();
+  started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCount; ++i) {
+    if (i == kCount / 3 || i == 2 * kCount / 3) {
+      ASSERT_TRUE(compact()) << "etcd refused the compaction";
+    }
+    auto patched = client_->mergePatch(kServiceLevels, ns_->name(), name(i),
+                                       {{"spec", {{"autoscaling", {{"maxReplicas", 12}}}}}});
+    ASSERT_TRUE(patched.ok()) << patched.error().what();
+  }
+  ASSERT_TRUE(compact());
+  EXPECT_TRUE(eventually([&] { return hpasWith(12) == kCount; }, std::chrono::seconds(300)))
+      << hpasWith(12) << " of " << kCount << " HPAs have the new maxReplicas";
+  const std::string log = operator_->log().substr(logged);
+  int relists = 0;
+  for (size_t at = log.find("expired, relisting"); at != std::string::npos; at = log.find("expired, relisting", at + 1)) {
+    ++relists;
+  }
+  std::cout << "compaction: all " << kCount << " changes written "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+            << " s after the first; the operator's informers relisted " << relists << " times\n";
+}
+
+
+// The API server throttling the operator: an API Priority and Fairness level of no seats
+// for its ServiceAccount, so that every request it makes is answered 429 (with Retry-After)
+// while ServiceLevels are made; then the level is given seats again. The operator keeps
+// running, waits as told, and every ServiceLevel made meanwhile ends Ready.
+TEST_F(OperatorTest, ThrottledBy429ItWaitsAndLosesNothing) {
+  const std::string sa = "operator-throttled-" + ns_->name();
+  ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
+  ASSERT_EQ(run("kubectl -n governor create serviceaccount " + sa).status, 0);
+  ASSERT_EQ(run("kubectl create clusterrolebinding " + sa + " --clusterrole=cluster-admin --serviceaccount=governor:" + sa)
+                .status,
+            0);
+  TempDir dir("operator-throttled");
+  auto kubeconfig = writeServiceAccountKubeconfig(dir.path().string(), sa);
+  ASSERT_EQ(kubeconfig.status, 0) << kubeconfig.output;
+  auto seats = [&](int shares) {
+    return run("kubectl apply -f - <<'EOF'\n"
+               "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\n"
+               "metadata: {name: " + sa + "}\n"
+               "spec: {type: Limited, limited: {nominalConcurrencyShares: " + std::to_string(shares) +
+               ", lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: {type: Reject}}}\n---\n"
+               "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\n"
+               "metadata: {name: " + sa + "}\n"
+               "spec: {priorityLevelConfiguration: {name: " + sa + "}, matchingPrecedence: 500, rules: [{subjects: "
+               "[{kind: ServiceAccount, serviceAccount: {name: " + sa + ", namespace: governor}}], resourceRules: "
+               "[{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true}], "
+               "nonResourceRules: [{verbs: ['*'], nonResourceURLs: ['*']}]}]}\nEOF")
+        .status;
+  };
+  ASSERT_EQ(seats(20), 0);
+  BackgroundProcess throttled({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", dir.file(sa + ".kubeconfig"), "--namespace",
+                               ns_->name(), "--metrics-bind-address", "0", "--health-probe-bind-address",
+                               "127.0.0.1:18591", "--log-format", "text"},
+                              std::string(GOVERNOR_BINARY_DIR) + "/operator-throttled.log");
+  // The suite's own operator writes this namespace too: stopped meanwhile, so that what is
+  // written here is the throttled one's work.
+  EXPECT_EQ(operator_->stop(), 0);
+  ASSERT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18591/readyz").status == 0; }))
+      << tail(throttled.logFile());
+
+  ASSERT_EQ(seats(0), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the API server applies it
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment(name + "-app")).ok());
+    ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel(name, name + "-app")).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  EXPECT_TRUE(throttled.running()) << tail(throttled.logFile());
+  EXPECT_FALSE(exists(kHpas, "t0")) << "no seats, yet the operator wrote";
+  EXPECT_NE(throttled.log().find("429"), std::string::npos) << "never throttled:\n" << tail(throttled.logFile());
+
+  ASSERT_EQ(seats(20), 0);
+  auto lifted = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    EXPECT_TRUE(eventually([&] { return conditionIs(name, "Ready", "True", "Reconciled"); }, std::chrono::seconds(90)))
+        << name << ": " << get(kServiceLevels, name)["status"].dump() << tail(throttled.logFile());
+  }
+  std::cout << "throttled: every ServiceLevel Ready "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - lifted).count()
+            << " s after the throttle was lifted\n";
+  EXPECT_EQ(throttled.stop(), 0);
+  run("kubectl delete flowschema,prioritylevelconfiguration " + sa + "; kubectl delete clusterrolebinding " + sa +
+      "; kubectl -n governor delete serviceaccount " + sa);
+  startOperator();
 }
 
 }  // namespace

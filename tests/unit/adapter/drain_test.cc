@@ -11,12 +11,12 @@ using namespace std::chrono_literals;
 const auto t0 = std::chrono::steady_clock::time_point() + 1h;
 
 QueueReading stream(std::chrono::seconds at, double backlog, double added, double acknowledged, int32_t ready) {
-  return {.at = t0 + at, .backlog = backlog, .readyReplicas = ready, .added = added, .acknowledged = acknowledged};
+  return {.at = t0 + at, .backlog = backlog, .replicas = {ready, ready}, .added = added, .acknowledged = acknowledged};
 }
 
 QueueReading list(std::chrono::seconds at, double backlog, int32_t ready, std::optional<double> arrival,
                   std::optional<double> processed = std::nullopt) {
-  return {.at = t0 + at, .backlog = backlog, .readyReplicas = ready, .arrivalRate = arrival, .processedRate = processed};
+  return {.at = t0 + at, .backlog = backlog, .replicas = {ready, ready}, .arrivalRate = arrival, .processedRate = processed};
 }
 
 TEST(DrainRates, AStreamCountsBothRatesItself) {
@@ -107,6 +107,26 @@ TEST(DrainEstimator, LearnsTheRatePerReplicaOnlyWhileTheWorkersAreBusy) {
   ASSERT_TRUE(drained.ok());
   EXPECT_EQ(*drained, 0);
   EXPECT_DOUBLE_EQ(*drains.perReplicaRate(key), 3);
+}
+
+// A pod works a moment before its workload's status counts it ready: while the workload asks
+// for more replicas than are ready, the work is not divided by the ready ones.
+TEST(DrainEstimator, LearnsNothingWhileTheWorkloadHasReplicasOnTheirWay) {
+  DrainEstimator drains;
+  const DrainEstimator::Key key{"shop", "scaling"};
+  auto scalingUp = [](std::chrono::seconds at, double backlog, double added, double acknowledged) {
+    QueueReading r = stream(at, backlog, added, acknowledged, 2);
+    r.replicas.desired = 3;
+    return r;
+  };
+  ASSERT_FALSE(drains.observe(key, scalingUp(0s, 100, 100, 0), 1min).ok());
+  // Three pods took 150 off in 10 s while the status said 2 ready: not 7.5/s each.
+  ASSERT_FALSE(drains.observe(key, scalingUp(10s, 70, 220, 150), 1min).ok());
+  EXPECT_FALSE(drains.perReplicaRate(key));
+  // Settled at 3: 5/s each.
+  ASSERT_FALSE(drains.observe(key, stream(20s, 200, 500, 300, 3), 1min).ok());
+  ASSERT_TRUE(drains.observe(key, stream(30s, 170, 620, 450, 3), 1min).ok());
+  EXPECT_DOUBLE_EQ(*drains.perReplicaRate(key), 5);
 }
 
 TEST(DrainEstimator, TheRatePerReplicaIsAnAverageWhoseWeightHalvesEveryHalfLife) {

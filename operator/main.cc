@@ -98,10 +98,13 @@ int run(const RunOptions& o) {
       stopping = true;
     }
   };
-  // Whatever ends the work (a lost lease, a stop), no write goes out after it.
+  // Whatever ends the work, no write goes out after it. A lost lease refuses writes at once,
+  // even those of a reconcile in the middle of its work; a stop (SIGTERM), still holding the
+  // lease, lets the reconciles in flight finish first, then releases it.
   auto stopControllers = [&] {
-    (*client)->refuseWrites();
+    if (!stopping) (*client)->refuseWrites();
     controller.stop();
+    (*client)->refuseWrites();
   };
   bool lost = false;
   if (o.leaderElect) {

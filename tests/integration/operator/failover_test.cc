@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -35,6 +36,13 @@ Json serviceLevel(const std::string& name, const std::string& pods) {
             {"quota", {{"hard", {{"pods", pods}}}, {"limitRange", {{"defaultRequest", {{"cpu", "100m"}}}}}}}}}};
 }
 
+// A log file of this run only: its lines are checked.
+std::string freshLog(const std::string& name) {
+  const std::string path = std::string(GOVERNOR_BINARY_DIR) + "/" + name;
+  std::filesystem::remove(path);
+  return path;
+}
+
 // One operator replica with --leader-elect, its /metrics on port BASE and probes on BASE+1.
 class Replica {
  public:
@@ -47,7 +55,7 @@ class Replica {
                   "--leader-elect-retry-period", std::to_string(kRetryPeriod.count()), "--metrics-bind-address",
                   "127.0.0.1:" + std::to_string(base), "--health-probe-bind-address",
                   "127.0.0.1:" + std::to_string(base + 1), "--log-format", "text", "--log-level", "debug"},
-                 std::string(GOVERNOR_BINARY_DIR) + "/operator-failover-" + std::to_string(base) + ".log") {}
+                 freshLog("operator-failover-" + std::to_string(base) + ".log")) {}
 
   bool ready() const { return run("curl -sf " + readyz_).status == 0; }
   bool leads() const { return metricSum(metrics_, "governor_operator_leader") == 1; }

@@ -352,7 +352,7 @@ std::string Client::bearerToken() const {
 Result<Json> Client::request(const std::string& method, const std::string& path,
                              const std::string& body, const std::string& contentType) {
   if (writesRefused_ && method != "GET") {
-    return Error{Status{0, "WritesRefused", "this process no longer writes (it lost its lease)"},
+    return Error{Status{0, "WritesRefused", "this process no longer writes (it lost its lease, or it is stopping)"},
                  describe(method, path)};
   }
   httplib::Request req;

@@ -157,7 +157,8 @@ std::string HttpRequest::header(std::string_view name) const {
 // One accepted socket, TLS or not, read and written against deadlines.
 class HttpServer::Connection {
  public:
-  Connection(int fd, SSL_CTX* tls, int stopFd, int evictFd) : fd_(fd), stopFd_(stopFd), evictFd_(evictFd) {
+  Connection(int fd, SSL_CTX* tls, int stopFd, int drainFd, int evictFd)
+      : fd_(fd), stopFd_(stopFd), drainFd_(drainFd), evictFd_(evictFd) {
     if (tls) {
       ssl_ = SSL_new(tls);
       if (ssl_) SSL_set_fd(ssl_, fd);
@@ -181,14 +182,14 @@ class HttpServer::Connection {
   }
 
   // Appends what arrives (at most `max` bytes) to `buf`; false on end of stream, error,
-  // deadline or stop.
-  bool read(std::string& buf, size_t max, Clock::time_point deadline) {
+  // deadline, stop or cut, and, while `idle` (between two requests), on drain.
+  bool read(std::string& buf, size_t max, Clock::time_point deadline, bool idle = false) {
     char chunk[16384];
     size_t want = std::min(max, sizeof chunk);
     if (want == 0) return false;
     int n = 0;
-    bool ok = ssl_ ? retry(deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); })
-                   : retry(deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); });
+    bool ok = ssl_ ? retry(deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); }, idle)
+                   : retry(deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); }, idle);
     if (ok) buf.append(chunk, static_cast<size_t>(n));
     return ok;
   }
@@ -228,7 +229,7 @@ class HttpServer::Connection {
   // Runs `op` (an OpenSSL call, or a plain recv or send that waits for `plainEvents`) until
   // it makes progress (> 0), waiting for the socket between tries.
   template <typename Op>
-  bool retry(Clock::time_point deadline, short plainEvents, Op op) {
+  bool retry(Clock::time_point deadline, short plainEvents, Op op, bool idle = false) {
     for (;;) {
       // SSL_get_error reads the thread's error queue: what a handler left there (a failed
       // certificate check) would pass for this connection's error.
@@ -251,21 +252,22 @@ class HttpServer::Connection {
       } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         return false;
       }
-      if (!wait(events, deadline)) return false;
+      if (!wait(events, deadline, idle)) return false;
     }
   }
 
-  bool wait(short events, Clock::time_point deadline) {
+  bool wait(short events, Clock::time_point deadline, bool idle = false) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return false;
-    pollfd fds[3] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}, {evictFd_, POLLIN, 0}};
-    int n = poll(fds, 3, static_cast<int>(left));
+    pollfd fds[4] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}, {evictFd_, POLLIN, 0}, {drainFd_, POLLIN, 0}};
+    int n = poll(fds, idle ? 4 : 3, static_cast<int>(left));
     if (n < 0 && errno == EINTR) return true;
-    return n > 0 && fds[1].revents == 0 && fds[2].revents == 0;
+    return n > 0 && fds[1].revents == 0 && fds[2].revents == 0 && fds[3].revents == 0;
   }
 
   int fd_;
   int stopFd_;
+  int drainFd_;
   int evictFd_;
   SSL* ssl_ = nullptr;
 };
@@ -301,7 +303,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
   s->port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   s->stopFd_ = eventfd(0, EFD_CLOEXEC);
-  if (s->stopFd_ < 0) return fail(std::strerror(errno));
+  s->drainFd_ = eventfd(0, EFD_CLOEXEC);
+  if (s->stopFd_ < 0 || s->drainFd_ < 0) return fail(std::strerror(errno));
   s->options_ = std::move(options);
   s->handler_ = std::move(handler);
   s->acceptThread_ = std::thread([self = s.get()] { self->acceptLoop(); });
@@ -317,6 +320,25 @@ HttpServer::~HttpServer() {
   for (auto& w : workers_) w->thread.join();
   if (listenFd_ >= 0) close(listenFd_);
   if (stopFd_ >= 0) close(stopFd_);
+  if (drainFd_ >= 0) close(drainFd_);
+}
+
+void HttpServer::drain(std::chrono::milliseconds timeout) {
+  if (draining_.exchange(true) || listenFd_ < 0) return;
+  uint64_t one = 1;
+  if (::write(drainFd_, &one, sizeof one) < 0) spdlog::warn("http server: cannot signal drain: {}", strerror(errno));
+  if (acceptThread_.joinable()) acceptThread_.join();  // it accepts what is queued, then returns
+  close(listenFd_);
+  listenFd_ = -1;
+  for (auto deadline = Clock::now() + timeout;; std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    reapFinished();
+    if (workers_.empty()) return;
+    if (Clock::now() >= deadline) {
+      spdlog::warn("http server: {} connections still open after {}ms of draining; closing them", workers_.size(),
+                   timeout.count());
+      return;
+    }
+  }
 }
 
 void HttpServer::reapFinished() {
@@ -332,50 +354,60 @@ void HttpServer::reapFinished() {
 
 void HttpServer::acceptLoop() {
   for (;;) {
-    pollfd fds[2] = {{listenFd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
-    if (poll(fds, 2, 1000) < 0 && errno != EINTR) return;
+    pollfd fds[3] = {{listenFd_, POLLIN, 0}, {stopFd_, POLLIN, 0}, {drainFd_, POLLIN, 0}};
+    if (poll(fds, 3, 1000) < 0 && errno != EINTR) return;
     if (fds[1].revents != 0) return;
     reapFinished();
-    if ((fds[0].revents & POLLIN) == 0) continue;
     // Cut connections end within a poll, but their threads still count: past twice the cap,
     // new connections wait in the listen queue until they have.
-    if (workers_.size() >= 2 * options_.maxConnections) {
+    if (workers_.size() >= 2 * options_.maxConnections && fds[2].revents == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
-    int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      // Out of file descriptors: give the open connections time to end instead of spinning.
-      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
+    if (fds[2].revents != 0) {
+      // Draining: the connections the kernel completed before the socket closes are served.
+      while (accept()) {
+      }
+      return;
     }
-    const auto open = std::ranges::count_if(
-        workers_, [](const auto& w) { return !w->done && w->waitingSince != Worker::kEvicted; });
-    if (static_cast<size_t>(open) >= options_.maxConnections && !evictLongestWaiting()) {
-      ++refused_;
-      close(fd);
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int evictFd = eventfd(0, EFD_CLOEXEC);
-    if (evictFd < 0) {
-      close(fd);
-      continue;
-    }
-    auto w = std::make_unique<Worker>(evictFd);
-    try {
-      w->thread = std::thread([this, fd, worker = w.get()] {
-        serve(fd, *worker);
-        worker->done = true;
-      });
-    } catch (const std::system_error& e) {
-      spdlog::warn("http server: cannot start a connection thread: {}", e.what());
-      close(fd);
-      continue;
-    }
-    workers_.push_back(std::move(w));
+    if ((fds[0].revents & POLLIN) != 0) accept();
   }
+}
+
+bool HttpServer::accept() {
+  int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    // Out of file descriptors: give the open connections time to end instead of spinning.
+    if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return false;
+  }
+  const auto open = std::ranges::count_if(
+      workers_, [](const auto& w) { return !w->done && w->waitingSince != Worker::kEvicted; });
+  if (static_cast<size_t>(open) >= options_.maxConnections && !evictLongestWaiting()) {
+    ++refused_;
+    close(fd);
+    return true;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int evictFd = eventfd(0, EFD_CLOEXEC);
+  if (evictFd < 0) {
+    close(fd);
+    return true;
+  }
+  auto w = std::make_unique<Worker>(evictFd);
+  try {
+    w->thread = std::thread([this, fd, worker = w.get()] {
+      serve(fd, *worker);
+      worker->done = true;
+    });
+  } catch (const std::system_error& e) {
+    spdlog::warn("http server: cannot start a connection thread: {}", e.what());
+    close(fd);
+    return true;
+  }
+  workers_.push_back(std::move(w));
+  return true;
 }
 
 HttpServer::Worker::Worker(int fd)
@@ -415,14 +447,14 @@ bool HttpServer::evictLongestWaiting() {
 }
 
 void HttpServer::serve(int fd, Worker& worker) {
-  Connection conn(fd, options_.tls.get(), stopFd_, worker.evictFd);
+  Connection conn(fd, options_.tls.get(), stopFd_, drainFd_, worker.evictFd);
   auto deadline = Clock::now() + options_.requestTimeout;
   if (conn.tlsFailed(options_.tls != nullptr) || (options_.tls && !conn.handshake(deadline))) return;
   std::string buf;
   for (int served = 0; served < options_.maxRequestsPerConnection; ++served) {
     if (served > 0) {
       worker.startWaiting();
-      if (buf.empty() && !conn.read(buf, options_.maxHeaderBytes, Clock::now() + options_.idleTimeout)) return;
+      if (buf.empty() && !conn.read(buf, options_.maxHeaderBytes, Clock::now() + options_.idleTimeout, true)) return;
       deadline = Clock::now() + options_.requestTimeout;
     }
     // Read until the head is complete, never more than the limits allow.
@@ -460,7 +492,7 @@ void HttpServer::serve(int fd, Worker& worker) {
         res = {500, "text/plain", "internal error\n"};
       }
     }
-    keepAlive = keepAlive && served + 1 < options_.maxRequestsPerConnection;
+    keepAlive = keepAlive && served + 1 < options_.maxRequestsPerConnection && !draining_;
     if (!conn.write(serialize(res, keepAlive), Clock::now() + options_.writeTimeout)) return;
     if (refusal) conn.drain(1 << 20, Clock::now() + std::chrono::seconds(1));
     if (!keepAlive) return;

@@ -69,6 +69,11 @@ class HttpServer {
   static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, HttpHandler handler);
   // Stops accepting, ends every connection (a running handler finishes first) and joins.
   ~HttpServer();
+  // A graceful stop (SIGTERM): closes the listening socket, so that new connections are
+  // refused; answers the requests already accepted or being read, each with
+  // `Connection: close`; closes kept-alive connections waiting for their next request. Returns
+  // once every connection has ended, or when `timeout` is up; the destructor ends the rest.
+  void drain(std::chrono::milliseconds timeout);
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
@@ -97,8 +102,11 @@ class HttpServer {
     std::atomic<int64_t> waitingSince;
     const int evictFd;
   };
+  };
   HttpServer() = default;
   void acceptLoop();
+  // Accepts one connection and starts serving it; false when none was waiting.
+  bool accept();
   void serve(int fd, Worker& worker);
   void reapFinished();
   // Cuts the connection that has waited longest for its request; false when every one is
@@ -109,11 +117,13 @@ class HttpServer {
   HttpHandler handler_;
   int listenFd_ = -1;
   int stopFd_ = -1;  // an eventfd, readable once stopping: every wait also watches it
+  int drainFd_ = -1;  // an eventfd, readable once draining: the accept loop and idle waits watch it
+  std::atomic<bool> draining_{false};
   int port_ = 0;
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> evicted_{0};
   std::thread acceptThread_;
-  std::list<std::unique_ptr<Worker>> workers_;  // only the accept thread touches it
+  std::list<std::unique_ptr<Worker>> workers_;  // the accept thread's; drain()'s once that has ended
 };
 
 // %XX sequences decoded (and '+' as a space when `plusIsSpace`, as in a query); a malformed

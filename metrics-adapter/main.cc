@@ -75,6 +75,7 @@ int start(int argc, char** argv) {
   std::string selfSignedNames = "localhost,governor-metrics-adapter.governor.svc";
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   int maxReviewsInFlight = 8;
+  std::string shutdownDelay = "0s";
   double kubeApiQps = 50;
   int kubeApiBurst = 100;
   app.add_option("--kubeconfig", kubeconfig,
@@ -170,6 +171,12 @@ int start(int argc, char** argv) {
                  "host:port of each ServiceLevel's cache, {servicelevel} and {namespace} replaced by its name and "
                  "namespace (for an adapter outside the cluster's DNS, or a test); default: the cache's Service, "
                  "{servicelevel}-redis.{namespace}.svc:6379");
+  app.add_option("--shutdown-delay-duration", shutdownDelay,
+                 "On SIGTERM, how long /readyz answers 503 while every request is still served, so that the "
+                 "endpoints drop this replica before its secure port closes; then the requests already accepted are "
+                 "answered and it exits 0. Set it above the time an endpoint change takes to reach the API servers "
+                 "(the chart: 5s); 0 = close at once")
+      ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
   app.set_version_flag("--version", api::versionLine("governor-metrics-adapter"), "Print the version and exit");
@@ -187,6 +194,10 @@ int start(int argc, char** argv) {
   durationFlag("--queue-rate-window", queueRateWindow, status);
   auto allowedTtl = durationFlag("--authorization-webhook-cache-authorized-ttl", authorizedTtl, status);
   auto deniedTtl = durationFlag("--authorization-webhook-cache-unauthorized-ttl", unauthorizedTtl, status);
+  auto delay = kube::parseDuration(shutdownDelay);
+  if (!delay || delay->count() < 0) {
+    status = fail("--shutdown-delay-duration \"" + shutdownDelay + "\": use a duration like 5s, or 0s");
+  }
   if (status != 0) return status;
   if (auto tls = adapter::checkRedisTlsFiles(redisTls); !tls) return fail("Redis " + tls.error().status.message);
   auto redisAllowlist = adapter::parseRedisAllowlist(redisAllowedCidrs, redisAllowedAddresses);
@@ -321,9 +332,13 @@ int start(int argc, char** argv) {
                          .Register(*registry)
                          .Add({});
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
+  std::atomic<bool> shuttingDown{false};
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
   auto https = adapter::AdapterServer::start(server, metricsApi, **auth, **authorizer, registry,
-                                            [&] { return serviceLevels.hasSynced() && credentials.hasSynced() && poller.rounds() > 0; });
+                                            [&] {
+                                              return !shuttingDown && serviceLevels.hasSynced() &&
+                                                     credentials.hasSynced() && poller.rounds() > 0;
+                                            });
   if (!https) return fail(https.error().status.message);
   while (!stopping && !(serviceLevels.waitForSync(std::chrono::milliseconds(200)) &&
                         credentials.waitForSync(std::chrono::milliseconds(200)))) {
@@ -340,6 +355,12 @@ int start(int argc, char** argv) {
     }
     pollErrors.Set(errors);
   }
+  // Not ready at once, so that the endpoints drop this replica; still serving while that
+  // change reaches the API servers; then what was accepted is answered (docs/operations.md, Adapter).
+  shuttingDown = true;
+  spdlog::info("stopping: /readyz answers 503, serving for {} more (--shutdown-delay-duration)", shutdownDelay);
+  std::this_thread::sleep_for(*delay);
+  (*https)->drain();
   poller.stop();
   serviceLevels.stop();
   credentials.stop();

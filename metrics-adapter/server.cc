@@ -37,7 +37,7 @@ std::optional<kube::HttpResponse> probeResponse(const std::string& path, const s
   if (path == "/healthz" || path == "/livez") return kube::HttpResponse{200, "text/plain", "ok"};
   if (path != "/readyz") return std::nullopt;
   bool ok = ready();
-  return kube::HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok" : "ServiceLevels not synced yet"};
+  return kube::HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok" : "ServiceLevels not synced yet, or shutting down"};
 }
 
 Json openapiV3(const std::string& group) {

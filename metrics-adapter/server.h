@@ -63,6 +63,9 @@ class AdapterServer {
                                                             std::shared_ptr<prometheus::Registry> registry,
                                                             std::function<bool()> ready);
   ~AdapterServer();
+  // SIGTERM, after the shutdown delay: the secure port stops accepting and answers the
+  // requests already accepted (each within requestTimeout); the probe port keeps answering.
+  void drain() { https_->drain(options_.requestTimeout); }
   int port() const { return https_->port(); }
   int healthPort() const { return probes_->port(); }
 

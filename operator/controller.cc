@@ -57,6 +57,12 @@ void Controller::stop() {
 
 void Controller::work() {
   while (auto key = queue_.get()) {
+    // Stopped: the keys still queued are left to the next leader (WorkQueue::get hands them
+    // out after shutDown), so that a SIGTERM ends with the reconciles in flight.
+    if (stopped_) {
+      queue_.done(*key);
+      return;
+    }
     auto started = std::chrono::steady_clock::now();
     // A boundary: a bug that throws on one ServiceLevel's data costs that ServiceLevel a
     // retry with backoff and an error log, not every ServiceLevel its operator.

@@ -1,6 +1,7 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
 // rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
 #include <csignal>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -98,10 +99,20 @@ int run(const RunOptions& o) {
       stopping = true;
     }
   };
-  // Whatever ends the work (a lost lease, a stop), no write goes out after it.
+  // Whatever ends the work, no write goes out after it. A lost lease refuses writes at once,
+  // even those of a reconcile in the middle of its work. A stop (SIGTERM), still holding the
+  // lease, lets the reconciles in flight finish first, for at most the renew deadline: the
+  // lease is no longer renewed, and once it expires another replica may lead.
   auto stopControllers = [&] {
-    (*client)->refuseWrites();
+    if (!stopping) (*client)->refuseWrites();
+    std::promise<void> stopped;
+    std::thread deadline([&, done = stopped.get_future()] {
+      done.wait_for(std::chrono::seconds(o.renewDeadlineSeconds));
+      (*client)->refuseWrites();
+    });
     controller.stop();
+    stopped.set_value();
+    deadline.join();
   };
   bool lost = false;
   if (o.leaderElect) {

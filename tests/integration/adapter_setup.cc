@@ -52,6 +52,22 @@ CommandResult registerAdapter(const std::string& dir, const std::string& address
              " apiservice/v1beta1.external.metrics.k8s.io apiservice/v1beta2.custom.metrics.k8s.io");
 }
 
+CommandResult setAdapterEndpoint(const std::string& address, int port, bool ready) {
+  const std::string p = std::to_string(port);
+  const std::string conditions = ready ? "{ready: true}" : "{ready: false, terminating: true}";
+  return run("(kubectl apply -f - <<'EOF'\n"
+             "apiVersion: discovery.k8s.io/v1\n"
+             "kind: EndpointSlice\n"
+             "metadata:\n"
+             "  name: governor-metrics-adapter-" + p + "\n"
+             "  namespace: governor\n"
+             "  labels: {kubernetes.io/service-name: governor-metrics-adapter}\n"
+             "addressType: IPv4\n"
+             "ports: [{name: https, port: " + p + ", protocol: TCP}]\n"
+             "endpoints: [{addresses: [\"" + address + "\"], conditions: " + conditions + "}]\n"
+             "EOF\n)");
+}
+
 void unregisterAdapter() {
   run("kubectl delete apiservice v1beta1.external.metrics.k8s.io v1beta2.custom.metrics.k8s.io --ignore-not-found");
   run("kubectl delete namespace governor --ignore-not-found --wait=false");

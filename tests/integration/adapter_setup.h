@@ -21,6 +21,10 @@ CommandResult writeServiceAccountKubeconfig(const std::string& dir, const std::s
 CommandResult writeAdapterServingCert(const std::string& dir, const std::string& address);
 // Both APIServices pointing at address:port; waits until they are Available.
 CommandResult registerAdapter(const std::string& dir, const std::string& address, int port);
+// Another replica of the adapter at address:port behind the same Service (an EndpointSlice
+// of its own), `ready` or not, as the endpoints controller marks a pod that starts or
+// terminates; for the replica of registerAdapter too.
+CommandResult setAdapterEndpoint(const std::string& address, int port, bool ready);
 // Undoes all of the above. The APIServices go first: an unavailable aggregated API breaks
 // discovery (and namespace deletion) for the tests that run next.
 void unregisterAdapter();

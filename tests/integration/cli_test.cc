@@ -47,7 +47,8 @@ TEST(CommandLine, HelpDescribesEveryFlag) {
                              "--prometheus-namespace-scope", "--latency-window", "--queue-rate-window",
                              "--authorization-always-allow-paths", "--authorization-max-reviews-in-flight",
                              "--kube-api-qps", "--kube-api-burst", "--requestheader-client-ca-file",
-                             "--requestheader-allowed-names", "--log-level", "--log-format", "--version"});
+                             "--requestheader-allowed-names", "--shutdown-delay-duration", "--log-level",
+                             "--log-format", "--version"});
 }
 
 TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
@@ -64,6 +65,7 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kAdapter + " --redis-client-cert-file c.pem", "--redis-client-cert-file requires --redis-client-key-file");
   expectRefused(kAdapter + " --kubeconfig /dev/null", "kubeconfig /dev/null: Invalid: current-context");
   expectRefused(kAdapter + " --poll-interval soon", "--poll-interval");
+  expectRefused(kAdapter + " --shutdown-delay-duration later", "--shutdown-delay-duration");
   expectRefused(kAdapter + " --poll-concurrency 0", "--poll-concurrency");
   expectRefused(kAdapter + " --prometheus-namespace-scope maybe", "--prometheus-namespace-scope");
   expectRefused(kAdapter + " --redis-allowed-cidrs 10.0.0.0/33",

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -48,6 +50,16 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return condition();
+}
+
+double metricSum(const std::string& url, const std::string& name) {
+  const std::regex sample("^" + name + R"((\{[^}]*\})? ([0-9.e+]+)$)");
+  std::istringstream in(run("curl -sf " + quote(url)).output);
+  double sum = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (std::smatch m; std::regex_match(line, m, sample)) sum += std::stod(m[2]);
+  }
+  return sum;
 }
 
 CommandResult applyServiceLevelCrd() {

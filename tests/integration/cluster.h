@@ -47,6 +47,10 @@ kube::Json deployment(const std::string& name, const std::map<std::string, std::
 kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels = {},
                              const std::vector<std::string>& command = {"sleep", "infinity"});
 
+// The sum over all labels of metric `name` on the Prometheus page at `url` (a
+// governor_..._total counter); 0 when the page cannot be read.
+double metricSum(const std::string& url, const std::string& name);
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));

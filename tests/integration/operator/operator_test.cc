@@ -68,17 +68,7 @@ spec:
 }
 
 // The sum of governor_operator_api_writes_total over all labels.
-double writesSoFar() {
-  auto r = run(std::string("curl -sf ") + kMetrics);
-  double sum = 0;
-  std::regex line(R"(^governor_operator_api_writes_total\{[^}]*\} ([0-9.e+]+)$)");
-  std::istringstream in(r.output);
-  for (std::string l; std::getline(in, l);) {
-    std::smatch m;
-    if (std::regex_match(l, m, line)) sum += std::stod(m[1]);
-  }
-  return sum;
-}
+double writesSoFar() { return metricSum(kMetrics, "governor_operator_api_writes_total"); }
 
 // This suite runs no metrics adapter, so an HPA on a running workload could never read its
 // metric and Ready would rightly stay False (AnHpaThatCannotReadItsMetricKeepsReadyFalse).

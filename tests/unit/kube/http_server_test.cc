@@ -24,6 +24,7 @@ class HttpServerTest : public ::testing::Test {
     options.host = "127.0.0.1";
     auto s = HttpServer::start(options, [](const HttpRequest& req) {
       if (req.path == "/busy") std::this_thread::sleep_for(1s);  // a request being answered
+      if (req.path == "/slow-handler") std::this_thread::sleep_for(300ms);
       std::string seen = req.method + " " + req.path;
       for (const auto& [k, v] : req.query) seen += " " + k + "=" + v;
       return HttpResponse{200, "text/plain", seen + " user=" + req.header("x-remote-user")};
@@ -166,6 +167,27 @@ TEST_F(HttpServerTest, StopsPromptlyWithIdleConnectionsOpen) {
   auto started = std::chrono::steady_clock::now();
   server.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+}
+
+// SIGTERM's drain: a request being answered is answered (with Connection: close), a
+// kept-alive connection waiting for its next request is closed, new connections are refused.
+TEST_F(HttpServerTest, DrainAnswersWhatWasAcceptedClosesIdleConnectionsAndRefusesNewOnes) {
+  start();
+  RawClient idle(server->port());
+  ASSERT_TRUE(idle.send("GET /first HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(statusOf(idle.receive(300ms)), 200);
+  RawClient inFlight(server->port());
+  ASSERT_TRUE(inFlight.send("GET /slow-handler HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);  // in the handler
+  auto started = std::chrono::steady_clock::now();
+  server->drain(5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  auto answer = inFlight.receive(1s);
+  EXPECT_EQ(statusOf(answer), 200) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  EXPECT_TRUE(idle.closedWithin(1s));
+  RawClient late(server->port());
+  EXPECT_FALSE(late.connected()) << "the listening socket is closed";
 }
 
 }  // namespace

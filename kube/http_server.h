@@ -102,7 +102,6 @@ class HttpServer {
     std::atomic<int64_t> waitingSince;
     const int evictFd;
   };
-  };
   HttpServer() = default;
   void acceptLoop();
   // Accepts one connection and starts serving it; false when none was waiting.

@@ -47,10 +47,6 @@ using kube::Json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
-const kube::Resource kDeployments{"apps", "v1", "deployments", true};
-const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
-const kube::Resource kEvents{"", "v1", "events", true};
 
 // Inside the cluster's network namespace 10.200.0.1 is a local, non-loopback address: the
 // aggregator accepts it as an endpoint, and every server of this test listens on it.

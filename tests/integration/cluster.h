@@ -55,7 +55,20 @@ double metricSum(const std::string& url, const std::string& name);
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// The resources the tests read and write.
 inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true};
 inline const kube::Resource kNamespaces{"", "v1", "namespaces", false};
+inline const kube::Resource kDeployments{"apps", "v1", "deployments", true};
+inline const kube::Resource kEvents{"", "v1", "events", true};
+inline const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
+inline const kube::Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
+inline const kube::Resource kLimitRanges{"", "v1", "limitranges", true};
+inline const kube::Resource kQuotas{"", "v1", "resourcequotas", true};
+inline const kube::Resource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true};
+inline const kube::Resource kRoles{"rbac.authorization.k8s.io", "v1", "roles", true};
+inline const kube::Resource kSecrets{"", "v1", "secrets", true};
+inline const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
+inline const kube::Resource kServices{"", "v1", "services", true};
+inline const kube::Resource kStatefulSets{"apps", "v1", "statefulsets", true};
 
 }  // namespace governor::testing

@@ -46,10 +46,6 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
-const kube::Resource kRoles{"rbac.authorization.k8s.io", "v1", "roles", true};
-const kube::Resource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true};
-const kube::Resource kSecrets{"", "v1", "secrets", true};
 
 // 10.200.0.1 is the cluster network namespace's own address (see tests/e2e/scaling_test.cc).
 constexpr const char* kAddress = "10.200.0.1";

@@ -28,7 +28,6 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
 // 10.200.0.1 is the cluster network namespace's own address (see tests/e2e/scaling_test.cc).
 constexpr const char* kAddress = "10.200.0.1";
 constexpr int kRedisPort = 6393;

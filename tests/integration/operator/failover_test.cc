@@ -18,10 +18,6 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
-const kube::Resource kQuotas{"", "v1", "resourcequotas", true};
-const kube::Resource kLimitRanges{"", "v1", "limitranges", true};
-const kube::Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
 constexpr int kCount = 200;
 // Short lease timings, so that a takeover after a kill is quick to wait for.
 constexpr auto kLeaseDuration = 6s;

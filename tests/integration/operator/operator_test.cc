@@ -28,14 +28,6 @@ namespace {
 
 using kube::Json;
 
-const kube::Resource kServiceLevels{"governor.io", "v1alpha1", "servicelevels", true};
-const kube::Resource kDeployments{"apps", "v1", "deployments", true};
-const kube::Resource kHpas{"autoscaling", "v2", "horizontalpodautoscalers", true};
-const kube::Resource kStatefulSets{"apps", "v1", "statefulsets", true};
-const kube::Resource kServices{"", "v1", "services", true};
-const kube::Resource kQuotas{"", "v1", "resourcequotas", true};
-const kube::Resource kLimitRanges{"", "v1", "limitranges", true};
-const kube::Resource kEvents{"", "v1", "events", true};
 constexpr const char* kMetrics = "http://127.0.0.1:18080/metrics";
 
 Json serviceLevel(const std::string& name, const std::string& workload) {
@@ -1066,74 +1058,6 @@ TEST_F(OperatorTest, EtcdCompactedWhileServiceLevelsChangeLosesNoChange) {
   std::cout << "compaction: all " << kCount << " changes written "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
             << " s after the first; the operator's informers relisted " << relists << " times\n";
-}
-
-
-// The API server throttling the operator: an API Priority and Fairness level of no seats
-// for its ServiceAccount, so that every request it makes is answered 429 (with Retry-After)
-// while ServiceLevels are made; then the level is given seats again. The operator keeps
-// running, waits as told, and every ServiceLevel made meanwhile ends Ready.
-TEST_F(OperatorTest, ThrottledBy429ItWaitsAndLosesNothing) {
-  const std::string sa = "operator-throttled-" + ns_->name();
-  ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
-  ASSERT_EQ(run("kubectl -n governor create serviceaccount " + sa).status, 0);
-  ASSERT_EQ(run("kubectl create clusterrolebinding " + sa + " --clusterrole=cluster-admin --serviceaccount=governor:" + sa)
-                .status,
-            0);
-  TempDir dir("operator-throttled");
-  auto kubeconfig = writeServiceAccountKubeconfig(dir.path().string(), sa);
-  ASSERT_EQ(kubeconfig.status, 0) << kubeconfig.output;
-  auto seats = [&](int shares) {
-    return run("kubectl apply -f - <<'EOF'\n"
-               "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\n"
-               "metadata: {name: " + sa + "}\n"
-               "spec: {type: Limited, limited: {nominalConcurrencyShares: " + std::to_string(shares) +
-               ", lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: {type: Reject}}}\n---\n"
-               "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\n"
-               "metadata: {name: " + sa + "}\n"
-               "spec: {priorityLevelConfiguration: {name: " + sa + "}, matchingPrecedence: 500, rules: [{subjects: "
-               "[{kind: ServiceAccount, serviceAccount: {name: " + sa + ", namespace: governor}}], resourceRules: "
-               "[{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true}], "
-               "nonResourceRules: [{verbs: ['*'], nonResourceURLs: ['*']}]}]}\nEOF\n")
-        .status;
-  };
-  ASSERT_EQ(seats(20), 0);
-  BackgroundProcess throttled({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", dir.file(sa + ".kubeconfig"), "--namespace",
-                               ns_->name(), "--metrics-bind-address", "0", "--health-probe-bind-address",
-                               "127.0.0.1:18591", "--log-format", "text"},
-                              std::string(GOVERNOR_BINARY_DIR) + "/operator-throttled.log");
-  // The suite's own operator writes this namespace too: stopped meanwhile, so that what is
-  // written here is the throttled one's work.
-  EXPECT_EQ(operator_->stop(), 0);
-  ASSERT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18591/readyz").status == 0; }))
-      << tail(throttled.logFile());
-
-  ASSERT_EQ(seats(0), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // the API server applies it
-  for (int i = 0; i < 5; ++i) {
-    const std::string name = "t" + std::to_string(i);
-    ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment(name + "-app")).ok());
-    ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel(name, name + "-app")).ok());
-  }
-  std::this_thread::sleep_for(std::chrono::seconds(8));
-  EXPECT_TRUE(throttled.running()) << tail(throttled.logFile());
-  EXPECT_FALSE(exists(kHpas, "t0")) << "no seats, yet the operator wrote";
-  EXPECT_NE(throttled.log().find("429"), std::string::npos) << "never throttled:\n" << tail(throttled.logFile());
-
-  ASSERT_EQ(seats(20), 0);
-  auto lifted = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5; ++i) {
-    const std::string name = "t" + std::to_string(i);
-    EXPECT_TRUE(eventually([&] { return conditionIs(name, "Ready", "True", "Reconciled"); }, std::chrono::seconds(90)))
-        << name << ": " << get(kServiceLevels, name)["status"].dump() << tail(throttled.logFile());
-  }
-  std::cout << "throttled: every ServiceLevel Ready "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - lifted).count()
-            << " s after the throttle was lifted\n";
-  EXPECT_EQ(throttled.stop(), 0);
-  run("kubectl delete flowschema,prioritylevelconfiguration " + sa + "; kubectl delete clusterrolebinding " + sa +
-      "; kubectl -n governor delete serviceaccount " + sa);
-  startOperator();
 }
 
 }  // namespace

@@ -151,21 +151,32 @@ struct Measured {
   size_t connections = 0;
 };
 
-Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, const std::optional<Json>& secretObject) {
-  RedisSource redis({.timeout = std::chrono::milliseconds(300)});
-  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
+// What targets measure with (nothing listens for Prometheus), counting the Secret's reads.
+struct Measuring {
+  explicit Measuring(std::optional<Json> secret) : secretObject(std::move(secret)) {}
+  std::vector<MetricTarget> targets(const api::ServiceLevel& sl, const TargetOptions& options) {
+    SecretReader secrets = [this](const std::string& ns, const api::SecretKeyRef& ref) {
+      ++reads;
+      return redisPassword(secretObject, ns, ref);
+    };
+    return targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
+                      std::make_shared<QueueReads>(redis));
+  }
+  std::optional<Json> secretObject;
+  RedisSource redis{{.timeout = std::chrono::milliseconds(300)}};
+  kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
   prometheus::Registry registry;
-  CacheStats caches(registry);
+  CacheStats caches{registry};
   DrainEstimator drains;
   int reads = 0;
-  SecretReader secrets = [&](const std::string& ns, const api::SecretKeyRef& ref) {
-    ++reads;
-    return redisPassword(secretObject, ns, ref);
-  };
-  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options, std::make_shared<QueueReads>(redis));
+};
+
+Measured measure(const api::ServiceLevel& sl, const TargetOptions& options, const std::optional<Json>& secretObject) {
+  Measuring m(secretObject);
+  auto targets = m.targets(sl, options);
   EXPECT_EQ(targets.size(), 1u);
   auto result = targets.at(0).measure();
-  return {result, reads, redis.openConnections()};
+  return {result, m.reads, m.redis.openConnections()};
 }
 
 TEST(RedisAccessTargetsTest, ARefusedAddressIsAnErrorWithoutAConnectionOrASecretRead) {
@@ -207,18 +218,8 @@ TEST(RedisAccessTargetsTest, TheBacklogAndTheDrainTimeTargetShareOneReading) {
   sl.autoscaling->queue->arrivalQuery = "jobs_pushed_total";
   TargetOptions options;
   options.redisAllowlist = allowlist("127.0.0.0/8");
-  RedisSource redis({.timeout = std::chrono::milliseconds(300)});
-  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
-  prometheus::Registry registry;
-  CacheStats caches(registry);
-  DrainEstimator drains;
-  int reads = 0;
-  SecretReader secrets = [&](const std::string& ns, const api::SecretKeyRef& ref) {
-    ++reads;
-    return redisPassword(secret({{"governor.io/redis-credentials", "true"}}), ns, ref);
-  };
-  auto targets = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
-                            std::make_shared<QueueReads>(redis));
+  Measuring m(secret({{"governor.io/redis-credentials", "true"}}));
+  auto targets = m.targets(sl, options);
   ASSERT_EQ(targets.size(), 2u);
   auto backlog = targets[0].measure();
   auto drain = targets[1].measure();
@@ -226,7 +227,7 @@ TEST(RedisAccessTargetsTest, TheBacklogAndTheDrainTimeTargetShareOneReading) {
   ASSERT_FALSE(drain.ok());
   EXPECT_EQ(backlog.error().what(), "redis 127.0.0.1:1 key jobs: Unavailable: connection refused");
   EXPECT_EQ(drain.error().what(), backlog.error().what());
-  EXPECT_EQ(reads, 1);
+  EXPECT_EQ(m.reads, 1);
 }
 
 }  // namespace

@@ -47,10 +47,8 @@ using kube::Json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-
-// Inside the cluster's network namespace 10.200.0.1 is a local, non-loopback address: the
-// aggregator accepts it as an endpoint, and every server of this test listens on it.
-constexpr const char* kAddress = "10.200.0.1";
+// Every server of this test listens on kAddress (adapter_setup.h), inside the cluster's network
+// namespace a local, non-loopback address that the aggregator accepts as an endpoint.
 constexpr const char* kAdapterPort = "8443";
 constexpr const char* kRedisAddress = "10.200.0.1:6379";
 constexpr const char* kPrometheusUrl = "http://10.200.0.1:9090";

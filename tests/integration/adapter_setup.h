@@ -12,6 +12,10 @@
 
 namespace governor::testing {
 
+// The cluster network namespace's own address, local and not loopback: where the API server
+// reaches the adapters, Redis and Prometheus that the tests start.
+inline constexpr const char* kAddress = "10.200.0.1";
+
 // Namespace governor, and the chart's ServiceAccounts and RBAC (helm template --show-only).
 CommandResult applyChartRbac();
 // Writes DIR/SA.kubeconfig, authenticating with a token of ServiceAccount governor/SA.

@@ -46,9 +46,6 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-
-// 10.200.0.1 is the cluster network namespace's own address (see tests/e2e/scaling_test.cc).
-constexpr const char* kAddress = "10.200.0.1";
 constexpr int kAdapterPort = 8444;
 constexpr const char* kRedisAddress = "10.200.0.1:6390";
 const std::string kRedisCli = "redis-cli -h 10.200.0.1 -p 6390 ";

@@ -28,8 +28,6 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-// 10.200.0.1 is the cluster network namespace's own address (see tests/e2e/scaling_test.cc).
-constexpr const char* kAddress = "10.200.0.1";
 constexpr int kRedisPort = 6393;
 constexpr int kPorts[] = {8451, 8452};
 const std::string kShutdownDelay = "5s";  // the chart's

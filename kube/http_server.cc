@@ -410,9 +410,13 @@ bool HttpServer::accept() {
   return true;
 }
 
-HttpServer::Worker::Worker(int fd)
-    : waitingSince(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count()),
-      evictFd(fd) {}
+namespace {
+int64_t nowNanoseconds() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+HttpServer::Worker::Worker(int fd) : waitingSince(nowNanoseconds()), evictFd(fd) {}
 
 HttpServer::Worker::~Worker() { close(evictFd); }
 
@@ -421,9 +425,7 @@ bool HttpServer::Worker::startAnswering() {
   return since != kEvicted && waitingSince.compare_exchange_strong(since, kBusy);
 }
 
-void HttpServer::Worker::startWaiting() {
-  waitingSince = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
+void HttpServer::Worker::startWaiting() { waitingSince = nowNanoseconds(); }
 
 bool HttpServer::evictLongestWaiting() {
   for (;;) {
@@ -440,7 +442,9 @@ bool HttpServer::evictLongestWaiting() {
     // Lost to the connection itself starting to answer: look again.
     if (!longest->waitingSince.compare_exchange_strong(since, Worker::kEvicted)) continue;
     uint64_t one = 1;
-    if (::write(longest->evictFd, &one, sizeof one) < 0) spdlog::warn("http server: cannot cut a connection: {}", strerror(errno));
+    if (::write(longest->evictFd, &one, sizeof one) < 0) {
+      spdlog::warn("http server: cannot cut a connection: {}", strerror(errno));
+    }
     ++evicted_;
     return true;
   }

@@ -62,6 +62,13 @@ spec:
 // The sum of governor_operator_api_writes_total over all labels.
 double writesSoFar() { return metricSum(kMetrics, "governor_operator_api_writes_total"); }
 
+// How often `needle` occurs in `text`.
+int occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 // This suite runs no metrics adapter, so an HPA on a running workload could never read its
 // metric and Ready would rightly stay False (AnHpaThatCannotReadItsMetricKeepsReadyFalse).
 // Its workloads have 0 replicas: the HPA then idles (ScalingDisabled), which is no fault.
@@ -957,11 +964,7 @@ TEST_F(OperatorTest, ANamespaceDeletedWhileItsServiceLevelsReconcileGoesAwayAndT
   }, std::chrono::seconds(60))) << "still working on the deleted namespace:\n" << since;
   const std::string log = operator_->log();
   // Each failed reconcile logs one warning ("servicelevel NS/NAME: …"): no retry storm.
-  int warnings = 0;
-  for (size_t at = log.find("servicelevel " + name + "/"); at != std::string::npos;
-       at = log.find("servicelevel " + name + "/", at + 1)) {
-    ++warnings;
-  }
+  const int warnings = occurrences(log, "servicelevel " + name + "/");
   std::cout << "namespace deleted mid-reconcile: " << warnings << " warnings about its 20 ServiceLevels\n";
   EXPECT_LE(warnings, 60) << "more than three failed reconciles a ServiceLevel";
 }
@@ -1050,11 +1053,7 @@ TEST_F(OperatorTest, EtcdCompactedWhileServiceLevelsChangeLosesNoChange) {
   ASSERT_TRUE(compact());
   EXPECT_TRUE(eventually([&] { return hpasWith(12) == kCount; }, std::chrono::seconds(300)))
       << hpasWith(12) << " of " << kCount << " HPAs have the new maxReplicas";
-  const std::string log = operator_->log().substr(logged);
-  int relists = 0;
-  for (size_t at = log.find("expired, relisting"); at != std::string::npos; at = log.find("expired, relisting", at + 1)) {
-    ++relists;
-  }
+  const int relists = occurrences(operator_->log().substr(logged), "expired, relisting");
   std::cout << "compaction: all " << kCount << " changes written "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
             << " s after the first; the operator's informers relisted " << relists << " times\n";

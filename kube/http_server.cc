@@ -25,6 +25,9 @@ namespace governor::kube {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr Clock::time_point kNever = Clock::time_point::max();
+// How long a new connection may wait for its first request before a drain closes it.
+constexpr auto kFirstRequestGrace = std::chrono::seconds(1);
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -182,14 +185,14 @@ class HttpServer::Connection {
   }
 
   // Appends what arrives (at most `max` bytes) to `buf`; false on end of stream, error,
-  // deadline, stop or cut, and, while `idle` (between two requests), on drain.
-  bool read(std::string& buf, size_t max, Clock::time_point deadline, bool idle = false) {
+  // deadline, stop or cut, and, from `idleFrom` on (waiting for a request), on drain.
+  bool read(std::string& buf, size_t max, Clock::time_point deadline, Clock::time_point idleFrom = kNever) {
     char chunk[16384];
     size_t want = std::min(max, sizeof chunk);
     if (want == 0) return false;
     int n = 0;
-    bool ok = ssl_ ? retry(deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); }, idle)
-                   : retry(deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); }, idle);
+    bool ok = ssl_ ? retry(deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); }, idleFrom)
+                   : retry(deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); }, idleFrom);
     if (ok) buf.append(chunk, static_cast<size_t>(n));
     return ok;
   }
@@ -229,7 +232,7 @@ class HttpServer::Connection {
   // Runs `op` (an OpenSSL call, or a plain recv or send that waits for `plainEvents`) until
   // it makes progress (> 0), waiting for the socket between tries.
   template <typename Op>
-  bool retry(Clock::time_point deadline, short plainEvents, Op op, bool idle = false) {
+  bool retry(Clock::time_point deadline, short plainEvents, Op op, Clock::time_point idleFrom = kNever) {
     for (;;) {
       // SSL_get_error reads the thread's error queue: what a handler left there (a failed
       // certificate check) would pass for this connection's error.
@@ -252,17 +255,24 @@ class HttpServer::Connection {
       } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         return false;
       }
-      if (!wait(events, deadline, idle)) return false;
+      if (!wait(events, deadline, idleFrom)) return false;
     }
   }
 
-  bool wait(short events, Clock::time_point deadline, bool idle = false) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd fds[4] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}, {evictFd_, POLLIN, 0}, {drainFd_, POLLIN, 0}};
-    int n = poll(fds, idle ? 4 : 3, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) return true;
-    return n > 0 && fds[1].revents == 0 && fds[2].revents == 0 && fds[3].revents == 0;
+  // The drain counts from `idleFrom` on: until then the wait ends at that time and goes on.
+  bool wait(short events, Clock::time_point deadline, Clock::time_point idleFrom = kNever) {
+    for (;;) {
+      const auto now = Clock::now();
+      const bool idle = now >= idleFrom;
+      const auto until = idle ? deadline : std::min(deadline, idleFrom);
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+      if (left <= 0 && until == deadline) return false;
+      pollfd fds[4] = {{fd_, events, 0}, {stopFd_, POLLIN, 0}, {evictFd_, POLLIN, 0}, {drainFd_, POLLIN, 0}};
+      int n = poll(fds, idle ? 4 : 3, static_cast<int>(std::max<long>(left, 0)));
+      if (n < 0 && errno == EINTR) return true;
+      if (n == 0 && until != deadline) continue;  // idle from now on
+      return n > 0 && fds[1].revents == 0 && fds[2].revents == 0 && fds[3].revents == 0;
+    }
   }
 
   int fd_;
@@ -458,9 +468,14 @@ void HttpServer::serve(int fd, Worker& worker) {
   for (int served = 0; served < options_.maxRequestsPerConnection; ++served) {
     if (served > 0) {
       worker.startWaiting();
-      if (buf.empty() && !conn.read(buf, options_.maxHeaderBytes, Clock::now() + options_.idleTimeout, true)) return;
+      if (buf.empty() && !conn.read(buf, options_.maxHeaderBytes, Clock::now() + options_.idleTimeout, Clock::now())) {
+        return;
+      }
       deadline = Clock::now() + options_.requestTimeout;
     }
+    // A client that dials ahead (Go's transport does) may keep a new connection without a
+    // request: after a grace for the first one, it is idle too and a drain closes it.
+    const auto idleFrom = served == 0 ? Clock::now() + kFirstRequestGrace : kNever;
     // Read until the head is complete, never more than the limits allow.
     size_t end;
     std::optional<Refusal> refusal;
@@ -473,7 +488,7 @@ void HttpServer::serve(int fd, Worker& worker) {
         refusal = Refusal{431, "the request head is longer than " + std::to_string(options_.maxHeaderBytes) + " bytes"};
         break;
       }
-      if (!conn.read(buf, options_.maxHeaderBytes - buf.size(), deadline)) return;
+      if (!conn.read(buf, options_.maxHeaderBytes - buf.size(), deadline, buf.empty() ? idleFrom : kNever)) return;
     }
     if (!worker.startAnswering()) return;  // cut for a newer connection just now
     HttpRequest req;

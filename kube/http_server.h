@@ -71,7 +71,8 @@ class HttpServer {
   ~HttpServer();
   // A graceful stop (SIGTERM): closes the listening socket, so that new connections are
   // refused; answers the requests already accepted or being read, each with
-  // `Connection: close`; closes kept-alive connections waiting for their next request. Returns
+  // `Connection: close`; closes kept-alive connections waiting for their next request, and new
+  // ones that have not begun their first within a second (clients that dial ahead). Returns
   // once every connection has ended, or when `timeout` is up; the destructor ends the rest.
   void drain(std::chrono::milliseconds timeout);
   HttpServer(const HttpServer&) = delete;

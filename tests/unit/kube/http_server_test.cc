@@ -190,5 +190,26 @@ TEST_F(HttpServerTest, DrainAnswersWhatWasAcceptedClosesIdleConnectionsAndRefuse
   EXPECT_FALSE(late.connected()) << "the listening socket is closed";
 }
 
+// A client that dials ahead of its requests (Go's transport, so the aggregator) holds a new
+// connection with nothing sent: the drain closes it after a second's grace instead of waiting
+// out the request timeout; one that sends its request within the grace is answered.
+TEST_F(HttpServerTest, DrainClosesANewConnectionThatSendsNoRequest) {
+  HttpServerOptions options;
+  options.requestTimeout = 10s;
+  start(options);
+  RawClient ahead(server->port());
+  RawClient prompt(server->port());
+  std::this_thread::sleep_for(100ms);  // both accepted
+  std::thread drain([&] { server->drain(10s); });
+  auto started = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(prompt.send("GET /prompt HTTP/1.1\r\n\r\n"));
+  auto answer = prompt.receive(1s);
+  EXPECT_EQ(statusOf(answer), 200) << answer;
+  EXPECT_TRUE(ahead.closedWithin(3s));
+  drain.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s) << "not the 10 s request timeout";
+}
+
 }  // namespace
 }  // namespace governor::kube

@@ -34,11 +34,15 @@ running() { local p; p=$(pid_of "$1"); [[ -n $p ]] && kill -0 "$p" 2>/dev/null; 
 # callers (ctest fixtures) do not wait on it. NAME is one of the built binaries, else a
 # program on PATH (containerd). It stays in our mount namespace: what the kubelet mounts,
 # containerd sees.
-start() {
-  local name=$1 program; shift
+start() { start_as "$1" "$@"; }
+
+# start_as NAME BINARY ARGS...: as start, a second process of BINARY known as NAME (its pid
+# and log files).
+start_as() {
+  local name=$1 binary=$2 program; shift 2
   running "$name" && return 0
-  program="$(cat "$state/bin")/$name"
-  [[ -x $program ]] || program=$(command -v "$name")
+  program="$(cat "$state/bin")/$binary"
+  [[ -x $program ]] || program=$(command -v "$binary")
   # exec all the way down, so that $! is the binary's own pid.
   (exec nsenter --net="/var/run/netns/$netns" -- "$program" "$@" \
     </dev/null >>"$state/logs/$name.log" 2>&1) &
@@ -70,10 +74,14 @@ start_etcd() {
   wait_until 30 etcd in_netns curl -sf http://127.0.0.1:2379/health
 }
 
+# start_apiserver [NAME PORT FLAGS...]: the cluster's kube-apiserver, or another one of the
+# same cluster (its etcd, certificates and service accounts) known as NAME on PORT, with
+# FLAGS added.
 start_apiserver() {
-  local pki=$state/pki
-  start kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
-    --bind-address=0.0.0.0 --advertise-address=$address --secure-port=$apiserver_port \
+  local pki=$state/pki name=${1:-kube-apiserver} port=${2:-$apiserver_port}
+  shift $(($# < 2 ? $# : 2))
+  start_as "$name" kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
+    --bind-address=0.0.0.0 --advertise-address=$address --secure-port=$port \
     --cert-dir="$state/apiserver-certs" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" --authorization-mode=Node,RBAC \
@@ -87,13 +95,13 @@ start_apiserver() {
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$pki/front-proxy-client.crt" \
     --proxy-client-key-file="$pki/front-proxy-client.key" \
-    --enable-aggregator-routing=true --kubelet-preferred-address-types=InternalIP
-  wait_until 90 "kube-apiserver /readyz" apiserver_ready
+    --enable-aggregator-routing=true --kubelet-preferred-address-types=InternalIP "$@"
+  wait_until 90 "$name /readyz" apiserver_ready "$port"
 }
 
-apiserver_ready() {
+apiserver_ready() {  # apiserver_ready [PORT]
   in_netns curl -sf --cacert "$state/pki/ca.crt" --cert "$state/pki/admin.crt" \
-    --key "$state/pki/admin.key" "https://$address:$apiserver_port/readyz"
+    --key "$state/pki/admin.key" "https://$address:${1:-$apiserver_port}/readyz"
 }
 
 start_controller_manager() {

@@ -52,14 +52,44 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
-double metricSum(const std::string& url, const std::string& name) {
+double metricSum(const std::string& url, const std::string& name, const std::string& label) {
   const std::regex sample("^" + name + R"((\{[^}]*\})? ([0-9.e+]+)$)");
   std::istringstream in(run("curl -sf " + quote(url)).output);
   double sum = 0;
   for (std::string line; std::getline(in, line);) {
-    if (std::smatch m; std::regex_match(line, m, sample)) sum += std::stod(m[2]);
+    std::smatch m;
+    if (std::regex_match(line, m, sample) && m[1].str().find(label) != std::string::npos) sum += std::stod(m[2]);
   }
   return sum;
+}
+
+int occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+kube::Json quotaServiceLevel(const std::string& name, const std::string& pods) {
+  return {{"apiVersion", "governor.io/v1alpha1"},
+          {"kind", "ServiceLevel"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"workload", {{"name", "app"}}},
+            {"quota", {{"hard", {{"pods", pods}}}, {"limitRange", {{"defaultRequest", {{"cpu", "100m"}}}}}}}}}};
+}
+
+std::set<std::string> readyServiceLevels(kube::Client& client, const std::string& ns) {
+  std::set<std::string> out;
+  auto list = client.list(kServiceLevels, ns);
+  if (!list.ok()) return out;
+  for (const auto& sl : list->items) {
+    const auto status = sl.value("status", kube::Json::object());
+    if (status.value("observedGeneration", 0) != sl["metadata"].value("generation", -1)) continue;
+    for (const auto& c : status.value("conditions", kube::Json::array())) {
+      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") out.insert(sl["metadata"]["name"]);
+    }
+  }
+  return out;
 }
 
 CommandResult applyServiceLevelCrd() {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,18 @@ kube::Json runningDeployment(const std::string& name, const std::map<std::string
                              const std::vector<std::string>& command = {"sleep", "infinity"});
 
 // The sum over all labels of metric `name` on the Prometheus page at `url` (a
-// governor_..._total counter); 0 when the page cannot be read.
-double metricSum(const std::string& url, const std::string& name);
+// governor_..._total counter), or over the series whose labels include `label` (`code="429"`);
+// 0 when the page cannot be read.
+double metricSum(const std::string& url, const std::string& name, const std::string& label = "");
+
+// How often `needle` occurs in `text` (a log).
+int occurrences(const std::string& text, const std::string& needle);
+
+// A ServiceLevel `name` of workload `app` with only a quota of `pods` (and a LimitRange):
+// children that need nothing running.
+kube::Json quotaServiceLevel(const std::string& name, const std::string& pods);
+// The names of the ServiceLevels in `ns` whose Ready is True for their current generation.
+std::set<std::string> readyServiceLevels(kube::Client& client, const std::string& ns);
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,

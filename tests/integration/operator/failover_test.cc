@@ -23,15 +23,6 @@ constexpr int kCount = 200;
 constexpr auto kLeaseDuration = 6s;
 constexpr auto kRetryPeriod = 1s;
 
-Json serviceLevel(const std::string& name, const std::string& pods) {
-  return {{"apiVersion", "governor.io/v1alpha1"},
-          {"kind", "ServiceLevel"},
-          {"metadata", {{"name", name}}},
-          {"spec",
-           {{"workload", {{"name", "app"}}},
-            {"quota", {{"hard", {{"pods", pods}}}, {"limitRange", {{"defaultRequest", {{"cpu", "100m"}}}}}}}}}};
-}
-
 // A log file of this run only: its lines are checked.
 std::string freshLog(const std::string& name) {
   const std::string path = std::string(GOVERNOR_BINARY_DIR) + "/" + name;
@@ -77,25 +68,12 @@ class FailoverTest : public ::testing::Test {
 
   void createServiceLevels() {
     for (int i = 0; i < kCount; ++i) {
-      auto created = client_->create(kServiceLevels, ns(), serviceLevel(name(i), "10"));
+      auto created = client_->create(kServiceLevels, ns(), quotaServiceLevel(name(i), "10"));
       ASSERT_TRUE(created.ok()) << created.error().what();
     }
   }
 
-  // The ServiceLevels whose Ready is True for their current generation.
-  std::set<std::string> ready() {
-    std::set<std::string> out;
-    auto list = client_->list(kServiceLevels, ns());
-    if (!list.ok()) return out;
-    for (const auto& sl : list->items) {
-      const auto status = sl.value("status", Json::object());
-      if (status.value("observedGeneration", 0) != sl["metadata"].value("generation", -1)) continue;
-      for (const auto& c : status.value("conditions", Json::array())) {
-        if (c.value("type", "") == "Ready" && c.value("status", "") == "True") out.insert(sl["metadata"]["name"]);
-      }
-    }
-    return out;
-  }
+  std::set<std::string> ready() { return readyServiceLevels(*client_, ns()); }
 
   // Both replicas started together; returns {leader, standby} once one leads amid its work.
   std::pair<Replica*, Replica*> leaderMidWay() {

@@ -62,13 +62,6 @@ spec:
 // The sum of governor_operator_api_writes_total over all labels.
 double writesSoFar() { return metricSum(kMetrics, "governor_operator_api_writes_total"); }
 
-// How often `needle` occurs in `text`.
-int occurrences(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 // This suite runs no metrics adapter, so an HPA on a running workload could never read its
 // metric and Ready would rightly stay False (AnHpaThatCannotReadItsMetricKeepsReadyFalse).
 // Its workloads have 0 replicas: the HPA then idles (ScalingDisabled), which is no fault.

@@ -97,6 +97,14 @@ CommandResult applyServiceLevelCrd() {
              "crd/servicelevels.governor.io --timeout=60s");
 }
 
+void ServiceLevelTest::SetUp() {
+  auto crd = applyServiceLevelCrd();
+  ASSERT_EQ(crd.status, 0) << crd.output;
+  client_ = clusterClient();
+  ASSERT_TRUE(client_);
+  ns_ = std::make_unique<TestNamespace>(*client_, prefix_);
+}
+
 namespace {
 kube::Json deploymentOf(const std::string& name, const std::map<std::string, std::string>& labels,
                         const kube::Json& podSpec) {

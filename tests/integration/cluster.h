@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "kube/client.h"
 #include "support/process.h"  // BackgroundProcess, run, freePort, findProgram
 
@@ -36,6 +38,20 @@ class TestNamespace {
 
 // Applies crds/ and waits until the ServiceLevel CRD is Established.
 CommandResult applyServiceLevelCrd();
+
+// A test of ServiceLevels: the CRD applied, a client and a fresh namespace "<prefix>-<random>".
+class ServiceLevelTest : public ::testing::Test {
+ protected:
+  explicit ServiceLevelTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override;
+  std::string ns() const { return ns_->name(); }
+
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<TestNamespace> ns_;
+
+ private:
+  std::string prefix_;
+};
 
 // A Deployment `name` of one replica (pods labelled app=NAME), with `labels` besides
 // app=NAME on the Deployment itself. Its pods select a node that does not exist, so they

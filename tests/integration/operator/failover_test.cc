@@ -56,15 +56,9 @@ class Replica {
   BackgroundProcess process_;
 };
 
-class FailoverTest : public ::testing::Test {
+class FailoverTest : public ServiceLevelTest {
  protected:
-  void SetUp() override {
-    auto crd = applyServiceLevelCrd();
-    ASSERT_EQ(crd.status, 0) << crd.output;
-    client_ = clusterClient();
-    ASSERT_TRUE(client_);
-    ns_ = std::make_unique<TestNamespace>(*client_, "failover");
-  }
+  FailoverTest() : ServiceLevelTest("failover") {}
 
   void createServiceLevels() {
     for (int i = 0; i < kCount; ++i) {
@@ -93,11 +87,8 @@ class FailoverTest : public ::testing::Test {
     return {leader, standby};
   }
 
-  std::string ns() const { return ns_->name(); }
   static std::string name(int i) { return "sl-" + std::to_string(i); }
 
-  std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<TestNamespace> ns_;
   std::vector<std::unique_ptr<Replica>> replicas_;
 };
 

@@ -21,14 +21,13 @@ constexpr int kCount = 200;
 const std::string kThrottledServer = "https://" + std::string(kAddress) + ":6444";
 const std::string kMetrics = "http://127.0.0.1:18680/metrics";
 
-class ThrottlingTest : public ::testing::Test {
+class ThrottlingTest : public ServiceLevelTest {
  protected:
+  ThrottlingTest() : ServiceLevelTest("throttled") {}
+
   void SetUp() override {
-    auto crd = applyServiceLevelCrd();
-    ASSERT_EQ(crd.status, 0) << crd.output;
-    client_ = clusterClient();
-    ASSERT_TRUE(client_);
-    ns_ = std::make_unique<TestNamespace>(*client_, "throttled");
+    ServiceLevelTest::SetUp();
+    if (HasFatalFailure()) return;
     auto rbac = applyChartRbac();
     ASSERT_EQ(rbac.status, 0) << rbac.output;
     auto kubeconfig = writeServiceAccountKubeconfig(tmp_.path().string(), "governor-operator");
@@ -51,13 +50,10 @@ class ThrottlingTest : public ::testing::Test {
     return out.status == 0 ? std::stod(out.output) : -1;
   }
 
-  std::string ns() const { return ns_->name(); }
   static std::string name(int i) { return "sl-" + std::to_string(i); }
 
   TempDir tmp_{"throttled"};
   const std::string kubeconfig_ = tmp_.file("governor-operator.kubeconfig");
-  std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<TestNamespace> ns_;
 };
 
 TEST_F(ThrottlingTest, AThrottledOperatorWaitsAsToldAndLosesNoServiceLevelOrEdit) {

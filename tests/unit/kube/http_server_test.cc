@@ -3,6 +3,7 @@
 // connections than the cap. Plain HTTP on 127.0.0.1 (TLS: tests/unit/adapter).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -23,7 +24,10 @@ class HttpServerTest : public ::testing::Test {
   void start(HttpServerOptions options = {}) {
     options.host = "127.0.0.1";
     auto s = HttpServer::start(options, [](const HttpRequest& req) {
-      if (req.path == "/busy") std::this_thread::sleep_for(1s);  // a request being answered
+      if (req.path == "/busy") {  // a request being answered
+        ++answering;
+        std::this_thread::sleep_for(2s);
+      }
       if (req.path == "/slow-handler") std::this_thread::sleep_for(300ms);
       std::string seen = req.method + " " + req.path;
       for (const auto& [k, v] : req.query) seen += " " + k + "=" + v;
@@ -41,6 +45,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<HttpServer> server;
+  std::atomic<int> answering{0};  // requests for /busy that have reached the handler
 };
 
 TEST_F(HttpServerTest, ServesGetWithDecodedPathQueryAndHeadersOnAKeptAliveConnection) {
@@ -134,7 +139,10 @@ TEST_F(HttpServerTest, AConnectionAnsweringARequestIsNeverCutAndOnlyThenIsANewOn
     busy.push_back(std::make_unique<RawClient>(server->port()));
     ASSERT_TRUE(busy.back()->send("GET /busy HTTP/1.1\r\nConnection: close\r\n\r\n"));
   }
-  std::this_thread::sleep_for(200ms);  // both are being answered
+  for (auto until = std::chrono::steady_clock::now() + 1500ms; answering < 2;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "both are being answered";
+    std::this_thread::sleep_for(5ms);
+  }
   RawClient extra(server->port());
   EXPECT_TRUE(extra.closedWithin(2s));
   EXPECT_EQ(server->refusedConnections(), 1u);

@@ -3,14 +3,19 @@
 
 #include <thread>
 
-#include <spdlog/spdlog.h>
+#include <spdlog/fmt/fmt.h>
 
+#include "kube/logging.h"
 #include "kube/time.h"
 
 namespace governor::kube {
 namespace {
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
+
+log::Fields leaseFields(const LeaseConfig& c) {
+  return {{"namespace", c.namespaceName}, {"kind", "Lease"}, {"name", c.name}};
 }
+}  // namespace
 
 bool LeaderElector::boundBy(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -30,7 +35,7 @@ bool LeaderElector::tryAcquireOrRenew(std::chrono::steady_clock::time_point dead
   auto live = client_.get(kLeases, config_.namespaceName, config_.name);
   if (!live) {
     if (!live.error().isNotFound()) {
-      spdlog::warn("leader election: {}", live.error().what());
+      log::warn("leader election: " + live.error().what(), leaseFields(config_));
       return false;
     }
     Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
@@ -72,7 +77,7 @@ bool LeaderElector::tryAcquireOrRenew(std::chrono::steady_clock::time_point dead
   if (!boundBy(deadline)) return false;
   auto updated = client_.update(kLeases, next);
   if (!updated) {
-    spdlog::warn("leader election: {}", updated.error().what());
+    log::warn("leader election: " + updated.error().what(), leaseFields(config_));
     return false;
   }
   observed_ = (*updated)["spec"];
@@ -101,7 +106,8 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
   auto attempt = [&] { return tryAcquireOrRenew(std::chrono::steady_clock::now() + config_.renewDeadline); };
   while (!stop && !attempt()) sleep(config_.retryPeriod);
   if (stop) return false;
-  spdlog::info("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name);
+  log::info(fmt::format("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name),
+            leaseFields(config_));
   std::thread leading(onStartedLeading);
   bool lost = false;
   for (auto lastRenew = std::chrono::steady_clock::now(); !stop && !lost;) {
@@ -110,12 +116,16 @@ bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void(
     if (tryAcquireOrRenew(lastRenew + config_.renewDeadline)) {
       lastRenew = std::chrono::steady_clock::now();
     } else if (heldByAnother()) {
-      spdlog::error("leader election: lease {}/{} is held by {} now", config_.namespaceName, config_.name,
-                    observed_.value("holderIdentity", ""));
+      log::error(fmt::format("leader election: lease {}/{} is held by {} now", config_.namespaceName, config_.name,
+                             observed_.value("holderIdentity", "")),
+                 leaseFields(config_));
       lost = true;
     } else if (std::chrono::steady_clock::now() - lastRenew >= config_.renewDeadline) {
-      spdlog::error("leader election: could not renew lease {}/{} for {}s", config_.namespaceName, config_.name,
-                    config_.renewDeadline.count());
+      auto fields = leaseFields(config_);
+      fields.emplace_back("duration", std::chrono::duration<double>(config_.renewDeadline).count());
+      log::error(fmt::format("leader election: could not renew lease {}/{} for {}s", config_.namespaceName,
+                             config_.name, config_.renewDeadline.count()),
+                 fields);
       lost = true;
     }
   }

@@ -10,7 +10,6 @@
 #include <utility>
 
 #include <spdlog/fmt/fmt.h>
-#include <spdlog/spdlog.h>
 
 namespace governor::adapter {
 
@@ -24,7 +23,8 @@ std::string secondsText(std::chrono::system_clock::duration d) {
 
 MetricCache::MetricCache(Clock clock, std::chrono::milliseconds maxAge) : clock_(std::move(clock)), maxAge_(maxAge) {}
 
-void MetricCache::update(const std::string& key, const kube::Result<double>& measurement) {
+void MetricCache::update(const std::string& key, const kube::Result<double>& measurement,
+                         const kube::log::Fields& about) {
   const auto now = clock_();
   std::optional<kube::Error> error;
   if (!measurement.ok()) {
@@ -49,8 +49,12 @@ void MetricCache::update(const std::string& key, const kube::Result<double>& mea
     }
   }
   // Once when a metric starts failing and once when it recovers, not every poll.
-  if (error && !wasFailing) spdlog::warn("{}: {}", key, error->what());
-  if (!error && wasFailing) spdlog::info("{}: measured again", key);
+  if (error && !wasFailing) {
+    auto fields = about;
+    fields.emplace_back("reason", error->status.reason);
+    kube::log::warn(fmt::format("{}: {}", key, error->what()), fields);
+  }
+  if (!error && wasFailing) kube::log::info(fmt::format("{}: measured again", key), about);
 }
 
 std::optional<MetricCache::Entry> MetricCache::get(const std::string& key) const {
@@ -159,17 +163,17 @@ std::optional<size_t> Poller::Round::take(bool& left) {
   return std::nullopt;
 }
 
-std::vector<std::string> Poller::Round::takeRest() {
-  std::vector<std::string> keys;
+std::vector<const Poller::Target*> Poller::Round::takeRest() {
+  std::vector<const Target*> rest;
   {
     std::lock_guard lock(mutex);
     for (size_t i = 0; i < targets.size(); ++i) {
-      if (!taken[i]) keys.push_back(targets[i].key);
+      if (!taken[i]) rest.push_back(&targets[i]);
       taken[i] = true;
     }
   }
   freed.notify_all();
-  return keys;
+  return rest;
 }
 
 void Poller::measure(Round& round) {
@@ -185,7 +189,7 @@ void Poller::measure(Round& round) {
       }
       const Target& target = round.targets[*i];
       lock.unlock();
-      cache_.update(target.key, measureSafely(target));
+      cache_.update(target.key, measureSafely(target), kube::log::keyFields("servicelevel", target.owner));
       lock.lock();
       round.busyOwners.erase(target.owner);
       round.freed.notify_all();
@@ -218,10 +222,12 @@ void Poller::pollRound(bool wait) {
       // Still busy with its previous round (a hung server waiting out its timeouts): skipped,
       // so it never holds back the others. What that round has not started yet is not
       // measured in time: an error from now on, never its old value.
-      for (const std::string& key : round->takeRest()) {
-        cache_.update(key, kube::Error{kube::Status{0, "Stale", "not measured: " + source +
-                                                                   " is still busy with the previous round (slow or hung)"},
-                                       key});
+      for (const Target* target : round->takeRest()) {
+        cache_.update(target->key,
+                      kube::Error{kube::Status{0, "Stale", "not measured: " + source +
+                                                               " is still busy with the previous round (slow or hung)"},
+                                  target->key},
+                      kube::log::keyFields("servicelevel", target->owner));
       }
       continue;
     }

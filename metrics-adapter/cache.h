@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "kube/logging.h"
 #include "kube/result.h"
 
 namespace governor::adapter {
@@ -44,8 +45,9 @@ class MetricCache {
                        std::chrono::milliseconds maxAge = std::chrono::milliseconds(0));
 
   // Success replaces value and clears the error; failure keeps the old value, records the
-  // error and counts the failures in a row. A non-finite value counts as a failure.
-  void update(const std::string& key, const kube::Result<double>& measurement);
+  // error and counts the failures in a row. A non-finite value counts as a failure. `about`:
+  // the fields of the log lines on the key (its ServiceLevel).
+  void update(const std::string& key, const kube::Result<double>& measurement, const kube::log::Fields& about = {});
   // The entry, with a Stale error when its value is older than the maximum age.
   std::optional<Entry> get(const std::string& key) const;
   void remove(const std::string& key);
@@ -113,8 +115,8 @@ class Poller {
     // The first target not taken whose owner is not busy, now taken; nullopt when there is
     // none now (`left`: whether any is still to be taken).
     std::optional<size_t> take(bool& left);
-    // Takes every target not taken yet, for none of the workers to measure; their keys.
-    std::vector<std::string> takeRest();
+    // Takes every target not taken yet, for none of the workers to measure.
+    std::vector<const Target*> takeRest();
   };
 
   void run();

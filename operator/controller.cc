@@ -1,6 +1,8 @@
 #include "operator/controller.h"
 
-#include <spdlog/spdlog.h>
+#include <spdlog/fmt/fmt.h>
+
+#include "kube/logging.h"
 
 namespace governor::op {
 
@@ -70,25 +72,33 @@ void Controller::work() {
     try {
       outcome = reconciler_.reconcile(*key);
     } catch (const std::exception& e) {
-      spdlog::error("servicelevel {}: reconcile failed on an internal error (a bug; please report it): {}", *key,
-                    e.what());
+      kube::log::error(
+          fmt::format("servicelevel {}: reconcile failed on an internal error (a bug; please report it): {}", *key,
+                      e.what()),
+          kube::log::keyFields("servicelevel", *key));
       outcome = Outcome::retry(std::string("internal error: ") + e.what());
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto fields = kube::log::keyFields("servicelevel", *key);
+    fields.emplace_back("duration", seconds);
     switch (outcome.kind) {
       case Outcome::Kind::Done:
         queue_.forget(*key);
+        kube::log::debug(fmt::format("servicelevel {}: reconciled", *key), fields);
         metrics_.countReconcile("success", seconds);
         break;
       case Outcome::Kind::RequeueAfter:
         queue_.forget(*key);
         queue_.addAfter(*key, outcome.after);
+        kube::log::debug(fmt::format("servicelevel {}: reconciled; again in {}ms", *key, outcome.after.count()),
+                         fields);
         metrics_.countReconcile("requeue", seconds);
         break;
       case Outcome::Kind::Retry: {
         auto delay = queue_.addRateLimited(*key);
-        spdlog::warn("servicelevel {}: {}; retrying in {}ms", *key, outcome.error,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        kube::log::warn(fmt::format("servicelevel {}: {}; retrying in {}ms", *key, outcome.error,
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()),
+                        fields);
         metrics_.countReconcile("error", seconds);
         metrics_.countRetry();
         break;

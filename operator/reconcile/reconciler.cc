@@ -6,9 +6,11 @@
 #include <cmath>
 #include <set>
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include "api/metrics.h"
 #include "kube/duration.h"
+#include "kube/logging.h"
 #include "kube/quantity.h"
 #include "operator/promql_check.h"
 #include "operator/reconcile/replicas.h"
@@ -35,6 +37,12 @@ void setOrErase(Json& obj, const std::string& field, const std::optional<std::st
 
 const kube::Resource& workloadApiResource(const Workload& w) {
   return w.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
+}
+
+// The log fields of a line about ServiceLevel `sl` (its object); more may follow.
+kube::log::Fields serviceLevelFields(const Json& sl) {
+  const auto& md = sl["metadata"];
+  return {{"namespace", md.value("namespace", "")}, {"servicelevel", md.value("name", "")}};
 }
 
 std::string hostname() {
@@ -252,7 +260,10 @@ void Reconciler::pruneChildren(Pass& pass) {
     if (out) {
       recordEvent(pass.object, "Normal", "Deleted", describeChild(obj) + " deleted: the spec no longer asks for it");
     } else if (!out.error().isNotFound()) {
-      spdlog::warn("servicelevel {}/{}: {}", pass.sl.namespaceName, pass.sl.name, out.error().what());
+      auto fields = serviceLevelFields(pass.object);
+      fields.insert(fields.end(), {{"kind", obj.value("kind", "")}, {"name", name}});
+      kube::log::warn(fmt::format("servicelevel {}/{}: {}", pass.sl.namespaceName, pass.sl.name, out.error().what()),
+                      fields);
     }
   };
   for (const auto& r : childResources()) {
@@ -352,6 +363,18 @@ void Reconciler::writeStatus(Pass& pass) {
   conditions = setCondition(conditions, ready, gen, now());
   status["conditions"] = conditions;
   status["observedGeneration"] = gen;
+  for (const auto& c : conditions) {
+    auto before = findCondition(oldStatus.value("conditions", Json::array()), c.value("type", ""));
+    if (before.value("status", "") == c.value("status", "") && before.value("reason", "") == c.value("reason", "")) {
+      continue;
+    }
+    auto fields = serviceLevelFields(pass.object);
+    fields.insert(fields.end(), {{"condition", c.value("type", "")}, {"reason", c.value("reason", "")}});
+    kube::log::info(fmt::format("servicelevel {}/{}: {} is {} ({}): {}", pass.sl.namespaceName, pass.sl.name,
+                                c.value("type", ""), c.value("status", ""), c.value("reason", ""),
+                                c.value("message", "")),
+                    fields);
+  }
 
   Json replicas = nullptr;
   if (hpa && hpa->contains("status")) {
@@ -389,7 +412,11 @@ void Reconciler::writeStatus(Pass& pass) {
   }
   auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
   wrote("patch status", pass.object);
-  if (!res) spdlog::warn("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what());
+  if (!res) {
+    kube::log::warn(fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name,
+                                res.error().what()),
+                    serviceLevelFields(pass.object));
+  }
 }
 
 std::optional<Json> Reconciler::servedMetric(const std::string& path) {
@@ -455,15 +482,29 @@ void Reconciler::recordEvent(const Json& sl, const std::string& type, const std:
                 {"firstTimestamp", ts},
                 {"lastTimestamp", ts},
                 {"count", 1}};
+  auto fields = serviceLevelFields(sl);
+  fields.emplace_back("reason", reason);
+  kube::log::write(type == "Warning" ? spdlog::level::warn : spdlog::level::info,
+                   fmt::format("servicelevel {}: {}: {}", kube::objectKey(sl), reason, message), fields);
   auto res = client_.create({"", "v1", "events", true}, md.value("namespace", ""), event);
   wrote("create", event);
-  if (!res) spdlog::warn("event {} for {}: {}", reason, md.value("name", ""), res.error().what());
+  if (!res) {
+    kube::log::warn(fmt::format("event {} for {}: {}", reason, md.value("name", ""), res.error().what()), fields);
+  }
 }
 
 void Reconciler::wrote(const std::string& verb, const Json& object) {
   auto kind = object.value("kind", "");
   metrics_.countWrite(verb, kind);
-  spdlog::debug("{} {} {}", verb, kind, kube::objectKey(object));
+  const auto& md = object.at("metadata");
+  kube::log::Fields fields = {{"namespace", md.value("namespace", "")}, {"kind", kind}, {"name", md.value("name", "")}};
+  // Whose: a ServiceLevel itself, the one an Event is about, or the one a child is labelled with.
+  std::string serviceLevel = kind == kKind ? md.value("name", "")
+                             : kind == "Event"
+                                 ? object.value("involvedObject", Json::object()).value("name", "")
+                                 : md.value("labels", Json::object()).value(kServiceLevelLabel, "");
+  if (!serviceLevel.empty()) fields.emplace_back("servicelevel", serviceLevel);
+  kube::log::debug(fmt::format("{} {} {}", verb, kind, kube::objectKey(object)), fields);
 }
 
 Outcome Reconciler::reconcile(const std::string& key) {

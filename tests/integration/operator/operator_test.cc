@@ -62,6 +62,16 @@ spec:
 // The sum of governor_operator_api_writes_total over all labels.
 double writesSoFar() { return metricSum(kMetrics, "governor_operator_api_writes_total"); }
 
+// How many lines of `text` contain every one of `parts`.
+int linesWith(const std::string& text, const std::vector<std::string>& parts) {
+  int n = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    n += std::all_of(parts.begin(), parts.end(), [&](const auto& p) { return line.find(p) != std::string::npos; });
+  }
+  return n;
+}
+
 // This suite runs no metrics adapter, so an HPA on a running workload could never read its
 // metric and Ready would rightly stay False (AnHpaThatCannotReadItsMetricKeepsReadyFalse).
 // Its workloads have 0 replicas: the HPA then idles (ScalingDisabled), which is no fault.
@@ -183,6 +193,10 @@ TEST_F(OperatorTest, ValidServiceLevelGetsEveryChildAndIsReady) {
   std::set<std::string> reasons;
   for (const auto& e : events->items) reasons.insert(e["reason"]);
   EXPECT_TRUE(reasons.contains("Created")) << "kubectl describe should show what Governor created";
+  // The log's fields tell one ServiceLevel's story (the suite's operator logs text at debug).
+  const std::string about = "namespace=" + ns_->name() + " servicelevel=shop";
+  EXPECT_GT(linesWith(operator_->log(), {": reconciled", about, " duration="}), 0) << tail(operator_->logFile());
+  EXPECT_GT(linesWith(operator_->log(), {"Created: HorizontalPodAutoscaler", about, " reason=Created"}), 0);
 }
 
 // What `kubectl get sl` says when the HPA cannot read its metric (here: no adapter serves
@@ -356,6 +370,8 @@ TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
             std::string::npos);
   EXPECT_TRUE(conditionIs("taken", "Ready", "False", "Conflict"));
   EXPECT_TRUE(conditionIs("taken", "QuotaReady", "True", "Reconciled")) << "the other parts still reconcile";
+  EXPECT_GT(linesWith(operator_->log(), {"CacheReady is False (Conflict)", "servicelevel=taken", " reason=Conflict"}), 0)
+      << tail(operator_->logFile());
 
   ASSERT_TRUE(client_->remove(kServiceLevels, ns_->name(), "taken").ok());
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -956,8 +972,8 @@ TEST_F(OperatorTest, ANamespaceDeletedWhileItsServiceLevelsReconcileGoesAwayAndT
     return since.find(name + "/") == std::string::npos;
   }, std::chrono::seconds(60))) << "still working on the deleted namespace:\n" << since;
   const std::string log = operator_->log();
-  // Each failed reconcile logs one warning ("servicelevel NS/NAME: …"): no retry storm.
-  const int warnings = occurrences(log, "servicelevel " + name + "/");
+  // Each failed reconcile logs one warning ("servicelevel NS/NAME: …; retrying in …"): no retry storm.
+  const int warnings = linesWith(log, {"namespace=" + name + " ", "; retrying in"});
   std::cout << "namespace deleted mid-reconcile: " << warnings << " warnings about its 20 ServiceLevels\n";
   EXPECT_LE(warnings, 60) << "more than three failed reconciles a ServiceLevel";
 }

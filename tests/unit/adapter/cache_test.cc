@@ -101,6 +101,29 @@ TEST(MetricCacheTest, FailuresAreLoggedWhenTheyStartAndWhenTheyEnd) {
             "warning k: redis r:6379 key jobs: Unavailable: timed out\n");
 }
 
+// A failing metric's line names its ServiceLevel (the target's owner) and the error's reason,
+// for `jq 'select(.servicelevel=="checkout")'`.
+TEST(PollerTest, AFailingMetricIsLoggedWithItsServiceLevel) {
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
+  ASSERT_TRUE(kube::configureLogging("info", "json").ok());
+  MetricCache cache;
+  Poller poller(cache, [] {
+    return std::vector<Poller::Target>{{"external/shop/governor_queue_backlog/checkout",
+                                        [] { return Result<double>(unavailable("connection refused")); },
+                                        "redis r:6379", "shop/checkout"}};
+  }, 1h);
+  poller.pollOnce();
+  spdlog::set_default_logger(previous);
+  auto line = nlohmann::json::parse(out.str());
+  EXPECT_EQ(line["msg"],
+            "external/shop/governor_queue_backlog/checkout: redis r:6379 key jobs: Unavailable: connection refused");
+  EXPECT_EQ(line["namespace"], "shop");
+  EXPECT_EQ(line["servicelevel"], "checkout");
+  EXPECT_EQ(line["reason"], "Unavailable");
+}
+
 TEST(MetricCacheTest, FirstMeasurementFailingIsNeverAZero) {
   MetricCache cache;
   cache.update("k", unavailable("timed out after 2s"));

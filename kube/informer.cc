@@ -2,13 +2,6 @@
 #include "kube/informer.h"
 
 namespace governor::kube {
-namespace {
-
-void withoutManagedFields(Json& object) {
-  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
-}
-
-}  // namespace
 
 Informer::Informer(Client& client, Resource resource, std::string ns, InformerOptions opts)
     : resource_(resource),
@@ -28,6 +21,11 @@ void Informer::addHandler(EventHandler handler) {
   if (handler.onAdd) {
     for (const auto& obj : existing) handler.onAdd(obj);
   }
+}
+
+void Informer::setTransform(Transform transform) {
+  std::lock_guard notify(notifyMu_);
+  transform_ = std::move(transform);
 }
 
 void Informer::start() {
@@ -84,20 +82,22 @@ void Informer::replace(std::vector<Json> items) {
   std::lock_guard notify(notifyMu_);
   std::map<std::string, Json> next;
   for (auto& item : items) {
-    withoutManagedFields(item);
-    next.emplace(objectKey(item), std::move(item));
+    auto key = objectKey(item);
+    next.emplace(std::move(key), stored(std::move(item)));
   }
   std::map<std::string, Json> previous;
   {
     std::lock_guard lock(mu_);
     previous.swap(store_);
-    store_ = next;
+    store_ = std::move(next);
   }
-  // Tell handlers what changed between the old view and the fresh list.
+  // Tell handlers what changed between the old view and the fresh list. store_ changes
+  // only under notifyMu_, which this holds, so reading it without mu_ is safe (and the
+  // list is not held twice).
   for (const auto& [key, obj] : previous) {
-    if (!next.contains(key)) notifyDelete(obj);
+    if (!store_.contains(key)) notifyDelete(obj);
   }
-  for (const auto& [key, obj] : next) {
+  for (const auto& [key, obj] : store_) {
     auto old = previous.find(key);
     if (old == previous.end()) {
       notifyAdd(obj);
@@ -114,9 +114,8 @@ void Informer::replace(std::vector<Json> items) {
 
 void Informer::apply(const WatchEvent& event) {
   std::lock_guard notify(notifyMu_);
-  Json object = event.object;
-  withoutManagedFields(object);
-  auto key = objectKey(object);
+  Json object = stored(event.object);
+  auto key = objectKey(event.object);
   std::optional<Json> old;
   {
     std::lock_guard lock(mu_);
@@ -140,8 +139,15 @@ void Informer::resyncLoop() {
   std::unique_lock lock(runMu_);
   while (!stopCv_.wait_for(lock, opts_.resyncPeriod, [this] { return stopping_; })) {
     std::lock_guard notify(notifyMu_);
-    for (const auto& obj : list()) notifyUpdate(obj, obj);
+    // store_ changes only under notifyMu_: read in place, not copied.
+    for (const auto& [key, obj] : store_) notifyUpdate(obj, obj);
   }
+}
+
+// Under notifyMu_.
+Json Informer::stored(Json object) const {
+  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
+  return transform_ ? transform_(std::move(object)) : object;
 }
 
 // The notify* helpers run under notifyMu_; handlers_ only grows under that same lock.

@@ -23,6 +23,10 @@ struct EventHandler {
   std::function<void(const Json& obj)> onDelete;
 };
 
+// What the store keeps of an object, given the whole of it (as client-go's SetTransform):
+// an informer whose readers use a few fields of a large object need not hold the rest.
+using Transform = std::function<Json(Json object)>;
+
 struct InformerOptions {
   ReflectorOptions reflector;
   // Every period, onUpdate(obj, obj) for each object; zero turns resync off.
@@ -38,6 +42,9 @@ class Informer : private ReflectorSink {
 
   // Handlers added after the first sync are told about existing objects as adds.
   void addHandler(EventHandler handler);
+  // Before start(): the store and the handlers see transform(object) instead of the object.
+  // Off by default: the whole object.
+  void setTransform(Transform transform);
   void start();
   // Stops and joins the threads. The store and resourceVersion stay, so start() resumes.
   void stop();
@@ -45,7 +52,8 @@ class Informer : private ReflectorSink {
   bool waitForSync(std::chrono::milliseconds timeout) const;
 
   // The store keeps objects without metadata.managedFields: no reader needs them, and they
-  // are often the larger part of an object written with server-side apply.
+  // are often the larger part of an object written with server-side apply. With a
+  // transform, it keeps what the transform returns.
   std::optional<Json> get(const std::string& key) const;  // "ns/name" or "name"
   std::vector<Json> list() const;
   // The objects `keep` accepts; only those are copied.
@@ -60,17 +68,19 @@ class Informer : private ReflectorSink {
   void notifyAdd(const Json& obj);
   void notifyUpdate(const Json& oldObj, const Json& newObj);
   void notifyDelete(const Json& obj);
+  Json stored(Json object) const;
 
   Resource resource_;
   InformerOptions opts_;
   Reflector reflector_;
 
-  mutable std::mutex mu_;  // guards store_, synced_, handlers_
+  mutable std::mutex mu_;  // guards store_ (changed only under notifyMu_ too), synced_, handlers_
   mutable std::condition_variable syncedCv_;
   std::map<std::string, Json> store_;
   bool synced_ = false;
   std::vector<EventHandler> handlers_;
   std::mutex notifyMu_;  // handlers run one event at a time, in order
+  Transform transform_;  // guarded by notifyMu_
 
   std::mutex runMu_;
   std::condition_variable stopCv_;

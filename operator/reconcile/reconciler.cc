@@ -11,6 +11,7 @@
 #include "kube/duration.h"
 #include "kube/quantity.h"
 #include "operator/promql_check.h"
+#include "operator/reconcile/cached_child.h"
 #include "operator/reconcile/replicas.h"
 #include <unistd.h>
 
@@ -79,7 +80,9 @@ void Reconciler::registerInformers(kube::Informers& informers, const std::string
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;  // its CRD may be absent
-    informers.get(r, ns, kChildSelector).addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
+    auto& informer = informers.get(r, ns, kChildSelector);
+    informer.setTransform(cachedChild);  // the rules and dashboards as digests: most of the memory
+    informer.addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
   }
 }
 
@@ -108,7 +111,7 @@ kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r,
   // Not ours by label (or not watched): ask the API, so that an object of that name
   // that someone else made is seen and left alone.
   auto res = client_.get(r, ns, name);
-  if (res) return std::optional<Json>(std::move(*res));
+  if (res) return std::optional<Json>(cachedChild(std::move(*res)));
   if (res.error().isNotFound()) return std::optional<Json>();
   return res.error();
 }
@@ -154,7 +157,7 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
     return;
   }
   if (*live && !ownedBy(**live, pass.sl.uid)) return conflict();
-  if (*live && holds(**live, child.object)) return;
+  if (*live && holds(**live, cachedChild(child.object))) return;
   kube::Result<Json> res = Json();
   if (*live) {
     // Applied only to the object just read: one that replaced it meanwhile has another uid

@@ -38,6 +38,13 @@ const kube::Resource& workloadApiResource(const Workload& w) {
   return w.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
 }
 
+// "namespace/name" of the ServiceLevel a child is labelled with; "" without the label.
+std::string owningServiceLevel(const Json& child) {
+  const auto& md = child.value("metadata", Json::object());
+  auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
+  return name.empty() ? "" : md.value("namespace", "") + "/" + name;
+}
+
 std::string hostname() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
@@ -71,17 +78,21 @@ void Reconciler::setPrometheusUrl(const std::string& url) {
 
 void Reconciler::registerInformers(kube::Informers& informers, const std::string& ns,
                                    const std::function<void(const std::string&)>& onKey) {
+  // The caches are most of the operator's memory: they keep their objects compact, parsed
+  // again on each read, which the reconciler does a few at a time (get, byIndex).
   auto own = [onKey](const Json& o) { onKey(kube::objectKey(o)); };
-  informers.get(resources::kServiceLevel, ns).addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
+  auto& serviceLevels = informers.get(resources::kServiceLevel, ns);
+  serviceLevels.setCompact(true);
+  serviceLevels.addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
   auto owner = [onKey](const Json& o) {
-    const auto& md = o.value("metadata", Json::object());
-    auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
-    if (!name.empty()) onKey(md.value("namespace", "") + "/" + name);
+    if (auto key = owningServiceLevel(o); !key.empty()) onKey(key);
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;  // its CRD may be absent
     auto& informer = informers.get(r, ns, kChildSelector);
-    informer.setTransform(cachedChild);  // the rules and dashboards as digests: most of the memory
+    informer.setTransform(cachedChild);  // the rules and dashboards as digests
+    informer.setCompact(true);
+    informer.setIndex(owningServiceLevel);  // pruneChildren's
     informer.addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
   }
 }
@@ -260,12 +271,7 @@ void Reconciler::pruneChildren(Pass& pass) {
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;
-    auto children = informers_.get(r, ns_, kChildSelector).list([&](const Json& obj) {
-      const auto& md = obj["metadata"];
-      auto labels = md.find("labels");
-      return md.value("namespace", "") == pass.sl.namespaceName && labels != md.end() &&
-             labels->value(kServiceLevelLabel, "") == pass.sl.name;
-    });
+    auto children = informers_.get(r, ns_, kChildSelector).byIndex(pass.sl.namespaceName + "/" + pass.sl.name);
     for (const auto& obj : children) prune(r, obj);
   }
   if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {

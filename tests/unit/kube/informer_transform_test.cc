@@ -1,10 +1,12 @@
 // Informer::setTransform: the store and the handlers see what the transform keeps of each
 // listed and watched object; an informer without one keeps the whole object (less its
-// managedFields). Against a small in-process API server.
+// managedFields). setCompact changes how it is kept, not what readers see; setIndex
+// follows every change. Against a small in-process API server.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -81,8 +83,10 @@ struct Seen {
   }
 };
 
-// Runs an informer (with `transform` when it is set) until its handler has seen 4 events.
-std::vector<std::string> run(const Transform& transform, std::optional<Json>& a) {
+// Runs an informer, set up by `setUp`, until its handler has seen 4 events; stops it and
+// gives it to `check`.
+std::vector<std::string> run(const std::function<void(Informer&)>& setUp,
+                             const std::function<void(const Informer&)>& check) {
   FakeApi api;
   Config config;
   config.server = api.url();
@@ -92,7 +96,7 @@ std::vector<std::string> run(const Transform& transform, std::optional<Json>& a)
   opts.reflector.backoffInitial = std::chrono::milliseconds(10);
   opts.reflector.backoffCap = std::chrono::milliseconds(20);
   Informer informer(**client, Resource{"", "v1", "configmaps", true}, "ns", opts);
-  if (transform) informer.setTransform(transform);
+  setUp(informer);
   Seen seen;
   informer.addHandler({[&](const Json& o) { seen.add("add", o); },
                        [&](const Json&, const Json& o) { seen.add("update", o); },
@@ -103,28 +107,68 @@ std::vector<std::string> run(const Transform& transform, std::optional<Json>& a)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   informer.stop();
-  a = informer.get("ns/a");
+  check(informer);
   return seen.log;
 }
 
+const std::vector<std::string> kWholeObjects{R"(add a "listed")", R"(add b "added")", R"(update a "changed")",
+                                             R"(delete b "added")"};
+
 TEST(InformerTransform, StoreAndHandlersSeeTheTransformedObjects) {
-  std::optional<Json> a;
-  auto log = run(lengths, a);
+  auto log = run([](Informer& i) { i.setTransform(lengths); },
+                 [](const Informer& i) {
+                   auto a = i.get("ns/a");
+                   ASSERT_TRUE(a);
+                   EXPECT_EQ((*a)["data"]["big"], 7);
+                   EXPECT_EQ((*a)["metadata"]["resourceVersion"], "12");
+                   EXPECT_FALSE((*a)["metadata"].contains("managedFields"))
+                       << "dropped before the transform sees the object";
+                 });
   EXPECT_EQ(log, (std::vector<std::string>{"add a 6", "add b 5", "update a 7", "delete b 5"}));
-  ASSERT_TRUE(a);
-  EXPECT_EQ((*a)["data"]["big"], 7);
-  EXPECT_EQ((*a)["metadata"]["resourceVersion"], "12");
-  EXPECT_FALSE((*a)["metadata"].contains("managedFields")) << "dropped before the transform sees the object";
 }
 
 TEST(InformerTransform, WithoutOneTheStoreKeepsTheWholeObject) {
-  std::optional<Json> a;
-  auto log = run(nullptr, a);
-  EXPECT_EQ(log, (std::vector<std::string>{R"(add a "listed")", R"(add b "added")", R"(update a "changed")",
-                                           R"(delete b "added")"}));
-  ASSERT_TRUE(a);
-  EXPECT_EQ((*a)["data"]["big"], "changed");
-  EXPECT_FALSE((*a)["metadata"].contains("managedFields"));
+  auto log = run([](Informer&) {},
+                 [](const Informer& i) {
+                   auto a = i.get("ns/a");
+                   ASSERT_TRUE(a);
+                   EXPECT_EQ((*a)["data"]["big"], "changed");
+                   EXPECT_FALSE((*a)["metadata"].contains("managedFields"));
+                 });
+  EXPECT_EQ(log, kWholeObjects);
+}
+
+TEST(InformerCompact, ReadersAndHandlersSeeTheSameObjects) {
+  auto log = run([](Informer& i) { i.setCompact(true); },
+                 [](const Informer& i) {
+                   auto a = i.get("ns/a");
+                   ASSERT_TRUE(a);
+                   auto expected = configMap("a", "12", "changed");
+                   expected["metadata"].erase("managedFields");
+                   EXPECT_EQ(*a, expected);
+                   EXPECT_EQ(i.list(), std::vector<Json>{expected});
+                   EXPECT_FALSE(i.get("ns/b"));
+                 });
+  EXPECT_EQ(log, kWholeObjects);
+}
+
+TEST(InformerIndex, FollowsAddsChangesAndDeletes) {
+  auto dataIndex = [](const Json& o) { return o["data"].value("big", ""); };
+  for (bool compact : {false, true}) {
+    run(
+        [&](Informer& i) {
+          i.setCompact(compact);
+          i.setIndex(dataIndex);
+        },
+        [](const Informer& i) {
+          auto changed = i.byIndex("changed");
+          ASSERT_EQ(changed.size(), 1u);
+          EXPECT_EQ(changed[0]["metadata"]["name"], "a");
+          EXPECT_TRUE(i.byIndex("listed").empty()) << "a changed";
+          EXPECT_TRUE(i.byIndex("added").empty()) << "b was deleted";
+          EXPECT_TRUE(i.byIndex("").empty());
+        });
+  }
 }
 
 }  // namespace

@@ -4,7 +4,12 @@
 
 #include "kube/host_port.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -222,22 +227,22 @@ void WatchCancel::detach() {
   stopper_ = nullptr;
 }
 
-// Parsed TLS material; each connection gets its own copies since httplib takes
-// ownership of the certificate store it is given.
+// Parsed TLS material, and the certificate authority as a file for httplib: given a
+// certificate store instead (set_ca_cert_store), httplib 0.11 also loads the system's roots
+// into it on every connection, about 0.8 MiB each, and trusts them besides the cluster's
+// CA. A memfd, so that no file system needs to be writable.
 struct Client::Tls {
-  std::string caPem;
   std::unique_ptr<X509, X509Deleter> cert;
   std::unique_ptr<EVP_PKEY, KeyDeleter> key;
+  int caFd = -1;
 
-  X509_STORE* newStore() const {
-    X509_STORE* store = X509_STORE_new();
-    auto bio = memBio(caPem);
-    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store, c);
-      X509_free(c);
-    }
-    return store;
+  Tls() = default;
+  Tls(const Tls&) = delete;
+  Tls& operator=(const Tls&) = delete;
+  ~Tls() {
+    if (caFd >= 0) close(caFd);
   }
+  std::string caPath() const { return caFd < 0 ? "" : "/proc/self/fd/" + std::to_string(caFd); }
 };
 
 class Client::Pool {
@@ -272,8 +277,8 @@ class Client::Pool {
       auto ssl = std::make_unique<httplib::SSLClient>(host_, port_, tls_.cert.get(), tls_.key.get());
       if (config_.insecureSkipTlsVerify) {
         ssl->enable_server_certificate_verification(false);
-      } else if (!tls_.caPem.empty()) {
-        ssl->set_ca_cert_store(tls_.newStore());
+      } else if (tls_.caFd >= 0) {
+        ssl->set_ca_cert_path(tls_.caPath().c_str());
       }
       c = std::move(ssl);
     } else {
@@ -312,11 +317,15 @@ Result<std::unique_ptr<Client>> Client::create(const Config& config) {
     return invalid("server \"" + config.server + "\" must be an https:// or http:// URL with a host and a port from 1 to 65535");
   }
   auto tls = std::make_unique<Tls>();
-  tls->caPem = config.caPem;
   if (!config.caPem.empty()) {
     auto bio = memBio(config.caPem);
     std::unique_ptr<X509, X509Deleter> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!ca) return invalid("certificate authority is not a PEM certificate");
+    tls->caFd = memfd_create("governor-kube-ca", MFD_CLOEXEC);
+    const auto& pem = config.caPem;
+    if (tls->caFd < 0 || write(tls->caFd, pem.data(), pem.size()) != static_cast<ssize_t>(pem.size())) {
+      return invalid(std::string("cannot keep the certificate authority in a memfd: ") + std::strerror(errno));
+    }
   }
   if (!config.clientCertPem.empty() || !config.clientKeyPem.empty()) {
     auto certBio = memBio(config.clientCertPem);

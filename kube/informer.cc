@@ -4,8 +4,17 @@
 namespace governor::kube {
 namespace {
 
-void withoutManagedFields(Json& object) {
-  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
+// The object a stored entry holds, parsed when the store is compact.
+Json unpacked(const Json& stored) { return stored.is_binary() ? Json::from_msgpack(stored.get_binary()) : stored; }
+
+// Calls f with the object a stored entry holds, without a copy when it is a tree.
+template <typename F>
+void withObject(const Json& stored, F&& f) {
+  if (stored.is_binary()) {
+    f(unpacked(stored));
+  } else {
+    f(stored);
+  }
 }
 
 }  // namespace
@@ -23,11 +32,29 @@ void Informer::addHandler(EventHandler handler) {
   {
     std::lock_guard lock(mu_);
     handlers_.push_back(handler);
-    for (const auto& [key, obj] : store_) existing.push_back(obj);
+    for (const auto& [key, obj] : store_) existing.push_back(unpacked(obj));
   }
   if (handler.onAdd) {
     for (const auto& obj : existing) handler.onAdd(obj);
   }
+}
+
+void Informer::setTransform(Transform transform) {
+  std::lock_guard notify(notifyMu_);
+  std::lock_guard lock(mu_);
+  transform_ = std::move(transform);
+}
+
+void Informer::setCompact(bool compact) {
+  std::lock_guard notify(notifyMu_);
+  std::lock_guard lock(mu_);
+  compact_ = compact;
+}
+
+void Informer::setIndex(IndexFunc index) {
+  std::lock_guard notify(notifyMu_);
+  std::lock_guard lock(mu_);
+  indexFunc_ = std::move(index);
 }
 
 void Informer::start() {
@@ -64,7 +91,7 @@ std::optional<Json> Informer::get(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = store_.find(key);
   if (it == store_.end()) return std::nullopt;
-  return it->second;
+  return unpacked(it->second);
 }
 
 std::vector<Json> Informer::list() const {
@@ -74,36 +101,58 @@ std::vector<Json> Informer::list() const {
 std::vector<Json> Informer::list(const std::function<bool(const Json&)>& keep) const {
   std::lock_guard lock(mu_);
   std::vector<Json> out;
-  for (const auto& [key, obj] : store_) {
-    if (keep(obj)) out.push_back(obj);
+  for (const auto& [key, stored] : store_) {
+    withObject(stored, [&](const Json& obj) {
+      if (keep(obj)) out.push_back(obj);
+    });
   }
+  return out;
+}
+
+std::vector<Json> Informer::byIndex(const std::string& value) const {
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  auto keys = index_.find(value);
+  if (keys == index_.end()) return out;
+  for (const auto& key : keys->second) out.push_back(unpacked(store_.at(key)));
   return out;
 }
 
 void Informer::replace(std::vector<Json> items) {
   std::lock_guard notify(notifyMu_);
   std::map<std::string, Json> next;
-  for (auto& item : items) {
-    withoutManagedFields(item);
-    next.emplace(objectKey(item), std::move(item));
-  }
   std::map<std::string, Json> previous;
   {
     std::lock_guard lock(mu_);
+    index_.clear();
+    indexed_.clear();
+    for (auto& item : items) {
+      auto key = objectKey(item);
+      auto view = viewOf(std::move(item));
+      reindex(key, view);
+      next.emplace(std::move(key), stored(std::move(view)));
+    }
+    items.clear();
     previous.swap(store_);
-    store_ = next;
+    store_ = std::move(next);
   }
-  // Tell handlers what changed between the old view and the fresh list.
+  // Tell handlers what changed between the old view and the fresh list. store_ changes
+  // only under notifyMu_, which this holds, so reading it without mu_ is safe (and the
+  // list is not held twice).
   for (const auto& [key, obj] : previous) {
-    if (!next.contains(key)) notifyDelete(obj);
+    if (!store_.contains(key)) withObject(obj, [this](const Json& o) { notifyDelete(o); });
   }
-  for (const auto& [key, obj] : next) {
+  for (const auto& [key, obj] : store_) {
     auto old = previous.find(key);
     if (old == previous.end()) {
-      notifyAdd(obj);
-    } else if (resourceVersionOf(old->second) != resourceVersionOf(obj)) {
-      notifyUpdate(old->second, obj);
+      withObject(obj, [this](const Json& o) { notifyAdd(o); });
+      continue;
     }
+    withObject(old->second, [&](const Json& before) {
+      withObject(obj, [&](const Json& now) {
+        if (resourceVersionOf(before) != resourceVersionOf(now)) notifyUpdate(before, now);
+      });
+    });
   }
   {
     std::lock_guard lock(mu_);
@@ -114,17 +163,18 @@ void Informer::replace(std::vector<Json> items) {
 
 void Informer::apply(const WatchEvent& event) {
   std::lock_guard notify(notifyMu_);
-  Json object = event.object;
-  withoutManagedFields(object);
-  auto key = objectKey(object);
+  auto key = objectKey(event.object);
+  Json object = viewOf(event.object);
   std::optional<Json> old;
   {
     std::lock_guard lock(mu_);
-    if (auto it = store_.find(key); it != store_.end()) old = it->second;
+    if (auto it = store_.find(key); it != store_.end()) old = unpacked(it->second);
     if (event.type == "DELETED") {
       store_.erase(key);
+      unindex(key);
     } else {
-      store_[key] = object;
+      reindex(key, object);
+      store_[key] = stored(object);
     }
   }
   if (event.type == "DELETED") {
@@ -140,8 +190,38 @@ void Informer::resyncLoop() {
   std::unique_lock lock(runMu_);
   while (!stopCv_.wait_for(lock, opts_.resyncPeriod, [this] { return stopping_; })) {
     std::lock_guard notify(notifyMu_);
-    for (const auto& obj : list()) notifyUpdate(obj, obj);
+    // store_ changes only under notifyMu_: read in place, not copied.
+    for (const auto& [key, obj] : store_) withObject(obj, [this](const Json& o) { notifyUpdate(o, o); });
   }
+}
+
+// What readers see of an object: without managedFields, transformed. Under notifyMu_.
+Json Informer::viewOf(Json object) const {
+  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
+  return transform_ ? transform_(std::move(object)) : object;
+}
+
+// How the store keeps a view. Under notifyMu_.
+Json Informer::stored(Json view) const { return compact_ ? Json::binary(Json::to_msgpack(view)) : view; }
+
+// Files `key` under the index's value for `view`. Under mu_.
+void Informer::reindex(const std::string& key, const Json& view) {
+  if (!indexFunc_) return;
+  unindex(key);
+  auto value = indexFunc_(view);
+  if (value.empty()) return;
+  indexed_[key] = value;
+  index_[value].insert(key);
+}
+
+// Under mu_.
+void Informer::unindex(const std::string& key) {
+  auto it = indexed_.find(key);
+  if (it == indexed_.end()) return;
+  auto keys = index_.find(it->second);
+  keys->second.erase(key);
+  if (keys->second.empty()) index_.erase(keys);
+  indexed_.erase(it);
 }
 
 // The notify* helpers run under notifyMu_; handlers_ only grows under that same lock.

@@ -13,6 +13,7 @@
 #include "kube/logging.h"
 #include "kube/quantity.h"
 #include "operator/promql_check.h"
+#include "operator/reconcile/cached_child.h"
 #include "operator/reconcile/replicas.h"
 #include <unistd.h>
 
@@ -43,6 +44,13 @@ const kube::Resource& workloadApiResource(const Workload& w) {
 kube::log::Fields serviceLevelFields(const Json& sl) {
   const auto& md = sl["metadata"];
   return {{"namespace", md.value("namespace", "")}, {"servicelevel", md.value("name", "")}};
+}
+
+// "namespace/name" of the ServiceLevel a child is labelled with; "" without the label.
+std::string owningServiceLevel(const Json& child) {
+  const auto& md = child.value("metadata", Json::object());
+  auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
+  return name.empty() ? "" : md.value("namespace", "") + "/" + name;
 }
 
 std::string hostname() {
@@ -78,16 +86,22 @@ void Reconciler::setPrometheusUrl(const std::string& url) {
 
 void Reconciler::registerInformers(kube::Informers& informers, const std::string& ns,
                                    const std::function<void(const std::string&)>& onKey) {
+  // The caches are most of the operator's memory: they keep their objects compact, parsed
+  // again on each read, which the reconciler does a few at a time (get, byIndex).
   auto own = [onKey](const Json& o) { onKey(kube::objectKey(o)); };
-  informers.get(resources::kServiceLevel, ns).addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
+  auto& serviceLevels = informers.get(resources::kServiceLevel, ns);
+  serviceLevels.setCompact(true);
+  serviceLevels.addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
   auto owner = [onKey](const Json& o) {
-    const auto& md = o.value("metadata", Json::object());
-    auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
-    if (!name.empty()) onKey(md.value("namespace", "") + "/" + name);
+    if (auto key = owningServiceLevel(o); !key.empty()) onKey(key);
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;  // its CRD may be absent
-    informers.get(r, ns, kChildSelector).addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
+    auto& informer = informers.get(r, ns, kChildSelector);
+    informer.setTransform(cachedChild);  // the rules and dashboards as digests
+    informer.setCompact(true);
+    informer.setIndex(owningServiceLevel);  // pruneChildren's
+    informer.addHandler({owner, [owner](const Json&, const Json& o) { owner(o); }, owner});
   }
 }
 
@@ -116,7 +130,7 @@ kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r,
   // Not ours by label (or not watched): ask the API, so that an object of that name
   // that someone else made is seen and left alone.
   auto res = client_.get(r, ns, name);
-  if (res) return std::optional<Json>(std::move(*res));
+  if (res) return std::optional<Json>(cachedChild(std::move(*res)));
   if (res.error().isNotFound()) return std::optional<Json>();
   return res.error();
 }
@@ -162,7 +176,7 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
     return;
   }
   if (*live && !ownedBy(**live, pass.sl.uid)) return conflict();
-  if (*live && holds(**live, child.object)) return;
+  if (*live && holds(**live, cachedChild(child.object))) return;
   kube::Result<Json> res = Json();
   if (*live) {
     // Applied only to the object just read: one that replaced it meanwhile has another uid
@@ -268,12 +282,7 @@ void Reconciler::pruneChildren(Pass& pass) {
   };
   for (const auto& r : childResources()) {
     if (r.plural == resources::kPrometheusRule.plural) continue;
-    auto children = informers_.get(r, ns_, kChildSelector).list([&](const Json& obj) {
-      const auto& md = obj["metadata"];
-      auto labels = md.find("labels");
-      return md.value("namespace", "") == pass.sl.namespaceName && labels != md.end() &&
-             labels->value(kServiceLevelLabel, "") == pass.sl.name;
-    });
+    auto children = informers_.get(r, ns_, kChildSelector).byIndex(pass.sl.namespaceName + "/" + pass.sl.name);
     for (const auto& obj : children) prune(r, obj);
   }
   if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {

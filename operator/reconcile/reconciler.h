@@ -69,8 +69,9 @@ class Reconciler {
   struct Pass;
 
   bool prometheusRuleCrdInstalled();
-  // The child as it is: an object, nothing (only when the API says NotFound), or the error
-  // that left it unknown (403, 429, 5xx, a timeout), on which nothing may be written.
+  // The child as it is, as cachedChild keeps it: an object, nothing (only when the API says
+  // NotFound), or the error that left it unknown (403, 429, 5xx, a timeout), on which
+  // nothing may be written.
   kube::Result<std::optional<Json>> liveChild(const kube::Resource& r, const std::string& ns,
                                               const std::string& name);
   void applyChild(Pass& pass, const Child& child);

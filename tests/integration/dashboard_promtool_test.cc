@@ -183,7 +183,7 @@ TEST_F(DashboardPromtoolTest, EveryPanelQueryParses) {
 
 // The samples users start from, through the parser as the operator reads them.
 TEST_F(DashboardPromtoolTest, EverySampleDashboardParses) {
-  const fs::path samples = fs::path(__FILE__).parent_path() / ".." / ".." / "manifests" / "samples";
+  const fs::path samples = fs::path(GOVERNOR_SOURCE_DIR) / "manifests" / "samples";
   ASSERT_TRUE(fs::is_directory(samples)) << samples;
   std::vector<Query> all;
   int dashboards = 0;

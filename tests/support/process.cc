@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -125,7 +126,20 @@ int BackgroundProcess::stop(std::chrono::milliseconds grace) {
 }
 
 void BackgroundProcess::signal(int sig) const {
-  if (running()) kill(pid_, sig);
+  if (!running()) return;
+  kill(pid_, sig);
+  // A stop takes effect when the process next runs: wait for its state to say so (at most
+  // 2 s), so that what the test does next meets a stopped process.
+  for (int i = 0; sig == SIGSTOP && i < 200 && !stopped(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool BackgroundProcess::stopped() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto end = stat.rfind(')');  // the state follows the command name, which may hold anything
+  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
 }
 
 std::string BackgroundProcess::log() const {

@@ -33,8 +33,11 @@ class BackgroundProcess {
   // SIGTERM, then SIGKILL after `grace`; returns the exit status (-1 when killed by a
   // signal). A process that already exited gives its exit status.
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
-  // Sends `sig` while it runs (SIGSTOP and SIGCONT to make it hang and come back).
+  // Sends `sig` while it runs (SIGSTOP and SIGCONT to make it hang and come back); after
+  // SIGSTOP, returns once the process is stopped.
   void signal(int sig) const;
+  // Whether it is stopped (SIGSTOP), as /proc says.
+  bool stopped() const;
   const std::string& logFile() const { return logFile_; }
   // What it has written to logFile() so far.
   std::string log() const;

@@ -23,7 +23,7 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void start(HttpServerOptions options = {}) {
     options.host = "127.0.0.1";
-    auto s = HttpServer::start(options, [](const HttpRequest& req) {
+    auto s = HttpServer::start(options, [this](const HttpRequest& req) {
       if (req.path == "/busy") {  // a request being answered
         ++answering;
         std::this_thread::sleep_for(2s);

@@ -153,7 +153,7 @@ TEST(InformerCompact, ReadersAndHandlersSeeTheSameObjects) {
 }
 
 TEST(InformerIndex, FollowsAddsChangesAndDeletes) {
-  auto dataIndex = [](const Json& o) { return o["data"].value("big", ""); };
+  auto dataIndex = [](const Json& o) { return o.value("data", Json::object()).value("big", ""); };
   for (bool compact : {false, true}) {
     run(
         [&](Informer& i) {

@@ -15,7 +15,7 @@
 #include "kube/prometheus.h"
 #include "operator/metrics.h"
 #include "operator/render/render.h"
-#include "operator/reconcile/api.h"
+#include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/scale_down_guard.h"
 #include "operator/reconcile/status.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "operator/reconcile/api.h"
+#include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/reconciler.h"
 #include "unit/support/local_server.h"
 

@@ -1,7 +1,8 @@
 // The reconciler against the in-memory API of tests/support/fake_api.h: what a user sees
 // (the status conditions, the writes made and not made) for every condition reason of a
 // child or workload that cannot be read or written, for a spec the parser rejects, for
-// objects of the same name Governor does not own, and for children the spec dropped.
+// objects of the same name Governor does not own, for a workload that cannot be scaled, and
+// for children the spec dropped.
 #include <gtest/gtest.h>
 
 #include "operator/reconcile/reconciler.h"
@@ -176,6 +177,20 @@ TEST(Reconciler, AnUnreadableWorkloadLeavesTheAutoscalerUnwritten) {
     EXPECT_EQ(writesTo(*api, resources::kHpa), Strings{});
     EXPECT_EQ(writesTo(*api, resources::kDeployment), Strings{}) << "not scaled";
   }
+}
+
+TEST(Reconciler, AFailedScaleIsShownAndRetried) {
+  auto api = cluster({{"autoscaling", kAutoscaling}});
+  Json paused = serviceLevel({{"autoscaling", kAutoscaling}});
+  paused["metadata"]["annotations"] = {{kPausedReplicasAnnotation, "0"}};  // the workload has 2
+  api->put(resources::kServiceLevel, paused);
+  api->fail("mergePatch", resources::kDeployment, "app", {500, "", "said the fake"});
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Retry);
+  auto c = condition(*api, "AutoscalerReady");
+  EXPECT_EQ(c.value("status", ""), "False");
+  EXPECT_EQ(c.value("reason", ""), "ScaleFailed");
+  EXPECT_EQ(c.value("message", ""), "cannot scale Deployment app: mergePatch deployments shop/app: 500 said the fake");
+  EXPECT_EQ(api->find(resources::kDeployment, "shop", "app")->at("spec")["replicas"], 2);
 }
 
 TEST(Reconciler, AMissingWorkloadIsLookedAtAgainLater) {

@@ -1,5 +1,5 @@
-// KubeApi: each verb is one request of kube::Client; see api.h.
-#include "operator/reconcile/api.h"
+// KubeApi: each verb is one request of kube::Client; see api_verbs.h.
+#include "operator/reconcile/api_verbs.h"
 
 namespace governor::op {
 

@@ -16,8 +16,9 @@ using testing::FakeApi;
 using testing::reconcileOnce;
 
 const Json kQuota = {{"hard", {{"pods", "1000"}}}};
-const Json kAutoscaling = {{"maxReplicas", 10},
-                           {"queue", {{"redis", {{"address", "redis:6379"}, {"key", "jobs"}}}, {"targetPerReplica", 10}}}};
+const Json kAutoscaling = {
+    {"maxReplicas", 10},
+    {"queue", {{"redis", {{"address", "redis:6379"}, {"key", "jobs"}}}, {"targetPerReplica", 10}}}};
 
 // The ServiceLevel shop/team on Deployment app, as the API server hands it over.
 Json serviceLevel(const Json& spec) {
@@ -36,7 +37,9 @@ struct Made {
 
 // An object in shop as someone made it (Governor, when labelled and owned).
 Json object(const std::string& kind, const std::string& name, Made made = {}) {
-  Json o = {{"apiVersion", "v1"}, {"kind", kind}, {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", name + "-uid"}}}};
+  Json o = {{"apiVersion", "v1"},
+            {"kind", kind},
+            {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", name + "-uid"}}}};
   if (made.labelled) {
     o["metadata"]["labels"] = {{"app.kubernetes.io/managed-by", "governor"}, {"governor.io/service-level", "team"}};
   }
@@ -139,7 +142,8 @@ TEST(Reconciler, ASpecTheParserRejectsIsShownAndNothingIsWrittenOrDeleted) {
             std::string::npos)
       << ready.dump();
   for (const auto& w : api->writes()) {
-    EXPECT_TRUE(w.resource == "servicelevels" || w.resource == "events") << w.verb << " " << w.resource << " " << w.name;
+    EXPECT_TRUE(w.resource == "servicelevels" || w.resource == "events")
+        << w.verb << " " << w.resource << " " << w.name;
   }
   EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-cache")) << "nothing is pruned on a spec not understood";
 }
@@ -234,7 +238,8 @@ TEST(Reconciler, PruningDeletesOnlyChildrenThisServiceLevelOwns) {
   EXPECT_EQ(writesTo(*api, resources::kConfigMap), Strings{"remove team-cache"});
   EXPECT_FALSE(api->find(resources::kConfigMap, "shop", "team-cache"));
   EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-rules")) << "labelled, but owned by no ServiceLevel";
-  EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-dashboard")) << "not labelled: not among Governor's children";
+  EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-dashboard"))
+      << "not labelled: not among Governor's children";
 }
 
 TEST(Reconciler, ASecondReconcileWithNothingChangedMakesNoWrite) {

@@ -14,7 +14,8 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
         o.resyncPeriod = options_.resyncPeriod;
         return o;
       }()),
-      reconciler_(client, informers_, options_.namespaceName, metrics) {
+      api_(client),
+      reconciler_(api_, informers_, options_.namespaceName, metrics) {
   reconciler_.setStatusRefreshPeriod(options_.statusRefreshPeriod);
   reconciler_.setBacklogApi(options_.backlogApi);
   reconciler_.setRulesNamespaceMatcher(options_.rulesNamespaceMatcher);

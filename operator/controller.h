@@ -51,6 +51,7 @@ class Controller {
   Metrics& metrics_;
   kube::Informers informers_;
   kube::WorkQueue queue_;
+  KubeApi api_;
   Reconciler reconciler_;
   std::mutex mu_;  // guards workers_ and the start of the informers against stop()
   std::vector<std::thread> workers_;

@@ -76,9 +76,9 @@ struct Reconciler::Pass {
   std::optional<GuardDecision> guard;       // with spec.autoscaling.scaleDownGuard
 };
 
-Reconciler::Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
+Reconciler::Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
                        Clock clock)
-    : client_(client), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
+    : api_(api), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
 
 void Reconciler::setPrometheusUrl(const std::string& url) {
   prometheus_ = url.empty() ? nullptr : std::make_unique<kube::PrometheusClient>(url);
@@ -109,7 +109,7 @@ bool Reconciler::prometheusRuleCrdInstalled() {
   std::lock_guard lock(crdMu_);
   auto age = std::chrono::steady_clock::now() - crdCheckedAt_;
   if (!crdInstalled_ || age > std::chrono::seconds(30)) {
-    auto res = client_.raw("GET", "/apis/monitoring.coreos.com/v1");
+    auto res = api_.getPath("/apis/monitoring.coreos.com/v1");
     bool installed = false;
     if (res) {
       for (const auto& r : res->value("resources", Json::array())) installed |= r.value("name", "") == "prometheusrules";
@@ -129,7 +129,7 @@ kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r,
   }
   // Not ours by label (or not watched): ask the API, so that an object of that name
   // that someone else made is seen and left alone.
-  auto res = client_.get(r, ns, name);
+  auto res = api_.get(r, ns, name);
   if (res) return std::optional<Json>(cachedChild(std::move(*res)));
   if (res.error().isNotFound()) return std::optional<Json>();
   return res.error();
@@ -137,7 +137,7 @@ kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r,
 
 kube::Result<Json> Reconciler::createChild(const Child& child) {
   const auto& ns = child.object["metadata"].value("namespace", "");
-  auto created = client_.create(child.resource, ns, child.object, kFieldManager);
+  auto created = api_.create(child.resource, ns, child.object, kFieldManager);
   wrote("create", child.object);
   if (!created) return created;
   // POST records the fields under an Update entry of kFieldManager, which later applies
@@ -149,8 +149,8 @@ kube::Result<Json> Reconciler::createChild(const Child& child) {
     Json patch = Json::array(
         {{{"op", "test"}, {"path", "/metadata/uid"}, {"value", created->at("metadata").value("uid", "")}},
          {{"op", "replace"}, {"path", "/metadata/managedFields/" + std::to_string(i) + "/operation"}, {"value", "Apply"}}});
-    auto path = child.resource.path(ns, child.object["metadata"].value("name", "")) + "?fieldManager=" + kFieldManager;
-    auto handed = client_.raw("PATCH", path, patch.dump(), "application/json-patch+json");
+    auto handed =
+        api_.jsonPatch(child.resource, ns, child.object["metadata"].value("name", ""), patch, kFieldManager);
     wrote("patch managedFields", child.object);
     if (!handed) return handed.error();
     break;
@@ -183,8 +183,8 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
     // and the API server refuses the apply.
     Json object = child.object;
     object["metadata"]["uid"] = (**live)["metadata"].value("uid", "");
-    res = client_.apply(child.resource, pass.sl.namespaceName, name, object,
-                        {.fieldManager = kFieldManager, .force = true});
+    res = api_.apply(child.resource, pass.sl.namespaceName, name, object,
+                     {.fieldManager = kFieldManager, .force = true});
     wrote("apply", child.object);
   } else {
     res = createChild(child);
@@ -222,8 +222,8 @@ void Reconciler::scaleWorkload(Pass& pass) {
   if (!decision.scaleTo) return;
   // Going to none after idleFor is scaling in too; a pause at 0 is the user's own word.
   if (!pass.paused && pass.guard && pass.guard->floor && *decision.scaleTo < *pass.guard->floor) return;
-  auto res = client_.mergePatch(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name,
-                                {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
+  auto res = api_.mergePatch(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name,
+                             {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
   wrote("patch scale", {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
   if (!res) {
     pass.groups[ChildGroup::Autoscaler].failure =
@@ -268,8 +268,7 @@ void Reconciler::pruneChildren(Pass& pass) {
     auto name = md.value("name", "");
     if (pass.desired.contains(childKey(r, name)) || !ownedBy(obj, pass.sl.uid)) return;
     // Only the object seen as ours: one of the same name made since is left alone.
-    auto out = client_.remove(r, pass.sl.namespaceName, name, kube::Propagation::Background,
-                              md.value("uid", ""));
+    auto out = api_.remove(r, pass.sl.namespaceName, name, md.value("uid", ""));
     wrote("delete", obj);
     if (out) {
       recordEvent(pass.object, "Normal", "Deleted", describeChild(obj) + " deleted: the spec no longer asks for it");
@@ -286,7 +285,7 @@ void Reconciler::pruneChildren(Pass& pass) {
     for (const auto& obj : children) prune(r, obj);
   }
   if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {
-    if (auto live = client_.get(resources::kPrometheusRule, pass.sl.namespaceName, pass.sl.name)) {
+    if (auto live = api_.get(resources::kPrometheusRule, pass.sl.namespaceName, pass.sl.name)) {
       prune(resources::kPrometheusRule, *live);
     }
   }
@@ -419,7 +418,7 @@ void Reconciler::writeStatus(Pass& pass) {
   for (const char* field : {"replicas", "backlog", "latencyP95", "cache", "pausedReplicas", "idleSince"}) {
     if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
   }
-  auto res = client_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
+  auto res = api_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
   wrote("patch status", pass.object);
   if (!res) {
     kube::log::warn(fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name,
@@ -429,7 +428,7 @@ void Reconciler::writeStatus(Pass& pass) {
 }
 
 std::optional<Json> Reconciler::servedMetric(const std::string& path) {
-  auto res = client_.raw("GET", path);
+  auto res = api_.getPath(path);
   if (!res) {
     // Forbidden is the operator's own RBAC, not a metric that is momentarily unavailable:
     // say so, or status would lack the value without a word.
@@ -495,7 +494,7 @@ void Reconciler::recordEvent(const Json& sl, const std::string& type, const std:
   fields.emplace_back("reason", reason);
   kube::log::write(type == "Warning" ? spdlog::level::warn : spdlog::level::info,
                    fmt::format("servicelevel {}: {}: {}", kube::objectKey(sl), reason, message), fields);
-  auto res = client_.create({"", "v1", "events", true}, md.value("namespace", ""), event);
+  auto res = api_.create({"", "v1", "events", true}, md.value("namespace", ""), event, /*fieldManager=*/"");
   wrote("create", event);
   if (!res) {
     kube::log::warn(fmt::format("event {} for {}: {}", reason, md.value("name", ""), res.error().what()), fields);
@@ -533,8 +532,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
     status["observedGeneration"] = gen;
     if (status != object->value("status", Json::object())) {
       auto md = object->at("metadata");
-      auto res = client_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""),
-                                    {{"status", status}}, "status");
+      auto res = api_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""),
+                                 {{"status", status}}, "status");
       wrote("patch status", *object);
       if (!res) return Outcome::retry(res.error().what());
       if (before.value("message", "") != message) {
@@ -554,7 +553,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
 
   bool workloadMissing = false;
   if (sl.autoscaling) {
-    auto live = client_.get(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name);
+    auto live = api_.get(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name);
     if (live) pass.workloadReplicas = (*live)["spec"].value("replicas", 1);
     if (!live) {
       workloadMissing = live.error().isNotFound();

@@ -11,11 +11,11 @@
 #include <optional>
 #include <string>
 
-#include "kube/client.h"
 #include "kube/informer.h"
 #include "kube/prometheus.h"
 #include "operator/metrics.h"
 #include "operator/render/render.h"
+#include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/scale_down_guard.h"
 #include "operator/reconcile/status.h"
 
@@ -39,7 +39,7 @@ class Reconciler {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   // `informers` must hold the ServiceLevel informer and one per child kind (see
   // registerInformers) for `ns` ("" = all namespaces).
-  Reconciler(kube::Client& client, kube::Informers& informers, std::string ns, Metrics& metrics,
+  Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
              Clock clock = [] { return std::chrono::system_clock::now(); });
 
   // How often a ServiceLevel with a cache is looked at again so that status.cache.hitRatio
@@ -97,7 +97,7 @@ class Reconciler {
   void wrote(const std::string& verb, const Json& object);
   std::string now() const { return rfc3339(clock_()); }
 
-  kube::Client& client_;
+  Api& api_;
   kube::Informers& informers_;
   std::string ns_;
   Metrics& metrics_;

@@ -1,155 +1,103 @@
-// The reconciler against a small in-process API server that fails the read of one child in
-// one way (500, 429, 403): unknown is not absent, so nothing is written to that child, the
-// condition says why, and the reconcile is retried. A 404 shows the same fake leads to a
-// create; children it lists show that applies and deletes name the uid they were meant for.
+// The reconciler against the in-memory API of tests/support/fake_api.h: what a user sees
+// (the status conditions, the writes made and not made) for every condition reason of a
+// child or workload that cannot be read or written, for a spec the parser rejects, for
+// objects of the same name Governor does not own, for a workload that cannot be scaled, and
+// for children the spec dropped.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
-#include <mutex>
-#include <thread>
-
-#include "kube/client.h"
-#include "kube/informer.h"
-#include "unit/support/local_server.h"
-#include "operator/metrics.h"
 #include "operator/reconcile/reconciler.h"
+#include "support/fake_api.h"
 
 namespace governor::op {
 namespace {
 
 using kube::Json;
+using testing::FakeApi;
+using testing::reconcileOnce;
 
-const char* kQuotaPath = "/api/v1/namespaces/shop/resourcequotas/team";
+const Json kQuota = {{"hard", {{"pods", "1000"}}}};
+const Json kAutoscaling = {
+    {"maxReplicas", 10},
+    {"queue", {{"redis", {{"address", "redis:6379"}, {"key", "jobs"}}}, {"targetPerReplica", 10}}}};
 
-// Lists one ServiceLevel shop/team (a quota section only) and no children; answers the
-// GET of its ResourceQuota with `quotaStatus`; records every other request.
-class FakeApi {
- public:
-  // `children`: what lists of a child kind (by collection path) return.
-  explicit FakeApi(int quotaStatus, std::map<std::string, Json> children = {})
-      : quotaStatus_(quotaStatus), children_(std::move(children)) {
-    server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
-    for (auto* method : {"POST", "PATCH", "PUT", "DELETE"}) {
-      auto record = [this, method](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu_);
-        writes_.push_back(std::string(method) + " " + req.path);
-        bodies_.push_back(req.body);
-        Json created = Json::parse(req.body, nullptr, false);
-        if (!created.is_object()) created = Json::object();
-        created["metadata"]["uid"] = "created-uid";
-        res.status = std::string(method) == "POST" ? 201 : 200;
-        res.set_content(created.dump(), "application/json");
-      };
-      if (std::string(method) == "POST") server_.Post(".*", record);
-      if (std::string(method) == "PATCH") server_.Patch(".*", record);
-      if (std::string(method) == "PUT") server_.Put(".*", record);
-      if (std::string(method) == "DELETE") server_.Delete(".*", record);
-    }
-    local_.start();
-  }
-  std::string url() const { return local_.url(); }
-  std::vector<std::string> writes() {
-    std::lock_guard lock(mu_);
-    return writes_;
-  }
-  // The body of the first write whose line starts with `prefix`.
-  Json body(const std::string& prefix) {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < writes_.size(); ++i) {
-      if (writes_[i].rfind(prefix, 0) == 0) return Json::parse(bodies_[i], nullptr, false);
-    }
-    return nullptr;
-  }
-
- private:
-  void get(const httplib::Request& req, httplib::Response& res) {
-    if (req.has_param("watch")) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // an empty stream, then a new watch
-      res.set_content("", "application/json");
-      return;
-    }
-    if (req.path == kQuotaPath) {
-      res.status = quotaStatus_;
-      res.set_content(Json{{"kind", "Status"}, {"code", quotaStatus_}, {"message", "said the fake"}}.dump(),
-                      "application/json");
-      return;
-    }
-    Json items = children_.contains(req.path) ? children_.at(req.path) : Json::array();
-    if (req.path == "/apis/governor.io/v1alpha1/servicelevels") {
-      items.push_back({{"apiVersion", "governor.io/v1alpha1"},
-                       {"kind", "ServiceLevel"},
-                       {"metadata", {{"name", "team"}, {"namespace", "shop"}, {"uid", "sl-uid"}, {"generation", 1}}},
-                       {"spec", {{"workload", {{"kind", "Deployment"}, {"name", "app"}}},
-                                 {"quota", {{"hard", {{"pods", "1000"}}}}}}}});
-    } else if (req.path.find("/namespaces/") != std::string::npos || req.path.rfind("/apis/monitoring", 0) == 0) {
-      res.status = 404;
-      res.set_content(Json{{"kind", "Status"}, {"code", 404}, {"reason", "NotFound"}}.dump(), "application/json");
-      return;
-    }
-    res.set_content(Json{{"kind", "List"}, {"metadata", {{"resourceVersion", "1"}}}, {"items", items}}.dump(),
-                    "application/json");
-  }
-
-  int quotaStatus_;
-  std::map<std::string, Json> children_;
-  std::mutex mu_;
-  std::vector<std::string> writes_;
-  std::vector<std::string> bodies_;
-  // Last: destroyed first, so no handler runs while the members above go away.
-  testing::LocalServer local_;
-  httplib::Server& server_ = local_.server();
-};
-
-struct Run {
-  Outcome outcome;
-  std::vector<std::string> writes;
-  Json status;  // the status patch's body
-  Json apply;   // the body of the apply to the quota
-  Json remove;  // the DeleteOptions of a pruned ConfigMap
-};
-
-Run reconcileWithQuotaRead(int quotaStatus, std::map<std::string, Json> children = {}) {
-  FakeApi api(quotaStatus, std::move(children));
-  kube::Config config;
-  config.server = api.url();
-  config.timeout = std::chrono::seconds(5);
-  auto client = kube::Client::create(config);
-  EXPECT_TRUE(client) << client.error().what();
-  kube::Informers informers(**client);
-  Reconciler::registerInformers(informers, "", [](const std::string&) {});
-  informers.startAll();
-  EXPECT_TRUE(informers.waitForSync(std::chrono::seconds(10)));
-  Metrics metrics;
-  Reconciler reconciler(**client, informers, "", metrics);
-  Run run{reconciler.reconcile("shop/team"), {}, nullptr};
-  informers.stopAll();
-  run.writes = api.writes();
-  run.status = api.body("PATCH /apis/governor.io/v1alpha1/namespaces/shop/servicelevels/team/status");
-  run.apply = api.body("PATCH /api/v1/namespaces/shop/resourcequotas/team");
-  run.remove = api.body("DELETE /api/v1/namespaces/shop/configmaps/team-cache");
-  return run;
+// The ServiceLevel shop/team on Deployment app, as the API server hands it over.
+Json serviceLevel(const Json& spec) {
+  Json full = spec;
+  full["workload"] = {{"kind", "Deployment"}, {"name", "app"}};
+  return {{"apiVersion", "governor.io/v1alpha1"},
+          {"kind", "ServiceLevel"},
+          {"metadata", {{"name", "team"}, {"namespace", "shop"}, {"uid", "sl-uid"}, {"generation", 1}}},
+          {"spec", full}};
 }
 
-Json quotaCondition(const Json& status) {
-  for (const auto& c : status["status"]["conditions"]) {
-    if (c["type"] == "QuotaReady") return c;
+struct Made {
+  bool labelled = true;  // with governor's labels, naming shop/team
+  bool owned = true;     // with shop/team's controller owner reference
+};
+
+// An object in shop as someone made it (Governor, when labelled and owned).
+Json object(const std::string& kind, const std::string& name, Made made = {}) {
+  Json o = {{"apiVersion", "v1"},
+            {"kind", kind},
+            {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", name + "-uid"}}}};
+  if (made.labelled) {
+    o["metadata"]["labels"] = {{"app.kubernetes.io/managed-by", "governor"}, {"governor.io/service-level", "team"}};
+  }
+  if (made.owned) {
+    o["metadata"]["ownerReferences"] = {{{"apiVersion", "governor.io/v1alpha1"}, {"kind", "ServiceLevel"},
+                                         {"name", "team"}, {"uid", "sl-uid"}, {"controller", true}}};
+  }
+  return o;
+}
+
+// A fake holding shop/team with `spec` and its Deployment app.
+std::unique_ptr<FakeApi> cluster(const Json& spec) {
+  auto api = std::make_unique<FakeApi>();
+  api->put(resources::kServiceLevel, serviceLevel(spec));
+  Json app = object("Deployment", "app", {.labelled = false, .owned = false});
+  app["apiVersion"] = "apps/v1";
+  app["spec"] = {{"replicas", 2}};
+  api->put(resources::kDeployment, app);
+  return api;
+}
+
+// The condition of that type in shop/team's status as written, or an empty object.
+Json condition(const FakeApi& api, const std::string& type) {
+  auto sl = api.find(resources::kServiceLevel, "shop", "team");
+  return findCondition(sl->value("status", Json::object()).value("conditions", Json::array()), type);
+}
+
+// "verb name" of each write to that resource.
+std::vector<std::string> writesTo(const FakeApi& api, const kube::Resource& r) {
+  std::vector<std::string> out;
+  for (const auto& w : api.writes()) {
+    if (w.resource == r.plural) out.push_back(w.verb + " " + w.name);
+  }
+  return out;
+}
+
+// The body of the write `verb` to that object.
+Json bodyOf(const FakeApi& api, const std::string& verb, const kube::Resource& r, const std::string& name) {
+  for (const auto& w : api.writes()) {
+    if (w.verb == verb && w.resource == r.plural && w.name == name) return w.body;
   }
   return nullptr;
 }
 
+using Strings = std::vector<std::string>;
+
 TEST(Reconciler, AnUnreadableChildIsNeverWrittenAndTheConditionSaysWhy) {
   for (int code : {500, 429, 403}) {
     SCOPED_TRACE(code);
-    auto run = reconcileWithQuotaRead(code);
-    for (const auto& w : run.writes) {
-      EXPECT_EQ(w.find("resourcequotas"), std::string::npos) << "a write to a child that could not be read: " << w;
-    }
-    EXPECT_EQ(run.outcome.kind, Outcome::Kind::Retry) << "retried with backoff";
-    auto c = quotaCondition(run.status);
-    ASSERT_FALSE(c.is_null()) << run.status.dump();
-    EXPECT_EQ(c["status"], "False");
-    EXPECT_EQ(c["reason"], "ReadFailed");
-    std::string message = c["message"];
+    auto api = cluster({{"quota", kQuota}});
+    api->fail("get", resources::kResourceQuota, "team", {code, "", "said the fake"});
+    auto outcome = reconcileOnce(*api, "shop/team");
+    EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{}) << "a write to a child that could not be read";
+    EXPECT_EQ(outcome.kind, Outcome::Kind::Retry) << "retried with backoff";
+    auto c = condition(*api, "QuotaReady");
+    EXPECT_EQ(c.value("status", ""), "False");
+    EXPECT_EQ(c.value("reason", ""), "ReadFailed");
+    std::string message = c.value("message", "");
     EXPECT_NE(message.find("cannot read ResourceQuota shop/team, so Governor writes nothing to it"), std::string::npos)
         << message;
     EXPECT_NE(message.find(std::to_string(code)), std::string::npos) << message;
@@ -157,34 +105,150 @@ TEST(Reconciler, AnUnreadableChildIsNeverWrittenAndTheConditionSaysWhy) {
 }
 
 TEST(Reconciler, OnlyNotFoundMeansAbsentAndTheChildIsCreatedWithPost) {
-  auto run = reconcileWithQuotaRead(404);
-  EXPECT_EQ(run.outcome.kind, Outcome::Kind::Done);
-  ASSERT_FALSE(run.writes.empty());
-  EXPECT_EQ(run.writes[0], "POST /api/v1/namespaces/shop/resourcequotas") << "created, never applied over";
-  EXPECT_EQ(quotaCondition(run.status)["reason"], "Reconciled") << run.status.dump();
+  auto api = cluster({{"quota", kQuota}});
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done);
+  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), (Strings{"create team", "jsonPatch team"}))
+      << "created, never applied over; then its fields handed to the apply manager";
+  EXPECT_EQ(condition(*api, "QuotaReady").value("reason", ""), "Reconciled");
+  EXPECT_EQ(condition(*api, "Ready").value("status", ""), "True");
 }
 
 // The informer's copy of a child may lag: writes name the uid they were meant for, so that an
 // object made since under the same name (another uid) is neither applied to nor deleted.
 TEST(Reconciler, WritesToExistingChildrenCarryTheirUid) {
-  Json owner = Json::array({{{"apiVersion", "governor.io/v1alpha1"}, {"kind", "ServiceLevel"}, {"name", "team"},
-                             {"uid", "sl-uid"}, {"controller", true}}});
-  Json labels = {{"app.kubernetes.io/managed-by", "governor"}, {"governor.io/service-level", "team"}};
-  auto child = [&](const std::string& kind, const std::string& name, const std::string& uid) {
-    return Json{{"apiVersion", "v1"},
-                {"kind", kind},
-                {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", uid}, {"labels", labels},
-                              {"ownerReferences", owner}}}};
-  };
-  Json quota = child("ResourceQuota", "team", "quota-uid");
+  auto api = cluster({{"quota", kQuota}});
+  Json quota = object("ResourceQuota", "team");
   quota["spec"] = {{"hard", {{"pods", "5"}}}};  // the spec asks for 1000
-  auto run = reconcileWithQuotaRead(200, {{"/api/v1/resourcequotas", Json::array({quota})},
-                                          {"/api/v1/configmaps", Json::array({child("ConfigMap", "team-cache", "cm-uid")})}});
-  ASSERT_TRUE(run.apply.is_object()) << "the quota is applied to";
-  EXPECT_EQ(run.apply["metadata"]["uid"], "quota-uid");
-  EXPECT_EQ(run.apply["spec"]["hard"]["pods"], "1k") << "the spec's 1000, as rendered";
-  ASSERT_TRUE(run.remove.is_object()) << "the ConfigMap the spec no longer asks for is deleted";
-  EXPECT_EQ(run.remove["preconditions"]["uid"], "cm-uid");
+  api->put(resources::kResourceQuota, quota);
+  api->put(resources::kConfigMap, object("ConfigMap", "team-cache"));
+  reconcileOnce(*api, "shop/team");
+  auto apply = bodyOf(*api, "apply", resources::kResourceQuota, "team");
+  ASSERT_TRUE(apply.is_object()) << "the quota is applied to";
+  EXPECT_EQ(apply["metadata"]["uid"], "team-uid");
+  EXPECT_EQ(apply["spec"]["hard"]["pods"], "1k") << "the spec's 1000, as rendered";
+  auto remove = bodyOf(*api, "remove", resources::kConfigMap, "team-cache");
+  ASSERT_TRUE(remove.is_object()) << "the ConfigMap the spec no longer asks for is deleted";
+  EXPECT_EQ(remove["uid"], "team-cache-uid");
+}
+
+TEST(Reconciler, ASpecTheParserRejectsIsShownAndNothingIsWrittenOrDeleted) {
+  auto api = cluster({{"autoscaling", {{"minReplicas", 5}, {"maxReplicas", 2}}}, {"quota", kQuota}});
+  api->put(resources::kConfigMap, object("ConfigMap", "team-cache"));  // owned, and no longer asked for
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done) << "retrying changes nothing";
+  auto ready = condition(*api, "Ready");
+  EXPECT_EQ(ready.value("status", ""), "False");
+  EXPECT_EQ(ready.value("reason", ""), "InvalidSpec");
+  EXPECT_NE(ready.value("message", "").find("spec.autoscaling.maxReplicas: must be >= minReplicas (5), not 2"),
+            std::string::npos)
+      << ready.dump();
+  for (const auto& w : api->writes()) {
+    EXPECT_TRUE(w.resource == "servicelevels" || w.resource == "events")
+        << w.verb << " " << w.resource << " " << w.name;
+  }
+  EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-cache")) << "nothing is pruned on a spec not understood";
+}
+
+TEST(Reconciler, AFailedApplyNamesTheChildAndTheOtherPartsAreStillWritten) {
+  for (int code : {422, 500}) {
+    SCOPED_TRACE(code);
+    auto api = cluster({{"autoscaling", kAutoscaling}, {"quota", kQuota}});
+    api->put(resources::kResourceQuota, object("ResourceQuota", "team"));  // owned, without the spec's hard
+    api->fail("apply", resources::kResourceQuota, "team", {code, "", "spec.hard: bad"});
+    EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Retry);
+    auto quota = condition(*api, "QuotaReady");
+    EXPECT_EQ(quota.value("status", ""), "False");
+    EXPECT_EQ(quota.value("reason", ""), "ApplyFailed");
+    std::string message = quota.value("message", "");
+    EXPECT_NE(message.find("resourcequotas shop/team: " + std::to_string(code) + " spec.hard: bad"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(condition(*api, "Ready").value("reason", ""), "ApplyFailed");
+    EXPECT_EQ(condition(*api, "AutoscalerReady").value("reason", ""), "Reconciled");
+    EXPECT_TRUE(api->find(resources::kHpa, "shop", "team")) << "the HPA is written all the same";
+  }
+}
+
+TEST(Reconciler, AnUnreadableWorkloadLeavesTheAutoscalerUnwritten) {
+  for (int code : {403, 500}) {
+    SCOPED_TRACE(code);
+    auto api = cluster({{"autoscaling", kAutoscaling}});
+    api->fail("get", resources::kDeployment, "app", {code, "", "said the fake"});
+    reconcileOnce(*api, "shop/team");
+    auto c = condition(*api, "AutoscalerReady");
+    EXPECT_EQ(c.value("status", ""), "False");
+    EXPECT_EQ(c.value("reason", ""), "WorkloadUnreadable");
+    EXPECT_NE(c.value("message", "").find(std::to_string(code)), std::string::npos) << c.dump();
+    EXPECT_EQ(writesTo(*api, resources::kHpa), Strings{});
+    EXPECT_EQ(writesTo(*api, resources::kDeployment), Strings{}) << "not scaled";
+  }
+}
+
+TEST(Reconciler, AFailedScaleIsShownAndRetried) {
+  auto api = cluster({{"autoscaling", kAutoscaling}});
+  Json paused = serviceLevel({{"autoscaling", kAutoscaling}});
+  paused["metadata"]["annotations"] = {{kPausedReplicasAnnotation, "0"}};  // the workload has 2
+  api->put(resources::kServiceLevel, paused);
+  api->fail("mergePatch", resources::kDeployment, "app", {500, "", "said the fake"});
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Retry);
+  auto c = condition(*api, "AutoscalerReady");
+  EXPECT_EQ(c.value("status", ""), "False");
+  EXPECT_EQ(c.value("reason", ""), "ScaleFailed");
+  EXPECT_EQ(c.value("message", ""), "cannot scale Deployment app: mergePatch deployments shop/app: 500 said the fake");
+  EXPECT_EQ(api->find(resources::kDeployment, "shop", "app")->at("spec")["replicas"], 2);
+}
+
+TEST(Reconciler, AMissingWorkloadIsLookedAtAgainLater) {
+  auto api = cluster({{"autoscaling", kAutoscaling}});
+  api->fail("get", resources::kDeployment, "app", {404, "NotFound", "said the fake"});
+  auto outcome = reconcileOnce(*api, "shop/team");
+  EXPECT_EQ(outcome.kind, Outcome::Kind::RequeueAfter);
+  auto c = condition(*api, "AutoscalerReady");
+  EXPECT_EQ(c.value("reason", ""), "WorkloadNotFound");
+  EXPECT_EQ(c.value("message", ""), "Deployment shop/app does not exist");
+}
+
+TEST(Reconciler, AnObjectGovernorDoesNotOwnIsLeftAloneAndTheConditionSaysConflict) {
+  auto api = cluster({{"quota", kQuota}});
+  api->put(resources::kResourceQuota, object("ResourceQuota", "team", {.labelled = false, .owned = false}));
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done) << "retrying changes nothing";
+  auto c = condition(*api, "QuotaReady");
+  EXPECT_EQ(c.value("status", ""), "False");
+  EXPECT_EQ(c.value("reason", ""), "Conflict");
+  EXPECT_EQ(c.value("message", ""),
+            "ResourceQuota shop/team already exists and is not owned by ServiceLevel team; Governor leaves it alone: "
+            "delete or rename it");
+  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{});
+}
+
+// Absent when read, made by someone else before the POST: 409, never taken over.
+TEST(Reconciler, AnObjectMadeAfterTheReadIsAConflictToo) {
+  auto api = cluster({{"quota", kQuota}});
+  api->fail("create", resources::kResourceQuota, "team", {409, "AlreadyExists", "said the fake"});
+  reconcileOnce(*api, "shop/team");
+  EXPECT_EQ(condition(*api, "QuotaReady").value("reason", ""), "Conflict");
+  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{"create team"}) << "no apply after the 409";
+}
+
+TEST(Reconciler, PruningDeletesOnlyChildrenThisServiceLevelOwns) {
+  auto api = cluster({{"quota", kQuota}});
+  api->put(resources::kConfigMap, object("ConfigMap", "team-cache"));
+  api->put(resources::kConfigMap, object("ConfigMap", "team-rules", {.labelled = true, .owned = false}));
+  api->put(resources::kConfigMap, object("ConfigMap", "team-dashboard", {.labelled = false, .owned = true}));
+  reconcileOnce(*api, "shop/team");
+  EXPECT_EQ(writesTo(*api, resources::kConfigMap), Strings{"remove team-cache"});
+  EXPECT_FALSE(api->find(resources::kConfigMap, "shop", "team-cache"));
+  EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-rules")) << "labelled, but owned by no ServiceLevel";
+  EXPECT_TRUE(api->find(resources::kConfigMap, "shop", "team-dashboard"))
+      << "not labelled: not among Governor's children";
+}
+
+TEST(Reconciler, ASecondReconcileWithNothingChangedMakesNoWrite) {
+  auto api = cluster({{"autoscaling", kAutoscaling}, {"quota", kQuota}});
+  reconcileOnce(*api, "shop/team");
+  ASSERT_EQ(condition(*api, "Ready").value("status", ""), "True") << condition(*api, "Ready").dump();
+  api->clearWrites();
+  reconcileOnce(*api, "shop/team");
+  for (const auto& w : api->writes()) ADD_FAILURE() << w.verb << " " << w.resource << " " << w.name << ": " << w.body;
 }
 
 }  // namespace

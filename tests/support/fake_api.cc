@@ -1,0 +1,189 @@
+// See fake_api.h.
+#include "support/fake_api.h"
+
+#include <chrono>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+
+#include "kube/selector.h"
+
+namespace governor::testing {
+
+using kube::Json;
+
+namespace {
+
+kube::Error error(int code, std::string reason, const std::string& context) {
+  return {{code, reason, "said the fake"}, context};
+}
+
+std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+// What an error says was being done: "apply resourcequotas shop/team".
+std::string doing(const std::string& verb, const kube::Resource& r, const std::string& ns, const std::string& name) {
+  return verb + " " + r.plural + " " + key(ns, name);
+}
+
+}  // namespace
+
+FakeApi::FakeApi() {
+  server_.server().Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_param("watch")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // an empty stream, then a new watch
+      return res.set_content("", "application/json");
+    }
+    auto plural = req.path.substr(req.path.rfind('/') + 1);
+    res.set_content(list(plural, req.get_param_value("labelSelector")).dump(), "application/json");
+  });
+  server_.start();
+}
+
+void FakeApi::put(const kube::Resource& r, const Json& object) {
+  std::lock_guard lock(mu_);
+  const auto& md = object.at("metadata");
+  objects_[r.plural][key(md.value("namespace", ""), md.value("name", ""))] = object;
+}
+
+std::optional<Json> FakeApi::find(const kube::Resource& r, const std::string& ns, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto kind = objects_.find(r.plural);
+  if (kind == objects_.end() || !kind->second.contains(key(ns, name))) return std::nullopt;
+  return kind->second.at(key(ns, name));
+}
+
+void FakeApi::fail(const std::string& verb, const kube::Resource& r, const std::string& name, kube::Status status) {
+  std::lock_guard lock(mu_);
+  failures_[verb + " " + r.plural + " " + name] = std::move(status);
+}
+
+std::vector<FakeApi::Write> FakeApi::writes() const {
+  std::lock_guard lock(mu_);
+  return writes_;
+}
+
+void FakeApi::clearWrites() {
+  std::lock_guard lock(mu_);
+  writes_.clear();
+}
+
+kube::Result<Json*> FakeApi::lookup(const std::string& verb, const kube::Resource& r, const std::string& ns,
+                                    const std::string& name) {
+  auto context = doing(verb, r, ns, name);
+  if (auto f = failures_.find(verb + " " + r.plural + " " + name); f != failures_.end()) {
+    return kube::Error{f->second, context};
+  }
+  auto& stored = objects_[r.plural];
+  auto it = stored.find(key(ns, name));
+  if (it == stored.end()) return error(404, "NotFound", context);
+  return &it->second;
+}
+
+kube::Result<Json*> FakeApi::write(const std::string& verb, const kube::Resource& r, const std::string& ns,
+                                   const std::string& name, const Json& body, const std::string& uid) {
+  writes_.push_back({verb, r.plural, name, body});
+  auto found = lookup(verb, r, ns, name);
+  if (found && !uid.empty() && uid != (**found)["metadata"].value("uid", "")) {
+    return error(409, "Conflict", doing(verb, r, ns, name));
+  }
+  return found;
+}
+
+kube::Result<Json> FakeApi::get(const kube::Resource& r, const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto found = lookup("get", r, ns, name);
+  if (!found) return found.error();
+  return **found;
+}
+
+kube::Result<Json> FakeApi::create(const kube::Resource& r, const std::string& ns, const Json& object,
+                                   const std::string& fieldManager) {
+  std::lock_guard lock(mu_);
+  Json made = object;
+  auto& md = made["metadata"];
+  if (md.value("name", "").empty()) md["name"] = md.value("generateName", "") + std::to_string(made_ + 1);
+  const std::string name = md["name"];
+  auto found = write("create", r, ns, name, object, "");
+  if (found) return error(409, "AlreadyExists", doing("create", r, ns, name));
+  if (!found.error().isNotFound()) return found.error();
+  md["uid"] = "uid-" + std::to_string(++made_);
+  // As POST records it: the JSON patch of createChild turns this entry into an Apply one.
+  if (!fieldManager.empty()) md["managedFields"] = {{{"manager", fieldManager}, {"operation", "Update"}}};
+  objects_[r.plural][key(ns, name)] = made;
+  return made;
+}
+
+kube::Result<Json> FakeApi::change(const std::string& verb, const kube::Resource& r, const std::string& ns,
+                                   const std::string& name, const Json& body, const std::string& uid,
+                                   const std::function<void(Json&)>& edit) {
+  std::lock_guard lock(mu_);
+  auto found = write(verb, r, ns, name, body, uid);
+  if (!found) return found.error();
+  try {
+    edit(**found);
+  } catch (const Json::exception& e) {  // a JSON patch's failed "test", a path that is not there
+    return kube::Error{{422, "Invalid", e.what()}, doing(verb, r, ns, name)};
+  }
+  return **found;
+}
+
+// Only to what exists: the reconciler never applies an object into existence (it creates it).
+kube::Result<Json> FakeApi::apply(const kube::Resource& r, const std::string& ns, const std::string& name,
+                                  const Json& object, const kube::ApplyOptions&) {
+  return change("apply", r, ns, name, object, object["metadata"].value("uid", ""),
+                [&](Json& stored) { stored.merge_patch(object); });
+}
+
+kube::Result<Json> FakeApi::mergePatch(const kube::Resource& r, const std::string& ns, const std::string& name,
+                                       const Json& patch, const std::string&) {
+  return change("mergePatch", r, ns, name, patch, "", [&](Json& stored) { stored.merge_patch(patch); });
+}
+
+kube::Result<Json> FakeApi::jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
+                                      const Json& patch, const std::string&) {
+  return change("jsonPatch", r, ns, name, patch, "", [&](Json& stored) { stored = stored.patch(patch); });
+}
+
+kube::Outcome FakeApi::remove(const kube::Resource& r, const std::string& ns, const std::string& name,
+                              const std::string& uid) {
+  std::lock_guard lock(mu_);
+  auto found = write("remove", r, ns, name, {{"uid", uid}}, uid);
+  if (!found) return found.error();
+  objects_[r.plural].erase(key(ns, name));
+  return kube::Ok{};
+}
+
+// Nothing is served at other paths: the PrometheusRule CRD is absent, the adapter has no metrics.
+kube::Result<Json> FakeApi::getPath(const std::string& path) { return error(404, "NotFound", "GET " + path); }
+
+Json FakeApi::list(const std::string& plural, const std::string& labelSelector) const {
+  auto selector = kube::parseSelector(labelSelector);
+  std::lock_guard lock(mu_);
+  Json items = Json::array();
+  if (auto kind = objects_.find(plural); kind != objects_.end()) {
+    for (const auto& [_, object] : kind->second) {
+      auto labels = object["metadata"].value("labels", std::map<std::string, std::string>{});
+      if (selector && selector->matches(labels)) items.push_back(object);
+    }
+  }
+  return {{"kind", "List"}, {"metadata", {{"resourceVersion", "1"}}}, {"items", items}};
+}
+
+op::Outcome reconcileOnce(FakeApi& api, const std::string& key) {
+  kube::Config config;
+  config.server = api.url();
+  config.timeout = std::chrono::seconds(5);
+  auto client = kube::Client::create(config);
+  if (!client) throw std::runtime_error(client.error().what());
+  kube::Informers informers(**client);
+  op::Reconciler::registerInformers(informers, "", [](const std::string&) {});
+  informers.startAll();
+  if (!informers.waitForSync(std::chrono::seconds(10))) throw std::runtime_error("the informers did not sync");
+  op::Metrics metrics;
+  op::Reconciler reconciler(api, informers, "", metrics);
+  auto outcome = reconciler.reconcile(key);
+  informers.stopAll();
+  return outcome;
+}
+
+}  // namespace governor::testing

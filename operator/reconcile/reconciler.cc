@@ -598,8 +598,10 @@ Outcome Reconciler::reconcile(const std::string& key) {
   writeStatus(pass);
 
   for (const auto& [group, state] : pass.groups) {
-    if (state.failure && (state.failure->reason == "ApplyFailed" || state.failure->reason == "ReadFailed" ||
-                          state.failure->reason == "ScaleFailed")) {
+    // Failures of a call, which another try may not meet; an unreadable workload among
+    // them, since nothing watches workloads to bring the ServiceLevel back.
+    static const std::set<std::string> kRetried = {"ApplyFailed", "ReadFailed", "ScaleFailed", "WorkloadUnreadable"};
+    if (state.failure && kRetried.contains(state.failure->reason)) {
       return Outcome::retry(state.failure->message);
     }
   }

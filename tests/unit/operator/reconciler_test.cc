@@ -168,12 +168,12 @@ TEST(Reconciler, AFailedApplyNamesTheChildAndTheOtherPartsAreStillWritten) {
   }
 }
 
-TEST(Reconciler, AnUnreadableWorkloadLeavesTheAutoscalerUnwritten) {
+TEST(Reconciler, AnUnreadableWorkloadLeavesTheAutoscalerUnwrittenAndIsRetried) {
   for (int code : {403, 500}) {
     SCOPED_TRACE(code);
     auto api = cluster({{"autoscaling", kAutoscaling}});
     api->fail("get", resources::kDeployment, "app", {code, "", "said the fake"});
-    reconcileOnce(*api, "shop/team");
+    EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Retry) << "nothing watches the workload";
     auto c = condition(*api, "AutoscalerReady");
     EXPECT_EQ(c.value("status", ""), "False");
     EXPECT_EQ(c.value("reason", ""), "WorkloadUnreadable");

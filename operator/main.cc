@@ -1,6 +1,5 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
 // rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
-#include <csignal>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -12,17 +11,17 @@
 #include "api/version.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
-#include "operator/shard.h"
 #include "kube/logging.h"
+#include "kube/signals.h"
+#include "kube/stop.h"
 #include "operator/cli.h"
 #include "operator/controller.h"
 #include "operator/endpoints.h"
+#include "operator/shard.h"
 
 namespace {
 
 using namespace governor;
-
-std::atomic<bool> stopping{false};
 
 int fail(const std::string& message) {
   std::cerr << "governor-operator: " << message << "\n";
@@ -84,8 +83,8 @@ int run(const RunOptions& o) {
   });
   if (!health) return fail("--health-probe-bind-address: " + health.error().status.message);
 
-  std::signal(SIGTERM, [](int) { stopping = true; });
-  std::signal(SIGINT, [](int) { stopping = true; });
+  std::stop_source stopping;
+  kube::StopOnSignals stopOnSignals(stopping);
   // Runs on a thread of its own, which stop() ends at once while it waits for the caches.
   std::atomic<bool> syncTimedOut{false};
   auto startControllers = [&] {
@@ -96,7 +95,7 @@ int run(const RunOptions& o) {
                    o.shard.text());
     } else if (!controller.stopped()) {
       syncTimedOut = true;
-      stopping = true;
+      stopping.request_stop();
     }
   };
   // Whatever ends the work, no write goes out after it. A lost lease refuses writes at once,
@@ -104,7 +103,7 @@ int run(const RunOptions& o) {
   // lease, lets the reconciles in flight finish first, for at most the renew deadline: the
   // lease is no longer renewed, and once it expires another replica may lead.
   auto stopControllers = [&] {
-    if (!stopping) (*client)->refuseWrites();
+    if (!stopping.stop_requested()) (*client)->refuseWrites();
     std::promise<void> stopped;
     std::thread deadline([&, done = stopped.get_future()] {
       done.wait_for(std::chrono::seconds(o.renewDeadlineSeconds));
@@ -127,10 +126,10 @@ int run(const RunOptions& o) {
                                 {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
                                  std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
                                  std::chrono::seconds(o.retryPeriodSeconds)});
-    lost = elector.run(stopping, startControllers, stopControllers);
+    lost = elector.run(stopping.get_token(), startControllers, stopControllers);
   } else {
     std::thread leading(startControllers);
-    while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    kube::waitUntilStopped(stopping.get_token());
     stopControllers();
     leading.join();
   }
@@ -273,5 +272,6 @@ int start(int argc, char** argv) {
 
 // No exception leaves main (kube/result.h).
 int main(int argc, char** argv) {
+  governor::kube::ignoreSigpipe();
   return governor::kube::exitStatusOf("governor-operator", [&] { return start(argc, argv); });
 }

@@ -82,9 +82,9 @@ bool Informer::hasSynced() const {
   return synced_;
 }
 
-bool Informer::waitForSync(std::chrono::milliseconds timeout) const {
+bool Informer::waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop) const {
   std::unique_lock lock(mu_);
-  return syncedCv_.wait_for(lock, timeout, [this] { return synced_; });
+  return syncedCv_.wait_for(lock, stop, timeout, [this] { return synced_; });
 }
 
 bool Informer::waitForSync(const std::stop_token& stop) const {
@@ -269,12 +269,12 @@ void Informers::stopAll() {
   for (auto& [key, informer] : informers_) informer->stop();
 }
 
-bool Informers::waitForSync(std::chrono::milliseconds timeout) const {
+bool Informers::waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::lock_guard lock(mu_);
   for (const auto& [key, informer] : informers_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
+    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)), stop)) return false;
   }
   return true;
 }

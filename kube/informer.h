@@ -59,8 +59,8 @@ class Informer : private ReflectorSink {
   // Stops and joins the threads. The store and resourceVersion stay, so start() resumes.
   void stop();
   bool hasSynced() const;
-  bool waitForSync(std::chrono::milliseconds timeout) const;
-  // Waits until synced or until a stop is requested; true when synced.
+  // Wait until synced, for at most `timeout` or until a stop is requested; true when synced.
+  bool waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop = {}) const;
   bool waitForSync(const std::stop_token& stop) const;
 
   // The store keeps objects without metadata.managedFields: no reader needs them, and they
@@ -117,7 +117,7 @@ class Informers {
   Informer& get(const Resource& resource, const std::string& ns, const std::string& labelSelector = "");
   void startAll();
   void stopAll();
-  bool waitForSync(std::chrono::milliseconds timeout) const;
+  bool waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop = {}) const;
   // What has not synced yet, one line each: "servicelevels.governor.io", with the
   // latest list error when there is one (a missing RBAC rule, an API server down).
   std::vector<std::string> unsynced() const;

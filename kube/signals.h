@@ -7,10 +7,10 @@
 namespace governor::kube {
 
 // Ignores SIGPIPE for the whole process, so that writing to a peer that closed its connection
-// is an error (EPIPE), not the end of the program: OpenSSL's SSL_write and hiredis write with
-// write(2), which cannot pass MSG_NOSIGNAL. A library must not change a process-wide
-// disposition, so only a main (or a test main) calls this; kube's own send() calls pass
-// MSG_NOSIGNAL.
+// is an error (EPIPE), not the end of the program: OpenSSL's SSL_write (the kube client's,
+// the servers', the Redis client's TLS) writes with write(2), which cannot pass MSG_NOSIGNAL. A
+// library must not change a process-wide disposition, so only a main (or a test main) calls
+// this; Governor's own send() calls pass MSG_NOSIGNAL.
 void ignoreSigpipe();
 
 // While it lives, SIGTERM and SIGINT request `stop`. A signal handler may not touch a stop

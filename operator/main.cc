@@ -1,6 +1,5 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
 // rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
-#include <future>
 #include <iostream>
 #include <thread>
 
@@ -98,20 +97,9 @@ int run(const RunOptions& o) {
       stopping.request_stop();
     }
   };
-  // Whatever ends the work, no write goes out after it. A lost lease refuses writes at once,
-  // even those of a reconcile in the middle of its work. A stop (SIGTERM), still holding the
-  // lease, lets the reconciles in flight finish first, for at most the renew deadline: the
-  // lease is no longer renewed, and once it expires another replica may lead.
+  // When the work must end: on a stop (SIGTERM), or, without one, because the lease was lost.
   auto stopControllers = [&] {
-    if (!stopping.stop_requested()) (*client)->refuseWrites();
-    std::promise<void> stopped;
-    std::thread deadline([&, done = stopped.get_future()] {
-      done.wait_for(std::chrono::seconds(o.renewDeadlineSeconds));
-      (*client)->refuseWrites();
-    });
-    controller.stop();
-    stopped.set_value();
-    deadline.join();
+    controller.stopWriting(!stopping.stop_requested(), std::chrono::seconds(o.renewDeadlineSeconds));
   };
   bool lost = false;
   if (o.leaderElect) {

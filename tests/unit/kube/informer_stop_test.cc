@@ -1,5 +1,5 @@
-// Stopping an informer ends its waits at once: the reflector's backoff after a refused list,
-// the resync period, and a wait for the first sync.
+// Stopping ends an informer's waits at once: the reflector's backoff after a refused list, the
+// resync period, and a wait for the first sync (of one informer, or of several with a timeout).
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -16,31 +16,55 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-TEST(InformerStop, EndsTheBackoffTheResyncAndAWaitForSyncAtOnce) {
+// An API server that refuses every list of ConfigMaps: informers of them never sync.
+class InformerStop : public ::testing::Test {
+ protected:
+  InformerStop() {
+    api.server().Get("/api/v1/namespaces/ns/configmaps", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 403;
+      res.set_content(R"({"kind":"Status","reason":"Forbidden","code":403})", "application/json");
+    });
+    api.start();
+    Config config;
+    config.server = api.url();
+    client = std::move(Client::create(config)).value();
+    options.reflector.backoffInitial = options.reflector.backoffCap = 30s;
+    options.resyncPeriod = 60s;
+  }
+
+  // Requests `stopping`'s stop once the first list has been refused and the backoff begun.
+  std::jthread stopSoon() {
+    return std::jthread([this] {
+      std::this_thread::sleep_for(300ms);
+      stopping.request_stop();
+    });
+  }
+
   testing::LocalServer api;
-  api.server().Get("/api/v1/namespaces/ns/configmaps", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 403;
-    res.set_content(R"({"kind":"Status","reason":"Forbidden","code":403})", "application/json");
-  });
-  api.start();
-  Config config;
-  config.server = api.url();
-  auto client = std::move(Client::create(config)).value();
+  std::unique_ptr<Client> client;
   InformerOptions options;
-  options.reflector.backoffInitial = options.reflector.backoffCap = 30s;
-  options.resyncPeriod = 60s;
+  std::stop_source stopping;
+};
+
+TEST_F(InformerStop, EndsTheBackoffTheResyncAndAWaitForSyncAtOnce) {
   Informer informer(*client, {"", "v1", "configmaps", true}, "ns", options);
   informer.start();
-
-  std::stop_source stopping;
-  std::jthread stopper([&] {
-    std::this_thread::sleep_for(300ms);  // the list refused, the backoff begun
-    stopping.request_stop();
-  });
+  auto stopper = stopSoon();
   EXPECT_FALSE(informer.waitForSync(stopping.get_token())) << "never synced: the stop ended the wait";
   auto stopped = Clock::now();
   informer.stop();
   EXPECT_LT(Clock::now() - stopped, 1s * testing::kSlowdown);
+}
+
+TEST_F(InformerStop, EndsAWaitForSeveralToSyncBeforeItsTimeout) {
+  Informers informers(*client, options);
+  informers.get({"", "v1", "configmaps", true}, "ns");
+  informers.startAll();
+  auto stopper = stopSoon();
+  auto started = Clock::now();
+  EXPECT_FALSE(informers.waitForSync(60s, stopping.get_token()));
+  EXPECT_LT(Clock::now() - started, 300ms + 1s * testing::kSlowdown) << "not the 60 s timeout";
+  informers.stopAll();
 }
 
 }  // namespace

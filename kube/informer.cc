@@ -271,8 +271,14 @@ void Informers::stopAll() {
 
 bool Informers::waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::lock_guard lock(mu_);
-  for (const auto& [key, informer] : informers_) {
+  // Waits without the lock, which unsynced() (the readiness probe) takes meanwhile; informers
+  // are never removed, so the pointers stay good.
+  std::vector<const Informer*> informers;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, informer] : informers_) informers.push_back(informer.get());
+  }
+  for (const Informer* informer : informers) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)), stop)) return false;
   }

@@ -56,11 +56,18 @@ TEST_F(InformerStop, EndsTheBackoffTheResyncAndAWaitForSyncAtOnce) {
   EXPECT_LT(Clock::now() - stopped, 1s * testing::kSlowdown);
 }
 
+// The wait leaves the set free: the readiness probe asks what has not synced meanwhile.
 TEST_F(InformerStop, EndsAWaitForSeveralToSyncBeforeItsTimeout) {
   Informers informers(*client, options);
   informers.get({"", "v1", "configmaps", true}, "ns");
   informers.startAll();
   auto stopper = stopSoon();
+  std::jthread probe([&] {
+    std::this_thread::sleep_for(100ms);
+    auto asked = Clock::now();
+    EXPECT_EQ(informers.unsynced().size(), 1u);
+    EXPECT_LT(Clock::now() - asked, 100ms * testing::kSlowdown) << "not after the wait";
+  });
   auto started = Clock::now();
   EXPECT_FALSE(informers.waitForSync(60s, stopping.get_token()));
   EXPECT_LT(Clock::now() - started, 300ms + 1s * testing::kSlowdown) << "not the 60 s timeout";

@@ -58,12 +58,14 @@ void Controller::stop() {
 
 void Controller::stopWriting(bool lost, std::chrono::milliseconds grace) {
   if (lost) client_.refuseWrites();
-  std::jthread deadline([this, grace](const std::stop_token& stopped) {
-    kube::sleepUnlessStopped(stopped, grace);
+  // Refuses writes once `grace` is up, or at once when stop() has returned (its destructor
+  // asks it to stop).
+  std::jthread deadline([this, grace](const std::stop_token& workStopped) {
+    kube::sleepUnlessStopped(workStopped, grace);
     client_.refuseWrites();
   });
   stop();
-}  // `deadline` ends here: asked to stop, it refuses writes at once
+}
 
 void Controller::work() {
   while (auto key = queue_.get()) {

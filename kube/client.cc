@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -306,9 +305,6 @@ class Client::Pool {
 };
 
 Result<std::unique_ptr<Client>> Client::create(const Config& config) {
-  // Writing to a connection the server has closed must be an error value, not the death
-  // of the process: OpenSSL writes without MSG_NOSIGNAL.
-  std::signal(SIGPIPE, SIG_IGN);
   auto invalid = [](const std::string& msg) {
     return Error{Status{0, "Invalid", msg}, "kube client"};
   };

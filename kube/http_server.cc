@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <optional>
 
@@ -287,7 +286,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
   auto fail = [&](const std::string& why) {
     return Error{Status{0, "Invalid", "cannot listen on " + where + ": " + why}, ""};
   };
-  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes to a closed peer without MSG_NOSIGNAL
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -340,14 +338,17 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
   if (acceptThread_.joinable()) acceptThread_.join();  // it accepts what is queued, then returns
   close(listenFd_);
   listenFd_ = -1;
-  for (auto deadline = Clock::now() + timeout;; std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
-    reapFinished();
-    if (workers_.empty()) return;
-    if (Clock::now() >= deadline) {
-      spdlog::warn("http server: {} connections still open after {}ms of draining; closing them", workers_.size(),
-                   timeout.count());
-      return;
-    }
+  bool allDone;
+  {
+    std::unique_lock lock(doneMu_);
+    allDone = workerDone_.wait_for(lock, timeout, [this] {
+      return std::ranges::all_of(workers_, [](const auto& w) { return w->done.load(); });
+    });
+  }
+  reapFinished();
+  if (!allDone) {
+    spdlog::warn("http server: {} connections still open after {}ms of draining; closing them", workers_.size(),
+                 timeout.count());
   }
 }
 
@@ -409,7 +410,11 @@ bool HttpServer::accept() {
   try {
     w->thread = std::thread([this, fd, worker = w.get()] {
       serve(fd, *worker);
-      worker->done = true;
+      {
+        std::lock_guard lock(doneMu_);
+        worker->done = true;
+      }
+      workerDone_.notify_all();
     });
   } catch (const std::system_error& e) {
     spdlog::warn("http server: cannot start a connection thread: {}", e.what());

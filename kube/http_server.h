@@ -9,11 +9,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -124,6 +126,9 @@ class HttpServer {
   std::atomic<uint64_t> evicted_{0};
   std::thread acceptThread_;
   std::list<std::unique_ptr<Worker>> workers_;  // the accept thread's; drain()'s once that has ended
+  // A worker sets `done` under doneMu_ and notifies workerDone_: drain() waits for the last.
+  std::mutex doneMu_;
+  std::condition_variable workerDone_;
 };
 
 // %XX sequences decoded (and '+' as a space when `plusIsSpace`, as in a query); a malformed

@@ -1,6 +1,8 @@
 // Informer store, handler fan-out and resync; see informer.h.
 #include "kube/informer.h"
 
+#include "kube/stop.h"
+
 namespace governor::kube {
 namespace {
 
@@ -60,19 +62,17 @@ void Informer::setIndex(IndexFunc index) {
 void Informer::start() {
   std::lock_guard lock(runMu_);
   if (watchThread_.joinable()) return;
-  stopping_ = false;
-  cancel_.reset();
-  watchThread_ = std::thread([this] { reflector_.run(cancel_); });
-  if (opts_.resyncPeriod.count() > 0) resyncThread_ = std::thread([this] { resyncLoop(); });
+  watchThread_ = std::jthread([this](const std::stop_token& stop) { reflector_.run(stop); });
+  if (opts_.resyncPeriod.count() > 0) {
+    resyncThread_ = std::jthread([this](const std::stop_token& stop) { resyncLoop(stop); });
+  }
 }
 
 void Informer::stop() {
-  {
-    std::lock_guard lock(runMu_);
-    stopping_ = true;
-  }
-  stopCv_.notify_all();
-  cancel_.cancel();
+  std::lock_guard lock(runMu_);
+  // Both at once: the watch stream ends, the waits end.
+  watchThread_.request_stop();
+  resyncThread_.request_stop();
   if (watchThread_.joinable()) watchThread_.join();
   if (resyncThread_.joinable()) resyncThread_.join();
 }
@@ -82,9 +82,14 @@ bool Informer::hasSynced() const {
   return synced_;
 }
 
-bool Informer::waitForSync(std::chrono::milliseconds timeout) const {
+bool Informer::waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop) const {
   std::unique_lock lock(mu_);
-  return syncedCv_.wait_for(lock, timeout, [this] { return synced_; });
+  return syncedCv_.wait_for(lock, stop, timeout, [this] { return synced_; });
+}
+
+bool Informer::waitForSync(const std::stop_token& stop) const {
+  std::unique_lock lock(mu_);
+  return syncedCv_.wait(lock, stop, [this] { return synced_; });
 }
 
 std::optional<Json> Informer::get(const std::string& key) const {
@@ -186,9 +191,8 @@ void Informer::apply(const WatchEvent& event) {
   }
 }
 
-void Informer::resyncLoop() {
-  std::unique_lock lock(runMu_);
-  while (!stopCv_.wait_for(lock, opts_.resyncPeriod, [this] { return stopping_; })) {
+void Informer::resyncLoop(const std::stop_token& stop) {
+  while (!sleepUnlessStopped(stop, opts_.resyncPeriod)) {
     std::lock_guard notify(notifyMu_);
     // store_ changes only under notifyMu_: read in place, not copied.
     for (const auto& [key, obj] : store_) withObject(obj, [this](const Json& o) { notifyUpdate(o, o); });
@@ -265,12 +269,18 @@ void Informers::stopAll() {
   for (auto& [key, informer] : informers_) informer->stop();
 }
 
-bool Informers::waitForSync(std::chrono::milliseconds timeout) const {
+bool Informers::waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::lock_guard lock(mu_);
-  for (const auto& [key, informer] : informers_) {
+  // Waits without the lock, which unsynced() (the readiness probe) takes meanwhile; informers
+  // are never removed, so the pointers stay good.
+  std::vector<const Informer*> informers;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, informer] : informers_) informers.push_back(informer.get());
+  }
+  for (const Informer* informer : informers) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
+    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(0)), stop)) return false;
   }
   return true;
 }

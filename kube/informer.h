@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,7 +59,9 @@ class Informer : private ReflectorSink {
   // Stops and joins the threads. The store and resourceVersion stay, so start() resumes.
   void stop();
   bool hasSynced() const;
-  bool waitForSync(std::chrono::milliseconds timeout) const;
+  // Wait until synced, for at most `timeout` or until a stop is requested; true when synced.
+  bool waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop = {}) const;
+  bool waitForSync(const std::stop_token& stop) const;
 
   // The store keeps objects without metadata.managedFields: no reader needs them, and they
   // are often the larger part of an object written with server-side apply. With a
@@ -74,7 +77,7 @@ class Informer : private ReflectorSink {
  private:
   void replace(std::vector<Json> items) override;
   void apply(const WatchEvent& event) override;
-  void resyncLoop();
+  void resyncLoop(const std::stop_token& stop);
   void notifyAdd(const Json& obj);
   void notifyUpdate(const Json& oldObj, const Json& newObj);
   void notifyDelete(const Json& obj);
@@ -88,7 +91,7 @@ class Informer : private ReflectorSink {
   Reflector reflector_;
 
   mutable std::mutex mu_;  // guards store_ (changed only under notifyMu_ too), synced_, handlers_
-  mutable std::condition_variable syncedCv_;
+  mutable std::condition_variable_any syncedCv_;
   std::map<std::string, Json> store_;  // binary (MessagePack) when compact_
   std::map<std::string, std::set<std::string>> index_;  // an index value: the keys filed under it
   std::map<std::string, std::string> indexed_;          // a key: its index value
@@ -100,12 +103,9 @@ class Informer : private ReflectorSink {
   bool compact_ = false;
   IndexFunc indexFunc_;
 
-  std::mutex runMu_;
-  std::condition_variable stopCv_;
-  bool stopping_ = false;
-  WatchCancel cancel_;
-  std::thread watchThread_;
-  std::thread resyncThread_;
+  std::mutex runMu_;  // start() and stop() one at a time
+  std::jthread watchThread_;
+  std::jthread resyncThread_;
 };
 
 // Shared informers: asking twice for the same resource, namespace and selector gives
@@ -117,7 +117,7 @@ class Informers {
   Informer& get(const Resource& resource, const std::string& ns, const std::string& labelSelector = "");
   void startAll();
   void stopAll();
-  bool waitForSync(std::chrono::milliseconds timeout) const;
+  bool waitForSync(std::chrono::milliseconds timeout, const std::stop_token& stop = {}) const;
   // What has not synced yet, one line each: "servicelevels.governor.io", with the
   // latest list error when there is one (a missing RBAC rule, an API server down).
   std::vector<std::string> unsynced() const;

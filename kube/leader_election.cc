@@ -6,6 +6,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "kube/logging.h"
+#include "kube/stop.h"
 #include "kube/time.h"
 
 namespace governor::kube {
@@ -96,23 +97,17 @@ void LeaderElector::release() {
   (void)client_.update(kLeases, next);
 }
 
-bool LeaderElector::run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading,
+bool LeaderElector::run(const std::stop_token& stop, const std::function<void()>& onStartedLeading,
                         const std::function<void()>& onStoppedLeading) {
-  auto sleep = [&](std::chrono::milliseconds d) {
-    for (auto until = std::chrono::steady_clock::now() + d; !stop && std::chrono::steady_clock::now() < until;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  };
   auto attempt = [&] { return tryAcquireOrRenew(std::chrono::steady_clock::now() + config_.renewDeadline); };
-  while (!stop && !attempt()) sleep(config_.retryPeriod);
-  if (stop) return false;
+  while (!stop.stop_requested() && !attempt()) sleepUnlessStopped(stop, config_.retryPeriod);
+  if (stop.stop_requested()) return false;
   log::info(fmt::format("leader election: {} holds lease {}/{}", config_.identity, config_.namespaceName, config_.name),
             leaseFields(config_));
   std::thread leading(onStartedLeading);
   bool lost = false;
-  for (auto lastRenew = std::chrono::steady_clock::now(); !stop && !lost;) {
-    sleep(config_.retryPeriod);
-    if (stop) break;
+  for (auto lastRenew = std::chrono::steady_clock::now(); !lost;) {
+    if (sleepUnlessStopped(stop, config_.retryPeriod)) break;
     if (tryAcquireOrRenew(lastRenew + config_.renewDeadline)) {
       lastRenew = std::chrono::steady_clock::now();
     } else if (heldByAnother()) {

@@ -3,9 +3,9 @@
 // (timed on the local clock from when the record last changed, so clock skew is harmless).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 
 #include "kube/client.h"
@@ -27,15 +27,16 @@ class LeaderElector {
 
   // Tries to acquire, then keeps renewing every retryPeriod. Once the lease is won it calls
   // onStartedLeading on a thread of its own, so that a slow start (informers syncing) never
-  // delays renewing. Returns when `stop` is set or when leadership is lost: another holder
+  // delays renewing. Returns when a stop is requested (at once, mid-wait too) or when
+  // leadership is lost: another holder
   // is seen, or no renewal succeeded for renewDeadline (each renewal's requests are cut
   // off when that time is up, so a stalled connection cannot stretch it). Either way it
   // calls onStoppedLeading at once, which must stop the work (and make a still running
   // onStartedLeading return soon), then waits for onStartedLeading to return; only then,
-  // on `stop`, it releases the lease so that another candidate takes over at once.
+  // on a stop, it releases the lease so that another candidate takes over at once.
   // Returns true when it held the lease and lost it, false otherwise.
   // The elector sets `client`'s timeout before each request: give it a client of its own.
-  bool run(const std::atomic<bool>& stop, const std::function<void()>& onStartedLeading,
+  bool run(const std::stop_token& stop, const std::function<void()>& onStartedLeading,
            const std::function<void()>& onStoppedLeading);
 
   // One attempt, its requests ending by `deadline`; true when we hold the lease afterwards.

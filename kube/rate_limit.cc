@@ -5,7 +5,7 @@
 
 namespace governor::kube {
 
-TokenBucket::TokenBucket(double qps, int burst, Clock now)
+TokenBucket::TokenBucket(double qps, int burst, Now<std::chrono::steady_clock> now)
     : qps_(qps), burst_(std::max(1, burst)), now_(std::move(now)), tokens_(burst_), last_(now_()) {}
 
 std::chrono::nanoseconds TokenBucket::reserve() {

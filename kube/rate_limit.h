@@ -4,16 +4,16 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <mutex>
+
+#include "kube/clock.h"
 
 namespace governor::kube {
 
 class TokenBucket {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
   // qps <= 0: no limit.
-  TokenBucket(double qps, int burst, Clock now = std::chrono::steady_clock::now);
+  TokenBucket(double qps, int burst, Now<std::chrono::steady_clock> now = std::chrono::steady_clock::now);
 
   // Takes a token and returns how long the caller must wait before using it (zero while
   // the bucket holds tokens), as golang.org/x/time/rate's Reserve: callers are served in
@@ -23,7 +23,7 @@ class TokenBucket {
  private:
   double qps_;
   double burst_;
-  Clock now_;
+  Now<std::chrono::steady_clock> now_;
   std::mutex mu_;
   double tokens_;  // negative: owed by callers already waiting
   std::chrono::steady_clock::time_point last_;

@@ -1,9 +1,9 @@
 // List+watch loop; see watch.h. Errors never end the loop: they are logged and retried.
 #include "kube/watch.h"
 
-#include <thread>
-
 #include <spdlog/spdlog.h>
+
+#include "kube/stop.h"
 
 namespace governor::kube {
 
@@ -33,14 +33,7 @@ ReflectorStats Reflector::stats() const {
   return stats_;
 }
 
-void Reflector::sleepFor(std::chrono::milliseconds d, WatchCancel& cancel) {
-  auto until = std::chrono::steady_clock::now() + d;
-  while (!cancel.cancelled() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(d, std::chrono::milliseconds(50)));
-  }
-}
-
-bool Reflector::listAndReplace(WatchCancel& cancel) {
+bool Reflector::listAndReplace(const std::stop_token& stop) {
   ListOptions lo{opts_.labelSelector, opts_.fieldSelector, "", opts_.pageSize, ""};
   auto page = client_.list(resource_, ns_, lo);
   {
@@ -50,7 +43,7 @@ bool Reflector::listAndReplace(WatchCancel& cancel) {
   }
   if (!page) {
     spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());
-    sleepFor(backoff_.next(), cancel);
+    sleepUnlessStopped(stop, backoff_.next());
     return false;
   }
   sink_.replace(std::move(page->items));
@@ -105,17 +98,19 @@ Reflector::WatchEnd Reflector::watchOnce(WatchCancel& cancel, bool& sawEvents) {
   return WatchEnd::Closed;
 }
 
-void Reflector::run(WatchCancel& cancel) {
+void Reflector::run(const std::stop_token& stop) {
+  WatchCancel cancel;
+  std::stop_callback endWatch(stop, [&cancel] { cancel.cancel(); });
   bool needList = lastResourceVersion().empty();
-  while (!cancel.cancelled()) {
+  while (!stop.stop_requested()) {
     if (needList) {
-      if (!listAndReplace(cancel)) continue;
+      if (!listAndReplace(stop)) continue;
       needList = false;
     }
     auto started = std::chrono::steady_clock::now();
     bool sawEvents = false;
     auto end = watchOnce(cancel, sawEvents);
-    if (cancel.cancelled()) return;
+    if (stop.stop_requested()) return;
     switch (end) {
       case WatchEnd::Gone:
         spdlog::info("watch {}: resourceVersion {} expired, relisting", resource_.plural, lastResourceVersion());
@@ -125,16 +120,16 @@ void Reflector::run(WatchCancel& cancel) {
         // Its CRD was deleted, and every object with it, maybe without an event for each:
         // only a list tells what exists once it is back.
         needList = true;
-        sleepFor(backoff_.next(), cancel);
+        sleepUnlessStopped(stop, backoff_.next());
         break;
       case WatchEnd::Failed:
         // Keep the resourceVersion: a later watch resumes without relisting.
-        sleepFor(backoff_.next(), cancel);
+        sleepUnlessStopped(stop, backoff_.next());
         break;
       case WatchEnd::Closed:
         // A stream that closes at once with nothing in it is a failure in disguise.
         if (!sawEvents && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
-          sleepFor(backoff_.next(), cancel);
+          sleepUnlessStopped(stop, backoff_.next());
         } else {
           backoff_.reset();
         }

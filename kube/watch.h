@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <random>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -57,17 +58,17 @@ class Reflector {
  public:
   Reflector(Client& client, Resource resource, std::string ns, ReflectorOptions opts, ReflectorSink& sink);
 
-  // Runs until `cancel` fires. Resumes from lastResourceVersion() when it is set, so a
-  // stopped reflector started again continues where it left off (or relists on 410).
-  void run(WatchCancel& cancel);
+  // Runs until a stop is requested, which ends the watch in flight or the backoff at once.
+  // Resumes from lastResourceVersion() when it is set, so a stopped reflector started again
+  // continues where it left off (or relists on 410).
+  void run(const std::stop_token& stop);
   std::string lastResourceVersion() const;
   ReflectorStats stats() const;
 
  private:
   enum class WatchEnd { Closed, Gone, Missing, Failed };
-  bool listAndReplace(WatchCancel& cancel);
+  bool listAndReplace(const std::stop_token& stop);
   WatchEnd watchOnce(WatchCancel& cancel, bool& sawEvents);
-  void sleepFor(std::chrono::milliseconds d, WatchCancel& cancel);
 
   Client& client_;
   Resource resource_;

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -16,20 +15,19 @@
 #include <unordered_set>
 #include <utility>
 
+#include "kube/clock.h"
 #include "kube/rate_limit.h"
 
 namespace governor::kube {
 
 struct WorkQueueOptions {
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
-
   // Per key: the n-th addRateLimited since forget() waits baseDelay * 2^(n-1), at most maxDelay.
   std::chrono::steady_clock::duration baseDelay = std::chrono::milliseconds(5);
   std::chrono::steady_clock::duration maxDelay = std::chrono::seconds(1000);
   // Over all keys: a token bucket of addRateLimited calls (qps > 0).
   double qps = 10;
   int burst = 100;
-  Clock clock = [] { return std::chrono::steady_clock::now(); };
+  Now<std::chrono::steady_clock> clock = std::chrono::steady_clock::now;
 };
 
 // Thread-safe. Workers loop: `while (auto key = q.get()) { ...; q.done(*key); }`.

@@ -21,7 +21,7 @@ std::string secondsText(std::chrono::system_clock::duration d) {
 
 }  // namespace
 
-MetricCache::MetricCache(Clock clock, std::chrono::milliseconds maxAge) : clock_(std::move(clock)), maxAge_(maxAge) {}
+MetricCache::MetricCache(kube::Now<std::chrono::system_clock> clock, std::chrono::milliseconds maxAge) : clock_(std::move(clock)), maxAge_(maxAge) {}
 
 void MetricCache::update(const std::string& key, const kube::Result<double>& measurement,
                          const kube::log::Fields& about) {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "kube/clock.h"
 #include "kube/logging.h"
 #include "kube/result.h"
 
@@ -25,8 +26,6 @@ namespace governor::adapter {
 // Thread-safe; readers (API requests) share the lock.
 class MetricCache {
  public:
-  using Clock = std::function<std::chrono::system_clock::time_point()>;
-
   struct Entry {
     double value = 0;  // of the latest successful measurement; 0 while there was none
     std::chrono::system_clock::time_point timestamp;  // of the latest measurement, failed or not
@@ -41,7 +40,7 @@ class MetricCache {
 
   // maxAge: a value measured longer ago than this is served as a Stale error, never as a
   // current value (the poll interval plus a source's timeout; 0: no bound).
-  explicit MetricCache(Clock clock = std::chrono::system_clock::now,
+  explicit MetricCache(kube::Now<std::chrono::system_clock> clock = std::chrono::system_clock::now,
                        std::chrono::milliseconds maxAge = std::chrono::milliseconds(0));
 
   // Success replaces value and clears the error; failure keeps the old value, records the
@@ -57,7 +56,7 @@ class MetricCache {
   double ageSeconds() const;
 
  private:
-  const Clock clock_;
+  const kube::Now<std::chrono::system_clock> clock_;
   const std::chrono::milliseconds maxAge_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, Entry> entries_;  // guarded by mutex_

@@ -1,10 +1,7 @@
 // governor-metrics-adapter: serves governor_queue_backlog (external.metrics.k8s.io),
 // governor_latency_p<N>_seconds and governor_cache_hit_ratio (custom.metrics.k8s.io) through
 // the kube-apiserver's aggregation layer, from a cache that polls Redis and Prometheus.
-#include <csignal>
-#include <fstream>
 #include <iostream>
-#include <set>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -15,10 +12,13 @@
 #include "kube/duration.h"
 #include "kube/informer.h"
 #include "kube/logging.h"
+#include "kube/signals.h"
+#include "kube/stop.h"
 #include "metrics-adapter/api/auth.h"
 #include "metrics-adapter/api/authz.h"
 #include "metrics-adapter/api/metrics_api.h"
 #include "metrics-adapter/cache.h"
+#include "metrics-adapter/cache_gauges.h"
 #include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/object_reads.h"
 #include "metrics-adapter/redis_access.h"
@@ -33,7 +33,6 @@ constexpr std::chrono::seconds kObjectTtl{30};
 constexpr std::chrono::seconds kFrontProxyReloadInterval{30};
 
 using namespace governor;
-std::atomic<bool> stopping{false};
 
 int fail(const std::string& message) {
   std::cerr << "governor-metrics-adapter: " << message << "\n";
@@ -184,8 +183,9 @@ int start(int argc, char** argv) {
 
   if (auto out = kube::configureLogging(logLevel, logFormat); !out) return fail(out.error().status.message);
   // From the start, so that a stop while waiting for the API server is still clean.
-  std::signal(SIGTERM, [](int) { stopping = true; });
-  std::signal(SIGINT, [](int) { stopping = true; });
+  std::stop_source stopping;
+  kube::StopOnSignals stopOnSignals(stopping);
+  const std::stop_token stop = stopping.get_token();
   int status = 0;
   auto poll = durationFlag("--poll-interval", pollInterval, status);
   auto redisT = durationFlag("--redis-timeout", redisTimeout, status);
@@ -214,20 +214,7 @@ int start(int argc, char** argv) {
 
   // Whom the front proxy's certificate must come from: read at start, then again every
   // kFrontProxyReloadInterval (a rotated CA).
-  auto frontProxySource = [&]() -> kube::Result<adapter::FrontProxyConfig> {
-    adapter::FrontProxyConfig c;
-    if (clientCa.empty()) {
-      auto fromCluster = adapter::frontProxyFromCluster(**client);
-      if (!fromCluster) return fromCluster.error();
-      c = *fromCluster;
-    } else {
-      std::ifstream in(clientCa);
-      if (!in) return kube::Error{kube::Status{0, "", "cannot read"}, "--requestheader-client-ca-file " + clientCa};
-      c.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
-    }
-    if (!allowedNames.empty()) c.allowedNames = adapter::splitNonEmpty(allowedNames, ',');
-    return c;
-  };
+  auto frontProxySource = [&] { return adapter::frontProxyFromFlags(**client, clientCa, allowedNames); };
   auto frontProxy = frontProxySource();
   if (!frontProxy) return fail(frontProxy.error().what());
   auto auth = adapter::Authenticator::create(*frontProxy);
@@ -285,34 +272,18 @@ int start(int argc, char** argv) {
   adapter::Poller poller(
       cache,
       [&] {
-        std::vector<adapter::MetricTarget> all;
         // Connections no target used for two rounds (servers of deleted ServiceLevels) close.
         redis.closeIdle(2 * poll + redisT);
-        std::set<adapter::CacheStats::Key> caches, drained;
-        // This round's queues, read together: one pipeline per Redis connection.
-        auto reads = std::make_shared<adapter::QueueReads>(redis);
+        std::vector<api::ServiceLevel> parsed;
         for (const auto& obj : serviceLevels.list()) {
-          auto parsed = api::parseServiceLevel(obj);
-          if (!parsed.serviceLevel) continue;
-          const auto& sl = *parsed.serviceLevel;
-          if (sl.cache) caches.insert({sl.namespaceName, sl.name});
-          if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
-            drained.insert({sl.namespaceName, sl.name});
-          }
-          for (auto& t : adapter::targetsFor(sl, sources, targetOptions, reads)) {
-            // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
-            // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
-            if (t.api == adapter::MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
-              if (auto labels = objects.workloadLabels(t.resource, t.namespaceName, t.objectName)) {
-                for (const auto& [k, v] : *labels) t.labels[k] = v;
-              }
-            }
-            all.push_back(std::move(t));
-          }
+          if (auto p = api::parseServiceLevel(obj); p.serviceLevel) parsed.push_back(std::move(*p.serviceLevel));
         }
+        auto all = adapter::roundTargets(parsed, sources, targetOptions,
+                                         [&objects](const std::string& resource, const std::string& workloadNs,
+                                                    const std::string& name) {
+                                           return objects.workloadLabels(resource, workloadNs, name);
+                                         });
         targets.set(all);
-        cacheStats.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
-        drains.retain(drained);
         std::vector<adapter::Poller::Target> out;
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
         return out;
@@ -320,17 +291,7 @@ int start(int argc, char** argv) {
       poll, pollConcurrency);
 
   api::registerBuildInfo(*registry);
-  auto& cacheAge = prometheus::BuildGauge()
-                       .Name("governor_adapter_cache_age_seconds")
-                       .Help("Age of the oldest successfully measured value in the cache")
-                       .Register(*registry)
-                       .Add({});
-  auto& pollErrors = prometheus::BuildGauge()
-                         .Name("governor_adapter_source_errors")
-                         .Help("Metrics whose latest measurement failed (a cache whose INFO stats cannot be read "
-                               "counts as its governor_cache_hit_ratio)")
-                         .Register(*registry)
-                         .Add({});
+  adapter::CacheGauges cacheGauges(*registry, cache);
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
   std::atomic<bool> shuttingDown{false};
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
@@ -340,21 +301,12 @@ int start(int argc, char** argv) {
                                                      credentials.hasSynced() && poller.rounds() > 0;
                                             });
   if (!https) return fail(https.error().status.message);
-  while (!stopping && !(serviceLevels.waitForSync(std::chrono::milliseconds(200)) &&
-                        credentials.waitForSync(std::chrono::milliseconds(200)))) {
-  }
+  serviceLevels.waitForSync(stop);
+  credentials.waitForSync(stop);
   poller.start();
   spdlog::info("serving on {}:{}, probes on port {}", server.bindAddress, (*https)->port(), (*https)->healthPort());
 
-  while (!stopping) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    cacheAge.Set(cache.ageSeconds());
-    double errors = 0;
-    for (const auto& key : cache.keys()) {
-      if (auto e = cache.get(key); e && !e->ok()) ++errors;
-    }
-    pollErrors.Set(errors);
-  }
+  while (!kube::sleepUnlessStopped(stop, std::chrono::milliseconds(200))) cacheGauges.update();
   // Not ready at once, so that the endpoints drop this replica; still serving while that
   // change reaches the API servers; then what was accepted is answered (docs/operations.md, Adapter).
   shuttingDown = true;
@@ -372,5 +324,6 @@ int start(int argc, char** argv) {
 
 // No exception leaves main (kube/result.h).
 int main(int argc, char** argv) {
+  governor::kube::ignoreSigpipe();
   return governor::kube::exitStatusOf("governor-metrics-adapter", [&] { return start(argc, argv); });
 }

@@ -9,6 +9,8 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/stop.h"
+
 namespace governor::adapter {
 namespace {
 
@@ -43,6 +45,74 @@ std::optional<kube::HttpResponse> probeResponse(const std::string& path, const s
 Json openapiV3(const std::string& group) {
   return {{"openapi", "3.0.0"}, {"info", {{"title", group}, {"version", "v1"}}}, {"paths", Json::object()}};
 }
+
+// /openapi/v2, /openapi/v3 and /openapi/v3/apis/GROUP/VERSION: documents without paths, for
+// the clients that look (kubectl, the aggregator's OpenAPI controller).
+std::optional<kube::HttpResponse> openapiResponse(const std::string& path) {
+  if (path == "/openapi/v2") return kube::HttpResponse{200, "application/json", openapiV2().dump()};
+  if (path == "/openapi/v3") {
+    Json paths = Json::object();
+    for (const char* gv : {"apis/custom.metrics.k8s.io/v1beta2", "apis/external.metrics.k8s.io/v1beta1"}) {
+      paths[gv] = {{"serverRelativeURL", std::string("/openapi/v3/") + gv}};
+    }
+    return kube::HttpResponse{200, "application/json", Json{{"paths", paths}}.dump()};
+  }
+  auto groupVersion = pathSegments(path);
+  if (groupVersion.size() == 5 && groupVersion[0] == "openapi" && groupVersion[1] == "v3" &&
+      groupVersion[2] == "apis") {
+    return kube::HttpResponse{200, "application/json", openapiV3(groupVersion[3]).dump()};
+  }
+  return std::nullopt;
+}
+
+kube::HttpResponse notFound() { return {404, "text/plain", "not found\n"}; }
+
+// The metrics APIs behind front-proxy authentication and authorization, each request counted
+// by path kind and code and timed on /metrics.
+class MetricsRoute {
+ public:
+  MetricsRoute(const MetricsApi& api, const Authenticator& auth, Authorizer& authorizer, prometheus::Registry& registry)
+      : api_(api),
+        auth_(auth),
+        authorizer_(authorizer),
+        requests_(prometheus::BuildCounter()
+                      .Name("governor_adapter_requests_total")
+                      .Help("HTTP requests answered, by path kind and status code")
+                      .Register(registry)),
+        latency_(prometheus::BuildHistogram()
+                     .Name("governor_adapter_request_duration_seconds")
+                     .Help("Time to answer a metrics API request")
+                     .Register(registry)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1})) {}
+
+  kube::HttpResponse operator()(const kube::HttpRequest& req) const {
+    auto started = std::chrono::steady_clock::now();
+    auto caller = auth_.authenticate(req.ssl, req.headers);
+    const auto selector = req.query.find("labelSelector");
+    ApiResponse out;
+    if (!caller) {
+      out = failure(caller.error());
+    } else if (auto malformed = malformedRequest(req.path, selector == req.query.end() ? "" : selector->second)) {
+      out = *malformed;  // before authorization: a SubjectAccessReview cannot carry such a path
+    } else if (auto allowed = authorizer_.authorize(*caller, req.path); !allowed) {
+      out = failure(allowed.error());
+    } else {
+      out = api_.get(req.path, req.query);
+    }
+    requests_.Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
+                   {"code", std::to_string(out.status)}})
+        .Increment();
+    latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return kube::HttpResponse{out.status, "application/json", out.body.dump()};
+  }
+
+ private:
+  const MetricsApi& api_;
+  const Authenticator& auth_;
+  Authorizer& authorizer_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Histogram& latency_;
+};
 
 }  // namespace
 
@@ -94,13 +164,10 @@ ServingCert AdapterServer::current() const {
   return cert_;
 }
 
-void AdapterServer::watchCertFiles() {
-  while (!stopping_) {
-    for (int i = 0; i < options_.certCheckInterval.count() * 10 && !stopping_; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+void AdapterServer::watchCertFiles(const std::stop_token& stop) {
+  while (!kube::sleepUnlessStopped(stop, options_.certCheckInterval)) {
     auto now = stamp(options_.certFile) + "|" + stamp(options_.keyFile);
-    if (stopping_ || now == certStamp_) continue;
+    if (now == certStamp_) continue;
     auto next = loadServingCert(options_.certFile, options_.keyFile);
     if (!next) {
       // Half-written files during a rotation: keep serving the old pair, look again.
@@ -156,37 +223,7 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   auto tls = s->tlsContext();
   if (!tls) return invalid("cannot set up TLS");
 
-  auto& requests = prometheus::BuildCounter()
-                       .Name("governor_adapter_requests_total")
-                       .Help("HTTP requests answered, by path kind and status code")
-                       .Register(*registry);
-  auto& latency = prometheus::BuildHistogram()
-                      .Name("governor_adapter_request_duration_seconds")
-                      .Help("Time to answer a metrics API request")
-                      .Register(*registry)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1});
-
-  // The metrics APIs behind authentication and authorization.
-  auto metricsApi = [&api, &auth, &authorizer, &requests, &latency](const kube::HttpRequest& req) {
-    auto started = std::chrono::steady_clock::now();
-    auto caller = auth.authenticate(req.ssl, req.headers);
-    const auto selector = req.query.find("labelSelector");
-    ApiResponse out;
-    if (!caller) {
-      out = failure(caller.error());
-    } else if (auto malformed = malformedRequest(req.path, selector == req.query.end() ? "" : selector->second)) {
-      out = *malformed;  // before authorization: a SubjectAccessReview cannot carry such a path
-    } else if (auto allowed = authorizer.authorize(*caller, req.path); !allowed) {
-      out = failure(allowed.error());
-    } else {
-      out = api.get(req.path, req.query);
-    }
-    requests.Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
-                  {"code", std::to_string(out.status)}})
-        .Increment();
-    latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return kube::HttpResponse{out.status, "application/json", out.body.dump()};
-  };
+  const MetricsRoute metricsApi(api, auth, authorizer, *registry);
   auto secure = [ready, registry, metricsApi](const kube::HttpRequest& req) {
     const std::string& path = req.path;
     if (auto probe = probeResponse(path, ready)) return *probe;
@@ -195,21 +232,7 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
       return kube::HttpResponse{200, "text/plain; version=0.0.4",
                                 prometheus::TextSerializer().Serialize(registry->Collect())};
     }
-    if (path == "/openapi/v2") return kube::HttpResponse{200, "application/json", openapiV2().dump()};
-    if (path == "/openapi/v3") {
-      Json paths = Json::object();
-      for (const char* gv : {"apis/custom.metrics.k8s.io/v1beta2", "apis/external.metrics.k8s.io/v1beta1"}) {
-        paths[gv] = {{"serverRelativeURL", std::string("/openapi/v3/") + gv}};
-      }
-      return kube::HttpResponse{200, "application/json", Json{{"paths", paths}}.dump()};
-    }
-    // /openapi/v3/apis/GROUP/VERSION
-    auto groupVersion = pathSegments(path);
-    if (groupVersion.size() == 5 && groupVersion[0] == "openapi" && groupVersion[1] == "v3" &&
-        groupVersion[2] == "apis") {
-      return kube::HttpResponse{200, "application/json", openapiV3(groupVersion[3]).dump()};
-    }
-    return kube::HttpResponse{404, "text/plain", "not found\n"};
+    return openapiResponse(path).value_or(notFound());
   };
 
   kube::HttpServerOptions https;
@@ -227,20 +250,15 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   probes.maxConnections = options.maxProbeConnections;
   probes.tls = nullptr;
   auto probeServer = kube::HttpServer::start(probes, [ready](const kube::HttpRequest& req) {
-    return probeResponse(req.path, ready).value_or(kube::HttpResponse{404, "text/plain", "not found\n"});
+    return probeResponse(req.path, ready).value_or(notFound());
   });
   if (!probeServer) return probeServer.error();
   s->probes_ = std::move(*probeServer);
   AdapterServer* self = s.get();
-  if (!options.certFile.empty()) s->certThread_ = std::thread([self] { self->watchCertFiles(); });
+  if (!options.certFile.empty()) {
+    s->certThread_ = std::jthread([self](const std::stop_token& stop) { self->watchCertFiles(stop); });
+  }
   return s;
-}
-
-AdapterServer::~AdapterServer() {
-  stopping_ = true;
-  https_.reset();
-  probes_.reset();
-  if (certThread_.joinable()) certThread_.join();
 }
 
 }  // namespace governor::adapter

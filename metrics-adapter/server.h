@@ -5,10 +5,10 @@
 // the kubelet's probes, so that connections to the secure port never starve them.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,7 +62,6 @@ class AdapterServer {
                                                             const Authenticator& auth, Authorizer& authorizer,
                                                             std::shared_ptr<prometheus::Registry> registry,
                                                             std::function<bool()> ready);
-  ~AdapterServer();
   // SIGTERM, after the shutdown delay: the secure port stops accepting and answers the
   // requests already accepted (each within requestTimeout); the probe port keeps answering.
   void drain() { https_->drain(options_.requestTimeout); }
@@ -71,7 +70,7 @@ class AdapterServer {
 
  private:
   AdapterServer() = default;
-  void watchCertFiles();
+  void watchCertFiles(const std::stop_token& stop);
   std::shared_ptr<SSL_CTX> tlsContext();
   ServingCert current() const;
 
@@ -81,8 +80,7 @@ class AdapterServer {
   std::string certStamp_;
   std::unique_ptr<kube::HttpServer> https_;
   std::unique_ptr<kube::HttpServer> probes_;
-  std::thread certThread_;
-  std::atomic<bool> stopping_{false};
+  std::jthread certThread_;  // last: stopped and joined first
 };
 
 }  // namespace governor::adapter

@@ -181,6 +181,32 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources&
   return out;
 }
 
+std::vector<MetricTarget> roundTargets(const std::vector<api::ServiceLevel>& serviceLevels, const Sources& sources,
+                                       const TargetOptions& options, const LabelReader& workloadLabels) {
+  std::vector<MetricTarget> all;
+  std::set<CacheStats::Key> caches, drained;
+  auto reads = std::make_shared<QueueReads>(sources.redis);
+  for (const auto& sl : serviceLevels) {
+    if (sl.cache) caches.insert({sl.namespaceName, sl.name});
+    if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
+      drained.insert({sl.namespaceName, sl.name});
+    }
+    for (auto& t : targetsFor(sl, sources, options, reads)) {
+      // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
+      // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
+      if (t.api == MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
+        if (auto labels = workloadLabels(t.resource, t.namespaceName, t.objectName)) {
+          for (const auto& [k, v] : *labels) t.labels[k] = v;
+        }
+      }
+      all.push_back(std::move(t));
+    }
+  }
+  sources.caches.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
+  sources.drains.retain(drained);
+  return all;
+}
+
 void Targets::set(std::vector<MetricTarget> targets) {
   std::sort(targets.begin(), targets.end(), [](const MetricTarget& a, const MetricTarget& b) { return a.key < b.key; });
   std::lock_guard lock(mu_);

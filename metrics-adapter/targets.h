@@ -101,6 +101,17 @@ struct Sources {
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
                                      const std::shared_ptr<QueueReads>& reads);
 
+// A workload's labels (resource "deployments.apps", namespace, name).
+using LabelReader =
+    std::function<kube::Result<api::Labels>(const std::string& resource, const std::string& ns, const std::string& name)>;
+
+// One poll round's targets: every target of each ServiceLevel, their queues read together
+// (one pipeline per Redis connection), a workload's custom metric carrying the workload's
+// labels. What ServiceLevels no longer there left in `sources` (cache stats on /metrics,
+// drain estimates) is forgotten.
+std::vector<MetricTarget> roundTargets(const std::vector<api::ServiceLevel>& serviceLevels, const Sources& sources,
+                                       const TargetOptions& options, const LabelReader& workloadLabels);
+
 // The current targets, replaced as a whole after each look at the ServiceLevels.
 class Targets {
  public:

@@ -3,11 +3,13 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "kube/logging.h"
+#include "kube/stop.h"
 
 namespace governor::op {
 
 Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions options)
-    : options_(std::move(options)),
+    : client_(client),
+      options_(std::move(options)),
       metrics_(metrics),
       informers_(client, [&] {
         kube::InformerOptions o;
@@ -32,15 +34,12 @@ Controller::~Controller() { stop(); }
 bool Controller::start(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return false;
+    if (stopped()) return false;
     informers_.startAll();
   }
-  for (auto deadline = std::chrono::steady_clock::now() + timeout;
-       !informers_.waitForSync(std::chrono::milliseconds(100));) {
-    if (stopped_ || std::chrono::steady_clock::now() >= deadline) return false;
-  }
+  if (!informers_.waitForSync(timeout, stopping_.get_token())) return false;
   std::lock_guard lock(mu_);
-  if (stopped_) return false;
+  if (stopped()) return false;
   synced_ = true;
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
   return true;
@@ -50,7 +49,7 @@ void Controller::stop() {
   std::vector<std::thread> workers;
   {
     std::lock_guard lock(mu_);
-    stopped_ = true;
+    stopping_.request_stop();  // ends start()'s wait for the caches at once
     workers = std::move(workers_);
   }
   queue_.shutDown();
@@ -58,11 +57,22 @@ void Controller::stop() {
   informers_.stopAll();
 }
 
+void Controller::stopWriting(bool lost, std::chrono::milliseconds grace) {
+  if (lost) client_.refuseWrites();
+  // Refuses writes once `grace` is up, or at once when stop() has returned (its destructor
+  // asks it to stop).
+  std::jthread deadline([this, grace](const std::stop_token& workStopped) {
+    kube::sleepUnlessStopped(workStopped, grace);
+    client_.refuseWrites();
+  });
+  stop();
+}
+
 void Controller::work() {
   while (auto key = queue_.get()) {
     // Stopped: the keys still queued are left to the next leader (WorkQueue::get hands them
     // out after shutDown), so that a SIGTERM ends with the reconciles in flight.
-    if (stopped_) {
+    if (stopped()) {
       queue_.done(*key);
       return;
     }

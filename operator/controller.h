@@ -6,7 +6,9 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include "kube/client.h"
 #include "kube/informer.h"
@@ -39,7 +41,12 @@ class Controller {
   bool start(std::chrono::milliseconds timeout);
   // Stops the workers (each finishes its reconcile first) and the informers; for good.
   void stop();
-  bool stopped() const { return stopped_; }
+  // stop(), with no write going out after it. A lost lease (`lost`) refuses every write at
+  // once, even those of a reconcile in the middle of its work. A stop (SIGTERM), still holding
+  // the lease, lets the reconciles in flight finish first, for at most `grace`: the lease is
+  // no longer renewed, and once it expires another replica may lead.
+  void stopWriting(bool lost, std::chrono::milliseconds grace);
+  bool stopped() const { return stopping_.stop_requested(); }
   bool synced() const { return synced_; }
   // The informers that have not synced, and why (Informers::unsynced).
   std::vector<std::string> unsynced() const { return informers_.unsynced(); }
@@ -47,6 +54,7 @@ class Controller {
  private:
   void work();
 
+  kube::Client& client_;
   ControllerOptions options_;
   Metrics& metrics_;
   kube::Informers informers_;
@@ -56,7 +64,7 @@ class Controller {
   std::mutex mu_;  // guards workers_ and the start of the informers against stop()
   std::vector<std::thread> workers_;
   std::atomic<bool> synced_{false};
-  std::atomic<bool> stopped_{false};
+  std::stop_source stopping_;
 };
 
 }  // namespace governor::op

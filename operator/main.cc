@@ -1,7 +1,5 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
 // rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
-#include <csignal>
-#include <future>
 #include <iostream>
 #include <thread>
 
@@ -12,17 +10,17 @@
 #include "api/version.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
-#include "operator/shard.h"
 #include "kube/logging.h"
+#include "kube/signals.h"
+#include "kube/stop.h"
 #include "operator/cli.h"
 #include "operator/controller.h"
 #include "operator/endpoints.h"
+#include "operator/shard.h"
 
 namespace {
 
 using namespace governor;
-
-std::atomic<bool> stopping{false};
 
 int fail(const std::string& message) {
   std::cerr << "governor-operator: " << message << "\n";
@@ -84,8 +82,8 @@ int run(const RunOptions& o) {
   });
   if (!health) return fail("--health-probe-bind-address: " + health.error().status.message);
 
-  std::signal(SIGTERM, [](int) { stopping = true; });
-  std::signal(SIGINT, [](int) { stopping = true; });
+  std::stop_source stopping;
+  kube::StopOnSignals stopOnSignals(stopping);
   // Runs on a thread of its own, which stop() ends at once while it waits for the caches.
   std::atomic<bool> syncTimedOut{false};
   auto startControllers = [&] {
@@ -96,23 +94,12 @@ int run(const RunOptions& o) {
                    o.shard.text());
     } else if (!controller.stopped()) {
       syncTimedOut = true;
-      stopping = true;
+      stopping.request_stop();
     }
   };
-  // Whatever ends the work, no write goes out after it. A lost lease refuses writes at once,
-  // even those of a reconcile in the middle of its work. A stop (SIGTERM), still holding the
-  // lease, lets the reconciles in flight finish first, for at most the renew deadline: the
-  // lease is no longer renewed, and once it expires another replica may lead.
+  // When the work must end: on a stop (SIGTERM), or, without one, because the lease was lost.
   auto stopControllers = [&] {
-    if (!stopping) (*client)->refuseWrites();
-    std::promise<void> stopped;
-    std::thread deadline([&, done = stopped.get_future()] {
-      done.wait_for(std::chrono::seconds(o.renewDeadlineSeconds));
-      (*client)->refuseWrites();
-    });
-    controller.stop();
-    stopped.set_value();
-    deadline.join();
+    controller.stopWriting(!stopping.stop_requested(), std::chrono::seconds(o.renewDeadlineSeconds));
   };
   bool lost = false;
   if (o.leaderElect) {
@@ -127,10 +114,10 @@ int run(const RunOptions& o) {
                                 {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
                                  std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
                                  std::chrono::seconds(o.retryPeriodSeconds)});
-    lost = elector.run(stopping, startControllers, stopControllers);
+    lost = elector.run(stopping.get_token(), startControllers, stopControllers);
   } else {
     std::thread leading(startControllers);
-    while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    kube::waitUntilStopped(stopping.get_token());
     stopControllers();
     leading.join();
   }
@@ -273,5 +260,6 @@ int start(int argc, char** argv) {
 
 // No exception leaves main (kube/result.h).
 int main(int argc, char** argv) {
+  governor::kube::ignoreSigpipe();
   return governor::kube::exitStatusOf("governor-operator", [&] { return start(argc, argv); });
 }

@@ -5,12 +5,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <iterator>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include "kube/http_server.h"
+#include "kube/stop.h"
+#include "metrics-adapter/api/metrics_api.h"
 
 namespace governor::adapter {
 namespace {
@@ -62,6 +66,22 @@ kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client) {
   if (auto h = jsonList(data.value("requestheader-username-headers", "[]")); !h.empty()) c.usernameHeaders = h;
   if (auto h = jsonList(data.value("requestheader-group-headers", "[]")); !h.empty()) c.groupHeaders = h;
   if (auto h = jsonList(data.value("requestheader-extra-headers-prefix", "[]")); !h.empty()) c.extraHeaderPrefixes = h;
+  return c;
+}
+
+kube::Result<FrontProxyConfig> frontProxyFromFlags(kube::Client& client, const std::string& clientCaFile,
+                                                   const std::string& allowedNames) {
+  FrontProxyConfig c;
+  if (clientCaFile.empty()) {
+    auto fromCluster = frontProxyFromCluster(client);
+    if (!fromCluster) return fromCluster.error();
+    c = *fromCluster;
+  } else {
+    std::ifstream in(clientCaFile);
+    if (!in) return kube::Error{kube::Status{0, "", "cannot read"}, "--requestheader-client-ca-file " + clientCaFile};
+    c.clientCaPem.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (!allowedNames.empty()) c.allowedNames = splitNonEmpty(allowedNames, ',');
   return c;
 }
 
@@ -144,23 +164,9 @@ kube::Result<Caller> Authenticator::authenticate(const SSL* ssl, const Headers& 
 }
 
 FrontProxyReloader::FrontProxyReloader(Authenticator& auth, Source source, std::chrono::milliseconds interval)
-    : auth_(auth), source_(std::move(source)), interval_(interval), thread_([this] {
-        std::unique_lock lock(mu_);
-        while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
-          lock.unlock();
-          reloadOnce();
-          lock.lock();
-        }
+    : auth_(auth), source_(std::move(source)), interval_(interval), thread_([this](const std::stop_token& stop) {
+        while (!kube::sleepUnlessStopped(stop, interval_)) reloadOnce();
       }) {}
-
-FrontProxyReloader::~FrontProxyReloader() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
 
 void FrontProxyReloader::reloadOnce() {
   auto next = source_();

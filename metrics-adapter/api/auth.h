@@ -5,7 +5,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -35,6 +34,12 @@ struct FrontProxyConfig {
 // Reads kube-system/extension-apiserver-authentication, as every aggregated API server
 // does (needs the extension-apiserver-authentication-reader Role).
 kube::Result<FrontProxyConfig> frontProxyFromCluster(kube::Client& client);
+
+// What the flags make of the front proxy, read afresh on each call (a rotated CA): the CA from
+// `clientCaFile` (--requestheader-client-ca-file), else all of frontProxyFromCluster; the
+// comma-separated `allowedNames` (--requestheader-allowed-names), when set, instead of any others.
+kube::Result<FrontProxyConfig> frontProxyFromFlags(kube::Client& client, const std::string& clientCaFile,
+                                                   const std::string& allowedNames);
 
 struct Caller {
   std::string user;
@@ -79,7 +84,6 @@ class FrontProxyReloader {
  public:
   using Source = std::function<kube::Result<FrontProxyConfig>()>;
   FrontProxyReloader(Authenticator& auth, Source source, std::chrono::milliseconds interval);
-  ~FrontProxyReloader();
   FrontProxyReloader(const FrontProxyReloader&) = delete;
   FrontProxyReloader& operator=(const FrontProxyReloader&) = delete;
 
@@ -89,10 +93,7 @@ class FrontProxyReloader {
   Authenticator& auth_;
   Source source_;
   std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::jthread thread_;  // last: stopped and joined first
 };
 
 }  // namespace governor::adapter

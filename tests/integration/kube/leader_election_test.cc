@@ -25,9 +25,9 @@ class Candidate {
   Candidate(const std::string& ns, const std::string& identity, std::chrono::milliseconds startDelay = 0ms)
       : client_(clusterClient()),
         elector_(*client_, {ns, "lease", identity, 3s, 2s, 1s}),
-        thread_([this, ns, startDelay] {
+        thread_([this, ns, startDelay](const std::stop_token& stop) {
           lost_ = elector_.run(
-              stop_,
+              stop,
               [this, startDelay] {
                 record("started");
                 std::this_thread::sleep_for(startDelay);
@@ -44,7 +44,7 @@ class Candidate {
   ~Candidate() { finish(); }
 
   void finish() {
-    stop_ = true;
+    thread_.request_stop();
     if (thread_.joinable()) thread_.join();
   }
   bool leading() const { return leading_; }
@@ -63,10 +63,10 @@ class Candidate {
 
   std::unique_ptr<kube::Client> client_;
   kube::LeaderElector elector_;
-  std::atomic<bool> stop_{false}, leading_{false}, done_{false}, lost_{false};
+  std::atomic<bool> leading_{false}, done_{false}, lost_{false};
   std::mutex mu_;
   std::vector<std::string> log_;
-  std::thread thread_;
+  std::jthread thread_;
 };
 
 class LeaderElectionTest : public ::testing::Test {

@@ -484,6 +484,23 @@ const httplib::Headers kAlice = {{"X-Remote-User", "alice"},
                                  {"x-remote-extra-scopes", "write"},
                                  {"X-Remote-Extra-Authentication.kubernetes.io%2fPod-Name", "web-1"}};
 
+// With --requestheader-client-ca-file the CA comes from that file, read on each call, and
+// --requestheader-allowed-names are the names allowed; the cluster is not asked.
+TEST_F(AdapterServerTest, TheFlagsFrontProxyComesFromTheCaFileAndTheAllowedNames) {
+  auto d = tempDir();
+  writeFile(d / "ca.crt", certPem(pki().frontProxyCa));
+  kube::Config config;
+  config.server = "http://127.0.0.1:1";
+  auto client = std::move(kube::Client::create(config)).value();
+  auto c = frontProxyFromFlags(*client, (d / "ca.crt").string(), "front-proxy-client,,other");
+  ASSERT_TRUE(c) << c.error().what();
+  EXPECT_EQ(c->clientCaPem, certPem(pki().frontProxyCa));
+  EXPECT_EQ(c->allowedNames, (std::vector<std::string>{"front-proxy-client", "other"}));
+  auto missing = frontProxyFromFlags(*client, (d / "none.crt").string(), "");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().what().find("--requestheader-client-ca-file"), std::string::npos) << missing.error().what();
+}
+
 TEST_F(AdapterServerTest, MetricsAreServedWhenTheReviewAllowsThem) {
   startServer();
   auto r = get(kCheckout, &pki().frontProxyClient, kAlice);
@@ -665,6 +682,22 @@ TEST_F(AdapterServerTest, SelfSignedServingCertificateCoversLoopback) {
   EXPECT_EQ(subjectCn(c.get()), "governor-metrics-adapter");
   EXPECT_EQ(X509_check_host(c.get(), "localhost", 0, 0, nullptr), 1);
   EXPECT_EQ(X509_check_ip_asc(c.get(), "127.0.0.1", 0), 1);
+}
+
+// The thread that looks at the certificate files stops mid-wait, not at its next look.
+TEST_F(AdapterServerTest, StopsAtOnceBetweenLooksAtTheCertificateFiles) {
+  auto d = tempDir();
+  auto a = makeCert("adapter-a", 1001, Role::Server);
+  writeFile(d / "tls.crt", certPem(a));
+  writeFile(d / "tls.key", keyPem(a));
+  ServerOptions options;
+  options.certFile = (d / "tls.crt").string();
+  options.keyFile = (d / "tls.key").string();
+  options.certCheckInterval = 60s;
+  startServer(options);
+  auto stopped = std::chrono::steady_clock::now();
+  server.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, 1s * testing::kSlowdown);
 }
 
 TEST_F(AdapterServerTest, ServingCertificateIsReloadedWhenFilesChange) {

@@ -1,6 +1,6 @@
 // The cache hit ratio's pieces without a server: parsing INFO stats (any bytes), the counter
-// and ratio arithmetic, CacheStats' exported counters and served ratio, and the target
-// targetsFor makes for a ServiceLevel with a cache.
+// and ratio arithmetic, CacheStats' exported counters and served ratio, the target targetsFor
+// makes for a ServiceLevel with a cache, and a poll round's targets (roundTargets).
 #include "metrics-adapter/cache_stats.h"
 
 #include <cmath>
@@ -243,18 +243,26 @@ api::ServiceLevel withCache(const std::string& name) {
   return sl;
 }
 
-TEST(CacheTarget, OneForAServiceLevelWithACache) {
+// What targets measure with; nothing is measured here.
+class CacheTarget : public ::testing::Test {
+ protected:
+  Sources sources() { return Sources{redis, prometheus, caches, drains, secrets, {}}; }
+
   prometheus::Registry registry;
-  CacheStats caches(registry);
+  CacheStats caches{registry};
   DrainEstimator drains;
   RedisSource redis;
-  kube::PrometheusClient prometheus("http://127.0.0.1:1", std::chrono::milliseconds(100));
-  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> { return std::string(); };
+  kube::PrometheusClient prometheus{"http://127.0.0.1:1", std::chrono::milliseconds(100)};
+  SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> kube::Result<std::string> {
+    return std::string();
+  };
+};
 
-  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
+TEST_F(CacheTarget, OneForAServiceLevelWithACache) {
+  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, sources(), {}, std::make_shared<QueueReads>(redis));
   EXPECT_TRUE(none.empty());
 
-  auto targets = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
+  auto targets = targetsFor(withCache("checkout"), sources(), {}, std::make_shared<QueueReads>(redis));
   ASSERT_EQ(targets.size(), 1u);
   const MetricTarget& t = targets[0];
   EXPECT_EQ(t.api, MetricTarget::Api::Custom);
@@ -271,9 +279,38 @@ TEST(CacheTarget, OneForAServiceLevelWithACache) {
   caches.observe({"shop", "checkout"}, {4, 2});
   EXPECT_EQ(t.served(), 0.75);
 
-  auto local = targetsFor(withCache("checkout"), Sources{redis, prometheus, caches, drains, secrets, {}},
+  auto local = targetsFor(withCache("checkout"), sources(),
                           {.cacheAddressTemplate = "127.0.0.1:6390"}, std::make_shared<QueueReads>(redis));
   EXPECT_EQ(local[0].source, "redis 127.0.0.1:6390");
+}
+
+// A poll round: a workload's latency carries the workload's labels, the ServiceLevel's hit
+// ratio is asked of no workload, and the cache of a ServiceLevel no longer there is forgotten.
+TEST_F(CacheTarget, ARoundLabelsWorkloadMetricsAndForgetsDeletedServiceLevels) {
+  caches.observe({"shop", "gone"}, {1, 1});
+  caches.observe({"shop", "gone"}, {4, 2});
+  ASSERT_EQ(caches.ratio({"shop", "gone"}), 0.75);
+
+  auto checkout = withCache("checkout");
+  checkout.objectives = api::Objectives{};
+  checkout.objectives->latency = api::LatencyObjective{.histogram = "http_request_duration_seconds_bucket{job=\"web\"}"};
+  std::vector<std::string> asked;
+  auto targets = roundTargets({checkout}, sources(), {},
+                              [&](const std::string& resource, const std::string& ns,
+                                  const std::string& name) -> kube::Result<api::Labels> {
+                                asked.push_back(resource + " " + ns + "/" + name);
+                                return api::Labels{{"app", "web"}};
+                              });
+  size_t latencies = 0;
+  for (const auto& t : targets) {
+    if (t.resource != "deployments.apps") continue;
+    ++latencies;
+    EXPECT_EQ(t.labels.at("app"), "web") << t.key;
+  }
+  EXPECT_EQ(latencies, 4u) << "p50, p90, p95 and p99";
+  EXPECT_EQ(targets.size(), latencies + 1) << "and the hit ratio";
+  EXPECT_EQ(asked, std::vector<std::string>(latencies, "deployments.apps shop/web"));
+  EXPECT_EQ(caches.ratio({"shop", "gone"}), std::nullopt);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 // A clock that moves only when told to.
 struct FakeClock {
   TimePoint now = TimePoint(std::chrono::seconds(1'700'000'000));
-  MetricCache::Clock clock() {
+  kube::Now<std::chrono::system_clock> clock() {
     return [this] { return now; };
   }
 };

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kube/http_server.h"
+#include "support/slowdown.h"
 #include "unit/support/http_attacks.h"
 
 namespace governor::kube {
@@ -196,6 +197,18 @@ TEST_F(HttpServerTest, DrainAnswersWhatWasAcceptedClosesIdleConnectionsAndRefuse
   EXPECT_TRUE(idle.closedWithin(1s));
   RawClient late(server->port());
   EXPECT_FALSE(late.connected()) << "the listening socket is closed";
+}
+
+// The drain waits for the last connection to end, not for a poll after it.
+TEST_F(HttpServerTest, DrainReturnsOnceTheLastConnectionHasEnded) {
+  start();
+  RawClient inFlight(server->port());
+  ASSERT_TRUE(inFlight.send("GET /slow-handler HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);  // in the handler, for 200 ms more
+  auto started = std::chrono::steady_clock::now();
+  server->drain(5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms + 250ms * testing::kSlowdown);
+  EXPECT_EQ(statusOf(inFlight.receive(1s)), 200);
 }
 
 // A client that dials ahead of its requests (Go's transport, so the aggregator) holds a new

@@ -1,6 +1,6 @@
 // The leader elector against a fake Lease API: a stalled renewal ends by the renew
 // deadline, and a lease another holder took is given up at once, even while the work is
-// still starting.
+// still starting; a stop ends the wait for the lease at once.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kube/leader_election.h"
+#include "support/slowdown.h"
 #include "unit/support/local_server.h"
 
 namespace governor::kube {
@@ -72,9 +73,9 @@ class Candidate {
     config.server = url;
     client_ = std::move(Client::create(config)).value();
     elector_ = std::make_unique<LeaderElector>(*client_, std::move(lease));
-    thread_ = std::thread([this] {
+    thread_ = std::jthread([this](const std::stop_token& stop) {
       lost_ = elector_->run(
-          stop_,
+          stop,
           [this] {
             leading_ = true;
             for (auto until = Clock::now() + 30s; !stopped_ && Clock::now() < until;) std::this_thread::sleep_for(10ms);
@@ -82,10 +83,6 @@ class Candidate {
           [this] { stopped_ = true; });
       done_ = true;
     });
-  }
-  ~Candidate() {
-    stop_ = true;
-    thread_.join();
   }
   // Whether `flag` became true within `timeout`.
   static bool within(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
@@ -95,8 +92,8 @@ class Candidate {
 
   std::unique_ptr<Client> client_;
   std::unique_ptr<LeaderElector> elector_;
-  std::atomic<bool> stop_{false}, leading_{false}, stopped_{false}, done_{false}, lost_{false};
-  std::thread thread_;
+  std::atomic<bool> leading_{false}, stopped_{false}, done_{false}, lost_{false};
+  std::jthread thread_;  // last: destroyed first, it asks run() to stop and joins it
 };
 
 TEST(LeaderElector, AStalledRenewalEndsByTheRenewDeadlineAndIsReportedLost) {
@@ -119,6 +116,16 @@ TEST(LeaderElector, ALeaseAnotherHolderTookStopsTheWorkAtOnceEvenWhileItStarts) 
   ASSERT_TRUE(Candidate::within(a.done_, 3s)) << "one retry period, not the 10 s renew deadline";
   EXPECT_TRUE(a.lost_);
   EXPECT_TRUE(a.stopped_) << "the work was told to stop while it was still starting";
+}
+
+TEST(LeaderElector, AStopEndsTheWaitForTheLeaseAtOnce) {
+  FakeLeaseApi api;
+  api.setHolder("other");
+  Candidate standby(api.url(), {"ns", "lease", "b", 15s, 10s, 5s});
+  std::this_thread::sleep_for(300ms);  // into its 5 s wait before the next attempt
+  standby.thread_.request_stop();
+  EXPECT_TRUE(Candidate::within(standby.done_, 1s * testing::kSlowdown)) << "not the rest of the retry period";
+  EXPECT_FALSE(standby.lost_);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The watch decoder and the reflector's recovery, each against a small in-process HTTP
-// server that misbehaves in one way: a stream cut mid-line, a 410 inside the stream.
+// server that misbehaves in one way: a stream cut mid-line, a 410 inside the stream; a stop
+// during a backoff.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "kube/watch.h"
+#include "support/slowdown.h"
 #include "unit/support/local_server.h"
 
 namespace governor::kube {
@@ -128,13 +130,12 @@ void reflectUntil(FakeApi& api, RecordingSink& sink, size_t watches, ReflectorSt
   opts.backoffInitial = std::chrono::milliseconds(10);
   opts.backoffCap = std::chrono::milliseconds(20);
   Reflector reflector(**client, Resource{"", "v1", "configmaps", true}, "ns", opts, sink);
-  WatchCancel cancel;
-  std::thread runner([&] { reflector.run(cancel); });
+  std::jthread runner([&](const std::stop_token& stop) { reflector.run(stop); });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (api.watchRvs().size() < watches && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  cancel.cancel();
+  runner.request_stop();
   runner.join();
   if (stats) *stats = reflector.stats();
 }
@@ -175,6 +176,37 @@ TEST(Reflector, RelistsWhenItsResourceIsGone) {
   ASSERT_GE(log.size(), 4u);
   EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 4),
             (std::vector<std::string>{"replace 1", "ADDED a", "replace 1", "ADDED c"}));
+}
+
+// A stop ends the backoff after a failed list at once, not when the backoff is up.
+TEST(Reflector, AStopEndsItsBackoffAtOnce) {
+  std::atomic<int> lists{0};
+  testing::LocalServer local;
+  local.server().Get("/api/v1/namespaces/ns/configmaps", [&](const httplib::Request&, httplib::Response& res) {
+    ++lists;
+    res.status = 403;
+    res.set_content(R"({"kind":"Status","reason":"Forbidden","code":403})", "application/json");
+  });
+  local.start();
+  Config config;
+  config.server = local.url();
+  auto client = Client::create(config);
+  ASSERT_TRUE(client.ok()) << client.error().what();
+  ReflectorOptions opts;
+  opts.backoffInitial = opts.backoffCap = std::chrono::seconds(30);
+  RecordingSink sink;
+  Reflector reflector(**client, Resource{"", "v1", "configmaps", true}, "ns", opts, sink);
+  std::jthread runner([&](const std::stop_token& stop) { reflector.run(stop); });
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       lists == 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(lists, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // into the backoff of 15 to 30 s
+  auto stopped = std::chrono::steady_clock::now();
+  runner.request_stop();
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(1) * testing::kSlowdown);
 }
 
 TEST(Client, ErrorStatusFromTheServerIsKeptWhole) {

@@ -18,7 +18,7 @@ using Time = std::chrono::steady_clock::time_point;
 // A clock that moves only when told to; tests using it run on one thread.
 struct FakeClock {
   Time now{};
-  WorkQueueOptions::Clock clock() {
+  Now<std::chrono::steady_clock> clock() {
     return [this] { return now; };
   }
 };

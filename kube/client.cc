@@ -2,6 +2,7 @@
 // material parsed once from the Config, every failure turned into an Error value.
 #include "kube/client.h"
 
+#include "kube/c_ptr.h"
 #include "kube/host_port.h"
 
 #include <sys/mman.h>
@@ -55,10 +56,7 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-struct X509Deleter { void operator()(X509* p) const { X509_free(p); } };
-struct KeyDeleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct BioDeleter { void operator()(BIO* p) const { BIO_free(p); } };
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using BioPtr = CPtr<BIO, BIO_free>;
 
 BioPtr memBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -231,8 +229,8 @@ void WatchCancel::detach() {
 // into it on every connection, about 0.8 MiB each, and trusts them besides the cluster's
 // CA. A memfd, so that no file system needs to be writable.
 struct Client::Tls {
-  std::unique_ptr<X509, X509Deleter> cert;
-  std::unique_ptr<EVP_PKEY, KeyDeleter> key;
+  CPtr<X509, X509_free> cert;
+  CPtr<EVP_PKEY, EVP_PKEY_free> key;
   int caFd = -1;
 
   Tls() = default;
@@ -315,7 +313,7 @@ Result<std::unique_ptr<Client>> Client::create(const Config& config) {
   auto tls = std::make_unique<Tls>();
   if (!config.caPem.empty()) {
     auto bio = memBio(config.caPem);
-    std::unique_ptr<X509, X509Deleter> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    CPtr<X509, X509_free> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!ca) return invalid("certificate authority is not a PEM certificate");
     tls->caFd = memfd_create("governor-kube-ca", MFD_CLOEXEC);
     const auto& pem = config.caPem;

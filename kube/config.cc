@@ -2,6 +2,7 @@
 // service account; every problem becomes an Error naming the file and the field.
 #include "kube/config.h"
 
+#include "kube/c_ptr.h"
 #include "kube/host_port.h"
 
 #include <openssl/evp.h>
@@ -335,8 +336,7 @@ Result<Config> loadDefaultConfig(const std::string& kubeconfigFlag, const std::s
 }
 
 std::optional<std::string> decodeBase64(const std::string& text) {
-  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(),
-                                                                       EVP_ENCODE_CTX_free);
+  CPtr<EVP_ENCODE_CTX, EVP_ENCODE_CTX_free> ctx(EVP_ENCODE_CTX_new());
   if (!ctx) return std::nullopt;
   std::string out(text.size() / 4 * 3 + 3, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());

@@ -20,6 +20,8 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/c_ptr.h"
+
 namespace governor::kube {
 namespace {
 
@@ -296,7 +298,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
       rc != 0) {
     return fail(gai_strerror(rc));
   }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addrs(found, freeaddrinfo);
+  const CPtr<addrinfo, freeaddrinfo> addrs(found);
   auto s = std::unique_ptr<HttpServer>(new HttpServer());
   s->listenFd_ = socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, found->ai_protocol);
   if (s->listenFd_ < 0) return fail(std::strerror(errno));

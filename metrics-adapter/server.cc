@@ -9,10 +9,14 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/c_ptr.h"
 #include "kube/stop.h"
 
 namespace governor::adapter {
 namespace {
+
+using X509Ptr = kube::CPtr<X509, X509_free>;
+using KeyPtr = kube::CPtr<EVP_PKEY, EVP_PKEY_free>;
 
 kube::Error invalid(const std::string& message) { return kube::Error{kube::Status{0, "Invalid", message}, ""}; }
 
@@ -117,14 +121,14 @@ class MetricsRoute {
 }  // namespace
 
 kube::Result<ServingCert> loadServingCert(const std::string& certFile, const std::string& keyFile) {
-  std::unique_ptr<FILE, decltype(&fclose)> cf(fopen(certFile.c_str(), "r"), fclose);
+  kube::CPtr<FILE, fclose> cf(fopen(certFile.c_str(), "r"));
   if (!cf) return invalid("--tls-cert-file " + certFile + ": cannot read");
-  std::unique_ptr<FILE, decltype(&fclose)> kf(fopen(keyFile.c_str(), "r"), fclose);
+  kube::CPtr<FILE, fclose> kf(fopen(keyFile.c_str(), "r"));
   if (!kf) return invalid("--tls-private-key-file " + keyFile + ": cannot read");
-  ServingCert c{std::shared_ptr<X509>(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr), X509_free),
-                std::shared_ptr<EVP_PKEY>(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr), EVP_PKEY_free)};
+  ServingCert c{X509Ptr(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr)),
+                KeyPtr(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr))};
   if (!c.cert) return invalid("--tls-cert-file " + certFile + ": not a PEM certificate");
-  while (X509* more = PEM_read_X509(cf.get(), nullptr, nullptr, nullptr)) c.chain.emplace_back(more, X509_free);
+  while (X509Ptr more{PEM_read_X509(cf.get(), nullptr, nullptr, nullptr)}) c.chain.emplace_back(std::move(more));
   if (!c.key) return invalid("--tls-private-key-file " + keyFile + ": not a PEM private key");
   if (X509_check_private_key(c.cert.get(), c.key.get()) != 1) {
     return invalid("--tls-private-key-file " + keyFile + " does not match --tls-cert-file " + certFile);
@@ -133,8 +137,8 @@ kube::Result<ServingCert> loadServingCert(const std::string& certFile, const std
 }
 
 kube::Result<ServingCert> selfSignedCert(const std::vector<std::string>& dnsNames) {
-  std::shared_ptr<EVP_PKEY> key(EVP_RSA_gen(2048), EVP_PKEY_free);
-  std::shared_ptr<X509> cert(X509_new(), X509_free);
+  std::shared_ptr<EVP_PKEY> key{KeyPtr(EVP_RSA_gen(2048))};
+  std::shared_ptr<X509> cert{X509Ptr(X509_new())};
   if (!key || !cert) return invalid("cannot generate a serving certificate");
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(time(nullptr)));
@@ -151,9 +155,9 @@ kube::Result<ServingCert> selfSignedCert(const std::vector<std::string>& dnsName
   X509V3_CTX v3;
   X509V3_set_ctx_nodb(&v3);
   X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
-  if (X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())) {
-    X509_add_ext(cert.get(), ext, -1);
-    X509_EXTENSION_free(ext);
+  if (kube::CPtr<X509_EXTENSION, X509_EXTENSION_free> ext{
+          X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())}) {
+    X509_add_ext(cert.get(), ext.get(), -1);
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return invalid("cannot sign a serving certificate");
   return ServingCert{cert, key};
@@ -182,7 +186,7 @@ void AdapterServer::watchCertFiles(const std::stop_token& stop) {
 }
 
 std::shared_ptr<SSL_CTX> AdapterServer::tlsContext() {
-  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  std::shared_ptr<SSL_CTX> ctx{kube::CPtr<SSL_CTX, SSL_CTX_free>(SSL_CTX_new(TLS_server_method()))};
   if (!ctx) return nullptr;
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(ctx.get(), kTls12CipherSuites) != 1) return nullptr;

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/c_ptr.h"
 #include "kube/http_server.h"
 #include "kube/stop.h"
 #include "metrics-adapter/api/metrics_api.h"
@@ -86,14 +87,13 @@ kube::Result<FrontProxyConfig> frontProxyFromFlags(kube::Client& client, const s
 }
 
 kube::Result<std::shared_ptr<const Authenticator::Trust>> Authenticator::trustOf(FrontProxyConfig config) {
-  std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
-  BIO* bio = BIO_new_mem_buf(config.clientCaPem.data(), static_cast<int>(config.clientCaPem.size()));
+  std::shared_ptr<X509_STORE> store{kube::CPtr<X509_STORE, X509_STORE_free>(X509_STORE_new())};
+  kube::CPtr<BIO, BIO_free> bio(
+      BIO_new_mem_buf(config.clientCaPem.data(), static_cast<int>(config.clientCaPem.size())));
   int added = 0;
-  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    added += X509_STORE_add_cert(store.get(), cert);
-    X509_free(cert);
+  while (kube::CPtr<X509, X509_free> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    added += X509_STORE_add_cert(store.get(), cert.get());
   }
-  BIO_free(bio);
   if (added == 0) return kube::Error{kube::Status{0, "Invalid", "the request-header CA holds no PEM certificate"}, ""};
   return std::make_shared<const Trust>(Trust{std::move(config), std::move(store)});
 }
@@ -125,9 +125,9 @@ kube::Result<Caller> Authenticator::authenticate(const SSL* ssl, const Headers& 
   if (!ssl) return unauthorized("not a TLS connection");
   const auto trust = this->trust();
   const auto& config = trust->config;
-  std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get_peer_certificate(ssl), X509_free);
+  kube::CPtr<X509, X509_free> peer(SSL_get_peer_certificate(ssl));
   if (!peer) return unauthorized("no client certificate: only the kube-apiserver's front proxy may call");
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  kube::CPtr<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), trust->store.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
   if (X509_verify_cert(ctx.get()) != 1) {

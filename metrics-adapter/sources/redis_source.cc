@@ -26,6 +26,8 @@
 #include <variant>
 #include <vector>
 
+#include "kube/c_ptr.h"
+
 namespace governor::adapter {
 namespace {
 
@@ -34,16 +36,11 @@ using kube::Result;
 using kube::Status;
 using Clock = std::chrono::steady_clock;
 
-// A unique_ptr deleter calling the C library's `Free`.
-template <auto Free>
-struct FreeWith {
-  template <class T>
-  void operator()(T* p) const { Free(p); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, FreeWith<freeReplyObject>>;
-using ReaderPtr = std::unique_ptr<redisReader, FreeWith<redisReaderFree>>;
-using SslPtr = std::unique_ptr<SSL, FreeWith<SSL_free>>;
-using SslContextPtr = std::unique_ptr<SSL_CTX, FreeWith<SSL_CTX_free>>;
+using kube::CPtr;
+using ReplyPtr = CPtr<redisReply, freeReplyObject>;
+using ReaderPtr = CPtr<redisReader, redisReaderFree>;
+using SslPtr = CPtr<SSL, SSL_free>;
+using SslContextPtr = CPtr<SSL_CTX, SSL_CTX_free>;
 
 // Arrays in a reply are read up to this many elements. hiredis 0.14 allocates an array's
 // element table as soon as its header arrives, so a server's `*2000000000\r\n` alone would ask
@@ -236,7 +233,7 @@ Result<Socket> connectTcp(const RedisHostPort& where, Clock::time_point deadline
   addrinfo* found = nullptr;
   const int resolved = getaddrinfo(where.host.c_str(), std::to_string(where.port).c_str(), &hints, &found);
   if (resolved != 0) return Error{Status{0, "Unavailable", lowerFirst(gai_strerror(resolved))}, ""};
-  const std::unique_ptr<addrinfo, FreeWith<freeaddrinfo>> addresses(found);
+  const CPtr<addrinfo, freeaddrinfo> addresses(found);
   int lastError = 0;
   for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
     Socket socket(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
@@ -330,13 +327,12 @@ Result<std::unique_ptr<Link>> Link::open(const RedisHostPort& where, bool tls, c
 std::optional<Failure> Link::handshake(SSL_CTX* context, const std::string& host, Clock::time_point deadline) {
   ERR_clear_error();
   ssl_.reset(SSL_new(context));
-  tlsIn_ = BIO_new(BIO_s_mem());
-  tlsOut_ = BIO_new(BIO_s_mem());
-  if (!ssl_ || tlsIn_ == nullptr || tlsOut_ == nullptr) {
-    BIO_free(tlsIn_);
-    BIO_free(tlsOut_);
-    return unavailable("cannot allocate a TLS session: " + tlsReason(nullptr));
-  }
+  CPtr<BIO, BIO_free> in(BIO_new(BIO_s_mem()));
+  CPtr<BIO, BIO_free> out(BIO_new(BIO_s_mem()));
+  if (!ssl_ || !in || !out) return unavailable("cannot allocate a TLS session: " + tlsReason(nullptr));
+  // The session owns them from here.
+  tlsIn_ = in.release();
+  tlsOut_ = out.release();
   SSL_set_bio(ssl_.get(), tlsIn_, tlsOut_);
   // The certificate must name the host of the address: its IP address, or its DNS name (also
   // sent as SNI).
@@ -439,7 +435,7 @@ bool appendCommand(std::string& out, const Args& args) {
   }
   char* formatted = nullptr;
   const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), argvlen.data());
-  const std::unique_ptr<char, FreeWith<redisFreeCommand>> owned(formatted);
+  const CPtr<char, redisFreeCommand> owned(formatted);
   if (length < 0) return false;
   out.append(formatted, static_cast<size_t>(length));
   return true;

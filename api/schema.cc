@@ -26,7 +26,8 @@ size_t distance(const std::string& a, const std::string& b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t above = row[j];
-      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+      bool same =
+          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
       diagonal = above;
     }
@@ -119,8 +120,8 @@ class Checker {
                         number(*min));
     }
     if (auto max = schema.find("maximum"); max != schema.end() && n.get<double>() > max->get<double>()) {
-      problem(path, "Invalid value: " + n.dump() + ": " + path + " in body should be less than or equal to " +
-                        number(*max));
+      problem(path,
+              "Invalid value: " + n.dump() + ": " + path + " in body should be less than or equal to " + number(*max));
     }
   }
 

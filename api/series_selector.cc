@@ -123,7 +123,8 @@ class Parser {
   std::string string() {
     const size_t start = pos_;
     const char q = pos_ < s_.size() ? s_[pos_] : '\0';
-    if (q != '"' && q != '\'' && q != '`') fail(pos_, "unexpected " + describe() + " in label matching, expected string");
+    if (q != '"' && q != '\'' && q != '`')
+      fail(pos_, "unexpected " + describe() + " in label matching, expected string");
     ++pos_;
     std::string value;
     while (true) {
@@ -158,7 +159,8 @@ class Parser {
           if (e >= '0' && e <= '7') {
             unsigned long v = static_cast<unsigned long>(e - '0');
             for (int i = 0; i < 2; ++i) {
-              if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '7') fail(escapeAt, "invalid octal escape in string");
+              if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '7')
+                fail(escapeAt, "invalid octal escape in string");
               v = v * 8 + static_cast<unsigned long>(s_[pos_++] - '0');
             }
             if (v > 255) fail(escapeAt, "invalid octal escape in string");

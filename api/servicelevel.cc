@@ -59,8 +59,8 @@ class Reader {
     }
     auto n = v->get<int64_t>();
     if (n < min || n > max) {
-      problem(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", not " +
-                        std::to_string(n));
+      problem(path,
+              "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", not " + std::to_string(n));
     }
     return n;
   }
@@ -81,8 +81,8 @@ class Reader {
     if (p.text.empty()) return p;
     static const std::regex pattern(R"(^[0-9]{1,2}(\.[0-9]{1,6})?$)");
     if (!std::regex_match(p.text, pattern) || (p.value = std::stod(p.text)) <= 0) {
-      problem(path, "must be a percentage above 0 and below 100 written as a string, like \"99.9\"; got \"" +
-                        p.text + "\"");
+      problem(path,
+              "must be a percentage above 0 and below 100 written as a string, like \"99.9\"; got \"" + p.text + "\"");
     }
     return p;
   }
@@ -172,8 +172,9 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
     for (auto [name, query] : {std::pair{"errorQuery", &av.errorQuery}, std::pair{"totalQuery", &av.totalQuery}}) {
       if (!query->empty() && !std::regex_search(*query, window)) {
         r.problem(std::string("spec.objectives.availability.") + name,
-                  std::string(name) + " must use {{.window}} as its range, as in rate(http_requests_total[{{.window}}]):"
-                                      " each alert window puts its own range there");
+                  std::string(name) +
+                      " must use {{.window}} as its range, as in rate(http_requests_total[{{.window}}]):"
+                      " each alert window puts its own range there");
       }
     }
     o.availability = av;
@@ -186,8 +187,9 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
     lat.histogram = r.string(*l, "histogram", "spec.objectives.latency.histogram", true);
     if (!lat.histogram.empty()) {
       // Only a selector: the adapter and the rules put it inside their own PromQL.
-      const std::string want = "must be a histogram's _bucket series with an optional selector, like "
-                               "http_request_duration_seconds_bucket{job=\"x\"}";
+      const std::string want =
+          "must be a histogram's _bucket series with an optional selector, like "
+          "http_request_duration_seconds_bucket{job=\"x\"}";
       auto selector = parseSeriesSelector(lat.histogram);
       if (!selector) {
         r.problem("spec.objectives.latency.histogram", want + ": " + selector.error().status.message);
@@ -283,7 +285,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     if (!qs.targetPerReplica && !r.field(*q, "drainWithin")) {
       r.problem(p, "needs targetPerReplica (a backlog per replica) or drainWithin (a time to drain it in)");
     }
-    for (auto [field, into] : {std::pair{"arrivalQuery", &qs.arrivalQuery}, std::pair{"processedQuery", &qs.processedQuery}}) {
+    for (auto [field, into] :
+         {std::pair{"arrivalQuery", &qs.arrivalQuery}, std::pair{"processedQuery", &qs.processedQuery}}) {
       *into = r.string(*q, field, p + "." + field, false);
       if (into->empty()) continue;
       if (auto selector = parseSeriesSelector(*into); !selector) {
@@ -295,8 +298,9 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
       r.problem(p, "arrivalQuery and processedQuery are for lists: a stream's consumer group counts both itself");
     }
     if (qs.drainWithin && qs.redis.type == "list" && qs.arrivalQuery.empty() && qs.processedQuery.empty()) {
-      r.problem(p + ".drainWithin", "a list needs arrivalQuery or processedQuery to measure its rates: its length "
-                                     "alone tells only their difference");
+      r.problem(p + ".drainWithin",
+                "a list needs arrivalQuery or processedQuery to measure its rates: its length "
+                "alone tells only their difference");
     }
     if (const Json* f = r.field(*q, "fallback")) {
       QueueFallback fb;
@@ -304,8 +308,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
       fb.afterFailures =
           static_cast<int32_t>(r.integer(*f, "afterFailures", p + ".fallback.afterFailures", false, 3, 1, 100));
       if (a.maxReplicas > 0 && fb.replicas > a.maxReplicas) {
-        r.problem(p + ".fallback.replicas", "must be <= maxReplicas (" + std::to_string(a.maxReplicas) + "), not " +
-                                                std::to_string(fb.replicas));
+        r.problem(p + ".fallback.replicas",
+                  "must be <= maxReplicas (" + std::to_string(a.maxReplicas) + "), not " + std::to_string(fb.replicas));
       }
       qs.fallback = fb;
     }
@@ -313,7 +317,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
   }
   if (const Json* l = r.field(*j, "latency")) {
     LatencyScaling ls;
-    ls.percentile = static_cast<int>(r.integer(*l, "percentile", "spec.autoscaling.latency.percentile", false, 95, 50, 99));
+    ls.percentile =
+        static_cast<int>(r.integer(*l, "percentile", "spec.autoscaling.latency.percentile", false, 95, 50, 99));
     ls.targetText = r.string(*l, "target", "spec.autoscaling.latency.target", true);
     if (!ls.targetText.empty()) ls.target = r.duration(ls.targetText, "spec.autoscaling.latency.target");
     a.latency = ls;
@@ -323,7 +328,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     r.problem("spec.autoscaling", "needs queue, latency or resources to scale on");
   }
   if (a.minReplicas == 0 && !a.queue) {
-    r.problem("spec.autoscaling.minReplicas", "0 needs a queue: its backlog is what brings the workload back from none");
+    r.problem("spec.autoscaling.minReplicas",
+              "0 needs a queue: its backlog is what brings the workload back from none");
   }
   if (const Json* idle = r.field(*j, "idleFor")) {
     if (!idle->is_string()) {
@@ -336,7 +342,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
   if (const Json* g = r.field(*j, "scaleDownGuard")) {
     ScaleDownGuard guard;
     guard.whileBurning = r.string(*g, "whileBurning", "spec.autoscaling.scaleDownGuard.whileBurning", true);
-    if (!guard.whileBurning.empty()) r.oneOf(guard.whileBurning, {"page"}, "spec.autoscaling.scaleDownGuard.whileBurning");
+    if (!guard.whileBurning.empty())
+      r.oneOf(guard.whileBurning, {"page"}, "spec.autoscaling.scaleDownGuard.whileBurning");
     a.scaleDownGuard = guard;
   }
   return a;
@@ -426,8 +433,10 @@ Alerting readAlerting(Reader& r, const Json& spec) {
   static const std::regex labelName(R"(^[a-zA-Z_][a-zA-Z0-9_]*$)");
   for (const auto& [name, value] : a.labels) {
     if (name.size() > 128 || !std::regex_match(name, labelName)) {
-      r.problem(p + ".labels", "alerting label names must be Prometheus label names of at most 128 characters"
-                               " (letters, digits and '_', not starting with a digit); got \"" + name + "\"");
+      r.problem(p + ".labels",
+                "alerting label names must be Prometheus label names of at most 128 characters"
+                " (letters, digits and '_', not starting with a digit); got \"" +
+                    name + "\"");
     }
   }
   a.runbookURL = r.string(*j, "runbookURL", p + ".runbookURL", false);
@@ -479,9 +488,10 @@ ParseResult parseServiceLevel(const Json& object) {
   // The cache's Service and StatefulSet are called NAME-redis: a DNS-1035 label of 63 at most.
   static const std::regex cacheName(R"(^[a-z]([-a-z0-9]*[a-z0-9])?$)");
   if (sl.cache && (sl.name.size() > 46 || !std::regex_match(sl.name, cacheName))) {
-    r.problem("metadata.name", "with a cache, the name must start with a letter, hold only lower-case letters, digits"
-                               " and '-', and be at most 46 characters: the cache's Service and StatefulSet are"
-                               " called NAME-redis");
+    r.problem("metadata.name",
+              "with a cache, the name must start with a letter, hold only lower-case letters, digits"
+              " and '-', and be at most 46 characters: the cache's Service and StatefulSet are"
+              " called NAME-redis");
   }
   if (sl.autoscaling && sl.autoscaling->latency && !(sl.objectives && sl.objectives->latency)) {
     r.problem("spec.autoscaling.latency", "needs objectives.latency: its histogram is where the percentile comes from");
@@ -489,7 +499,8 @@ ParseResult parseServiceLevel(const Json& object) {
   if (sl.autoscaling && sl.autoscaling->scaleDownGuard && !sl.objectives) {
     r.problem("spec.autoscaling.scaleDownGuard", "needs objectives: their burn-rate alerts are what it waits on");
   }
-  if (sl.cache && sl.autoscaling && sl.autoscaling->queue && isCacheAddress(sl.autoscaling->queue->redis.address, sl.name)) {
+  if (sl.cache && sl.autoscaling && sl.autoscaling->queue &&
+      isCacheAddress(sl.autoscaling->queue->redis.address, sl.name)) {
     r.problem("spec.autoscaling.queue.redis.address", kQueueOnCacheMessage);
   }
   if (!r.problems.empty()) return {std::nullopt, r.problems};
@@ -531,8 +542,8 @@ Labels childLabels(const ServiceLevel& sl) {
 }
 
 Json ownerReference(const ServiceLevel& sl) {
-  return {{"apiVersion", kApiVersion}, {"kind", kKind},   {"name", sl.name},
-          {"uid", sl.uid},             {"controller", true}, {"blockOwnerDeletion", true}};
+  return {{"apiVersion", kApiVersion}, {"kind", kKind}, {"name", sl.name}, {"uid", sl.uid}, {"controller", true},
+          {"blockOwnerDeletion", true}};
 }
 
 }  // namespace governor::api

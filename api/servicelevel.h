@@ -60,8 +60,8 @@ struct Availability {
 struct LatencyObjective {
   std::string thresholdText;  // "200ms"
   std::chrono::milliseconds threshold{0};
-  Percent target;             // percent of requests faster than the threshold
-  std::string histogram;      // the _bucket series with its selector
+  Percent target;         // percent of requests faster than the threshold
+  std::string histogram;  // the _bucket series with its selector
 };
 
 struct Objectives {
@@ -77,10 +77,10 @@ struct SecretKeyRef {
 };
 
 struct RedisQueue {
-  std::string address;               // host:port
+  std::string address;  // host:port
   std::string key;
-  std::string type = "list";         // list | stream
-  std::string consumerGroup;         // required for streams
+  std::string type = "list";  // list | stream
+  std::string consumerGroup;  // required for streams
   int db = 0;
   bool tls = false;
   std::optional<SecretKeyRef> passwordSecretRef;
@@ -108,8 +108,8 @@ struct QueueScaling {
 };
 
 struct LatencyScaling {
-  int percentile = 95;               // governor_latency_p<percentile>_seconds
-  std::string targetText;            // "250ms"
+  int percentile = 95;     // governor_latency_p<percentile>_seconds
+  std::string targetText;  // "250ms"
   std::chrono::milliseconds target{0};
 };
 
@@ -135,8 +135,8 @@ struct Autoscaling {
   std::optional<QueueScaling> queue;
   std::optional<LatencyScaling> latency;
   std::map<std::string, ResourceTarget> resources;  // "cpu", "memory"
-  Json behavior;                     // passed to the HPA as is; null when absent
-  std::optional<ScaleDownGuard> scaleDownGuard;  // needs objectives
+  Json behavior;                                    // passed to the HPA as is; null when absent
+  std::optional<ScaleDownGuard> scaleDownGuard;     // needs objectives
 };
 
 // Scaling paused by annotation: held at `replicas`, or where the workload is when not set.
@@ -146,14 +146,14 @@ struct Pause {
 
 struct Cache {
   std::string image = "redis:7.2";
-  kube::Quantity maxMemory;          // redis maxmemory
+  kube::Quantity maxMemory;  // redis maxmemory
   std::string maxMemoryText = "256Mi";
   std::string evictionPolicy = "allkeys-lru";
   std::string defaultTTLText = "5m";
   std::chrono::milliseconds defaultTTL{std::chrono::minutes(5)};
   int ttlJitterPercent = 10;
   std::optional<Percent> hitRatioTarget;
-  Json resources;                    // corev1.ResourceRequirements; null when absent
+  Json resources;  // corev1.ResourceRequirements; null when absent
 };
 
 struct Quota {
@@ -185,7 +185,7 @@ struct ServiceLevel {
   Workload workload;
   std::optional<Objectives> objectives;
   std::optional<Autoscaling> autoscaling;
-  std::optional<Pause> paused;       // from the annotations; only with autoscaling
+  std::optional<Pause> paused;  // from the annotations; only with autoscaling
   std::optional<Cache> cache;
   std::optional<Quota> quota;
   Alerting alerting;

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -72,13 +72,14 @@ int main(int argc, char** argv) {
   app.add_option("-c,--connections", connections, "Connections, each with its own thread")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  app.add_option("-d,--duration", seconds, "Seconds to send requests for")->capture_default_str()->check(
-      CLI::PositiveNumber);
-  app.add_option("--cert", cert, "Client certificate (PEM), as the front proxy's")->required()->check(
-      CLI::ExistingFile);
+  app.add_option("-d,--duration", seconds, "Seconds to send requests for")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--cert", cert, "Client certificate (PEM), as the front proxy's")
+      ->required()
+      ->check(CLI::ExistingFile);
   app.add_option("--key", key, "Key of --cert (PEM)")->required()->check(CLI::ExistingFile);
-  app.add_option("--cacert", ca, "CA that signed the server's certificate (PEM)")->required()->check(
-      CLI::ExistingFile);
+  app.add_option("--cacert", ca, "CA that signed the server's certificate (PEM)")->required()->check(CLI::ExistingFile);
   app.add_option("-H,--header", headerTexts, "A request header 'Name: value'; repeatable");
   CLI11_PARSE(app, argc, argv);
 
@@ -119,7 +120,8 @@ int main(int argc, char** argv) {
   std::atomic<size_t> bytes{0};
   std::vector<Tally> tallies(static_cast<size_t>(connections));
   std::vector<std::thread> threads;
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const auto started = Clock::now();
   for (size_t c = 0; c < tallies.size(); ++c) {
     // Connection c starts at its own share of the URLs, so that together they read all.

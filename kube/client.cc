@@ -58,9 +58,7 @@ std::string readFile(const std::string& path) {
 
 using BioPtr = CPtr<BIO, BIO_free>;
 
-BioPtr memBio(const std::string& pem) {
-  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
+BioPtr memBio(const std::string& pem) { return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))); }
 
 std::string trimSlash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -99,9 +97,7 @@ std::optional<std::chrono::seconds> retryAfter(const httplib::Response& res) {
   return std::chrono::seconds(seconds);
 }
 
-std::string describe(const std::string& method, const std::string& path) {
-  return method + " " + path;
-}
+std::string describe(const std::string& method, const std::string& path) { return method + " " + path; }
 
 }  // namespace
 
@@ -153,7 +149,8 @@ Error errorFromResponse(int httpStatus, const std::string& body, const std::stri
 
 Result<WatchEvent> decodeWatchEvent(std::string_view line) {
   auto json = Json::parse(line, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) return Error{Status{0, "InvalidResponse", "watch event is not JSON"}, ""};
+  if (json.is_discarded() || !json.is_object())
+    return Error{Status{0, "InvalidResponse", "watch event is not JSON"}, ""};
   const auto type = json.find("type");
   const auto object = json.find("object");
   if (type == json.end() || !type->is_string()) {
@@ -303,12 +300,11 @@ class Client::Pool {
 };
 
 Result<std::unique_ptr<Client>> Client::create(const Config& config) {
-  auto invalid = [](const std::string& msg) {
-    return Error{Status{0, "Invalid", msg}, "kube client"};
-  };
+  auto invalid = [](const std::string& msg) { return Error{Status{0, "Invalid", msg}, "kube client"}; };
   auto server = urlHostPort(config.server);
   if (!server) {
-    return invalid("server \"" + config.server + "\" must be an https:// or http:// URL with a host and a port from 1 to 65535");
+    return invalid("server \"" + config.server +
+                   "\" must be an https:// or http:// URL with a host and a port from 1 to 65535");
   }
   auto tls = std::make_unique<Tls>();
   if (!config.caPem.empty()) {
@@ -352,8 +348,8 @@ std::string Client::bearerToken() const {
   return config_.token;
 }
 
-Result<Json> Client::request(const std::string& method, const std::string& path,
-                             const std::string& body, const std::string& contentType) {
+Result<Json> Client::request(const std::string& method, const std::string& path, const std::string& body,
+                             const std::string& contentType) {
   if (writesRefused_ && method != "GET") {
     return Error{Status{0, "WritesRefused", "this process no longer writes (it lost its lease, or it is stopping)"},
                  describe(method, path)};
@@ -467,12 +463,11 @@ Result<Json> Client::create(const Resource& r, const std::string& ns, const Json
 Result<Json> Client::update(const Resource& r, const Json& object, const std::string& subresource) {
   const Json& md = metadataOf(object);
   auto path = r.path(stringField(md, "namespace"), stringField(md, "name"));
-  return request("PUT", path + (subresource.empty() ? "" : "/" + subresource), object.dump(),
-                 "application/json");
+  return request("PUT", path + (subresource.empty() ? "" : "/" + subresource), object.dump(), "application/json");
 }
 
-Result<Json> Client::apply(const Resource& r, const std::string& ns, const std::string& name,
-                           const Json& object, const ApplyOptions& opts) {
+Result<Json> Client::apply(const Resource& r, const std::string& ns, const std::string& name, const Json& object,
+                           const ApplyOptions& opts) {
   Query q;
   q.add("fieldManager", opts.fieldManager).add("force", opts.force ? "true" : "");
   auto path = r.path(ns, name) + (opts.subresource.empty() ? "" : "/" + opts.subresource);
@@ -480,18 +475,17 @@ Result<Json> Client::apply(const Resource& r, const std::string& ns, const std::
   return request("PATCH", path + q.str(), object.dump(), "application/apply-patch+yaml");
 }
 
-Result<Json> Client::mergePatch(const Resource& r, const std::string& ns, const std::string& name,
-                                const Json& patch, const std::string& subresource) {
+Result<Json> Client::mergePatch(const Resource& r, const std::string& ns, const std::string& name, const Json& patch,
+                                const std::string& subresource) {
   auto path = r.path(ns, name) + (subresource.empty() ? "" : "/" + subresource);
   return request("PATCH", path, patch.dump(), "application/merge-patch+json");
 }
 
-Outcome Client::remove(const Resource& r, const std::string& ns, const std::string& name,
-                       Propagation propagation, const std::string& uid) {
+Outcome Client::remove(const Resource& r, const std::string& ns, const std::string& name, Propagation propagation,
+                       const std::string& uid) {
   static const char* names[] = {"Background", "Foreground", "Orphan"};
-  Json body = {{"kind", "DeleteOptions"},
-               {"apiVersion", "v1"},
-               {"propagationPolicy", names[static_cast<int>(propagation)]}};
+  Json body = {
+      {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", names[static_cast<int>(propagation)]}};
   if (!uid.empty()) body["preconditions"] = {{"uid", uid}};
   auto res = request("DELETE", r.path(ns, name), body.dump(), "application/json");
   if (!res) return res.error();
@@ -503,8 +497,8 @@ Result<Json> Client::raw(const std::string& method, const std::string& path, con
   return request(method, path, body, contentType);
 }
 
-Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
-                      const WatchHandler& handler, WatchCancel* cancel) {
+Outcome Client::watch(const Resource& r, const std::string& ns, const WatchOptions& opts, const WatchHandler& handler,
+                      WatchCancel* cancel) {
   Query q;
   q.add("watch", "1")
       .add("resourceVersion", opts.resourceVersion)

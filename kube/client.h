@@ -127,10 +127,10 @@ class Client {
                       const std::string& fieldManager = "");
   // PUT: carries metadata.resourceVersion, so a stale one answers 409 Conflict.
   Result<Json> update(const Resource& r, const Json& object, const std::string& subresource = "");
-  Result<Json> apply(const Resource& r, const std::string& ns, const std::string& name,
-                     const Json& object, const ApplyOptions& opts);
-  Result<Json> mergePatch(const Resource& r, const std::string& ns, const std::string& name,
-                          const Json& patch, const std::string& subresource = "");
+  Result<Json> apply(const Resource& r, const std::string& ns, const std::string& name, const Json& object,
+                     const ApplyOptions& opts);
+  Result<Json> mergePatch(const Resource& r, const std::string& ns, const std::string& name, const Json& patch,
+                          const std::string& subresource = "");
   // With `uid`, deletes only that object: another of the same name answers 409 Conflict.
   Outcome remove(const Resource& r, const std::string& ns, const std::string& name,
                  Propagation propagation = Propagation::Background, const std::string& uid = "");
@@ -141,15 +141,15 @@ class Client {
   // Streams events to `handler` until the server closes the stream (Ok), the handler
   // returns false or `cancel` fires (Ok), or the request fails (Error). An ERROR event
   // is passed to the handler like any other.
-  Outcome watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
-                const WatchHandler& handler, WatchCancel* cancel = nullptr);
+  Outcome watch(const Resource& r, const std::string& ns, const WatchOptions& opts, const WatchHandler& handler,
+                WatchCancel* cancel = nullptr);
 
  private:
   struct Tls;
   class Pool;
   Client(Config config, std::unique_ptr<Tls> tls);
-  Result<Json> request(const std::string& method, const std::string& path,
-                       const std::string& body, const std::string& contentType);
+  Result<Json> request(const std::string& method, const std::string& path, const std::string& body,
+                       const std::string& contentType);
   std::string bearerToken() const;
 
   Config config_;

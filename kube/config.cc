@@ -126,8 +126,8 @@ struct Merged {
 
 // Adds the entries of one list of `doc` (e.g. "clusters", each {name, cluster: {...}})
 // whose names earlier files did not define.
-Outcome collect(const YAML::Node& doc, const std::string& list, const std::string& body,
-                const std::string& file, std::map<std::string, Fields>& into) {
+Outcome collect(const YAML::Node& doc, const std::string& list, const std::string& body, const std::string& file,
+                std::map<std::string, Fields>& into) {
   const std::string context = "kubeconfig " + file;
   const YAML::Node entries = child(doc, list);
   if (entries.IsNull()) return Ok{};
@@ -186,7 +186,8 @@ Outcome applyCluster(const Fields& cluster, const std::string& name, Config& con
   while (base.ends_with('/')) base.pop_back();
   if (!isHttpUrl(base)) return cluster.error("server", quote(*server) + " has no host");
   if (!urlHostPort(base)) {
-    return cluster.error("server", quote(*server) + " has no valid host:port (the port must be a number from 1 to 65535)");
+    return cluster.error("server",
+                         quote(*server) + " has no valid host:port (the port must be a number from 1 to 65535)");
   }
   auto ca = cluster.content("certificate-authority-data", "certificate-authority");
   if (!ca) return ca.error();
@@ -252,8 +253,7 @@ Outcome applyContext(const Fields& context, const Merged& merged, Config& config
 
 }  // namespace
 
-Result<Config> parseKubeconfig(const std::vector<KubeconfigFile>& files,
-                               const std::string& context) {
+Result<Config> parseKubeconfig(const std::vector<KubeconfigFile>& files, const std::string& context) {
   Merged merged;
   std::string paths;
   for (const auto& file : files) {
@@ -343,8 +343,7 @@ std::optional<std::string> decodeBase64(const std::string& text) {
   int length = 0;
   int tail = 0;
   EVP_DecodeInit(ctx.get());
-  if (EVP_DecodeUpdate(ctx.get(), bytes, &length,
-                       reinterpret_cast<const unsigned char*>(text.data()),
+  if (EVP_DecodeUpdate(ctx.get(), bytes, &length, reinterpret_cast<const unsigned char*>(text.data()),
                        static_cast<int>(text.size())) < 0 ||
       EVP_DecodeFinal(ctx.get(), bytes + length, &tail) < 0) {
     return std::nullopt;

@@ -13,17 +13,17 @@
 namespace governor::kube {
 
 struct Config {
-  std::string server;                 // "https://host:port", no trailing slash
-  std::string caPem;                  // PEM bundle; empty = the system's roots
+  std::string server;  // "https://host:port", no trailing slash
+  std::string caPem;   // PEM bundle; empty = the system's roots
   bool insecureSkipTlsVerify = false;
-  std::string clientCertPem;          // PEM; both or neither of cert and key
+  std::string clientCertPem;  // PEM; both or neither of cert and key
   std::string clientKeyPem;
-  std::string token;                  // bearer token
-  std::string tokenFile;              // when set, the token is re-read from it (rotation)
-  std::string namespaceName = "default";  // the context's namespace, or the pod's
+  std::string token;                          // bearer token
+  std::string tokenFile;                      // when set, the token is re-read from it (rotation)
+  std::string namespaceName = "default";      // the context's namespace, or the pod's
   std::chrono::milliseconds timeout{30'000};  // per request (not for watches), retries included
-  double qps = 50;  // client-side rate limit, requests a second (watches included); 0 = none
-  int burst = 100;  // requests allowed at once before qps applies
+  double qps = 50;                            // client-side rate limit, requests a second (watches included); 0 = none
+  int burst = 100;                            // requests allowed at once before qps applies
 };
 
 // One kubeconfig file's name and its text, in KUBECONFIG order.
@@ -35,8 +35,7 @@ struct KubeconfigFile {
 // Merges kubeconfig files as kubectl does (the first file to set a map entry or
 // current-context wins) and resolves `context` (empty = current-context). Relative file
 // references resolve against the directory of the file that names them.
-Result<Config> parseKubeconfig(const std::vector<KubeconfigFile>& files,
-                               const std::string& context = "");
+Result<Config> parseKubeconfig(const std::vector<KubeconfigFile>& files, const std::string& context = "");
 
 // Reads the files of a KUBECONFIG-style list ("a:b:c"; missing files are skipped as
 // kubectl does, but at least one must exist) and parses them.

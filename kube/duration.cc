@@ -14,13 +14,11 @@ struct Unit {
 };
 
 constexpr Unit kUnits[] = {
-    {"w", 7 * 24 * 3'600'000}, {"d", 24 * 3'600'000}, {"h", 3'600'000},
-    {"m", 60'000},             {"s", 1'000},          {"ms", 1},
+    {"w", 7 * 24 * 3'600'000}, {"d", 24 * 3'600'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1},
 };
 
 Error invalid(std::string_view text, std::string_view why) {
-  return Error{Status{0, "Invalid", "duration \"" + std::string(text) + "\": " + std::string(why)},
-               ""};
+  return Error{Status{0, "Invalid", "duration \"" + std::string(text) + "\": " + std::string(why)}, ""};
 }
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -33,12 +31,11 @@ std::optional<int64_t> unitMillis(std::string_view name) {
 }
 
 // whole.fraction units in milliseconds, or an error when it overflows or is not whole.
-Result<int64_t> termMillis(std::string_view text, std::string_view whole,
-                           std::string_view fraction, int64_t millisPerUnit) {
+Result<int64_t> termMillis(std::string_view text, std::string_view whole, std::string_view fraction,
+                           int64_t millisPerUnit) {
   int64_t millis = 0;
   for (char c : whole) {
-    if (__builtin_mul_overflow(millis, 10, &millis) ||
-        __builtin_add_overflow(millis, c - '0', &millis)) {
+    if (__builtin_mul_overflow(millis, 10, &millis) || __builtin_add_overflow(millis, c - '0', &millis)) {
       return invalid(text, "out of range");
     }
   }

@@ -42,7 +42,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-
 const char* reasonPhrase(int code) {
   switch (code) {
     case 200: return "OK";
@@ -70,8 +69,7 @@ struct Refusal {
 };
 
 // Parses a complete request head (without its final empty line) into `req`.
-std::optional<Refusal> parseHead(std::string_view head, const HttpServerOptions& o, HttpRequest& req,
-                                 bool& keepAlive) {
+std::optional<Refusal> parseHead(std::string_view head, const HttpServerOptions& o, HttpRequest& req, bool& keepAlive) {
   auto lineEnd = head.find("\r\n");
   auto requestLine = head.substr(0, lineEnd);
   auto sp1 = requestLine.find(' ');
@@ -93,7 +91,8 @@ std::optional<Refusal> parseHead(std::string_view head, const HttpServerOptions&
         line.find_first_of("\r\n") != std::string_view::npos) {
       return Refusal{400, "malformed header line"};
     }
-    if (req.headers.size() == o.maxHeaders) return Refusal{431, "more than " + std::to_string(o.maxHeaders) + " headers"};
+    if (req.headers.size() == o.maxHeaders)
+      return Refusal{431, "more than " + std::to_string(o.maxHeaders) + " headers"};
     req.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
   }
   for (const auto& [name, value] : req.headers) {
@@ -192,8 +191,10 @@ class HttpServer::Connection {
     size_t want = std::min(max, sizeof chunk);
     if (want == 0) return false;
     int n = 0;
-    bool ok = ssl_ ? retry(deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); }, idleFrom)
-                   : retry(deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); }, idleFrom);
+    bool ok = ssl_ ? retry(
+                         deadline, POLLIN, [&] { return n = SSL_read(ssl_, chunk, static_cast<int>(want)); }, idleFrom)
+                   : retry(
+                         deadline, POLLIN, [&] { return n = static_cast<int>(recv(fd_, chunk, want, 0)); }, idleFrom);
     if (ok) buf.append(chunk, static_cast<size_t>(n));
     return ok;
   }
@@ -311,7 +312,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
   socklen_t len = sizeof bound;
   getsockname(s->listenFd_, reinterpret_cast<sockaddr*>(&bound), &len);
   s->port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   s->stopFd_ = eventfd(0, EFD_CLOEXEC);
   s->drainFd_ = eventfd(0, EFD_CLOEXEC);
   if (s->stopFd_ < 0 || s->drainFd_ < 0) return fail(std::strerror(errno));
@@ -343,9 +344,8 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
   bool allDone;
   {
     std::unique_lock lock(doneMu_);
-    allDone = workerDone_.wait_for(lock, timeout, [this] {
-      return std::ranges::all_of(workers_, [](const auto& w) { return w->done.load(); });
-    });
+    allDone = workerDone_.wait_for(
+        lock, timeout, [this] { return std::ranges::all_of(workers_, [](const auto& w) { return w->done.load(); }); });
   }
   reapFinished();
   if (!allDone) {
@@ -394,8 +394,8 @@ bool HttpServer::accept() {
     if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return false;
   }
-  const auto open = std::ranges::count_if(
-      workers_, [](const auto& w) { return !w->done && w->waitingSince != Worker::kEvicted; });
+  const auto open =
+      std::ranges::count_if(workers_, [](const auto& w) { return !w->done && w->waitingSince != Worker::kEvicted; });
   if (static_cast<size_t>(open) >= options_.maxConnections && !evictLongestWaiting()) {
     ++refused_;
     close(fd);

@@ -28,10 +28,10 @@ namespace governor::kube {
 
 struct HttpRequest {
   std::string method;
-  std::string path;                          // percent-decoded, without the query
-  std::map<std::string, std::string> query;  // decoded; the first of repeated keys
+  std::string path;                                          // percent-decoded, without the query
+  std::map<std::string, std::string> query;                  // decoded; the first of repeated keys
   std::vector<std::pair<std::string, std::string>> headers;  // as sent
-  const SSL* ssl = nullptr;                  // the TLS connection (its client certificate), or null
+  const SSL* ssl = nullptr;                                  // the TLS connection (its client certificate), or null
 
   // The first header of that name (case-insensitive), or "".
   std::string header(std::string_view name) const;
@@ -118,7 +118,7 @@ class HttpServer {
   HttpServerOptions options_;
   HttpHandler handler_;
   int listenFd_ = -1;
-  int stopFd_ = -1;  // an eventfd, readable once stopping: every wait also watches it
+  int stopFd_ = -1;   // an eventfd, readable once stopping: every wait also watches it
   int drainFd_ = -1;  // an eventfd, readable once draining: the accept loop and idle waits watch it
   std::atomic<bool> draining_{false};
   int port_ = 0;

@@ -92,7 +92,7 @@ class Informer : private ReflectorSink {
 
   mutable std::mutex mu_;  // guards store_ (changed only under notifyMu_ too), synced_, handlers_
   mutable std::condition_variable_any syncedCv_;
-  std::map<std::string, Json> store_;  // binary (MessagePack) when compact_
+  std::map<std::string, Json> store_;                   // binary (MessagePack) when compact_
   std::map<std::string, std::set<std::string>> index_;  // an index value: the keys filed under it
   std::map<std::string, std::string> indexed_;          // a key: its index value
   bool synced_ = false;
@@ -112,8 +112,7 @@ class Informer : private ReflectorSink {
 // the same informer.
 class Informers {
  public:
-  explicit Informers(Client& client, InformerOptions defaults = {})
-      : client_(client), defaults_(std::move(defaults)) {}
+  explicit Informers(Client& client, InformerOptions defaults = {}) : client_(client), defaults_(std::move(defaults)) {}
   Informer& get(const Resource& resource, const std::string& ns, const std::string& labelSelector = "");
   void startAll();
   void stopAll();

@@ -89,7 +89,9 @@ std::string stringAt(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-Error invalidResponse(int code, std::string message) { return Error{Status{code, "InvalidResponse", std::move(message)}, ""}; }
+Error invalidResponse(int code, std::string message) {
+  return Error{Status{code, "InvalidResponse", std::move(message)}, ""};
+}
 
 std::string seconds(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
@@ -170,7 +172,8 @@ kube::Result<json> PrometheusClient::data(const std::string& promql) {
   }
 
   auto answer = prometheusData(response->status, response->body);
-  if (!answer) return fail(promql, answer.error().status.code, answer.error().status.reason, answer.error().status.message);
+  if (!answer)
+    return fail(promql, answer.error().status.code, answer.error().status.reason, answer.error().status.message);
   return answer;
 }
 
@@ -178,7 +181,8 @@ kube::Result<json> PrometheusClient::series(const std::string& promql) {
   auto answer = data(promql);
   if (!answer) return answer.error();
   auto result = prometheusSeries(*answer);
-  if (!result) return fail(promql, result.error().status.code, result.error().status.reason, result.error().status.message);
+  if (!result)
+    return fail(promql, result.error().status.code, result.error().status.reason, result.error().status.message);
   return result;
 }
 
@@ -234,8 +238,8 @@ kube::Result<double> prometheusValue(const json& data) {
     if (!resultIt->is_array()) return invalidResponse(code, "vector result is not an array");
     if (resultIt->empty()) return invalid("NoData", "query returned no data");
     if (resultIt->size() > 1) {
-      return invalid("Invalid",
-                     "query returned " + std::to_string(resultIt->size()) + " series, want one (aggregate it, e.g. sum)");
+      return invalid("Invalid", "query returned " + std::to_string(resultIt->size()) +
+                                    " series, want one (aggregate it, e.g. sum)");
     }
     const json& series = resultIt->front();
     if (!series.is_object() || !series.contains("value")) return invalidResponse(code, "series has no value");

@@ -58,8 +58,8 @@ class PrometheusClient {
 
   const std::string baseURL_;
   const std::chrono::milliseconds timeout_;
-  std::string pathPrefix_;      // "" or "/prometheus"
-  std::string invalidURL_;      // why baseURL_ cannot be used; empty when it can
+  std::string pathPrefix_;  // "" or "/prometheus"
+  std::string invalidURL_;  // why baseURL_ cannot be used; empty when it can
   std::unique_ptr<httplib::Client> newClient() const;
 
   std::string schemeHostPort_;  // what httplib::Client takes

@@ -20,8 +20,7 @@ constexpr std::string_view kDecimalSuffixes[] = {"n", "u", "m", "", "k", "M", "G
 constexpr std::string_view kBinarySuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
 
 Error invalid(std::string_view text, std::string_view why) {
-  return Error{Status{0, "Invalid", "quantity \"" + std::string(text) + "\": " + std::string(why)},
-               ""};
+  return Error{Status{0, "Invalid", "quantity \"" + std::string(text) + "\": " + std::string(why)}, ""};
 }
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -43,8 +42,7 @@ std::optional<Suffix> interpretSuffix(std::string_view text) {
   if (text.size() < 2 || (text[0] != 'e' && text[0] != 'E')) return std::nullopt;
   std::string_view exponent = text.substr(1);
   size_t digitsStart = exponent[0] == '+' || exponent[0] == '-' ? 1 : 0;
-  if (digitsStart == exponent.size() ||
-      !std::all_of(exponent.begin() + digitsStart, exponent.end(), isDigit)) {
+  if (digitsStart == exponent.size() || !std::all_of(exponent.begin() + digitsStart, exponent.end(), isDigit)) {
     return std::nullopt;
   }
   // from_chars rejects a leading '+'; Kubernetes limits the exponent to an int32.

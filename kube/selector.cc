@@ -20,15 +20,12 @@ Error invalid(std::string_view what, std::string_view why) {
 
 std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-bool isAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+bool isAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 // A label name or non-empty value: [A-Za-z0-9-_.], beginning and ending alphanumeric.
 bool isLabelName(std::string_view s) {
   return !s.empty() && isAlnum(s.front()) && isAlnum(s.back()) &&
-         std::all_of(s.begin(), s.end(),
-                     [](char c) { return isAlnum(c) || c == '-' || c == '_' || c == '.'; });
+         std::all_of(s.begin(), s.end(), [](char c) { return isAlnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 // Dot-separated labels of [a-z0-9-], each beginning and ending with [a-z0-9].
@@ -97,8 +94,7 @@ std::optional<std::string> requirementProblem(const Requirement& requirement) {
   }
   for (const std::string& value : requirement.values) {
     if (auto problem = valueProblem(value)) {
-      return "invalid value " + inQuotes(value) + " for key " + inQuotes(requirement.key) + ": " +
-             *problem;
+      return "invalid value " + inQuotes(value) + " for key " + inQuotes(requirement.key) + ": " + *problem;
     }
   }
   return std::nullopt;
@@ -128,8 +124,7 @@ std::optional<Operator> expressionOperator(const std::string& name) {
 
 // "in" and "notin" are plain identifiers: they are operators only where an operator is
 // expected, so "in in (notin)" is a valid selector.
-enum class Token { End, Identifier, Comma, OpenParen, CloseParen, Not, Equals, DoubleEquals,
-                   NotEquals, Unsupported };
+enum class Token { End, Identifier, Comma, OpenParen, CloseParen, Not, Equals, DoubleEquals, NotEquals, Unsupported };
 
 struct Item {
   Token token;
@@ -207,8 +202,7 @@ class Parser {
   }
 
   Error unexpected(const Item& item, std::string_view expected) const {
-    std::string found =
-        item.token == Token::End ? "end of string" : "'" + std::string(item.text) + "'";
+    std::string found = item.token == Token::End ? "end of string" : "'" + std::string(item.text) + "'";
     return invalid(inQuotes(text_), "found " + found + ", expected " + std::string(expected));
   }
 
@@ -222,8 +216,7 @@ class Parser {
       requirement.op = Operator::DoesNotExist;
     } else if (peek().token != Token::End && peek().token != Token::Comma) {
       const Item& op = next();
-      if (op.token == Token::Equals || op.token == Token::DoubleEquals ||
-          op.token == Token::NotEquals) {
+      if (op.token == Token::Equals || op.token == Token::DoubleEquals || op.token == Token::NotEquals) {
         requirement.op = op.token == Token::Equals         ? Operator::Equals
                          : op.token == Token::DoubleEquals ? Operator::DoubleEquals
                                                            : Operator::NotEquals;
@@ -352,8 +345,7 @@ Result<Selector> selectorFromJson(const nlohmann::json& labelSelector) {
       }
       std::optional<Operator> known = expressionOperator(op->get<std::string>());
       if (!known) {
-        return fail(where + ".operator " + show(*op) +
-                    " is not In, NotIn, Exists or DoesNotExist");
+        return fail(where + ".operator " + show(*op) + " is not In, NotIn, Exists or DoesNotExist");
       }
       std::vector<std::string> values;
       auto jsonValues = expression.find("values");

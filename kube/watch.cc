@@ -14,8 +14,7 @@ std::chrono::milliseconds Backoff::next() {
   return std::chrono::milliseconds(jitter(rng_));
 }
 
-Reflector::Reflector(Client& client, Resource resource, std::string ns, ReflectorOptions opts,
-                     ReflectorSink& sink)
+Reflector::Reflector(Client& client, Resource resource, std::string ns, ReflectorOptions opts, ReflectorSink& sink)
     : client_(client),
       resource_(std::move(resource)),
       ns_(std::move(ns)),
@@ -61,24 +60,27 @@ Reflector::WatchEnd Reflector::watchOnce(WatchCancel& cancel, bool& sawEvents) {
     std::lock_guard lock(mu_);
     ++stats_.watches;
   }
-  auto out = client_.watch(resource_, ns_, wo, [&](const WatchEvent& ev) {
-    if (ev.type == "ERROR") {
-      Status status = watchErrorStatus(ev.object);
-      if (status.code == 410) {
-        gone = true;
-      } else {
-        streamError = Error{std::move(status), "WATCH " + resource_.plural};
-      }
-      return false;
-    }
-    sawEvents = true;
-    if (ev.type != "BOOKMARK") sink_.apply(ev);
-    // Every event, bookmarks included, moves the resume point.
-    auto rv = resourceVersionOf(ev.object);
-    std::lock_guard lock(mu_);
-    if (!rv.empty()) rv_ = rv;
-    return true;
-  }, &cancel);
+  auto out = client_.watch(
+      resource_, ns_, wo,
+      [&](const WatchEvent& ev) {
+        if (ev.type == "ERROR") {
+          Status status = watchErrorStatus(ev.object);
+          if (status.code == 410) {
+            gone = true;
+          } else {
+            streamError = Error{std::move(status), "WATCH " + resource_.plural};
+          }
+          return false;
+        }
+        sawEvents = true;
+        if (ev.type != "BOOKMARK") sink_.apply(ev);
+        // Every event, bookmarks included, moves the resume point.
+        auto rv = resourceVersionOf(ev.object);
+        std::lock_guard lock(mu_);
+        if (!rv.empty()) rv_ = rv;
+        return true;
+      },
+      &cancel);
   if (!out && out.error().isGone()) gone = true;
   if (gone) {
     std::lock_guard lock(mu_);

@@ -50,7 +50,7 @@ struct ReflectorOptions {
 struct ReflectorStats {
   int lists = 0;
   int watches = 0;
-  int gone = 0;  // 410s seen (each led to a relist)
+  int gone = 0;           // 410s seen (each led to a relist)
   std::string listError;  // why the latest list failed; empty once one succeeded
 };
 

@@ -76,9 +76,9 @@ class WorkQueue {
   mutable std::mutex mutex_;
   std::condition_variable ready_;  // a key was queued, a delay changed, or shutdown
   std::deque<std::string> queue_;
-  std::unordered_set<std::string> dirty_;       // queued, or re-added while processing
+  std::unordered_set<std::string> dirty_;  // queued, or re-added while processing
   std::unordered_set<std::string> processing_;
-  std::set<std::pair<TimePoint, std::string>> waiting_;  // delayed adds by deadline
+  std::set<std::pair<TimePoint, std::string>> waiting_;   // delayed adds by deadline
   std::unordered_map<std::string, TimePoint> deadlines_;  // the same, by key
   std::unordered_map<std::string, int> failures_;
   TokenBucket bucket_;

@@ -59,8 +59,7 @@ bool isInteger(std::string_view s) {
 
 // ^0x[0-9a-fA-F]+$
 bool isHex(std::string_view s) {
-  return s.size() > 2 && s.starts_with("0x") &&
-         std::all_of(s.begin() + 2, s.end(), isHexDigit);
+  return s.size() > 2 && s.starts_with("0x") && std::all_of(s.begin() + 2, s.end(), isHexDigit);
 }
 
 // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
@@ -132,12 +131,10 @@ std::optional<std::string> stringProblem(std::string_view s) {
       code = (code << 6) | (next & 0x3F);
     }
     if (!valid || code < least || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return "a string is not valid UTF-8 (byte 0x" + hex(lead, 2) + " at offset " +
-             std::to_string(i) + ")";
+      return "a string is not valid UTF-8 (byte 0x" + hex(lead, 2) + " at offset " + std::to_string(i) + ")";
     }
     if ((code >= 0xFDD0 && code <= 0xFDEF) || (code & 0xFFFE) == 0xFFFE) {
-      return "a string holds the noncharacter U+" + hex(static_cast<unsigned>(code), 4) +
-             ", which is not allowed";
+      return "a string holds the noncharacter U+" + hex(static_cast<unsigned>(code), 4) + ", which is not allowed";
     }
     i += more + 1;
   }
@@ -248,12 +245,11 @@ class JsonBuilder : public YAML::EventHandler {
     values_ += values;
     bytes_ += bytes;
     if (values_ > maxValues_) {
-      throw YAML::ParserException(
-          mark, "document expands to more than " + std::to_string(maxValues_) + " values");
+      throw YAML::ParserException(mark, "document expands to more than " + std::to_string(maxValues_) + " values");
     }
     if (bytes_ > maxBytes_) {
-      throw YAML::ParserException(
-          mark, "document expands to more than " + std::to_string(maxBytes_) + " bytes of strings");
+      throw YAML::ParserException(mark,
+                                  "document expands to more than " + std::to_string(maxBytes_) + " bytes of strings");
     }
   }
 
@@ -274,8 +270,8 @@ class JsonBuilder : public YAML::EventHandler {
     Frame frame = std::move(stack_.back());
     stack_.pop_back();
     if (frame.key) frame.json[*frame.key] = nullptr;  // not expected: yaml-cpp gives each key a value
-    Value value{std::move(frame.json), std::nullopt, frame.height,
-                values_ - frame.valuesBefore + 1, bytes_ - frame.bytesBefore};
+    Value value{std::move(frame.json), std::nullopt, frame.height, values_ - frame.valuesBefore + 1,
+                bytes_ - frame.bytesBefore};
     add(frame.mark, std::move(value), frame.anchor);
   }
 
@@ -322,9 +318,9 @@ bool hasControl(std::string_view s) {
     if (c < 0x20 || c == 0x7F) return true;
     const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
     const auto third = i + 2 < s.size() ? static_cast<unsigned char>(s[i + 2]) : 0;
-    if (c == 0xC2 && next >= 0x80 && next <= 0x9F) return true;                  // U+0080-U+009F
+    if (c == 0xC2 && next >= 0x80 && next <= 0x9F) return true;                      // U+0080-U+009F
     if (c == 0xE2 && next == 0x80 && (third == 0xA8 || third == 0xA9)) return true;  // U+2028/9
-    if (c == 0xEF && next == 0xBB && third == 0xBF) return true;                 // U+FEFF
+    if (c == 0xEF && next == 0xBB && third == 0xBF) return true;                     // U+FEFF
   }
   return false;
 }
@@ -349,9 +345,12 @@ std::string validUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t length = 1;
     const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead >= 0xF0) length = 4;
-    else if (lead >= 0xE0) length = 3;
-    else if (lead >= 0xC0) length = 2;
+    if (lead >= 0xF0)
+      length = 4;
+    else if (lead >= 0xE0)
+      length = 3;
+    else if (lead >= 0xC0)
+      length = 2;
     const std::string_view one = s.substr(i, std::min(length, s.size() - i));
     if (lead < 0x80 || (one.size() == length && !stringProblem(one))) {
       out += one;
@@ -510,8 +509,10 @@ template <class J>
 std::string write(const J& value) {
   Writer<J> w;
   if (value.is_structured() && !value.empty()) {
-    if (value.is_object()) w.object(value, 0, false);
-    else w.array(value, 0);
+    if (value.is_object())
+      w.object(value, 0, false);
+    else
+      w.array(value, 0);
   } else {
     w.out = w.scalar(value, 2) + "\n";
   }
@@ -527,8 +528,7 @@ Result<std::vector<Json>> parseYamlDocuments(std::string_view text) {
     // Aliases may expand the text to kMaxValues values and kMaxStringBytes bytes of strings,
     // and a larger text to as many values and twice as many bytes as it has bytes (which a
     // text without aliases never reaches, anchors counted twice included).
-    JsonBuilder builder(std::max(kMaxValues, text.size()),
-                        std::max(kMaxStringBytes, 2 * text.size()));
+    JsonBuilder builder(std::max(kMaxValues, text.size()), std::max(kMaxStringBytes, 2 * text.size()));
     std::vector<Json> docs;
     for (size_t count = 0; parser.HandleNextDocument(builder); ++count) {
       // Each document takes at least one byte; more would be another endless loop.

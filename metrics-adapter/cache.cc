@@ -21,7 +21,8 @@ std::string secondsText(std::chrono::system_clock::duration d) {
 
 }  // namespace
 
-MetricCache::MetricCache(kube::Now<std::chrono::system_clock> clock, std::chrono::milliseconds maxAge) : clock_(std::move(clock)), maxAge_(maxAge) {}
+MetricCache::MetricCache(kube::Now<std::chrono::system_clock> clock, std::chrono::milliseconds maxAge)
+    : clock_(std::move(clock)), maxAge_(maxAge) {}
 
 void MetricCache::update(const std::string& key, const kube::Result<double>& measurement,
                          const kube::log::Fields& about) {
@@ -67,8 +68,9 @@ std::optional<MetricCache::Entry> MetricCache::get(const std::string& key) const
   }
   const auto age = clock_() - entry->timestamp;
   if (maxAge_.count() > 0 && entry->ok() && age > maxAge_) {
-    entry->error = kube::Error{kube::Status{0, "Stale", "measured " + secondsText(age) + " ago, more than the maximum age of " +
-                                                            secondsText(maxAge_) + ": its source is slow or hung"},
+    entry->error = kube::Error{kube::Status{0, "Stale",
+                                            "measured " + secondsText(age) + " ago, more than the maximum age of " +
+                                                secondsText(maxAge_) + ": its source is slow or hung"},
                                key};
   }
   return entry;
@@ -99,7 +101,10 @@ double MetricCache::ageSeconds() const {
 }
 
 Poller::Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval, size_t concurrency)
-    : cache_(cache), targets_(std::move(targets)), interval_(interval), concurrency_(std::max<size_t>(concurrency, 1)) {}
+    : cache_(cache),
+      targets_(std::move(targets)),
+      interval_(interval),
+      concurrency_(std::max<size_t>(concurrency, 1)) {}
 
 Poller::~Poller() { stop(); }
 
@@ -224,8 +229,9 @@ void Poller::pollRound(bool wait) {
       // measured in time: an error from now on, never its old value.
       for (const Target* target : round->takeRest()) {
         cache_.update(target->key,
-                      kube::Error{kube::Status{0, "Stale", "not measured: " + source +
-                                                               " is still busy with the previous round (slow or hung)"},
+                      kube::Error{kube::Status{0, "Stale",
+                                               "not measured: " + source +
+                                                   " is still busy with the previous round (slow or hung)"},
                                   target->key},
                       kube::log::keyFields("servicelevel", target->owner));
       }

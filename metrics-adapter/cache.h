@@ -27,9 +27,9 @@ namespace governor::adapter {
 class MetricCache {
  public:
   struct Entry {
-    double value = 0;  // of the latest successful measurement; 0 while there was none
+    double value = 0;                                 // of the latest successful measurement; 0 while there was none
     std::chrono::system_clock::time_point timestamp;  // of the latest measurement, failed or not
-    std::optional<kube::Error> error;                  // set when the latest measurement failed
+    std::optional<kube::Error> error;                 // set when the latest measurement failed
     std::optional<std::chrono::system_clock::time_point> lastSuccess;  // when `value` was measured
     int failures = 0;  // measurements in a row that failed, up to the latest; 0 after a success
 
@@ -104,7 +104,7 @@ class Poller {
  private:
   // One source's targets of one round, each taken by one of its workers.
   struct Round {
-    std::vector<Target> targets;       // set before the workers start
+    std::vector<Target> targets;  // set before the workers start
     std::mutex mutex;
     std::condition_variable freed;     // an owner is no longer busy
     std::vector<bool> taken;           // guarded by mutex

@@ -61,8 +61,9 @@ kube::Result<double> DrainEstimator::observe(const Key& queue, const QueueReadin
   }
   if (rates->arrival == 0 && reading.backlog == 0) return 0.0;
   if (s.replicaSeconds == 0) {
-    return unavailable("the rate per replica is not measured yet: it is learnt over a poll in which the backlog "
-                       "stays above zero with the same ready replicas");
+    return unavailable(
+        "the rate per replica is not measured yet: it is learnt over a poll in which the backlog "
+        "stays above zero with the same ready replicas");
   }
   if (s.work == 0) return unavailable("the ready replicas took nothing off the queue while it had a backlog");
   return drainReplicas(rates->arrival, reading.backlog, drainWithin, s.work / s.replicaSeconds);

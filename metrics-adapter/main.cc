@@ -4,8 +4,8 @@
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "api/version.h"
 #include "kube/client.h"
@@ -127,7 +127,8 @@ int start(int argc, char** argv) {
   app.add_option("--prometheus-url", prometheusUrl, "Prometheus to compute latency percentiles with")
       ->capture_default_str();
   app.add_option("--poll-interval", pollInterval, "How often Redis and Prometheus are measured")->capture_default_str();
-  app.add_option("--redis-timeout", redisTimeout, "Connect timeout for Redis, and how long each reply is awaited")->capture_default_str();
+  app.add_option("--redis-timeout", redisTimeout, "Connect timeout for Redis, and how long each reply is awaited")
+      ->capture_default_str();
   adapter::RedisTlsFiles redisTls;
   app.add_option("--redis-ca-file", redisTls.caFile,
                  "CA bundle (PEM) that the certificates of Redis servers with tls: true must chain to; re-read for "
@@ -226,12 +227,11 @@ int start(int argc, char** argv) {
   reviewConfig.timeout = std::chrono::seconds(5);
   auto reviewClient = kube::Client::create(reviewConfig);
   if (!reviewClient) return fail(reviewClient.error().what());
-  auto authorizer = adapter::Authorizer::create(
-      {.alwaysAllowPaths = adapter::splitNonEmpty(alwaysAllowPaths, ','),
-       .allowedTtl = allowedTtl,
-       .deniedTtl = deniedTtl,
-       .maxReviewsInFlight = maxReviewsInFlight},
-      adapter::subjectAccessReviews(**reviewClient));
+  auto authorizer = adapter::Authorizer::create({.alwaysAllowPaths = adapter::splitNonEmpty(alwaysAllowPaths, ','),
+                                                 .allowedTtl = allowedTtl,
+                                                 .deniedTtl = deniedTtl,
+                                                 .maxReviewsInFlight = maxReviewsInFlight},
+                                                adapter::subjectAccessReviews(**reviewClient));
   if (!authorizer) return fail("--authorization-always-allow-paths: " + authorizer.error().status.message);
 
   adapter::RedisSource redis({.timeout = redisT, .tls = redisTls});
@@ -247,15 +247,17 @@ int start(int argc, char** argv) {
   // Only the Secrets that opted in: no Secret without the label is ever read, whatever a
   // ServiceLevel names (RBAC: list and watch secrets, no get; docs/metrics-adapter.md).
   kube::InformerOptions secretOptions;
-  secretOptions.reflector.labelSelector =
-      std::string(api::kRedisCredentialsLabel) + "=" + api::kRedisCredentialsValue;
+  secretOptions.reflector.labelSelector = std::string(api::kRedisCredentialsLabel) + "=" + api::kRedisCredentialsValue;
   kube::Informer credentials(**client, {"", "v1", "secrets", true}, ns, secretOptions);
   credentials.start();
 
   adapter::ObjectReads objects(**client, kObjectTtl);
   adapter::DrainEstimator drains;
   const adapter::Sources sources{
-      redis, prometheus, cacheStats, drains,
+      redis,
+      prometheus,
+      cacheStats,
+      drains,
       [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
         return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
       },
@@ -278,11 +280,11 @@ int start(int argc, char** argv) {
         for (const auto& obj : serviceLevels.list()) {
           if (auto p = api::parseServiceLevel(obj); p.serviceLevel) parsed.push_back(std::move(*p.serviceLevel));
         }
-        auto all = adapter::roundTargets(parsed, sources, targetOptions,
-                                         [&objects](const std::string& resource, const std::string& workloadNs,
-                                                    const std::string& name) {
-                                           return objects.workloadLabels(resource, workloadNs, name);
-                                         });
+        auto all = adapter::roundTargets(
+            parsed, sources, targetOptions,
+            [&objects](const std::string& resource, const std::string& workloadNs, const std::string& name) {
+              return objects.workloadLabels(resource, workloadNs, name);
+            });
         targets.set(all);
         std::vector<adapter::Poller::Target> out;
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
@@ -295,11 +297,9 @@ int start(int argc, char** argv) {
   adapter::MetricsApi metricsApi(cache, targets, latencyWindow);
   std::atomic<bool> shuttingDown{false};
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
-  auto https = adapter::AdapterServer::start(server, metricsApi, **auth, **authorizer, registry,
-                                            [&] {
-                                              return !shuttingDown && serviceLevels.hasSynced() &&
-                                                     credentials.hasSynced() && poller.rounds() > 0;
-                                            });
+  auto https = adapter::AdapterServer::start(server, metricsApi, **auth, **authorizer, registry, [&] {
+    return !shuttingDown && serviceLevels.hasSynced() && credentials.hasSynced() && poller.rounds() > 0;
+  });
   if (!https) return fail(https.error().status.message);
   serviceLevels.waitForSync(stop);
   credentials.waitForSync(stop);

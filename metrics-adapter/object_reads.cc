@@ -19,7 +19,7 @@ kube::Result<api::Labels> ObjectReads::workloadLabels(const std::string& resourc
 }
 
 kube::Result<WorkloadReplicas> ObjectReads::replicas(const std::string& resource, const std::string& ns,
-                                                    const std::string& name) {
+                                                     const std::string& name) {
   auto workload = this->workload(resource, ns, name);
   if (!workload) return workload.error();
   // An absent field is its default: spec.replicas 1, status.readyReplicas 0.
@@ -32,7 +32,7 @@ kube::Result<WorkloadReplicas> ObjectReads::replicas(const std::string& resource
 }
 
 kube::Result<kube::Json> ObjectReads::workload(const std::string& resource, const std::string& ns,
-                                              const std::string& name) {
+                                               const std::string& name) {
   return client_.get({"apps", "v1", resource.substr(0, resource.find('.')), true}, ns, name);
 }
 

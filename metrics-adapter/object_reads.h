@@ -1,8 +1,8 @@
 // What the adapter reads from the Kubernetes API by name: a workload's labels (custom metrics
-// selected with a labelSelector match them) and its ready replicas (drainWithin). Each answer is kept for a while, so that a poll
-// round costs one GET per object and `ttl`, not one per metric per round. Failures are not
-// kept: the next round asks again. (Redis passwords come from an informer over the Secrets
-// labelled governor.io/redis-credentials=true instead: metrics-adapter/redis_access.h.)
+// selected with a labelSelector match them) and its ready replicas (drainWithin). Each answer is kept for a while, so
+// that a poll round costs one GET per object and `ttl`, not one per metric per round. Failures are not kept: the next
+// round asks again. (Redis passwords come from an informer over the Secrets labelled governor.io/redis-credentials=true
+// instead: metrics-adapter/redis_access.h.)
 #pragma once
 
 #include <chrono>
@@ -21,8 +21,7 @@ class ObjectReads {
       : client_(client), ttl_(ttl), labels_(capacity) {}
 
   // The labels of workload `name` ("deployments.apps" or "statefulsets.apps"), or an error.
-  kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns,
-                                           const std::string& name);
+  kube::Result<api::Labels> workloadLabels(const std::string& resource, const std::string& ns, const std::string& name);
   // spec.replicas and status.readyReplicas of workload `name`, read afresh every time: the
   // drain-time target divides what the workload processed by the ready ones, once they are
   // as many as it asks for.

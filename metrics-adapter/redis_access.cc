@@ -48,7 +48,8 @@ bool isServiceName(const std::string& s) {
   if (s.empty() || s.size() > 63 || !std::islower(static_cast<unsigned char>(s.front())) || s.back() == '-') {
     return false;
   }
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
 }
 
 std::vector<std::string> labels(const std::string& host) {
@@ -102,7 +103,8 @@ kube::Result<RedisAllowlist> parseRedisAllowlist(const std::string& cidrs, const
       }
     }
     if (!ip || bits < 0) {
-      return kube::Error{kube::Status{0, "Invalid", "\"" + entry + "\" is not a CIDR (10.200.0.0/16, fd00::/8) or an IP address"}, ""};
+      return kube::Error{
+          kube::Status{0, "Invalid", "\"" + entry + "\" is not a CIDR (10.200.0.0/16, fd00::/8) or an IP address"}, ""};
     }
     Cidr cidr{*ip, bits + (v4 ? 96 : 0)};
     // The host bits do not count, as in 10.200.0.1/16.
@@ -137,15 +139,17 @@ kube::Result<std::string> allowedRedisAddress(const std::string& address, const 
   const auto parts = labels(host);
   const bool serviceOfNs =
       isServiceName(parts[0]) &&
-      (parts.size() == 1 || (parts.size() >= 2 && parts[1] == ns &&
-                             (parts.size() == 2 || (parts.size() == 3 && parts[2] == "svc") ||
-                              (parts.size() == 5 && parts[2] == "svc" && parts[3] == "cluster" && parts[4] == "local"))));
+      (parts.size() == 1 ||
+       (parts.size() >= 2 && parts[1] == ns &&
+        (parts.size() == 2 || (parts.size() == 3 && parts[2] == "svc") ||
+         (parts.size() == 5 && parts[2] == "svc" && parts[3] == "cluster" && parts[4] == "local"))));
   if (serviceOfNs) {
     if (parts.size() > 1) return address;
     return parts[0] + "." + ns + ".svc:" + std::to_string(where->port);
   }
-  return forbidden(refused + "a host name must be a Service of namespace " + ns + " (NAME, NAME." + ns + ", NAME." + ns +
-                   ".svc or NAME." + ns + ".svc.cluster.local) or be one of the adapter's --redis-allowed-addresses");
+  return forbidden(refused + "a host name must be a Service of namespace " + ns + " (NAME, NAME." + ns + ", NAME." +
+                   ns + ".svc or NAME." + ns +
+                   ".svc.cluster.local) or be one of the adapter's --redis-allowed-addresses");
 }
 
 kube::Result<std::string> redisPassword(const std::optional<api::Json>& secret, const std::string& ns,
@@ -158,11 +162,13 @@ kube::Result<std::string> redisPassword(const std::optional<api::Json>& secret, 
     return forbidden(name + " is missing or lacks the label " + label + ": " + howTo);
   }
   const auto found = secret->value("metadata", api::Json::object()).value("labels", api::Json::object());
-  if (!found.contains(api::kRedisCredentialsLabel) || found[api::kRedisCredentialsLabel] != api::kRedisCredentialsValue) {
+  if (!found.contains(api::kRedisCredentialsLabel) ||
+      found[api::kRedisCredentialsLabel] != api::kRedisCredentialsValue) {
     return forbidden(name + " lacks the label " + label + ": " + howTo);
   }
   const auto data = secret->value("data", api::Json::object());
-  const std::string encoded = data.contains(ref.key) && data[ref.key].is_string() ? data[ref.key].get<std::string>() : "";
+  const std::string encoded =
+      data.contains(ref.key) && data[ref.key].is_string() ? data[ref.key].get<std::string>() : "";
   auto decoded = kube::decodeBase64(encoded);
   if (encoded.empty() || !decoded) {
     return kube::Error{kube::Status{404, "NotFound", name + " has no key " + ref.key}, ""};

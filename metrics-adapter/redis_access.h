@@ -25,8 +25,8 @@ struct Cidr {
 
 // The adapter's --redis-allowed-cidrs and --redis-allowed-addresses.
 struct RedisAllowlist {
-  std::vector<Cidr> cidrs;               // IP literals inside one of these are allowed
-  std::vector<std::string> addresses;    // exact "host:port" (host in lower case) allowed as well
+  std::vector<Cidr> cidrs;             // IP literals inside one of these are allowed
+  std::vector<std::string> addresses;  // exact "host:port" (host in lower case) allowed as well
 };
 
 // Reads the flags' comma-separated lists: CIDRs ("10.200.0.0/16", "fd00::/8"; a bare IP is one

@@ -87,7 +87,8 @@ class MetricsRoute {
                      .Name("governor_adapter_request_duration_seconds")
                      .Help("Time to answer a metrics API request")
                      .Register(registry)
-                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1})) {}
+                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1})) {
+  }
 
   kube::HttpResponse operator()(const kube::HttpRequest& req) const {
     auto started = std::chrono::steady_clock::now();
@@ -103,8 +104,9 @@ class MetricsRoute {
     } else {
       out = api_.get(req.path, req.query);
     }
-    requests_.Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
-                   {"code", std::to_string(out.status)}})
+    requests_
+        .Add({{"path", req.path.find("/namespaces/") != std::string::npos ? "metric" : "discovery"},
+              {"code", std::to_string(out.status)}})
         .Increment();
     latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return kube::HttpResponse{out.status, "application/json", out.body.dump()};
@@ -253,9 +255,8 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   probes.port = options.healthPort;
   probes.maxConnections = options.maxProbeConnections;
   probes.tls = nullptr;
-  auto probeServer = kube::HttpServer::start(probes, [ready](const kube::HttpRequest& req) {
-    return probeResponse(req.path, ready).value_or(notFound());
-  });
+  auto probeServer = kube::HttpServer::start(
+      probes, [ready](const kube::HttpRequest& req) { return probeResponse(req.path, ready).value_or(notFound()); });
   if (!probeServer) return probeServer.error();
   s->probes_ = std::move(*probeServer);
   AdapterServer* self = s.get();

@@ -27,9 +27,9 @@ namespace governor::adapter {
 
 struct ServerOptions {
   std::string bindAddress = "0.0.0.0";
-  int port = 6443;                      // 0 = any free port
-  int healthPort = 8081;                // plain HTTP: /healthz, /livez, /readyz; 0 = any free port
-  std::string certFile;                 // PEM; with keyFile, or neither (self-signed)
+  int port = 6443;        // 0 = any free port
+  int healthPort = 8081;  // plain HTTP: /healthz, /livez, /readyz; 0 = any free port
+  std::string certFile;   // PEM; with keyFile, or neither (self-signed)
   std::string keyFile;
   std::vector<std::string> selfSignedNames{"localhost"};  // DNS names of a generated certificate
   std::chrono::seconds certCheckInterval{10};

@@ -35,8 +35,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
                   const std::shared_ptr<QueueReads>& reads, std::vector<MetricTarget>& out) {
   const api::QueueScaling& qs = *sl.autoscaling->queue;
   const auto& q = qs.redis;
-  RedisQueue queue{q.address, q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
-                   q.consumerGroup, "", q.tls};
+  RedisQueue queue{q.address,       q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
+                   q.consumerGroup, "",   q.tls};
   // Decided before any connection and any Secret: a refused address is never resolved, and no
   // password is read for it.
   auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
@@ -74,8 +74,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
   MetricTarget backlog = target(kBacklogMetric);
   // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
   if (qs.fallback) {
-    backlog.fallback = MetricTarget::Fallback{
-        qs.fallback->afterFailures, static_cast<double>(qs.fallback->replicas) * static_cast<double>(qs.targetPerReplica)};
+    backlog.fallback = MetricTarget::Fallback{qs.fallback->afterFailures, static_cast<double>(qs.fallback->replicas) *
+                                                                              static_cast<double>(qs.targetPerReplica)};
   }
   backlog.measure = [reads, read]() -> kube::Result<double> {
     const kube::Result<int64_t>& length = reads->reading(read).backlog;
@@ -96,8 +96,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
   }
   drain.measure = [sources, reads, read, arrival, processed, within = *qs.drainWithin,
                    key = DrainEstimator::Key{sl.namespaceName, sl.name},
-                   resource = api::workloadResource(sl.workload.kind), workload = sl.workload.name]() mutable
-      -> kube::Result<double> {
+                   resource = api::workloadResource(sl.workload.kind),
+                   workload = sl.workload.name]() mutable -> kube::Result<double> {
     const RedisReading& polled = reads->reading(read);
     if (!polled.backlog) return polled.backlog.error();
     QueueReading reading;
@@ -108,7 +108,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
       reading.added = static_cast<double>((*polled.counts)->added);
       reading.acknowledged = static_cast<double>((*polled.counts)->acknowledged);
     }
-    for (auto [query, rate] : {std::pair{&arrival, &reading.arrivalRate}, std::pair{&processed, &reading.processedRate}}) {
+    for (auto [query, rate] :
+         {std::pair{&arrival, &reading.arrivalRate}, std::pair{&processed, &reading.processedRate}}) {
       if (!*query) continue;
       if ((*query)->empty()) return kube::Error{kube::Status{0, "Invalid", "a rate query is no series selector"}, ""};
       auto value = sources.prometheus.query(**query);

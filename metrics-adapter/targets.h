@@ -1,7 +1,7 @@
 // What the adapter measures, learnt from ServiceLevels: one backlog per ServiceLevel with
-// a queue (external API) and the replicas that drain it in time when it has drainWithin, latency percentiles per workload of a ServiceLevel with a
-// latency objective, and the hit ratio of the cache of a ServiceLevel with one (custom API).
-// Each target knows how to measure itself.
+// a queue (external API) and the replicas that drain it in time when it has drainWithin, latency percentiles per
+// workload of a ServiceLevel with a latency objective, and the hit ratio of the cache of a ServiceLevel with one
+// (custom API). Each target knows how to measure itself.
 #pragma once
 
 #include <functional>
@@ -35,14 +35,14 @@ inline constexpr int kServedPercentiles[] = {50, 90, 95, 99};
 struct MetricTarget {
   enum class Api { External, Custom };
   Api api = Api::External;
-  std::string key;            // the cache key
+  std::string key;  // the cache key
   std::string namespaceName;
   std::string metric;
   std::string serviceLevel;
   // The object the metric describes in the custom metrics API (an external target may have
   // one too: the backlog is served on its ServiceLevel as well); empty: none.
-  std::string resource;       // "deployments.apps", "statefulsets.apps", "servicelevels.governor.io" or ""
-  std::string objectKind;     // "Deployment", "StatefulSet" or "ServiceLevel"
+  std::string resource;    // "deployments.apps", "statefulsets.apps", "servicelevels.governor.io" or ""
+  std::string objectKind;  // "Deployment", "StatefulSet" or "ServiceLevel"
   std::string objectApiVersion = "apps/v1";
   std::string objectName;
   // External: the metric's labels; custom: the workload's labels. The labelSelector of
@@ -64,7 +64,7 @@ struct MetricTarget {
 };
 
 struct TargetOptions {
-  std::string latencyWindow = "2m";  // the rate() range of latency queries
+  std::string latencyWindow = "2m";    // the rate() range of latency queries
   std::string queueRateWindow = "1m";  // the rate() range of arrivalQuery and processedQuery
   // Where the caches are: api::cacheAddress's template ({servicelevel}, {namespace});
   // empty: NAME-redis.NAMESPACE.svc:6379.
@@ -88,8 +88,8 @@ using ReplicaReader = std::function<kube::Result<WorkloadReplicas>(const std::st
 struct Sources {
   RedisSource& redis;
   kube::PrometheusClient& prometheus;
-  CacheStats& caches;        // hit ratios, over polls
-  DrainEstimator& drains;    // rates per replica, over polls
+  CacheStats& caches;      // hit ratios, over polls
+  DrainEstimator& drains;  // rates per replica, over polls
   SecretReader secrets;
   ReplicaReader replicas;
 };
@@ -102,8 +102,8 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources&
                                      const std::shared_ptr<QueueReads>& reads);
 
 // A workload's labels (resource "deployments.apps", namespace, name).
-using LabelReader =
-    std::function<kube::Result<api::Labels>(const std::string& resource, const std::string& ns, const std::string& name)>;
+using LabelReader = std::function<kube::Result<api::Labels>(const std::string& resource, const std::string& ns,
+                                                            const std::string& name)>;
 
 // One poll round's targets: every target of each ServiceLevel, their queues read together
 // (one pipeline per Redis connection), a workload's custom metric carrying the workload's

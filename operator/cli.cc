@@ -34,7 +34,8 @@ std::vector<std::string> problemsOf(const Json& doc, const std::optional<Service
                                     const std::vector<std::string>& parseProblems) {
   std::vector<std::string> problems = api::schemaProblems(doc);
   if (doc.value("apiVersion", "") != kApiVersion) {
-    problems.push_back("apiVersion: must be " + std::string(kApiVersion) + ", not \"" + doc.value("apiVersion", "") + "\"");
+    problems.push_back("apiVersion: must be " + std::string(kApiVersion) + ", not \"" + doc.value("apiVersion", "") +
+                       "\"");
   }
   std::set<std::string> fields;
   for (const auto& p : problems) fields.insert(p.substr(0, p.find(": ")));
@@ -157,7 +158,8 @@ int render(const RenderCommand& command) {
       out += objectsYaml(sl, children);
     }
   }
-  if (out.empty() && !command.only.empty()) return fail(command.file + ": no ServiceLevel in it has any " + command.only);
+  if (out.empty() && !command.only.empty())
+    return fail(command.file + ": no ServiceLevel in it has any " + command.only);
   std::cout << out;
   return 0;
 }

@@ -11,11 +11,12 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
     : client_(client),
       options_(std::move(options)),
       metrics_(metrics),
-      informers_(client, [&] {
-        kube::InformerOptions o;
-        o.resyncPeriod = options_.resyncPeriod;
-        return o;
-      }()),
+      informers_(client,
+                 [&] {
+                   kube::InformerOptions o;
+                   o.resyncPeriod = options_.resyncPeriod;
+                   return o;
+                 }()),
       api_(client),
       reconciler_(api_, informers_, options_.namespaceName, metrics) {
   reconciler_.setStatusRefreshPeriod(options_.statusRefreshPeriod);

@@ -3,9 +3,9 @@
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include "api/version.h"
 #include "kube/client.h"
@@ -69,10 +69,10 @@ int run(const RunOptions& o) {
   (*client)->setRequestObserver(countRequest);
   auto metricsEndpoint = op::Endpoints::metrics(o.metricsAddress, metrics.registry());
   if (!metricsEndpoint) return fail("--metrics-bind-address: " + metricsEndpoint.error().status.message);
-  op::Controller controller(**client, metrics,
-                            {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds),
-                             std::chrono::seconds(o.statusRefreshSeconds), o.backlogApi,
-                             o.rulesNamespaceMatcher, o.prometheusUrl, o.shard});
+  op::Controller controller(
+      **client, metrics,
+      {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds), std::chrono::seconds(o.statusRefreshSeconds),
+       o.backlogApi, o.rulesNamespaceMatcher, o.prometheusUrl, o.shard});
   // A replica standing by for the lease is ready: were it not, a rolling update of one
   // replica would wait forever for the new pod while the old one holds the lease.
   std::atomic<bool> standingBy = o.leaderElect;
@@ -110,10 +110,10 @@ int run(const RunOptions& o) {
     auto leaseClient = kube::Client::create(*config);
     if (!leaseClient) return fail(leaseClient.error().what());
     (*leaseClient)->setRequestObserver(countRequest);
-    kube::LeaderElector elector(**leaseClient,
-                                {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
-                                 std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
-                                 std::chrono::seconds(o.retryPeriodSeconds)});
+    kube::LeaderElector elector(
+        **leaseClient, {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
+                        std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
+                        std::chrono::seconds(o.retryPeriodSeconds)});
     lost = elector.run(stopping.get_token(), startControllers, stopControllers);
   } else {
     std::thread leading(startControllers);
@@ -163,7 +163,8 @@ int start(int argc, char** argv) {
                  "writing and exits 1; below the lease duration")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
-  app.add_option("--leader-elect-retry-period", o.retryPeriodSeconds, "Seconds between attempts to take or renew the Lease")
+  app.add_option("--leader-elect-retry-period", o.retryPeriodSeconds,
+                 "Seconds between attempts to take or renew the Lease")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   app.add_option("--cache-sync-timeout", o.cacheSyncTimeoutSeconds,
@@ -184,8 +185,9 @@ int start(int argc, char** argv) {
                  "I/N: reconcile only the ServiceLevels of the namespaces whose hash modulo N is I, under the Lease "
                  "governor-operator-shard-I-of-N, so that N operators share the cluster (run one for each I)")
       ->capture_default_str();
-  app.add_option("--workers", o.workers, "ServiceLevels reconciled in parallel")->capture_default_str()->check(
-      CLI::Range(1, 64));
+  app.add_option("--workers", o.workers, "ServiceLevels reconciled in parallel")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--resync-period", o.resyncSeconds, "Seconds between full resyncs of every ServiceLevel")
       ->capture_default_str()
       ->check(CLI::Range(10, 86400));
@@ -205,18 +207,20 @@ int start(int argc, char** argv) {
       "the histogram in the rules it writes, replacing any namespace matcher, so that a ServiceLevel's rules read "
       "only its own namespace (they run with Prometheus' rights, which read every namespace)";
   app.add_flag("--rules-namespace-matcher", o.rulesNamespaceMatcher, kRulesNamespaceMatcher);
-  app.add_option("--prometheus-url", o.prometheusUrl,
-                 "Prometheus that evaluates Governor's rules (http(s)://host:port[/prefix]), where the scale-down guard "
-                 "(spec.autoscaling.scaleDownGuard) reads whether the page tier burns; empty = no guard, and a "
-                 "ServiceLevel asking for one gets ScaleDownGuard=False, PrometheusNotConfigured");
+  app.add_option(
+      "--prometheus-url", o.prometheusUrl,
+      "Prometheus that evaluates Governor's rules (http(s)://host:port[/prefix]), where the scale-down guard "
+      "(spec.autoscaling.scaleDownGuard) reads whether the page tier burns; empty = no guard, and a "
+      "ServiceLevel asking for one gets ScaleDownGuard=False, PrometheusNotConfigured");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
   app.add_option("--log-format", logFormat, "json or text")->capture_default_str();
 
   app.set_version_flag("--version", api::versionLine("governor-operator"), "Print the version and exit");
 
   auto* renderCmd = app.add_subcommand(
-      "render", "Print the objects a ServiceLevel file implies, as YAML, without a cluster. The file is checked\n"
-                "first as validate checks it, and nothing is printed when it is invalid");
+      "render",
+      "Print the objects a ServiceLevel file implies, as YAML, without a cluster. The file is checked\n"
+      "first as validate checks it, and nothing is printed when it is invalid");
   op::RenderCommand render;
   renderCmd->add_option("-f,--filename", render.file, "ServiceLevel YAML file (- for standard input)")->required();
   bool noCrd = false;
@@ -232,10 +236,11 @@ int start(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(op::backlogApis(), CLI::ignore_case))
       ->default_str("external");
 
-  auto* validateCmd = app.add_subcommand(
-      "validate", "Check ServiceLevel files without a cluster, with the CRD's schema and rules (unknown fields\n"
-                  "included) and the operator's (the PromQL of the queries too). Exits 1 when any is invalid,\n"
-                  "naming file, ServiceLevel and field");
+  auto* validateCmd =
+      app.add_subcommand("validate",
+                         "Check ServiceLevel files without a cluster, with the CRD's schema and rules (unknown fields\n"
+                         "included) and the operator's (the PromQL of the queries too). Exits 1 when any is invalid,\n"
+                         "naming file, ServiceLevel and field");
   std::vector<std::string> files;
   validateCmd->add_option("-f,--filename", files, "ServiceLevel YAML files (- for standard input)")->required();
   CLI11_PARSE(app, argc, argv);
@@ -247,8 +252,9 @@ int start(int argc, char** argv) {
   }
   if (validateCmd->parsed()) return op::validate(files);
   if (o.renewDeadlineSeconds >= o.leaseDurationSeconds || o.retryPeriodSeconds >= o.renewDeadlineSeconds) {
-    return fail("--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
-                "--leader-elect-lease-duration");
+    return fail(
+        "--leader-elect-retry-period must be below --leader-elect-renew-deadline, and that below "
+        "--leader-elect-lease-duration");
   }
   auto parsedShard = op::parseShard(shard);
   if (!parsedShard) return fail("--shard: " + parsedShard.error().status.message);

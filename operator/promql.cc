@@ -30,20 +30,48 @@ struct Function {
 const std::map<std::string, Function, std::less<>>& functions() {
   static const std::map<std::string, Function, std::less<>> all = [] {
     std::map<std::string, Function, std::less<>> f;
-    for (const char* name : {"abs", "absent", "acos", "acosh", "asin", "asinh", "atan", "atanh", "ceil", "cos", "cosh",
-                             "deg", "exp", "floor", "histogram_avg", "histogram_count", "histogram_sum",
-                             "histogram_stddev", "histogram_stdvar", "ln", "log10", "log2", "rad", "sgn", "sin",
-                             "sinh", "sort", "sort_desc", "sqrt", "tan", "tanh", "timestamp"}) {
+    for (const char* name : {"abs",
+                             "absent",
+                             "acos",
+                             "acosh",
+                             "asin",
+                             "asinh",
+                             "atan",
+                             "atanh",
+                             "ceil",
+                             "cos",
+                             "cosh",
+                             "deg",
+                             "exp",
+                             "floor",
+                             "histogram_avg",
+                             "histogram_count",
+                             "histogram_sum",
+                             "histogram_stddev",
+                             "histogram_stdvar",
+                             "ln",
+                             "log10",
+                             "log2",
+                             "rad",
+                             "sgn",
+                             "sin",
+                             "sinh",
+                             "sort",
+                             "sort_desc",
+                             "sqrt",
+                             "tan",
+                             "tanh",
+                             "timestamp"}) {
       f[name] = {{V::InstantVector}};
     }
-    for (const char* name : {"absent_over_time", "avg_over_time", "changes", "count_over_time", "delta", "deriv",
-                             "idelta", "increase", "irate", "last_over_time", "max_over_time", "min_over_time",
-                             "present_over_time", "rate", "resets", "stddev_over_time", "stdvar_over_time",
-                             "sum_over_time"}) {
+    for (const char* name :
+         {"absent_over_time", "avg_over_time", "changes", "count_over_time", "delta", "deriv", "idelta", "increase",
+          "irate", "last_over_time", "max_over_time", "min_over_time", "present_over_time", "rate", "resets",
+          "stddev_over_time", "stdvar_over_time", "sum_over_time"}) {
       f[name] = {{V::RangeVector}};
     }
-    for (const char* name : {"day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month",
-                             "year"}) {
+    for (const char* name :
+         {"day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year"}) {
       f[name] = {{V::InstantVector}, 1};
     }
     f["clamp"] = {{V::InstantVector, V::Scalar, V::Scalar}};
@@ -68,9 +96,9 @@ const std::map<std::string, Function, std::less<>>& functions() {
 // Aggregation operators and the type of their parameter, if they take one.
 const std::map<std::string, std::optional<ValueType>, std::less<>>& aggregators() {
   static const std::map<std::string, std::optional<ValueType>, std::less<>> all{
-      {"avg", std::nullopt},  {"bottomk", V::Scalar},      {"count", std::nullopt},  {"count_values", V::String},
-      {"group", std::nullopt}, {"max", std::nullopt},      {"min", std::nullopt},    {"quantile", V::Scalar},
-      {"stddev", std::nullopt}, {"stdvar", std::nullopt},  {"sum", std::nullopt},    {"topk", V::Scalar}};
+      {"avg", std::nullopt},    {"bottomk", V::Scalar},   {"count", std::nullopt}, {"count_values", V::String},
+      {"group", std::nullopt},  {"max", std::nullopt},    {"min", std::nullopt},   {"quantile", V::Scalar},
+      {"stddev", std::nullopt}, {"stdvar", std::nullopt}, {"sum", std::nullopt},   {"topk", V::Scalar}};
   return all;
 }
 
@@ -91,11 +119,22 @@ struct BinaryOp {
 };
 
 std::optional<BinaryOp> binaryOp(std::string_view token) {
-  static const std::vector<BinaryOp> ops{
-      {"or", 1, false, true}, {"and", 2, false, true}, {"unless", 2, false, true}, {"==", 3, true}, {"!=", 3, true},
-      {"<=", 3, true},        {">=", 3, true},         {"<", 3, true},             {">", 3, true},  {"+", 4},
-      {"-", 4},               {"*", 5},                {"/", 5},                   {"%", 5},        {"atan2", 5},
-      {"^", 6}};
+  static const std::vector<BinaryOp> ops{{"or", 1, false, true},
+                                         {"and", 2, false, true},
+                                         {"unless", 2, false, true},
+                                         {"==", 3, true},
+                                         {"!=", 3, true},
+                                         {"<=", 3, true},
+                                         {">=", 3, true},
+                                         {"<", 3, true},
+                                         {">", 3, true},
+                                         {"+", 4},
+                                         {"-", 4},
+                                         {"*", 5},
+                                         {"/", 5},
+                                         {"%", 5},
+                                         {"atan2", 5},
+                                         {"^", 6}};
   for (const auto& op : ops) {
     if (token == op.text) return op;
   }
@@ -211,7 +250,8 @@ class Parser {
     for (std::string_view two : {"==", "!=", "<=", ">="}) {
       if (s_.substr(pos_, 2) == two) return binaryOp(two);
     }
-    if (pos_ < s_.size() && s_.substr(pos_, 2) != "=~" && s_.substr(pos_, 2) != "!~") return binaryOp(s_.substr(pos_, 1));
+    if (pos_ < s_.size() && s_.substr(pos_, 2) != "=~" && s_.substr(pos_, 2) != "!~")
+      return binaryOp(s_.substr(pos_, 1));
     return std::nullopt;
   }
 
@@ -226,7 +266,8 @@ class Parser {
         if (peek() == '(') {
           for (const auto& label : labelList()) {
             for (const auto& m : matching) {
-              if (on && m == label) fail(opAt, "label " + quote(label) + " must not occur in ON and GROUP clause at once");
+              if (on && m == label)
+                fail(opAt, "label " + quote(label) + " must not occur in ON and GROUP clause at once");
             }
           }
         }
@@ -276,7 +317,8 @@ class Parser {
         if (consume(":")) {
           if (peek() != ']') duration();
           expect("]", "unclosed left bracket");
-          if (n.type != V::InstantVector) fail(at, "subquery is only allowed on instant vector, got " + std::string(typeName(n.type)));
+          if (n.type != V::InstantVector)
+            fail(at, "subquery is only allowed on instant vector, got " + std::string(typeName(n.type)));
           n = Node{Node::Kind::Subquery, V::RangeVector};
         } else {
           expect("]", "unclosed left bracket");
@@ -287,7 +329,8 @@ class Parser {
         }
       } else if (consumeWord("offset")) {
         if (n.kind == Node::Kind::Other) {
-          fail(at, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+          fail(at,
+               "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
         }
         if (n.offset) fail(at, "offset may not be set multiple times");
         consume("-");
@@ -392,7 +435,7 @@ class Parser {
       }
     }
     // In the order they are tried ("ms" before "m"), each with its rank from largest.
-    static const std::vector<std::pair<std::string_view, int>> units{{"y", 0}, {"w", 1},  {"d", 2}, {"h", 3},
+    static const std::vector<std::pair<std::string_view, int>> units{{"y", 0},  {"w", 1}, {"d", 2}, {"h", 3},
                                                                      {"ms", 6}, {"m", 4}, {"s", 5}};
     size_t i = pos_;
     int lastRank = -1;
@@ -497,7 +540,8 @@ class Parser {
         for (const char* candidate : {"=~", "!~", "!=", "="}) {
           if (op.empty() && consume(candidate)) op = candidate;
         }
-        if (op.empty()) fail("unexpected " + describe() + " in label matching, expected one of \"=\", \"!=\", \"=~\", \"!~\"");
+        if (op.empty())
+          fail("unexpected " + describe() + " in label matching, expected one of \"=\", \"!=\", \"=~\", \"!~\"");
         char q = peek();
         if (q != '"' && q != '\'' && q != '`') fail("unexpected " + describe() + " in label matching, expected string");
         std::string value = string();

@@ -38,6 +38,7 @@ kube::Result<Expression> parse(std::string_view text, const Options& options = {
 // The query with namespace="<ns>" in every vector selector, replacing any namespace matcher
 // there: sum(rate(x{job="a"}[5m])) -> sum(rate(x{namespace="shop",job="a"}[5m])). The rest
 // of the text is unchanged. Invalid when the query is.
-kube::Result<std::string> withNamespaceMatcher(std::string_view text, const std::string& ns, const Options& options = {});
+kube::Result<std::string> withNamespaceMatcher(std::string_view text, const std::string& ns,
+                                               const Options& options = {});
 
 }  // namespace governor::op::promql

@@ -19,9 +19,11 @@ std::vector<std::string> queryProblems(const ServiceLevel& sl) {
     if (!parsed) {
       problems.push_back(field + ": invalid PromQL: " + parsed.error().status.message);
     } else if (want == Want::Selector && !parsed->vectorSelector) {
-      problems.push_back(field + ": must be a series selector such as http_request_duration_seconds_bucket{job=\"api\"}");
+      problems.push_back(field +
+                         ": must be a series selector such as http_request_duration_seconds_bucket{job=\"api\"}");
     } else if (want == Want::Vector && parsed->type != promql::ValueType::InstantVector) {
-      problems.push_back(field + ": must be an instant vector such as sum(rate(http_requests_total[{{.window}}])), not a " +
+      problems.push_back(field +
+                         ": must be an instant vector such as sum(rate(http_requests_total[{{.window}}])), not a " +
                          promql::typeName(parsed->type));
     }
   };

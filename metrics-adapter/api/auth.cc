@@ -44,7 +44,6 @@ bool startsWithIgnoringCase(const std::string& s, const std::string& prefix) {
   return lower(s).rfind(lower(prefix), 0) == 0;
 }
 
-
 std::string commonName(X509* cert) {
   char buf[256] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf - 1);

@@ -7,10 +7,10 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,8 +22,8 @@
 namespace governor::adapter {
 
 struct FrontProxyConfig {
-  std::string clientCaPem;                  // the request-header CA bundle
-  std::vector<std::string> allowedNames;    // CNs allowed; empty = any CN the CA signed
+  std::string clientCaPem;                // the request-header CA bundle
+  std::vector<std::string> allowedNames;  // CNs allowed; empty = any CN the CA signed
   std::vector<std::string> usernameHeaders{"X-Remote-User"};
   std::vector<std::string> groupHeaders{"X-Remote-Group"};
   std::vector<std::string> extraHeaderPrefixes{"X-Remote-Extra-"};

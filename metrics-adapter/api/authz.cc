@@ -83,9 +83,7 @@ kube::Result<std::unique_ptr<Authorizer>> Authorizer::create(AuthorizerOptions o
 }
 
 Authorizer::Authorizer(AuthorizerOptions options, AccessReviewer review)
-    : options_(std::move(options)),
-      review_(std::move(review)),
-      cache_(options_.cacheSize) {}
+    : options_(std::move(options)), review_(std::move(review)), cache_(options_.cacheSize) {}
 
 bool Authorizer::alwaysAllowed(const RequestAttributes& a) const {
   if (a.resourceRequest) return false;  // as upstream: the paths never open a resource

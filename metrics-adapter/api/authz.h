@@ -17,8 +17,8 @@
 
 #include "kube/client.h"
 #include "kube/result.h"
-#include "metrics-adapter/expiring_cache.h"
 #include "metrics-adapter/api/auth.h"
+#include "metrics-adapter/expiring_cache.h"
 
 namespace governor::adapter {
 
@@ -46,8 +46,7 @@ nlohmann::json subjectAccessReview(const Caller& caller, const RequestAttributes
 // The kube-apiserver's wording of a 403, e.g. `governor_queue_backlog.external.metrics.k8s.io
 // is forbidden: User "x" cannot list resource "governor_queue_backlog" in API group
 // "external.metrics.k8s.io" in the namespace "shop"`, with the review's reason appended.
-std::string forbiddenMessage(const std::string& user, const RequestAttributes& attributes,
-                             const std::string& reason);
+std::string forbiddenMessage(const std::string& user, const RequestAttributes& attributes, const std::string& reason);
 
 // What a review answered.
 struct Decision {

@@ -23,16 +23,19 @@ Json groupVersion(const std::string& group, const std::string& version) {
 }
 
 Json apiGroup(const std::string& group, const std::string& version) {
-  return {{"name", group}, {"versions", Json::array({groupVersion(group, version)})},
+  return {{"name", group},
+          {"versions", Json::array({groupVersion(group, version)})},
           {"preferredVersion", groupVersion(group, version)}};
 }
 
-Json resourceList(const std::string& group, const std::string& version, const std::vector<std::pair<std::string, std::string>>& resources) {
+Json resourceList(const std::string& group, const std::string& version,
+                  const std::vector<std::pair<std::string, std::string>>& resources) {
   Json list = Json::array();
   for (const auto& [name, kind] : resources) {
     list.push_back({{"name", name}, {"singularName", ""}, {"namespaced", true}, {"kind", kind}, {"verbs", {"get"}}});
   }
-  return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group + "/" + version}, {"resources", list}};
+  return {
+      {"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group + "/" + version}, {"resources", list}};
 }
 
 // metav1.Time: RFC 3339 with seconds.
@@ -88,8 +91,9 @@ std::vector<std::string> splitNonEmpty(const std::string& text, char separator) 
 }
 
 Json statusBody(int code, const std::string& reason, const std::string& message) {
-  return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Failure"},
-          {"message", message}, {"reason", reason}, {"code", code}};
+  return {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
+          {"status", "Failure"}, {"message", message}, {"reason", reason},
+          {"code", code}};
 }
 
 std::string quantityString(double value) {
@@ -119,8 +123,10 @@ ApiResponse MetricsApi::get(const std::string& path, const std::map<std::string,
   if (auto malformed = malformedRequest(path, param("labelSelector"))) return *malformed;
   auto p = pathSegments(path);
   if (p.size() == 1 && p[0] == "apis") {
-    return {200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"},
-                  {"groups", {apiGroup(kCustomGroup, kCustomVersion), apiGroup(kExternalGroup, kExternalVersion)}}}};
+    return {200,
+            {{"kind", "APIGroupList"},
+             {"apiVersion", "v1"},
+             {"groups", {apiGroup(kCustomGroup, kCustomVersion), apiGroup(kExternalGroup, kExternalVersion)}}}};
   }
   if (p.size() >= 2 && p[0] == "apis" && (p[1] == kExternalGroup || p[1] == kCustomGroup)) {
     bool isExternal = p[1] == kExternalGroup;
@@ -167,15 +173,21 @@ ApiResponse MetricsApi::external(const std::string& ns, const std::string& metri
     Json labels = Json::object();
     for (const auto& [k, v] : t.labels) labels[k] = v;
     if (now.fallback) labels[api::kFallbackLabel] = "true";
-    items.push_back({{"metricName", metric}, {"metricLabels", labels}, {"timestamp", timestamp(now.timestamp)},
+    items.push_back({{"metricName", metric},
+                     {"metricLabels", labels},
+                     {"timestamp", timestamp(now.timestamp)},
                      {"value", quantityString(now.value)}});
   }
   if (items.empty()) {
-    return {404, statusBody(404, "NotFound", "no ServiceLevel in namespace " + ns + " has external metric " + metric +
-                                                 (labelSelector.empty() ? "" : " matching " + labelSelector))};
+    return {404, statusBody(404, "NotFound",
+                            "no ServiceLevel in namespace " + ns + " has external metric " + metric +
+                                (labelSelector.empty() ? "" : " matching " + labelSelector))};
   }
-  return {200, {{"kind", "ExternalMetricValueList"}, {"apiVersion", std::string(kExternalGroup) + "/" + kExternalVersion},
-                {"metadata", Json::object()}, {"items", items}}};
+  return {200,
+          {{"kind", "ExternalMetricValueList"},
+           {"apiVersion", std::string(kExternalGroup) + "/" + kExternalVersion},
+           {"metadata", Json::object()},
+           {"items", items}}};
 }
 
 ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resource, const std::string& name,
@@ -201,29 +213,35 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
       std::optional<double> served = t.served();
       if (!served && name == "*") continue;
       if (!served) {
-        return {503, statusBody(503, "ServiceUnavailable", t.metric + " of ServiceLevel " + ns + "/" + t.serviceLevel +
-                                                               ": no lookups measured yet")};
+        return {503,
+                statusBody(503, "ServiceUnavailable",
+                           t.metric + " of ServiceLevel " + ns + "/" + t.serviceLevel + ": no lookups measured yet")};
       }
       value = *served;
     }
     described.insert(t.objectName);
-    Json item = {{"describedObject",
-                  {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", t.objectApiVersion}}},
-                 {"metric", {{"name", metric},
-                             {"selector", now.fallback ? Json{{"matchLabels", {{api::kFallbackLabel, "true"}}}}
-                                                       : Json(nullptr)}}},
-                 {"timestamp", timestamp(now.timestamp)},
-                 {"value", quantityString(value)}};
+    Json item = {
+        {"describedObject",
+         {{"kind", t.objectKind}, {"namespace", ns}, {"name", t.objectName}, {"apiVersion", t.objectApiVersion}}},
+        {"metric",
+         {{"name", metric},
+          {"selector", now.fallback ? Json{{"matchLabels", {{api::kFallbackLabel, "true"}}}} : Json(nullptr)}}},
+        {"timestamp", timestamp(now.timestamp)},
+        {"value", quantityString(value)}};
     // The latency's rate() range; a hit ratio's window is the time between two polls.
     if (latencyWindowSeconds_ > 0 && t.resource != kServiceLevelResource) item["windowSeconds"] = latencyWindowSeconds_;
     items.push_back(item);
   }
   if (items.empty()) {
-    return {404, statusBody(404, "NotFound", "no ServiceLevel in namespace " + ns + " has metric " + metric + " for " +
-                                                 resource + " " + name)};
+    return {404, statusBody(
+                     404, "NotFound",
+                     "no ServiceLevel in namespace " + ns + " has metric " + metric + " for " + resource + " " + name)};
   }
-  return {200, {{"kind", "MetricValueList"}, {"apiVersion", std::string(kCustomGroup) + "/" + kCustomVersion},
-                {"metadata", Json::object()}, {"items", items}}};
+  return {200,
+          {{"kind", "MetricValueList"},
+           {"apiVersion", std::string(kCustomGroup) + "/" + kCustomVersion},
+           {"metadata", Json::object()},
+           {"items", items}}};
 }
 
 }  // namespace governor::adapter

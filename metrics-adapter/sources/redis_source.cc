@@ -299,10 +299,10 @@ class Link {
   Socket socket_;
   std::chrono::milliseconds timeout_;
   ReaderPtr reader_;
-  SslPtr ssl_;               // null: plain TCP
-  BIO* tlsIn_ = nullptr;     // owned by ssl_: the server's records, for OpenSSL to read
-  BIO* tlsOut_ = nullptr;    // owned by ssl_: the records OpenSSL wrote, to send
-  bool answered_ = false;    // a reply came
+  SslPtr ssl_;             // null: plain TCP
+  BIO* tlsIn_ = nullptr;   // owned by ssl_: the server's records, for OpenSSL to read
+  BIO* tlsOut_ = nullptr;  // owned by ssl_: the records OpenSSL wrote, to send
+  bool answered_ = false;  // a reply came
   bool mustReconnect_ = false;
 };
 
@@ -336,10 +336,9 @@ std::optional<Failure> Link::handshake(SSL_CTX* context, const std::string& host
   SSL_set_bio(ssl_.get(), tlsIn_, tlsOut_);
   // The certificate must name the host of the address: its IP address, or its DNS name (also
   // sent as SNI).
-  const bool named = isIpAddress(host)
-                         ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), host.c_str()) == 1
-                         : SSL_set1_host(ssl_.get(), host.c_str()) == 1 &&
-                               SSL_set_tlsext_host_name(ssl_.get(), host.c_str()) == 1;
+  const bool named = isIpAddress(host) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), host.c_str()) == 1
+                                       : SSL_set1_host(ssl_.get(), host.c_str()) == 1 &&
+                                             SSL_set_tlsext_host_name(ssl_.get(), host.c_str()) == 1;
   if (!named) return unavailable("cannot verify host " + host + ": " + tlsReason(nullptr));
   std::optional<Failure> failed = runTls([this] { return SSL_connect(ssl_.get()); }, "", deadline);
   if (!failed) return std::nullopt;
@@ -575,11 +574,16 @@ Read<RedisGroup> groupOf(const redisReply* groups, const std::string& group, con
       const std::optional<std::string> field = stringOf(fields->element[i]);
       const redisReply* value = fields->element[i + 1];
       if (!field) continue;
-      if (*field == "name") name = stringOf(value);
-      else if (*field == "pending") pending = value;
-      else if (*field == "last-delivered-id") lastDelivered = stringOf(value);
-      else if (*field == "lag") lag = value;
-      else if (*field == "entries-read") entriesRead = value;
+      if (*field == "name")
+        name = stringOf(value);
+      else if (*field == "pending")
+        pending = value;
+      else if (*field == "last-delivered-id")
+        lastDelivered = stringOf(value);
+      else if (*field == "lag")
+        lag = value;
+      else if (*field == "entries-read")
+        entriesRead = value;
     }
     if (name != group) continue;
     if (!pending) return badReply("XINFO GROUPS", "group " + group + " has no pending count");
@@ -687,7 +691,8 @@ Read<StreamCounts> countsIn(const Reply& info, const RedisGroup& g, const std::s
   }
   if (info.failure) return *info.failure;
   const redisReply* fields = info.reply.get();
-  if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return badReply("XINFO STREAM", "not a field list");
+  if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
+    return badReply("XINFO STREAM", "not a field list");
   for (size_t i = 0; i + 1 < fields->elements; i += 2) {
     if (stringOf(fields->element[i]) != "entries-added") continue;
     Read<int64_t> added = countOf(fields->element[i + 1], "XINFO STREAM", "entries-added");
@@ -797,7 +802,8 @@ Result<KeyspaceStats> readRedisKeyspaceStats(std::string_view resp) {
 
 Result<int64_t> groupBacklogOf(const RedisGroup& group, std::optional<int64_t> entriesAfter) {
   if (group.lag) return resultOf(sumOf(group.pending, *group.lag, "XINFO GROUPS"));
-  if (!entriesAfter) return Error{Status{0, "InvalidResponse", "no lag and no count of the entries after last-delivered-id"}, ""};
+  if (!entriesAfter)
+    return Error{Status{0, "InvalidResponse", "no lag and no count of the entries after last-delivered-id"}, ""};
   return resultOf(sumOf(group.pending, *entriesAfter, "XRANGE"));
 }
 
@@ -915,9 +921,8 @@ kube::Result<int64_t> RedisSource::backlog(const RedisQueue& queue) { return rea
 
 kube::Result<KeyspaceStats> RedisSource::cacheStats(const std::string& address) {
   const RedisQueue server{.address = address};
-  return onConnection<KeyspaceStats>(server, "redis " + address + " INFO stats", [](Link& link) {
-    return keyspaceStats(link);
-  });
+  return onConnection<KeyspaceStats>(server, "redis " + address + " INFO stats",
+                                     [](Link& link) { return keyspaceStats(link); });
 }
 
 void RedisSource::closeIdle(std::chrono::steady_clock::duration idle) {

@@ -23,7 +23,7 @@ namespace governor::adapter {
 struct RedisQueue {
   enum class Type { List, Stream };
 
-  std::string address;        // "host:port" or "[v6addr]:port"; the port defaults to 6379
+  std::string address;  // "host:port" or "[v6addr]:port"; the port defaults to 6379
   int db = 0;
   std::string key;
   Type type = Type::List;

@@ -10,8 +10,8 @@
 namespace governor::op {
 namespace {
 
-constexpr const char* kKeptMetadata[] = {"name",   "namespace",   "uid",           "resourceVersion",
-                                         "labels", "annotations", "ownerReferences"};
+constexpr const char* kKeptMetadata[] = {"name",        "namespace",      "uid", "resourceVersion", "labels",
+                                         "annotations", "ownerReferences"};
 
 std::string sha256Hex(const std::string& text) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};

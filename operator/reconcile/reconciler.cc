@@ -8,6 +8,7 @@
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include "api/metrics.h"
 #include "kube/duration.h"
 #include "kube/logging.h"
@@ -15,7 +16,6 @@
 #include "operator/promql_check.h"
 #include "operator/reconcile/cached_child.h"
 #include "operator/reconcile/replicas.h"
-#include <unistd.h>
 
 namespace governor::op {
 namespace {
@@ -24,9 +24,7 @@ constexpr ChildGroup kGroups[] = {ChildGroup::Autoscaler, ChildGroup::Cache, Chi
 
 std::string childKey(const kube::Resource& r, const std::string& name) { return r.plural + "/" + name; }
 
-std::string describeChild(const Json& object) {
-  return object.value("kind", "") + " " + kube::objectKey(object);
-}
+std::string describeChild(const Json& object) { return object.value("kind", "") + " " + kube::objectKey(object); }
 
 void setOrErase(Json& obj, const std::string& field, const std::optional<std::string>& value) {
   if (value) {
@@ -67,7 +65,7 @@ struct Reconciler::Pass {
   std::map<ChildGroup, GroupState> groups;
   std::set<std::string> desired;
   bool crdInstalled = true;
-  bool rulesRendered = false;  // alert rules, not only the dashboard
+  bool rulesRendered = false;               // alert rules, not only the dashboard
   std::optional<int32_t> workloadReplicas;  // spec.replicas, when the workload was read
   std::optional<std::string> backlog;       // as the adapter serves it
   bool fallback = false;                    // the adapter serves spec.autoscaling.queue.fallback instead
@@ -76,8 +74,7 @@ struct Reconciler::Pass {
   std::optional<GuardDecision> guard;       // with spec.autoscaling.scaleDownGuard
 };
 
-Reconciler::Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
-                       Clock clock)
+Reconciler::Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics, Clock clock)
     : api_(api), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
 
 void Reconciler::setPrometheusUrl(const std::string& url) {
@@ -112,7 +109,8 @@ bool Reconciler::prometheusRuleCrdInstalled() {
     auto res = api_.getPath("/apis/monitoring.coreos.com/v1");
     bool installed = false;
     if (res) {
-      for (const auto& r : res->value("resources", Json::array())) installed |= r.value("name", "") == "prometheusrules";
+      for (const auto& r : res->value("resources", Json::array()))
+        installed |= r.value("name", "") == "prometheusrules";
     }
     if (res || res.error().isNotFound()) {
       crdInstalled_ = installed;
@@ -146,11 +144,12 @@ kube::Result<Json> Reconciler::createChild(const Child& child) {
   auto fields = created->at("metadata").value("managedFields", Json::array());
   for (size_t i = 0; i < fields.size(); ++i) {
     if (fields[i].value("manager", "") != kFieldManager || fields[i].value("operation", "") != "Update") continue;
-    Json patch = Json::array(
-        {{{"op", "test"}, {"path", "/metadata/uid"}, {"value", created->at("metadata").value("uid", "")}},
-         {{"op", "replace"}, {"path", "/metadata/managedFields/" + std::to_string(i) + "/operation"}, {"value", "Apply"}}});
-    auto handed =
-        api_.jsonPatch(child.resource, ns, child.object["metadata"].value("name", ""), patch, kFieldManager);
+    Json patch =
+        Json::array({{{"op", "test"}, {"path", "/metadata/uid"}, {"value", created->at("metadata").value("uid", "")}},
+                     {{"op", "replace"},
+                      {"path", "/metadata/managedFields/" + std::to_string(i) + "/operation"},
+                      {"value", "Apply"}}});
+    auto handed = api_.jsonPatch(child.resource, ns, child.object["metadata"].value("name", ""), patch, kFieldManager);
     wrote("patch managedFields", child.object);
     if (!handed) return handed.error();
     break;
@@ -170,9 +169,9 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
   auto live = liveChild(child.resource, pass.sl.namespaceName, name);
   if (!live) {
     // Unknown is not absent: writing now could take over an object someone else made.
-    group.failure = Condition{conditionType(child.group), false, "ReadFailed",
-                              "cannot read " + describeChild(child.object) + ", so Governor writes nothing to it: " +
-                                  live.error().what()};
+    group.failure = Condition{
+        conditionType(child.group), false, "ReadFailed",
+        "cannot read " + describeChild(child.object) + ", so Governor writes nothing to it: " + live.error().what()};
     return;
   }
   if (*live && !ownedBy(**live, pass.sl.uid)) return conflict();
@@ -183,8 +182,8 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
     // and the API server refuses the apply.
     Json object = child.object;
     object["metadata"]["uid"] = (**live)["metadata"].value("uid", "");
-    res = api_.apply(child.resource, pass.sl.namespaceName, name, object,
-                     {.fieldManager = kFieldManager, .force = true});
+    res =
+        api_.apply(child.resource, pass.sl.namespaceName, name, object, {.fieldManager = kFieldManager, .force = true});
     wrote("apply", child.object);
   } else {
     res = createChild(child);
@@ -224,7 +223,8 @@ void Reconciler::scaleWorkload(Pass& pass) {
   if (!pass.paused && pass.guard && pass.guard->floor && *decision.scaleTo < *pass.guard->floor) return;
   auto res = api_.mergePatch(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name,
                              {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
-  wrote("patch scale", {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
+  wrote("patch scale",
+        {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
   if (!res) {
     pass.groups[ChildGroup::Autoscaler].failure =
         Condition{"AutoscalerReady", false, "ScaleFailed",
@@ -233,7 +233,8 @@ void Reconciler::scaleWorkload(Pass& pass) {
     return;
   }
   pass.workloadReplicas = *decision.scaleTo;
-  recordEvent(pass.object, "Normal", decision.reason, sl.workload.kind + " " + sl.workload.name + " " + decision.message);
+  recordEvent(pass.object, "Normal", decision.reason,
+              sl.workload.kind + " " + sl.workload.name + " " + decision.message);
 }
 
 GuardDecision Reconciler::scaleDownGuard(const Pass& pass) {
@@ -327,7 +328,8 @@ void Reconciler::writeStatus(Pass& pass) {
     conditions = setCondition(conditions, *scaling, gen, now());
     if (!firstFailure && scalingBroken(*scaling)) firstFailure = scaling;
     auto before = findCondition(oldStatus.value("conditions", Json::array()), "ScalingActive");
-    if (before.value("status", "") != (scaling->status ? "True" : "False") || before.value("reason", "") != scaling->reason) {
+    if (before.value("status", "") != (scaling->status ? "True" : "False") ||
+        before.value("reason", "") != scaling->reason) {
       recordEvent(pass.object, scalingBroken(*scaling) ? "Warning" : "Normal", scaling->reason,
                   "HorizontalPodAutoscaler " + pass.sl.name + ": " + scaling->message);
     }
@@ -378,10 +380,10 @@ void Reconciler::writeStatus(Pass& pass) {
     }
     auto fields = serviceLevelFields(pass.object);
     fields.insert(fields.end(), {{"condition", c.value("type", "")}, {"reason", c.value("reason", "")}});
-    kube::log::info(fmt::format("servicelevel {}/{}: {} is {} ({}): {}", pass.sl.namespaceName, pass.sl.name,
-                                c.value("type", ""), c.value("status", ""), c.value("reason", ""),
-                                c.value("message", "")),
-                    fields);
+    kube::log::info(
+        fmt::format("servicelevel {}/{}: {} is {} ({}): {}", pass.sl.namespaceName, pass.sl.name, c.value("type", ""),
+                    c.value("status", ""), c.value("reason", ""), c.value("message", "")),
+        fields);
   }
 
   Json replicas = nullptr;
@@ -421,9 +423,9 @@ void Reconciler::writeStatus(Pass& pass) {
   auto res = api_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
   wrote("patch status", pass.object);
   if (!res) {
-    kube::log::warn(fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name,
-                                res.error().what()),
-                    serviceLevelFields(pass.object));
+    kube::log::warn(
+        fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what()),
+        serviceLevelFields(pass.object));
   }
 }
 
@@ -442,10 +444,10 @@ std::optional<Json> Reconciler::servedMetric(const std::string& path) {
 
 std::optional<Json> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  return servedMetric(backlogApi_ == BacklogApi::Custom ? api::customMetricPath(sl.namespaceName,
-                                                                                 api::kServiceLevelResource, sl.name,
-                                                                                 api::kBacklogMetric)
-                                                        : api::backlogPath(sl.namespaceName, sl.name));
+  return servedMetric(
+      backlogApi_ == BacklogApi::Custom
+          ? api::customMetricPath(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kBacklogMetric)
+          : api::backlogPath(sl.namespaceName, sl.name));
 }
 
 std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
@@ -507,10 +509,9 @@ void Reconciler::wrote(const std::string& verb, const Json& object) {
   const auto& md = object.at("metadata");
   kube::log::Fields fields = {{"namespace", md.value("namespace", "")}, {"kind", kind}, {"name", md.value("name", "")}};
   // Whose: a ServiceLevel itself, the one an Event is about, or the one a child is labelled with.
-  std::string serviceLevel = kind == kKind ? md.value("name", "")
-                             : kind == "Event"
-                                 ? object.value("involvedObject", Json::object()).value("name", "")
-                                 : md.value("labels", Json::object()).value(kServiceLevelLabel, "");
+  std::string serviceLevel = kind == kKind     ? md.value("name", "")
+                             : kind == "Event" ? object.value("involvedObject", Json::object()).value("name", "")
+                                               : md.value("labels", Json::object()).value(kServiceLevelLabel, "");
   if (!serviceLevel.empty()) fields.emplace_back("servicelevel", serviceLevel);
   kube::log::debug(fmt::format("{} {} {}", verb, kind, kube::objectKey(object)), fields);
 }
@@ -527,8 +528,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
     Json status = object->value("status", Json::object());
     auto gen = object->at("metadata").value("generation", int64_t{0});
     auto before = findCondition(status.value("conditions", Json::array()), "Ready");
-    status["conditions"] = setCondition(status.value("conditions", Json::array()),
-                                        {"Ready", false, "InvalidSpec", message}, gen, now());
+    status["conditions"] =
+        setCondition(status.value("conditions", Json::array()), {"Ready", false, "InvalidSpec", message}, gen, now());
     status["observedGeneration"] = gen;
     if (status != object->value("status", Json::object())) {
       auto md = object->at("metadata");
@@ -543,7 +544,10 @@ Outcome Reconciler::reconcile(const std::string& key) {
     return Outcome::done();
   }
 
-  Pass pass{*object, rulesNamespaceMatcher_ ? withNamespaceMatchers(*parsed.serviceLevel) : *parsed.serviceLevel, {}, {},
+  Pass pass{*object,
+            rulesNamespaceMatcher_ ? withNamespaceMatchers(*parsed.serviceLevel) : *parsed.serviceLevel,
+            {},
+            {},
             prometheusRuleCrdInstalled()};
   const auto& sl = pass.sl;
   pass.groups[ChildGroup::Autoscaler].present = sl.autoscaling.has_value();
@@ -557,9 +561,9 @@ Outcome Reconciler::reconcile(const std::string& key) {
     if (live) pass.workloadReplicas = (*live)["spec"].value("replicas", 1);
     if (!live) {
       workloadMissing = live.error().isNotFound();
-      auto message = workloadMissing ? sl.workload.kind + " " + sl.namespaceName + "/" + sl.workload.name +
-                                           " does not exist"
-                                     : live.error().what();
+      auto message = workloadMissing
+                         ? sl.workload.kind + " " + sl.namespaceName + "/" + sl.workload.name + " does not exist"
+                         : live.error().what();
       pass.groups[ChildGroup::Autoscaler].failure =
           Condition{"AutoscalerReady", false, workloadMissing ? "WorkloadNotFound" : "WorkloadUnreadable", message};
     }
@@ -588,7 +592,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (auto problems = queryProblems(sl); !problems.empty()) {
     std::string message;
     for (const auto& p : problems) message += (message.empty() ? "" : "; ") + p;
-    auto before = findCondition(object->value("status", Json::object()).value("conditions", Json::array()), "RulesReady");
+    auto before =
+        findCondition(object->value("status", Json::object()).value("conditions", Json::array()), "RulesReady");
     if (before.value("message", "") != message) recordEvent(*object, "Warning", "InvalidQuery", message);
     pass.groups[ChildGroup::Rules].failure = Condition{"RulesReady", false, "InvalidQuery", message};
   }

@@ -14,10 +14,10 @@
 #include "kube/informer.h"
 #include "kube/prometheus.h"
 #include "operator/metrics.h"
-#include "operator/render/render.h"
 #include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/scale_down_guard.h"
 #include "operator/reconcile/status.h"
+#include "operator/render/render.h"
 
 namespace governor::op {
 
@@ -39,8 +39,9 @@ class Reconciler {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   // `informers` must hold the ServiceLevel informer and one per child kind (see
   // registerInformers) for `ns` ("" = all namespaces).
-  Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
-             Clock clock = [] { return std::chrono::system_clock::now(); });
+  Reconciler(
+      Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
+      Clock clock = [] { return std::chrono::system_clock::now(); });
 
   // How often a ServiceLevel with a cache is looked at again so that status.cache.hitRatio
   // follows the measurement (nothing else changes when only the ratio does); 0 = never.
@@ -72,8 +73,7 @@ class Reconciler {
   // The child as it is, as cachedChild keeps it: an object, nothing (only when the API says
   // NotFound), or the error that left it unknown (403, 429, 5xx, a timeout), on which
   // nothing may be written.
-  kube::Result<std::optional<Json>> liveChild(const kube::Resource& r, const std::string& ns,
-                                              const std::string& name);
+  kube::Result<std::optional<Json>> liveChild(const kube::Resource& r, const std::string& ns, const std::string& name);
   void applyChild(Pass& pass, const Child& child);
   // POST, so that an object someone else made meanwhile is never taken over; then the
   // created fields are handed to the apply field manager (see reconciler.cc).

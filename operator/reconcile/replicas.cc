@@ -7,7 +7,8 @@ namespace governor::op {
 ReplicaDecision decideReplicas(const Autoscaling& a, const ReplicaInputs& in) {
   if (in.paused) {
     if (*in.paused == 0 && in.replicas != 0) {
-      return {0, "ScaledToZero", std::string("scaled to 0 replicas: paused at 0 by the annotation ") + api::kPausedReplicasAnnotation};
+      return {0, "ScaledToZero",
+              std::string("scaled to 0 replicas: paused at 0 by the annotation ") + api::kPausedReplicasAnnotation};
     }
     return {};
   }
@@ -23,7 +24,8 @@ ReplicaDecision decideReplicas(const Autoscaling& a, const ReplicaInputs& in) {
   if (in.replicas == 0) return {};
   const TimePoint since = in.idleSince.value_or(in.now);
   if (in.now - since >= a.idleFor) {
-    return {0, "ScaledToZero", "the backlog has been empty for " + kube::formatDuration(a.idleFor) + ": scaled to 0 replicas"};
+    return {0, "ScaledToZero",
+            "the backlog has been empty for " + kube::formatDuration(a.idleFor) + ": scaled to 0 replicas"};
   }
   return {std::nullopt, "", "", since};
 }

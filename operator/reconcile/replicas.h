@@ -26,10 +26,10 @@ struct ReplicaInputs {
 };
 
 struct ReplicaDecision {
-  std::optional<int32_t> scaleTo;       // set the workload's replicas to this
-  std::string reason;                   // the Event's: ScaledToZero, ScaledFromZero, ScaledToMinReplicas
+  std::optional<int32_t> scaleTo;  // set the workload's replicas to this
+  std::string reason;              // the Event's: ScaledToZero, ScaledFromZero, ScaledToMinReplicas
   std::string message;
-  std::optional<TimePoint> idleSince;   // since when the backlog has been empty at 1+ replicas
+  std::optional<TimePoint> idleSince;  // since when the backlog has been empty at 1+ replicas
 };
 
 // An unknown backlog (the adapter cannot measure it) never scales anything and restarts the

@@ -21,9 +21,9 @@ struct GuardInputs {
   // answer, with `error` saying why.
   std::optional<std::vector<std::string>> burning;
   std::string error;
-  std::string windows;           // the condition in words (BurnConditions::words)
+  std::string windows;              // the condition in words (BurnConditions::words)
   std::optional<int32_t> replicas;  // the workload's spec.replicas now, when read
-  bool heldBefore = false;       // the condition was True at the last status
+  bool heldBefore = false;          // the condition was True at the last status
 };
 
 struct GuardDecision {

@@ -21,8 +21,11 @@ Json findCondition(const Json& conditions, const std::string& type) {
 Json setCondition(Json conditions, const Condition& c, int64_t observedGeneration, const std::string& now) {
   if (!conditions.is_array()) conditions = Json::array();
   std::string status = c.status ? "True" : "False";
-  Json next = {{"type", c.type},       {"status", status},  {"reason", c.reason},
-               {"message", c.message}, {"observedGeneration", observedGeneration},
+  Json next = {{"type", c.type},
+               {"status", status},
+               {"reason", c.reason},
+               {"message", c.message},
+               {"observedGeneration", observedGeneration},
                {"lastTransitionTime", now}};
   for (auto& existing : conditions) {
     if (existing.value("type", "") != c.type) continue;
@@ -119,6 +122,5 @@ std::string formatRatio(double ratio) {
   if (s.back() == '.') s.pop_back();
   return s;
 }
-
 
 }  // namespace governor::op

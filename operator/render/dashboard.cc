@@ -29,11 +29,10 @@ namespace {
 // reads better in `kubectl get configmap -o yaml` than alphabetical order.
 using Doc = nlohmann::ordered_json;
 
-
 constexpr int kSchemaVersion = 39;
 constexpr int kPanelWidth = 12;  // of Grafana's 24 columns: two panels a row
 constexpr int kPanelHeight = 8;
-constexpr size_t kMaxUid = 40;   // Grafana's limit
+constexpr size_t kMaxUid = 40;  // Grafana's limit
 
 // kube-state-metrics (v2.6 or later for the target metrics): the HPA Governor writes.
 constexpr const char* kKsmCurrentReplicas = "kube_horizontalpodautoscaler_status_current_replicas";
@@ -42,10 +41,7 @@ constexpr const char* kKsmStatusTarget = "kube_horizontalpodautoscaler_status_ta
 constexpr const char* kKsmSpecTarget = "kube_horizontalpodautoscaler_spec_target_metric";
 using api::kBacklogMetric;  // the HPA's External metric (hpa.cc)
 
-
 // ---- numbers -------------------------------------------------------------------------
-
-
 
 std::string seconds(milliseconds d) { return decimal(d.count(), 3); }
 
@@ -57,9 +53,6 @@ std::string fastBurnRate(milliseconds sloWindow) {
 }
 
 // ---- PromQL --------------------------------------------------------------------------
-
-
-
 
 // The HPA's series in kube-state-metrics: the HPA is named after the ServiceLevel.
 Labels hpaLabels(const ServiceLevel& sl) {
@@ -97,7 +90,7 @@ struct Panel {
   std::string description;
   std::string unit;
   Doc targets = Doc::array();
-  Doc thresholds;                  // null: none
+  Doc thresholds;  // null: none
   Doc overrides = Doc::array();
   std::optional<double> min, max;
 };
@@ -110,7 +103,9 @@ Doc panelJson(const Panel& p, int id) {
   Doc options;
   if (p.type == "stat") {
     defaults["color"] = {{"mode", "thresholds"}};
-    options = {{"graphMode", "area"}, {"colorMode", "value"}, {"textMode", "value_and_name"},
+    options = {{"graphMode", "area"},
+               {"colorMode", "value"},
+               {"textMode", "value_and_name"},
                {"reduceOptions", {{"calcs", {"lastNotNull"}}, {"fields", ""}, {"values", false}}}};
   } else {
     defaults["custom"] = {{"thresholdsStyle", {{"mode", p.thresholds.is_null() ? "off" : "dashed"}}}};
@@ -121,8 +116,11 @@ Doc panelJson(const Panel& p, int id) {
           {"title", p.title},
           {"description", p.description},
           {"datasource", datasource()},
-          {"gridPos", {{"h", kPanelHeight}, {"w", kPanelWidth}, {"x", (id - 1) % 2 * kPanelWidth},
-                       {"y", (id - 1) / 2 * kPanelHeight}}},
+          {"gridPos",
+           {{"h", kPanelHeight},
+            {"w", kPanelWidth},
+            {"x", (id - 1) % 2 * kPanelWidth},
+            {"y", (id - 1) / 2 * kPanelHeight}}},
           {"fieldConfig", {{"defaults", defaults}, {"overrides", p.overrides}}},
           {"options", options},
           {"targets", p.targets}};
@@ -219,10 +217,8 @@ Panel latencyPanel(const ServiceLevel& sl) {
               "histogram_quantile(" + decimal(percentile, 2) + ") of " + lat.histogram +
                   " over 5m. Dashed: the SLO threshold (" + threshold + ")",
               "s"};
-  panel.targets.push_back(target("A",
-                                 "histogram_quantile(" + decimal(percentile, 2) + ", sum by (le) (rate(" +
-                                     lat.histogram + "[5m])))",
-                                 p));
+  panel.targets.push_back(target(
+      "A", "histogram_quantile(" + decimal(percentile, 2) + ", sum by (le) (rate(" + lat.histogram + "[5m])))", p));
   std::vector<std::pair<double, std::string>> lines{{std::stod(seconds(lat.threshold)), "orange"}};
   if (sl.autoscaling && sl.autoscaling->latency) {
     const auto& scaling = *sl.autoscaling->latency;
@@ -260,13 +256,16 @@ Panel replicasPanel(const ServiceLevel& sl) {
     Labels l = hpaLabels(sl);
     l["metric_name"] = metric;
     l["metric_target_type"] = "average";
-    p.targets.push_back(target("C", kKsmStatusTarget + selector(l), perReplica ? "backlog per replica" : "needed per replica"));
+    p.targets.push_back(
+        target("C", kKsmStatusTarget + selector(l), perReplica ? "backlog per replica" : "needed per replica"));
     p.targets.push_back(target("D", kKsmSpecTarget + selector(l), "target per replica"));
     Doc rightAxis = {{"id", "custom.axisPlacement"}, {"value", "right"}};
     for (const char* ref : {"C", "D"}) {
       p.overrides.push_back({{"matcher", {{"id", "byFrameRefID"}, {"options", ref}}}, {"properties", {rightAxis}}});
     }
-    p.description += "; on the right axis " + std::string(perReplica ? "the queue backlog per replica (" : "the replicas needed to drain the queue in time per replica (") +
+    p.description += "; on the right axis " +
+                     std::string(perReplica ? "the queue backlog per replica ("
+                                            : "the replicas needed to drain the queue in time per replica (") +
                      metric + " from the HPA's status) and its target, " +
                      (perReplica ? std::to_string(a.queue->targetPerReplica) : std::string("1")) + ".";
   } else {
@@ -327,16 +326,16 @@ std::vector<Child> renderDashboard(const ServiceLevel& sl) {
   Doc panelList = Doc::array();
   for (size_t i = 0; i < panels.size(); ++i) panelList.push_back(panelJson(panels[i], static_cast<int>(i) + 1));
   // Which Prometheus to read: Grafana offers every Prometheus data source it has.
-  Doc datasourceVariable = {{"name", "datasource"}, {"label", "Data source"}, {"type", "datasource"},
-                            {"query", "prometheus"}};
+  Doc datasourceVariable = {
+      {"name", "datasource"}, {"label", "Data source"}, {"type", "datasource"}, {"query", "prometheus"}};
   Doc dashboard = {{"uid", dashboardUid(sl)},
-                    {"title", "ServiceLevel " + sl.namespaceName + "/" + sl.name},
-                    {"tags", {"governor"}},
-                    {"schemaVersion", kSchemaVersion},
-                    {"time", {{"from", "now-24h"}, {"to", "now"}}},
-                    {"refresh", "1m"},
-                    {"templating", {{"list", {datasourceVariable}}}},
-                    {"panels", panelList}};
+                   {"title", "ServiceLevel " + sl.namespaceName + "/" + sl.name},
+                   {"tags", {"governor"}},
+                   {"schemaVersion", kSchemaVersion},
+                   {"time", {{"from", "now-24h"}, {"to", "now"}}},
+                   {"refresh", "1m"},
+                   {"templating", {{"list", {datasourceVariable}}}},
+                   {"panels", panelList}};
 
   Json metadata = childMetadata(sl, sl.name + "-dashboard");
   metadata["labels"]["grafana_dashboard"] = "1";

@@ -18,9 +18,7 @@ std::string secondsQuantity(std::chrono::milliseconds d) {
   return q ? q->canonical() : std::to_string(d.count()) + "m";
 }
 
-Json workloadRef(const Workload& w) {
-  return {{"apiVersion", "apps/v1"}, {"kind", w.kind}, {"name", w.name}};
-}
+Json workloadRef(const Workload& w) { return {{"apiVersion", "apps/v1"}, {"kind", w.kind}, {"name", w.name}}; }
 
 }  // namespace
 
@@ -39,11 +37,12 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
   auto queueMetric = [&](const char* name, const std::string& perReplica) {
     const Json target = {{"type", "AverageValue"}, {"averageValue", perReplica}};
     if (options.backlogApi == BacklogApi::Custom) {
-      metrics.push_back({{"type", "Object"},
-                         {"object",
-                          {{"describedObject", {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", sl.name}}},
-                           {"metric", {{"name", name}}},
-                           {"target", target}}}});
+      metrics.push_back(
+          {{"type", "Object"},
+           {"object",
+            {{"describedObject", {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", sl.name}}},
+             {"metric", {{"name", name}}},
+             {"target", target}}}});
     } else {
       metrics.push_back(
           {{"type", "External"},
@@ -58,12 +57,11 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
   // The adapter serves the replicas needed; an AverageValue of 1 asks the HPA for their ceiling.
   if (a.queue && a.queue->drainWithin) queueMetric(api::kDrainReplicasMetric, "1");
   if (a.latency) {
-    metrics.push_back(
-        {{"type", "Object"},
-         {"object",
-          {{"describedObject", workloadRef(sl.workload)},
-           {"metric", {{"name", api::latencyMetric(a.latency->percentile)}}},
-           {"target", {{"type", "Value"}, {"value", secondsQuantity(a.latency->target)}}}}}});
+    metrics.push_back({{"type", "Object"},
+                       {"object",
+                        {{"describedObject", workloadRef(sl.workload)},
+                         {"metric", {{"name", api::latencyMetric(a.latency->percentile)}}},
+                         {"target", {{"type", "Value"}, {"value", secondsQuantity(a.latency->target)}}}}}});
   }
   for (const auto& [name, t] : a.resources) {
     Json target = t.averageUtilization ? Json{{"type", "Utilization"}, {"averageUtilization", *t.averageUtilization}}
@@ -79,9 +77,8 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
   // The scale-down guard holds the floor where the workload is while the SLO burns.
   if (options.guardFloor) minReplicas = std::min(std::max(minReplicas, *options.guardFloor), maxReplicas);
   if (auto held = pausedReplicas(sl, options); held && *held > 0) minReplicas = maxReplicas = *held;
-  Json spec = {{"scaleTargetRef", workloadRef(sl.workload)},
-               {"minReplicas", minReplicas},
-               {"maxReplicas", maxReplicas}};
+  Json spec = {
+      {"scaleTargetRef", workloadRef(sl.workload)}, {"minReplicas", minReplicas}, {"maxReplicas", maxReplicas}};
   // Without metrics the API server would default to 80% CPU, which nobody asked for; the
   // parser already rejects an autoscaling section with nothing to scale on.
   if (!metrics.empty()) spec["metrics"] = metrics;

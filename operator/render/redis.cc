@@ -39,14 +39,12 @@ std::string bytesQuantity(int64_t bytes, kube::Quantity::Format format) {
   return q ? q->canonical() : std::to_string(bytes);
 }
 
-
 Json defaultResources(const Cache& cache) {
   kube::Quantity max = maxMemoryQuantity(cache);
   int64_t bytes = max.value();
   // 1.25x, rounded up to a whole byte; the headroom covers Redis' own overhead beyond maxmemory.
   int64_t limit = bytes + bytes / 4 + (bytes % 4 != 0 ? 1 : 0);
-  return {{"requests", {{"memory", max.canonical()}}},
-          {"limits", {{"memory", bytesQuantity(limit, max.format())}}}};
+  return {{"requests", {{"memory", max.canonical()}}}, {"limits", {{"memory", bytesQuantity(limit, max.format())}}}};
 }
 
 std::string redisName(const ServiceLevel& sl) { return api::cacheServiceName(sl.name); }
@@ -103,16 +101,14 @@ Json statefulSet(const ServiceLevel& sl, const std::string& conf) {
         {"readOnlyRootFilesystem", true},
         {"capabilities", {{"drop", Json::array({"ALL"})}}},
         {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
-      {"volumeMounts",
-       Json::array({{{"name", "config"}, {"mountPath", "/etc/redis"}, {"readOnly", true}},
-                    {{"name", "data"}, {"mountPath", "/data"}}})},
+      {"volumeMounts", Json::array({{{"name", "config"}, {"mountPath", "/etc/redis"}, {"readOnly", true}},
+                                    {{"name", "data"}, {"mountPath", "/data"}}})},
   };
   Json podSpec = {
       {"automountServiceAccountToken", false},
       {"containers", Json::array({container})},
-      {"volumes",
-       Json::array({{{"name", "config"}, {"configMap", {{"name", name}}}},
-                    {{"name", "data"}, {"emptyDir", Json::object()}}})},
+      {"volumes", Json::array({{{"name", "config"}, {"configMap", {{"name", name}}}},
+                               {{"name", "data"}, {"emptyDir", Json::object()}}})},
   };
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},
@@ -174,8 +170,8 @@ std::vector<Child> renderCache(const ServiceLevel& sl) {
                   {"ttlJitter", std::to_string(cache.ttlJitterPercent) + "%"}};
 
   std::vector<Child> out;
-  out.push_back(Child{ChildGroup::Cache, resources::kConfigMap,
-                      configMap(redisMetadata(sl, name), {{"redis.conf", conf}})});
+  out.push_back(
+      Child{ChildGroup::Cache, resources::kConfigMap, configMap(redisMetadata(sl, name), {{"redis.conf", conf}})});
   out.push_back(Child{ChildGroup::Cache, resources::kService, service(sl)});
   out.push_back(Child{ChildGroup::Cache, resources::kStatefulSet, statefulSet(sl, conf)});
   out.push_back(Child{ChildGroup::Cache, resources::kConfigMap,

@@ -19,7 +19,7 @@ const char* conditionType(ChildGroup group) {
 std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options) {
   std::vector<Child> out;
   for (auto part : {renderAutoscaler(sl, options), renderQuota(sl), renderCache(sl), renderRules(sl, options),
-                     renderDashboard(sl)}) {
+                    renderDashboard(sl)}) {
     for (auto& child : part) out.push_back(std::move(child));
   }
   return out;
@@ -27,8 +27,8 @@ std::vector<Child> render(const ServiceLevel& sl, const RenderOptions& options) 
 
 const std::vector<kube::Resource>& childResources() {
   using namespace resources;
-  static const std::vector<kube::Resource> all{kHpa, kStatefulSet, kService, kConfigMap,
-                                               kResourceQuota, kLimitRange, kPrometheusRule};
+  static const std::vector<kube::Resource> all{kHpa,           kStatefulSet, kService,       kConfigMap,
+                                               kResourceQuota, kLimitRange,  kPrometheusRule};
   return all;
 }
 

@@ -62,8 +62,8 @@ std::vector<Child> renderAutoscaler(const ServiceLevel& sl, const RenderOptions&
 // The replicas a paused ServiceLevel holds: the annotation's number, else the workload's
 // replicas now; nullopt when not paused (or paused where it is, with the replicas unknown).
 std::optional<int32_t> pausedReplicas(const ServiceLevel& sl, const RenderOptions& options);
-std::vector<Child> renderQuota(const ServiceLevel& sl);       // quota.cc
-std::vector<Child> renderCache(const ServiceLevel& sl);       // redis.cc
+std::vector<Child> renderQuota(const ServiceLevel& sl);                                // quota.cc
+std::vector<Child> renderCache(const ServiceLevel& sl);                                // redis.cc
 std::vector<Child> renderRules(const ServiceLevel& sl, const RenderOptions& options);  // rules.cc
 // ConfigMap NAME-dashboard (label grafana_dashboard: "1"), ChildGroup::Rules; none when the
 // ServiceLevel has no objectives, autoscaling or cache.hitRatioTarget.

@@ -27,12 +27,9 @@
 namespace governor::op {
 namespace {
 
-
-
-
 // The ranges each SLI is recorded over: the short and long windows of the alerts below.
 const std::vector<milliseconds>& alertWindows() {
-  static const std::vector<milliseconds> windows{5 * kMinute, 30 * kMinute, kHour, 2 * kHour,
+  static const std::vector<milliseconds> windows{5 * kMinute, 30 * kMinute, kHour,   2 * kHour,
                                                  6 * kHour,   kDay,         3 * kDay};
   return windows;
 }
@@ -66,8 +63,6 @@ constexpr const char* kDefaultTicketSeverity = "warning";
 
 // ---- numbers -------------------------------------------------------------------------
 
-
-
 // "99.9" -> "0.1%"; the error budget as people say it.
 std::string budgetPercentOf(const Percent& p) { return decimal(100000000 - microPercent(p), 6) + "%"; }
 
@@ -84,7 +79,6 @@ double burnRate(const BurnWindow& w, milliseconds sloWindow) {
 }
 
 // ---- PromQL text ---------------------------------------------------------------------
-
 
 std::string range(milliseconds d) { return kube::formatDuration(d); }
 
@@ -105,8 +99,10 @@ bool isPlainSum(const std::string& query) {
   for (size_t i = static_cast<size_t>(m.length(0)); i < query.size(); ++i) {
     char c = query[i];
     if (quote) {
-      if (c == '\\' && quote != '`') ++i;
-      else if (c == quote) quote = 0;
+      if (c == '\\' && quote != '`')
+        ++i;
+      else if (c == quote)
+        quote = 0;
     } else if (c == '"' || c == '\'' || c == '`') {
       quote = c;
     } else if (c == '#') {
@@ -128,8 +124,6 @@ std::string sum(const std::string& query) {
   if (query.find('#') == std::string::npos) return "sum(" + query + ")";
   return "sum(\n" + query + "\n)";
 }
-
-
 
 Json labelsJson(const Labels& labels) {
   Json out = Json::object();
@@ -210,8 +204,8 @@ struct Sli {
   std::function<std::string(milliseconds)> requestRateFn;
   // For latency: the histogram, for the bucket-missing alert.
   std::optional<api::SeriesSelector> histogram;  // the _bucket series
-  api::LabelMatcher le;  // the matcher
-  std::string leWords;  // the same for people
+  api::LabelMatcher le;                          // the matcher
+  std::string leWords;                           // the same for people
   std::string thresholdText;
 };
 
@@ -299,7 +293,7 @@ std::string who(const ServiceLevel& sl) { return sl.namespaceName + "/" + sl.nam
 std::string minRequestRate(const ServiceLevel& sl) {
   static const std::regex decimalPattern(R"(^[0-9]+(\.[0-9]+)?$)");
   const std::string& m = sl.alerting.minRequestRate;
-  if (!std::regex_match(m, decimalPattern)) return "";  // empty, or rejected by the parser
+  if (!std::regex_match(m, decimalPattern)) return "";            // empty, or rejected by the parser
   if (m.find_first_not_of("0.") == std::string::npos) return "";  // "0": no floor
   return m;
 }
@@ -361,10 +355,9 @@ Json burnAlert(const ServiceLevel& sl, const Sli& sli, const TierSpec& tier, con
   const std::string budgetLeft = "{{ with query `100 * " + std::string(kBudgetRemainingRecord) + sel +
                                  "` }}{{ . | first | value | printf \"%.1f\" }}%{{ else }}unknown{{ end }}";
   std::string summary = who(sl) + " is burning its " + sli.slo + " error budget " + value + "x too fast";
-  std::string description = "The " + sli.slo + " SLO of " + who(sl) + " (" + sli.objective + " over " +
-                            range(window) + ", an error budget of " + budgetPercentOf(sli.target) +
-                            ") is spending its budget " + value +
-                            " times as fast as the window allows. The " + tier.name + " tier fires above " +
+  std::string description = "The " + sli.slo + " SLO of " + who(sl) + " (" + sli.objective + " over " + range(window) +
+                            ", an error budget of " + budgetPercentOf(sli.target) + ") is spending its budget " +
+                            value + " times as fast as the window allows. The " + tier.name + " tier fires above " +
                             conditions + ".";
   if (!floor.empty()) description += " It stays silent below " + floor + " requests/s.";
   description += " Error budget left over " + range(window) + " is " + budgetLeft + ".";
@@ -383,10 +376,9 @@ Json bucketMissingAlert(const ServiceLevel& sl, const Sli& sli) {
   std::string expr = "count(" + bucket + ")\nunless\ncount(" + histogramSeries(h, "_bucket", sli.le) + ")";
   Labels ours = seriesLabels(sl, sli.slo);
   ours["severity"] = sl.alerting.ticket.severity.empty() ? kDefaultTicketSeverity : sl.alerting.ticket.severity;
-  std::string summary = who(sl) + " cannot measure its latency SLO: the histogram has no bucket at " +
-                        sli.thresholdText;
-  std::string description = bucket + " has no bucket with " + sli.leWords +
-                            ", so the latency SLO of " + who(sl) +
+  std::string summary =
+      who(sl) + " cannot measure its latency SLO: the histogram has no bucket at " + sli.thresholdText;
+  std::string description = bucket + " has no bucket with " + sli.leWords + ", so the latency SLO of " + who(sl) +
                             " has no data and its burn alerts cannot fire. Set objectives.latency.threshold to"
                             " one of the histogram's bucket boundaries (its le values).";
   return {{"alert", "ServiceLevelLatencyBucketMissing"},
@@ -427,7 +419,8 @@ Json sloGroups(const ServiceLevel& sl) {
   groups.push_back({{"name", "governor-" + sl.name + "-sli"}, {"rules", sli}});
   // The SLO window's range is long (30d) and so costly to read; it moves slowly, so it is
   // evaluated less often than the rest (and still well within the 5m staleness period).
-  groups.push_back({{"name", "governor-" + sl.name + "-budget"}, {"interval", kBudgetGroupInterval}, {"rules", budget}});
+  groups.push_back(
+      {{"name", "governor-" + sl.name + "-budget"}, {"interval", kBudgetGroupInterval}, {"rules", budget}});
   if (!alerts.empty()) groups.push_back({{"name", "governor-" + sl.name + "-alerts"}, {"rules", alerts}});
   return groups;
 }
@@ -445,21 +438,20 @@ Json cacheGroup(const ServiceLevel& sl) {
 
   Labels ours = labels;
   ours["severity"] = sl.alerting.ticket.severity.empty() ? kDefaultTicketSeverity : sl.alerting.ticket.severity;
-  std::string summary = who(sl) + " cache hit ratio is {{ $value | humanizePercentage }}, below its " +
-                        percentText(target) + " target";
+  std::string summary =
+      who(sl) + " cache hit ratio is {{ $value | humanizePercentage }}, below its " + percentText(target) + " target";
   std::string description = "For " + std::string(kCacheAlertFor) + " the Redis cache " + sl.name +
                             "-redis has answered fewer than " + percentText(target) +
                             " of lookups (governor_cache_keyspace_hits_total over hits + misses, 5m rate, as the"
                             " metrics adapter reads them from INFO stats). Look at evictions (INFO stats"
                             " evicted_keys) against maxmemory, the key TTLs, and recent changes to what the"
                             " application caches.";
-  Json rules = Json::array(
-      {record(kCacheHitRecord, hits + "\n/\n(" + hits + " + " + misses + ")", labels),
-       {{"alert", "ServiceLevelCacheHitRatioLow"},
-        {"expr", std::string(kCacheHitRecord) + selector(labels) + " < " + ratioOf(target)},
-        {"for", kCacheAlertFor},
-        {"labels", labelsJson(alertLabels(sl, ours))},
-        {"annotations", annotations(sl, summary, description)}}});
+  Json rules = Json::array({record(kCacheHitRecord, hits + "\n/\n(" + hits + " + " + misses + ")", labels),
+                            {{"alert", "ServiceLevelCacheHitRatioLow"},
+                             {"expr", std::string(kCacheHitRecord) + selector(labels) + " < " + ratioOf(target)},
+                             {"for", kCacheAlertFor},
+                             {"labels", labelsJson(alertLabels(sl, ours))},
+                             {"annotations", annotations(sl, summary, description)}}});
   return {{"name", "governor-" + sl.name + "-cache"}, {"rules", rules}};
 }
 
@@ -492,8 +484,9 @@ nlohmann::ordered_json inReadingOrder(const Json& v) {
 }
 
 std::string ruleFile(const ServiceLevel& sl, const Json& groups) {
-  std::string out = "# Prometheus rules of ServiceLevel " + sl.namespaceName + "/" + sl.name +
-                    ", written by Governor.\n# Edit the ServiceLevel, not this file; docs/alerts.md explains each rule.\n";
+  std::string out =
+      "# Prometheus rules of ServiceLevel " + sl.namespaceName + "/" + sl.name +
+      ", written by Governor.\n# Edit the ServiceLevel, not this file; docs/alerts.md explains each rule.\n";
   return out + kube::toYamlInOrder(inReadingOrder(groups));
 }
 

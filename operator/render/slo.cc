@@ -64,6 +64,8 @@ Labels seriesLabels(const ServiceLevel& sl, const std::string& slo) {
   return l;
 }
 
-std::string errorsRecord(milliseconds window) { return "governor:slo_errors:ratio_rate" + kube::formatDuration(window); }
+std::string errorsRecord(milliseconds window) {
+  return "governor:slo_errors:ratio_rate" + kube::formatDuration(window);
+}
 
 }  // namespace governor::op

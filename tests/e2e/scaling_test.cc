@@ -269,20 +269,22 @@ class ScalingTest : public ::testing::Test {
         logs + "e2e-adapter.log");
     ASSERT_TRUE(eventually([] {
       return run(std::string("curl -sfk https://") + kAddress + ":" + kAdapterPort + "/readyz").status == 0;
-    })) << "the adapter did not become ready:\n" << tail(adapter_->logFile());
+    })) << "the adapter did not become ready:\n"
+        << tail(adapter_->logFile());
 
-    operator_ = new BackgroundProcess({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", operatorKubeconfig_, "--leader-elect",
-                                       "--leader-election-namespace", "governor", "--metrics-bind-address",
-                                       "127.0.0.1:18180", "--health-probe-bind-address", kOperatorHealth,
-                                       "--status-refresh-period", "1", "--log-format", "text"},
-                                      logs + "e2e-operator.log");
+    operator_ = new BackgroundProcess(
+        {GOVERNOR_OPERATOR_BINARY, "--kubeconfig", operatorKubeconfig_, "--leader-elect", "--leader-election-namespace",
+         "governor", "--metrics-bind-address", "127.0.0.1:18180", "--health-probe-bind-address", kOperatorHealth,
+         "--status-refresh-period", "1", "--log-format", "text"},
+        logs + "e2e-operator.log");
 
     auto registered = registerAdapter(tmp_, kAddress, std::stoi(kAdapterPort));
     ASSERT_EQ(registered.status, 0) << registered.output << run("kubectl get apiservice -o yaml | tail -40").output
                                     << tail(adapter_->logFile());
 
     ASSERT_TRUE(eventually([] { return run("curl -sf http://" + kOperatorHealth + "/readyz").status == 0; }))
-        << "the operator did not become ready:\n" << tail(operator_->logFile());
+        << "the operator did not become ready:\n"
+        << tail(operator_->logFile());
     ready_ = true;
   }
 
@@ -317,10 +319,10 @@ class ScalingTest : public ::testing::Test {
   // Prometheus on 10.200.0.1:9090 with its data in tmp_: a restart keeps the series.
   static bool startPrometheus() {
     delete prometheus_;
-    prometheus_ = new BackgroundProcess({"/usr/bin/prometheus", "--config.file=" + tmp_ + "/prometheus.yml",
-                                         "--storage.tsdb.path=" + tmp_ + "/prometheus",
-                                         std::string("--web.listen-address=") + (kPrometheusUrl + 7)},
-                                        std::string(GOVERNOR_BINARY_DIR) + "/e2e-prometheus.log");
+    prometheus_ = new BackgroundProcess(
+        {"/usr/bin/prometheus", "--config.file=" + tmp_ + "/prometheus.yml",
+         "--storage.tsdb.path=" + tmp_ + "/prometheus", std::string("--web.listen-address=") + (kPrometheusUrl + 7)},
+        std::string(GOVERNOR_BINARY_DIR) + "/e2e-prometheus.log");
     return eventually([] { return run(std::string("curl -sf ") + kPrometheusUrl + "/-/ready").status == 0; });
   }
 
@@ -379,14 +381,15 @@ class ScalingTest : public ::testing::Test {
   // metric (ScalingActive True), so that what follows times scaling, not setting up. With
   // `running`, its pods run on the node (else they never run).
   void createScaled(const std::string& name, const Json& sl, bool running = false) {
-    auto d = client_->create(kDeployments, ns(),
-                             running ? runningDeployment(name, {{"tier", "e2e"}}) : deployment(name, {{"tier", "e2e"}}));
+    auto d = client_->create(
+        kDeployments, ns(), running ? runningDeployment(name, {{"tier", "e2e"}}) : deployment(name, {{"tier", "e2e"}}));
     ASSERT_TRUE(d.ok()) << d.error().what();
     auto created = client_->create(kServiceLevels, ns(), sl);
     ASSERT_TRUE(created.ok()) << created.error().what();
     ASSERT_TRUE(eventually([&] { return hpaConditionIs(name, "ScalingActive", "True"); }, 60s))
-        << "the HPA never read its metric: " << hpaStatus(name) << "\nServiceLevel: " << get(kServiceLevels, name).dump()
-        << "\nadapter:\n" << tail(adapter_->logFile());
+        << "the HPA never read its metric: " << hpaStatus(name)
+        << "\nServiceLevel: " << get(kServiceLevels, name).dump() << "\nadapter:\n"
+        << tail(adapter_->logFile());
     ASSERT_EQ(replicas(name), 1);
   }
 
@@ -478,8 +481,8 @@ TEST_F(ScalingTest, AnIdleQueueScalesToNoneAndJobsBringItBack) {
   createScaled("sleeper", sl, true);
   auto created = Clock::now();
   double idle = scaledTo("sleeper", 0, created, 30s);
-  ASSERT_GT(idle, 0) << "an empty list for 10s must scale to none; replicas " << replicas("sleeper")
-                     << ", status " << get(kServiceLevels, "sleeper").value("status", Json()).dump();
+  ASSERT_GT(idle, 0) << "an empty list for 10s must scale to none; replicas " << replicas("sleeper") << ", status "
+                     << get(kServiceLevels, "sleeper").value("status", Json()).dump();
   std::printf("scale to zero: idleFor 10s, from the HPA's first read to 0 replicas: %.2fs\n", idle);
   EXPECT_TRUE(eventually([&] { return hpaConditionIs("sleeper", "ScalingActive", "False", "ScalingDisabled"); }, 30s))
       << "at 0 the HPA idles: " << hpaStatus("sleeper");
@@ -567,10 +570,10 @@ TEST_F(ScalingTest, DrainWithinSettlesWhereTheFormulaSaysAndFollowsADoubledArriv
   const Json q = {{"redis", {{"address", kRedisAddress}, {"key", key}}},
                   {"drainWithin", "20s"},
                   {"arrivalQuery", "test_jobs_pushed_total"}};
-  auto d = client_->create(kDeployments, ns(),
-                           runningDeployment("drainer", {{"tier", "e2e"}},
-                                             {"redis-cli", "-h", "10.200.0.1", "-p", "6379", "-r", "-1", "-i", "0.2",
-                                              "RPOP", key}));
+  auto d = client_->create(
+      kDeployments, ns(),
+      runningDeployment("drainer", {{"tier", "e2e"}},
+                        {"redis-cli", "-h", "10.200.0.1", "-p", "6379", "-r", "-1", "-i", "0.2", "RPOP", key}));
   ASSERT_TRUE(d.ok()) << d.error().what();
   ASSERT_TRUE(client_->create(kServiceLevels, ns(), serviceLevel("drainer", {{"queue", q}})).ok());
   ASSERT_TRUE(eventually([&] { return readyReplicas("drainer") >= 1; }, 60s)) << "the worker pod never ran";
@@ -581,7 +584,8 @@ TEST_F(ScalingTest, DrainWithinSettlesWhereTheFormulaSaysAndFollowsADoubledArriv
   auto length = [&] { return std::stod(run(kRedisCli + "LLEN " + key).output); };
   ASSERT_TRUE(eventually([&] { return length() < 5 && replicas("drainer") == 2; }, 90s))
       << "replicas " << replicas("drainer") << ", list " << length() << ", HPA " << hpaStatus("drainer")
-      << "\nadapter:\n" << tail(adapter_->logFile());
+      << "\nadapter:\n"
+      << tail(adapter_->logFile());
   // Settled: for 10 s the replicas stay at 2 and the value served is what the formula gives
   // for the list's length, within a quarter.
   auto expected = [&](double arrival) { return (arrival + length() / kDrainWithin) / kPerWorker; };
@@ -638,8 +642,8 @@ TEST_F(ScalingTest, StreamBacklogIsLagPlusPendingOfTheConsumerGroup) {
   }
   ASSERT_EQ(ids.size(), 50u) << added.output;
   double up = scaledTo("consumer", 5, pushed);
-  ASSERT_GT(up, 0) << "50 undelivered entries at 10 per replica must give 5 replicas; replicas "
-                   << replicas("consumer") << ", HPA status " << hpaStatus("consumer");
+  ASSERT_GT(up, 0) << "50 undelivered entries at 10 per replica must give 5 replicas; replicas " << replicas("consumer")
+                   << ", HPA status " << hpaStatus("consumer");
   std::printf("stream: push to scale: %.2fs\n", up);
 
   // Delivered but not acknowledged is still work: 30 undelivered + 20 pending = 50; after
@@ -674,11 +678,14 @@ TEST_F(ScalingTest, ExternalMetricThroughTheAggregatorIsTheListLength) {
   ASSERT_EQ(run(push).output, "37\n");
 
   Raw r;
-  ASSERT_TRUE(eventually([&] {
-    r = getRaw(externalPath("raw"));
-    return r.status == 0 && r.json.is_object() && r.json.value("items", Json::array()).size() == 1 &&
-           r.json["items"][0]["value"] == "37";
-  }, 15s)) << r.output;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = getRaw(externalPath("raw"));
+        return r.status == 0 && r.json.is_object() && r.json.value("items", Json::array()).size() == 1 &&
+               r.json["items"][0]["value"] == "37";
+      },
+      15s))
+      << r.output;
   EXPECT_EQ(r.json["kind"], "ExternalMetricValueList");
   EXPECT_EQ(r.json["apiVersion"], "external.metrics.k8s.io/v1beta1");
   const auto& item = r.json["items"][0];
@@ -692,7 +699,8 @@ TEST_F(ScalingTest, ExternalMetricThroughTheAggregatorIsTheListLength) {
 }
 
 TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
-  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  Json objectives = {
+      {"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
   createScaled("api", serviceLevel("api", {{"latency", {{"percentile", 95}, {"target", "500ms"}}}}, objectives));
 
   const std::string base = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() + "/deployments.apps/";
@@ -705,11 +713,14 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
   };
 
   Raw one;
-  ASSERT_TRUE(eventually([&] {
-    one = getRaw(base + "api/governor_latency_p95_seconds");
-    return one.status == 0 && one.json.is_object() && one.json.value("items", Json::array()).size() == 1;
-  }, 30s)) << one.output << "\nexporter scraped " << exporter_->scrapes() << " times\nadapter:\n"
-           << tail(adapter_->logFile());
+  ASSERT_TRUE(eventually(
+      [&] {
+        one = getRaw(base + "api/governor_latency_p95_seconds");
+        return one.status == 0 && one.json.is_object() && one.json.value("items", Json::array()).size() == 1;
+      },
+      30s))
+      << one.output << "\nexporter scraped " << exporter_->scrapes() << " times\nadapter:\n"
+      << tail(adapter_->logFile());
   EXPECT_EQ(one.json["kind"], "MetricValueList");
   EXPECT_EQ(one.json["apiVersion"], "custom.metrics.k8s.io/v1beta2");
   const auto& item = one.json["items"][0];
@@ -750,7 +761,8 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
     pod = r.output;
     return r.status == 0 && !pod.empty();
   })) << pod;
-  auto ready = run("kubectl patch pod -n " + ns() + " " + pod + " --subresource=status --type=merge -p "
+  auto ready = run("kubectl patch pod -n " + ns() + " " + pod +
+                   " --subresource=status --type=merge -p "
                    "'{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}'");
   ASSERT_EQ(ready.status, 0) << ready.output;
   auto marked = Clock::now();
@@ -769,7 +781,8 @@ TEST_F(ScalingTest, LatencyPercentilesFromPrometheusThroughTheAggregator) {
 // proportion to replicas. When it does not (here the p95 stays 0.81 s, whatever the replicas,
 // as behind a slow dependency), a p95 above target grows the workload to maxReplicas.
 TEST_F(ScalingTest, ALatencyThatReplicasDoNotLowerGrowsTheWorkloadToMaxReplicas) {
-  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  Json objectives = {
+      {"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
   Json sl = serviceLevel("flat", {{"latency", {{"percentile", 95}, {"target", "500ms"}}}}, objectives);
   sl["spec"]["autoscaling"]["maxReplicas"] = 6;
   // Not createScaled: the HPA scales at its first read of the metric.
@@ -777,11 +790,14 @@ TEST_F(ScalingTest, ALatencyThatReplicasDoNotLowerGrowsTheWorkloadToMaxReplicas)
   ASSERT_TRUE(client_->create(kServiceLevels, ns(), sl).ok());
   const auto created = Clock::now();
   std::vector<int> seen = {1};
-  ASSERT_TRUE(eventually([&] {
-    const int now = replicas("flat");
-    if (now != seen.back()) seen.push_back(now);
-    return now == 6;
-  }, 90s)) << "replicas " << replicas("flat") << ", HPA " << hpaStatus("flat");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int now = replicas("flat");
+        if (now != seen.back()) seen.push_back(now);
+        return now == 6;
+      },
+      90s))
+      << "replicas " << replicas("flat") << ", HPA " << hpaStatus("flat");
   std::string steps;
   for (int r : seen) steps += (steps.empty() ? "" : " -> ") + std::to_string(r);
   std::printf("latency: a flat p95 of 0.81 s against 500 ms grew the workload %s in %.1fs\n", steps.c_str(),
@@ -794,10 +810,12 @@ TEST_F(ScalingTest, ALatencyThatReplicasDoNotLowerGrowsTheWorkloadToMaxReplicas)
 // aggregator, never a made-up or old value; the HPA and the ServiceLevel's ScalingActive say
 // so; once Prometheus answers again the same value is served, with no restart of anything.
 TEST_F(ScalingTest, PrometheusHungOrStoppedMakesTheLatencyAnErrorUntilItAnswersAgain) {
-  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
-  createScaled("promfault", serviceLevel("promfault", {{"latency", {{"percentile", 95}, {"target", "2s"}}}}, objectives));
-  const std::string path =
-      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() + "/deployments.apps/promfault/governor_latency_p95_seconds";
+  Json objectives = {
+      {"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  createScaled("promfault",
+               serviceLevel("promfault", {{"latency", {{"percentile", 95}, {"target", "2s"}}}}, objectives));
+  const std::string path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
+                           "/deployments.apps/promfault/governor_latency_p95_seconds";
   auto served = [&] {
     auto r = getRaw(path);
     return r.status == 0 && r.json.is_object() && r.json.value("items", Json::array()).size() == 1;
@@ -805,15 +823,22 @@ TEST_F(ScalingTest, PrometheusHungOrStoppedMakesTheLatencyAnErrorUntilItAnswersA
   ASSERT_TRUE(eventually(served, 30s)) << getRaw(path).output;
   auto broken = [&](const std::string& why) {
     Raw r;
-    EXPECT_TRUE(eventually([&] { r = getRaw(path); return r.status != 0; }, 30s))
+    EXPECT_TRUE(eventually(
+        [&] {
+          r = getRaw(path);
+          return r.status != 0;
+        },
+        30s))
         << why << ": the latency must become an error, not stay " << r.output;
-    EXPECT_TRUE(eventually([&] { return slConditionIs("promfault", "ScalingActive", "False", "FailedGetObjectMetric"); }, 30s))
+    EXPECT_TRUE(
+        eventually([&] { return slConditionIs("promfault", "ScalingActive", "False", "FailedGetObjectMetric"); }, 30s))
         << why << ": " << slCondition("promfault", "ScalingActive") << "\nHPA " << hpaStatus("promfault");
     std::printf("prometheus %s: the aggregator answers %s\n", why.c_str(), r.output.substr(0, 300).c_str());
   };
   auto recovered = [&](const std::string& why) {
     EXPECT_TRUE(eventually(served, 30s)) << "after " << why << ": " << getRaw(path).output;
-    EXPECT_TRUE(eventually([&] { return slConditionIs("promfault", "ScalingActive", "True", "ValidMetricFound"); }, 30s))
+    EXPECT_TRUE(
+        eventually([&] { return slConditionIs("promfault", "ScalingActive", "True", "ValidMetricFound"); }, 30s))
         << "after " << why << ": " << slCondition("promfault", "ScalingActive");
   };
 
@@ -833,7 +858,8 @@ TEST_F(ScalingTest, PrometheusHungOrStoppedMakesTheLatencyAnErrorUntilItAnswersA
 // Backlog and P95 as last measured.
 TEST_F(ScalingTest, ServiceLevelStatusShowsReplicasBacklogAndP95) {
   const std::string key = "jobs-" + ns();
-  Json objectives = {{"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
+  Json objectives = {
+      {"latency", {{"threshold", "250ms"}, {"target", "95"}, {"histogram", "test_request_duration_seconds_bucket"}}}};
   createScaled("shown", serviceLevel("shown", {{"queue", queue(key)}}, objectives));
   std::string push = kRedisCli + "RPUSH " + key;
   for (int i = 1; i <= 30; ++i) push += " " + std::to_string(i);
@@ -841,17 +867,24 @@ TEST_F(ScalingTest, ServiceLevelStatusShowsReplicasBacklogAndP95) {
   ASSERT_GT(scaledTo("shown", 3, Clock::now()), 0) << hpaStatus("shown");
   auto status = [&] { return get(kServiceLevels, "shown").value("status", Json::object()); };
 
-  EXPECT_TRUE(eventually([&] { return status().value("replicas", Json()) == Json({{"current", 3}, {"desired", 3}}); }, 15s))
+  EXPECT_TRUE(eventually(
+      [&] {
+        return status().value("replicas", Json()) == Json({{"current", 3}, {"desired", 3}});
+      },
+      15s))
       << status().dump();
   EXPECT_TRUE(eventually([&] { return status().value("backlog", Json()) == "30"; }, 15s))
       << "BUG (operator, reported): status.backlog (the Backlog column of `kubectl get sl`) is documented in "
          "docs/servicelevel.md and the CRD as \"the queue backlog last measured\" but the operator never sets it "
-         "(the adapter serves 30 for it); status: " << status().dump();
+         "(the adapter serves 30 for it); status: "
+      << status().dump();
   EXPECT_TRUE(eventually([&] { return status().contains("latencyP95"); }, 15s))
       << "BUG (operator, reported): status.latencyP95 (the P95 column of `kubectl get sl`) is documented in "
          "docs/servicelevel.md and the CRD as \"the 95th percentile latency last measured\" but the operator never "
-         "sets it (the adapter serves " << getRaw("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
-                                                  "/deployments.apps/shown/governor_latency_p95_seconds").json.dump()
+         "sets it (the adapter serves "
+      << getRaw("/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
+                "/deployments.apps/shown/governor_latency_p95_seconds")
+             .json.dump()
       << "); status: " << status().dump();
   std::printf("kubectl get sl:\n%s", run("kubectl get sl -n " + ns()).output.c_str());
 }
@@ -904,10 +937,13 @@ TEST_F(ScalingTest, HungRedisIsATimeoutNotAHang) {
   ASSERT_TRUE(hang.ok());
   auto hung = Clock::now();
   Raw r;
-  ASSERT_TRUE(eventually([&] {
-    r = getRaw(externalPath("hung"));
-    return r.status != 0;
-  }, 20s)) << "a hung Redis must not keep answering the last value: " << r.output;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = getRaw(externalPath("hung"));
+        return r.status != 0;
+      },
+      20s))
+      << "a hung Redis must not keep answering the last value: " << r.output;
   double detected = secondsSince(hung);
   std::printf("redis hung: error served after %.2fs: %s", detected, r.output.c_str());
   EXPECT_LT(detected, 5.0) << "poll (1 s) + Redis timeout (2 s) bound this";
@@ -940,8 +976,8 @@ TEST_F(ScalingTest, TheConnectionToARedisNoServiceLevelUsesAnyMoreIsClosed) {
   ASSERT_TRUE(client_->remove(kServiceLevels, ns(), "gone").ok());
   const auto deleted = Clock::now();
   EXPECT_TRUE(eventually([&] { return others() == 0; }, 20s))
-      << "two polls (1 s) and the Redis timeout (2 s) after its last use, the connection must be closed; "
-      << others() << " still open";
+      << "two polls (1 s) and the Redis timeout (2 s) after its last use, the connection must be closed; " << others()
+      << " still open";
   std::printf("redis: the deleted ServiceLevel's connection closed %.2fs after the delete\n", secondsSince(deleted));
 }
 
@@ -961,12 +997,15 @@ TEST_F(ScalingTest, AHungRedisDoesNotDelayTheMetricsOfAnotherServer) {
   }
   const std::string key = "jobs-" + ns();
   ASSERT_TRUE(client_->create(kServiceLevels, ns(), serviceLevel("steady", {{"queue", queue(key)}})).ok());
-  ASSERT_TRUE(eventually([&] {
-    for (int i = 1; i <= 5; ++i) {
-      if (backlog("stuck-" + std::to_string(i)) != 0.0) return false;
-    }
-    return backlog("steady") == 0.0;
-  }, 15s)) << getRaw(externalPath("steady")).output;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int i = 1; i <= 5; ++i) {
+          if (backlog("stuck-" + std::to_string(i)) != 0.0) return false;
+        }
+        return backlog("steady") == 0.0;
+      },
+      15s))
+      << getRaw(externalPath("steady")).output;
 
   Hang hang(cli);
   ASSERT_TRUE(hang.ok());
@@ -981,8 +1020,10 @@ TEST_F(ScalingTest, AHungRedisDoesNotDelayTheMetricsOfAnotherServer) {
       << "BUG (adapter, reported): the poller (metrics-adapter/cache.cc Poller::pollOnce) measures every target "
          "one after another in one thread, so a hung Redis with N queues (N x the 2 s Redis timeout per round) "
          "delays the metrics of every other Redis server and of Prometheus; meanwhile the API keeps serving their last "
-         "values (old timestamps, no error). docs/metrics-adapter.md says different servers are measured in parallel. Here: a change on a "
-         "healthy server took " << delay << " s to be served (poll interval 1 s).";
+         "values (old timestamps, no error). docs/metrics-adapter.md says different servers are measured in parallel. "
+         "Here: a change on a "
+         "healthy server took "
+      << delay << " s to be served (poll interval 1 s).";
 }
 
 // The cache's hit ratio as a user sees it: the adapter reads INFO stats of the cache (a
@@ -1011,11 +1052,14 @@ TEST_F(ScalingTest, CacheHitRatioIsMeasuredAndShownInStatus) {
   auto done = run("printf '%s' '" + lookups + "' | " + cli);
   ASSERT_EQ(done.status, 0) << done.output;
   Raw served;
-  EXPECT_TRUE(eventually([&] {
-    served = getRaw(path);
-    return served.status == 0 && served.json.value("items", Json::array()).size() == 1 &&
-           served.json["items"][0]["value"] == "725m";
-  }, 10s)) << "29 hits of 40 lookups must be served as exactly 0.725: " << served.output;
+  EXPECT_TRUE(eventually(
+      [&] {
+        served = getRaw(path);
+        return served.status == 0 && served.json.value("items", Json::array()).size() == 1 &&
+               served.json["items"][0]["value"] == "725m";
+      },
+      10s))
+      << "29 hits of 40 lookups must be served as exactly 0.725: " << served.output;
   auto status = [&] { return get(kServiceLevels, "cached").value("status", Json::object()); };
   EXPECT_TRUE(eventually([&] { return status().value("cache", Json::object()).value("hitRatio", "") == "0.725"; }, 15s))
       << status().dump();
@@ -1039,24 +1083,29 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
   EXPECT_EQ(redis_->stop(), 0);
   auto stopped = Clock::now();
   Raw r;
-  ASSERT_TRUE(eventually([&] {
-    r = getRaw(externalPath("fragile"));
-    return r.status != 0;
-  }, 10s)) << "the API still answers a value with Redis down: " << r.output;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = getRaw(externalPath("fragile"));
+        return r.status != 0;
+      },
+      10s))
+      << "the API still answers a value with Redis down: " << r.output;
   double detected = secondsSince(stopped);
   std::printf("redis down: error served after %.2fs\n", detected);
   EXPECT_LT(detected, 5.0) << "the adapter's poll (1 s) and Redis timeout (2 s) bound this";
   EXPECT_NE(r.output.find(kRedisAddress), std::string::npos) << "the error must name the Redis address: " << r.output;
   std::printf("redis down: kubectl says: %s", r.output.c_str());
 
-  EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
+  EXPECT_TRUE(
+      eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
       << hpaStatus("fragile");
   auto c = hpaCondition("fragile", "ScalingActive");
-  std::printf("redis down: HPA ScalingActive %s %s: %s\n", c.value("status", "?").c_str(), c.value("reason", "?").c_str(),
-              c.value("message", "").c_str());
+  std::printf("redis down: HPA ScalingActive %s %s: %s\n", c.value("status", "?").c_str(),
+              c.value("reason", "?").c_str(), c.value("message", "").c_str());
   EXPECT_NE(c.value("message", "").find(kRedisAddress), std::string::npos) << c.dump();
   // What `kubectl get sl` and `kubectl describe sl` show: not Ready, with the HPA's reason.
-  EXPECT_TRUE(eventually([&] { return slConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
+  EXPECT_TRUE(
+      eventually([&] { return slConditionIs("fragile", "ScalingActive", "False", "FailedGetExternalMetric"); }, 30s))
       << get(kServiceLevels, "fragile").dump();
   EXPECT_NE(slCondition("fragile", "ScalingActive").value("message", "").find(kRedisAddress), std::string::npos)
       << "the ServiceLevel must carry the HPA's message: " << slCondition("fragile", "ScalingActive").dump();
@@ -1076,7 +1125,8 @@ TEST_F(ScalingTest, RedisOutageIsReportedAndHealsWithoutRestarts) {
   ASSERT_EQ(run(push).output, "20\n");
   EXPECT_TRUE(eventually([&] { return backlog("fragile") == 20.0; }, 15s)) << getRaw(externalPath("fragile")).output;
   std::printf("redis back: value served again after %.2fs\n", secondsSince(restarted));
-  EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "True"); }, 30s)) << hpaStatus("fragile");
+  EXPECT_TRUE(eventually([&] { return hpaConditionIs("fragile", "ScalingActive", "True"); }, 30s))
+      << hpaStatus("fragile");
   std::printf("redis back: HPA ScalingActive True after %.2fs\n", secondsSince(restarted));
   EXPECT_TRUE(eventually([&] { return slConditionIs("fragile", "ScalingActive", "True", "ValidMetricFound"); }, 15s))
       << slCondition("fragile", "ScalingActive").dump();
@@ -1100,11 +1150,14 @@ TEST_F(ScalingTest, QueueFallbackGivesItsReplicasWhileRedisIsDownAndEndsWhenItIs
   EXPECT_EQ(redis_->stop(), 0);
   auto stopped = Clock::now();
   Raw r;
-  ASSERT_TRUE(eventually([&] {
-    r = getRaw(externalPath("rescue"));
-    return r.status == 0 && r.json.value("items", Json::array()).size() == 1 &&
-           r.json["items"][0]["metricLabels"].value("governor.io/fallback", "") == "true";
-  }, 15s)) << "the fallback is never served: " << r.output << tail(adapter_->logFile());
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = getRaw(externalPath("rescue"));
+        return r.status == 0 && r.json.value("items", Json::array()).size() == 1 &&
+               r.json["items"][0]["metricLabels"].value("governor.io/fallback", "") == "true";
+      },
+      15s))
+      << "the fallback is never served: " << r.output << tail(adapter_->logFile());
   std::printf("fallback: served %.2fs after Redis stopped: %s\n", secondsSince(stopped), r.output.c_str());
   EXPECT_EQ(quantityValue(r.json["items"][0]["value"]), 30.0) << "3 replicas x targetPerReplica 10";
   double up = scaledTo("rescue", 3, stopped);

@@ -12,16 +12,15 @@
 // The target's name, for the messages: fuzz_yaml.cc -> "fuzz_yaml".
 #define FUZZ_TARGET_NAME (std::strrchr("/" __FILE__, '/') + 1)
 
-#define FUZZ_CHECK(condition, ...)                                                     \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
-      std::fprintf(stderr, "%.*s: property violated: %s\n",                            \
-                   static_cast<int>(std::strcspn(FUZZ_TARGET_NAME, ".")), FUZZ_TARGET_NAME, \
-                   #condition);                                                        \
-      std::fprintf(stderr, __VA_ARGS__);                                               \
-      std::fprintf(stderr, "\n");                                                      \
-      __builtin_trap();                                                                \
-    }                                                                                  \
+#define FUZZ_CHECK(condition, ...)                                                                                 \
+  do {                                                                                                             \
+    if (!(condition)) {                                                                                            \
+      std::fprintf(stderr, "%.*s: property violated: %s\n", static_cast<int>(std::strcspn(FUZZ_TARGET_NAME, ".")), \
+                   FUZZ_TARGET_NAME, #condition);                                                                  \
+      std::fprintf(stderr, __VA_ARGS__);                                                                           \
+      std::fprintf(stderr, "\n");                                                                                  \
+      __builtin_trap();                                                                                            \
+    }                                                                                                              \
   } while (0)
 
 namespace governor::fuzz {

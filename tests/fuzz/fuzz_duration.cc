@@ -25,12 +25,10 @@ void checkRoundTrip(milliseconds duration, const std::string& input) {
     return;
   }
   auto back = parseDuration(text);
-  FUZZ_CHECK(back.ok(), "input \"%s\": %lld ms prints as \"%s\", which does not parse: %s",
-             input.c_str(), static_cast<long long>(duration.count()), text.c_str(),
-             back.ok() ? "" : back.error().what().c_str());
-  FUZZ_CHECK(*back == duration, "input \"%s\": %lld ms prints as \"%s\", which reads as %lld ms",
-             input.c_str(), static_cast<long long>(duration.count()), text.c_str(),
-             static_cast<long long>(back->count()));
+  FUZZ_CHECK(back.ok(), "input \"%s\": %lld ms prints as \"%s\", which does not parse: %s", input.c_str(),
+             static_cast<long long>(duration.count()), text.c_str(), back.ok() ? "" : back.error().what().c_str());
+  FUZZ_CHECK(*back == duration, "input \"%s\": %lld ms prints as \"%s\", which reads as %lld ms", input.c_str(),
+             static_cast<long long>(duration.count()), text.c_str(), static_cast<long long>(back->count()));
 }
 
 }  // namespace

@@ -43,13 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const std::string& server = config->server;
-  FUZZ_CHECK(server.starts_with("https://") || server.starts_with("http://"), "server \"%s\"",
-             server.c_str());
+  FUZZ_CHECK(server.starts_with("https://") || server.starts_with("http://"), "server \"%s\"", server.c_str());
   FUZZ_CHECK(!server.ends_with("/"), "server \"%s\" ends with a slash", server.c_str());
   // What Client::create needs: a host and a port it can connect to (a port that was no number
   // used to throw out of std::stoi there).
-  FUZZ_CHECK(governor::kube::urlHostPort(server).has_value(), "server \"%s\" has no valid host:port",
-             server.c_str());
+  FUZZ_CHECK(governor::kube::urlHostPort(server).has_value(), "server \"%s\" has no valid host:port", server.c_str());
   FUZZ_CHECK(config->clientCertPem.empty() == config->clientKeyPem.empty(),
              "client certificate without key or key without certificate");
   FUZZ_CHECK(config->tokenFile.empty() || !config->token.empty(), "tokenFile \"%s\", no token",

@@ -124,6 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ApiResponse again = world.api.get(normalized, query);
   FUZZ_CHECK(again.status == answer.status, "%s answers %d, %s answers %d", path.c_str(), answer.status,
              normalized.c_str(), again.status);
-  if (answer.status == 200) FUZZ_CHECK(again.body == answer.body, "%s and %s answer differently", path.c_str(), normalized.c_str());
+  if (answer.status == 200)
+    FUZZ_CHECK(again.body == answer.body, "%s and %s answer differently", path.c_str(), normalized.c_str());
   return 0;
 }

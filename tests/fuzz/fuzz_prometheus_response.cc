@@ -41,8 +41,7 @@ void checkValueRoundTrip(double value) {
     FUZZ_CHECK(data.ok(), "%s does not read back: %s", answer.dump().c_str(),
                data.ok() ? "" : data.error().what().c_str());
     auto back = prometheusValue(*data);
-    FUZZ_CHECK(back.ok() && std::memcmp(&*back, &value, sizeof value) == 0,
-               "value %s reads back as %s", text.c_str(),
+    FUZZ_CHECK(back.ok() && std::memcmp(&*back, &value, sizeof value) == 0, "value %s reads back as %s", text.c_str(),
                back.ok() ? shortest(*back).c_str() : back.error().what().c_str());
   }
 }

@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   auto entries = readRedisEntries(resp);
-  if (usable(entries)) FUZZ_CHECK(*entries >= 0 && *entries <= (1 << 20), "XRANGE reads %lld entries", static_cast<long long>(*entries));
+  if (usable(entries))
+    FUZZ_CHECK(*entries >= 0 && *entries <= (1 << 20), "XRANGE reads %lld entries", static_cast<long long>(*entries));
 
   auto group = readRedisGroup(resp, "jobs", "workers");
   if (usable(group)) {
@@ -49,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (std::optional<int64_t> after : {std::optional<int64_t>(), std::optional<int64_t>(entries ? *entries : 0),
                                          std::optional<int64_t>(INT64_MAX)}) {
       auto backlog = groupBacklogOf(*group, after);
-      if (usable(backlog)) FUZZ_CHECK(*backlog >= group->pending, "backlog %lld < pending", static_cast<long long>(*backlog));
+      if (usable(backlog))
+        FUZZ_CHECK(*backlog >= group->pending, "backlog %lld < pending", static_cast<long long>(*backlog));
     }
   }
 

@@ -24,18 +24,17 @@ using governor::kube::selectorFromJson;
 void checkPrintsBack(const Selector& selector, const std::string& input) {
   const std::string text = selector.toString();
   auto back = parseSelector(text);
-  FUZZ_CHECK(back.ok(), "input \"%s\" prints as \"%s\", which does not parse: %s",
-             input.c_str(), text.c_str(), back.ok() ? "" : back.error().what().c_str());
-  FUZZ_CHECK(*back == selector, "input \"%s\" prints as \"%s\", which reads back as \"%s\"",
-             input.c_str(), text.c_str(), back->toString().c_str());
-  FUZZ_CHECK(back->toString() == text, "input \"%s\" prints as \"%s\", then as \"%s\"",
-             input.c_str(), text.c_str(), back->toString().c_str());
+  FUZZ_CHECK(back.ok(), "input \"%s\" prints as \"%s\", which does not parse: %s", input.c_str(), text.c_str(),
+             back.ok() ? "" : back.error().what().c_str());
+  FUZZ_CHECK(*back == selector, "input \"%s\" prints as \"%s\", which reads back as \"%s\"", input.c_str(),
+             text.c_str(), back->toString().c_str());
+  FUZZ_CHECK(back->toString() == text, "input \"%s\" prints as \"%s\", then as \"%s\"", input.c_str(), text.c_str(),
+             back->toString().c_str());
 
   // Matching must not crash; a label set made of the selector's own keys and first values.
   std::map<std::string, std::string> labels;
   for (const auto& requirement : selector.requirements()) {
-    labels.emplace(requirement.key,
-                   requirement.values.empty() ? std::string() : requirement.values.front());
+    labels.emplace(requirement.key, requirement.values.empty() ? std::string() : requirement.values.front());
   }
   (void)selector.matches(labels);
   (void)selector.matches({});

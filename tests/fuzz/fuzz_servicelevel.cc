@@ -45,9 +45,9 @@ void checkServiceLevel(const json& object) {
     options.guardFloor = 2;
     for (const auto& child : governor::op::render(sl, options)) {
       FUZZ_CHECK(dumps(child.object), "a %s child does not serialize", child.resource.plural.c_str());
-      FUZZ_CHECK(child.object.is_object() && child.object.contains("metadata") &&
-                     child.object["metadata"].contains("name"),
-                 "a %s child has no name", child.resource.plural.c_str());
+      FUZZ_CHECK(
+          child.object.is_object() && child.object.contains("metadata") && child.object["metadata"].contains("name"),
+          "a %s child has no name", child.resource.plural.c_str());
     }
   }
 }

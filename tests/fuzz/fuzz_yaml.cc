@@ -18,9 +18,7 @@ using governor::kube::toYaml;
 using Json = nlohmann::json;
 
 // For messages only: dump() throws on invalid UTF-8 unless told to replace it.
-std::string show(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string show(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // Like ==, but 1 and 1.0 differ, and floats must be the same bits (so -0.0 is not 0.0).
 bool same(const Json& a, const Json& b) {
@@ -46,8 +44,7 @@ bool same(const Json& a, const Json& b) {
       double y = b.get<double>();
       return std::memcmp(&x, &y, sizeof x) == 0;
     }
-    default:
-      return a == b;
+    default: return a == b;
   }
 }
 
@@ -84,15 +81,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(allFinite(doc), "document %s", show(doc).c_str());
     const std::string yaml = toYaml(doc);
     auto back = parseYamlDocuments(yaml);
-    FUZZ_CHECK(back.ok(), "document %s\nemitted as\n%s\ndoes not parse: %s", show(doc).c_str(),
-               yaml.c_str(), back.ok() ? "" : back.error().what().c_str());
-    FUZZ_CHECK(back->size() == 1, "document %s\nemitted as\n%s\nreads back as %zu documents",
-               show(doc).c_str(), yaml.c_str(), back->size());
-    FUZZ_CHECK(same((*back)[0], doc), "document %s\nemitted as\n%s\nreads back as %s",
-               show(doc).c_str(), yaml.c_str(), show((*back)[0]).c_str());
+    FUZZ_CHECK(back.ok(), "document %s\nemitted as\n%s\ndoes not parse: %s", show(doc).c_str(), yaml.c_str(),
+               back.ok() ? "" : back.error().what().c_str());
+    FUZZ_CHECK(back->size() == 1, "document %s\nemitted as\n%s\nreads back as %zu documents", show(doc).c_str(),
+               yaml.c_str(), back->size());
+    FUZZ_CHECK(same((*back)[0], doc), "document %s\nemitted as\n%s\nreads back as %s", show(doc).c_str(), yaml.c_str(),
+               show((*back)[0]).c_str());
     const std::string again = toYaml((*back)[0]);
-    FUZZ_CHECK(again == yaml, "document %s\nemitted as\n%s\nthen as\n%s", show(doc).c_str(),
-               yaml.c_str(), again.c_str());
+    FUZZ_CHECK(again == yaml, "document %s\nemitted as\n%s\nthen as\n%s", show(doc).c_str(), yaml.c_str(),
+               again.c_str());
   }
   return 0;
 }

@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
       }
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
-    std::string what = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+    std::string what = WIFSIGNALED(status)         ? "killed by signal " + std::to_string(WTERMSIG(status))
                        : WEXITSTATUS(status) == 70 ? "timed out after " + std::to_string(timeout) + "s"
                                                    : "exit status " + std::to_string(WEXITSTATUS(status));
     std::fprintf(stderr, "replay: FAILED %s: %s\n", path.c_str(), what.c_str());

@@ -27,28 +27,66 @@ void expectHelpNames(const std::string& binary, const std::vector<std::string>& 
 void expectRefused(const std::string& command, const std::string& message) {
   auto r = run(command);
   EXPECT_NE(r.status, 0) << command << " was accepted:\n" << r.output;
-  EXPECT_NE(r.output.find(message), std::string::npos) << command << ": expected \"" << message << "\" in\n" << r.output;
+  EXPECT_NE(r.output.find(message), std::string::npos) << command << ": expected \"" << message << "\" in\n"
+                                                       << r.output;
 }
 
 TEST(CommandLine, HelpDescribesEveryFlag) {
-  expectHelpNames(kOperator, {"--kubeconfig", "--namespace", "--metrics-bind-address", "--health-probe-bind-address",
-                              "--leader-elect", "--leader-election-namespace", "--workers", "--resync-period",
-                              "--status-refresh-period", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
-                              "--leader-elect-retry-period", "--cache-sync-timeout", "--kube-api-qps",
-                              "--kube-api-burst", "--rules-namespace-matcher", "--backlog-api", "--prometheus-url", "--shard", "--log-level",
-                              "--log-format", "--version", "render", "validate"});
-  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher", "--backlog-api",
-                                          "--only", "hpa, quota, cache", "rules", "dashboard"});
+  expectHelpNames(kOperator, {"--kubeconfig",
+                              "--namespace",
+                              "--metrics-bind-address",
+                              "--health-probe-bind-address",
+                              "--leader-elect",
+                              "--leader-election-namespace",
+                              "--workers",
+                              "--resync-period",
+                              "--status-refresh-period",
+                              "--leader-elect-lease-duration",
+                              "--leader-elect-renew-deadline",
+                              "--leader-elect-retry-period",
+                              "--cache-sync-timeout",
+                              "--kube-api-qps",
+                              "--kube-api-burst",
+                              "--rules-namespace-matcher",
+                              "--backlog-api",
+                              "--prometheus-url",
+                              "--shard",
+                              "--log-level",
+                              "--log-format",
+                              "--version",
+                              "render",
+                              "validate"});
+  expectHelpNames(kOperator + " render", {"-f", "--no-prometheus-rule-crd", "--rules-namespace-matcher",
+                                          "--backlog-api", "--only", "hpa, quota, cache", "rules", "dashboard"});
   expectHelpNames(kOperator + " validate", {"-f", "--filename"});
-  expectHelpNames(kAdapter, {"--kubeconfig", "--namespace", "--bind-address", "--secure-port", "--tls-cert-file",
-                             "--tls-private-key-file", "--prometheus-url", "--poll-interval", "--redis-timeout",
-                             "--redis-ca-file", "--redis-client-cert-file", "--redis-client-key-file",
-                             "--redis-allowed-cidrs", "--redis-allowed-addresses", "--poll-concurrency",
-                             "--prometheus-namespace-scope", "--latency-window", "--queue-rate-window",
-                             "--authorization-always-allow-paths", "--authorization-max-reviews-in-flight",
-                             "--kube-api-qps", "--kube-api-burst", "--requestheader-client-ca-file",
-                             "--requestheader-allowed-names", "--shutdown-delay-duration", "--log-level",
-                             "--log-format", "--version"});
+  expectHelpNames(kAdapter, {"--kubeconfig",
+                             "--namespace",
+                             "--bind-address",
+                             "--secure-port",
+                             "--tls-cert-file",
+                             "--tls-private-key-file",
+                             "--prometheus-url",
+                             "--poll-interval",
+                             "--redis-timeout",
+                             "--redis-ca-file",
+                             "--redis-client-cert-file",
+                             "--redis-client-key-file",
+                             "--redis-allowed-cidrs",
+                             "--redis-allowed-addresses",
+                             "--poll-concurrency",
+                             "--prometheus-namespace-scope",
+                             "--latency-window",
+                             "--queue-rate-window",
+                             "--authorization-always-allow-paths",
+                             "--authorization-max-reviews-in-flight",
+                             "--kube-api-qps",
+                             "--kube-api-burst",
+                             "--requestheader-client-ca-file",
+                             "--requestheader-allowed-names",
+                             "--shutdown-delay-duration",
+                             "--log-level",
+                             "--log-format",
+                             "--version"});
 }
 
 TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
@@ -62,7 +100,8 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
   expectRefused(kOperator + " render -f /nonexistent.yaml", "cannot read /nonexistent.yaml");
   expectRefused(kOperator + " --log-level loud --kubeconfig /dev/null", "--log-level \"loud\"");
   expectRefused(kAdapter + " --bogus", "--bogus");
-  expectRefused(kAdapter + " --redis-client-cert-file c.pem", "--redis-client-cert-file requires --redis-client-key-file");
+  expectRefused(kAdapter + " --redis-client-cert-file c.pem",
+                "--redis-client-cert-file requires --redis-client-key-file");
   expectRefused(kAdapter + " --kubeconfig /dev/null", "kubeconfig /dev/null: Invalid: current-context");
   expectRefused(kAdapter + " --poll-interval soon", "--poll-interval");
   expectRefused(kAdapter + " --shutdown-delay-duration later", "--shutdown-delay-duration");
@@ -76,7 +115,8 @@ TEST(CommandLine, AWrongCommandLineIsRefusedNamingTheProblem) {
 
 TEST(CommandLine, VersionSaysWhichBuild) {
   const std::string version = std::string(" ") + api::version() + " (revision " + api::revision() + ")\n";
-  for (const auto& [binary, name] : {std::pair{kOperator, "governor-operator"}, std::pair{kAdapter, "governor-metrics-adapter"}}) {
+  for (const auto& [binary, name] :
+       {std::pair{kOperator, "governor-operator"}, std::pair{kAdapter, "governor-metrics-adapter"}}) {
     auto r = run(binary + " --version");
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, name + version);
@@ -105,9 +145,11 @@ contexts: [{name: none, context: {cluster: none, user: none}}]
 current-context: none
 )");
   ASSERT_EQ(run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=front-proxy-ca -keyout " +
-                dir.file("ca.key") + " -out " + dir.file("ca.crt")).status, 0);
-  const std::string want = std::string("governor_build_info{revision=\"") + api::revision() + "\",version=\"" +
-                           api::version() + "\"} 1";
+                dir.file("ca.key") + " -out " + dir.file("ca.crt"))
+                .status,
+            0);
+  const std::string want =
+      std::string("governor_build_info{revision=\"") + api::revision() + "\",version=\"" + api::version() + "\"} 1";
 
   int operatorPort = freePort();
   BackgroundProcess op({kOperator, "--kubeconfig", kubeconfig.string(), "--metrics-bind-address",
@@ -117,10 +159,10 @@ current-context: none
       << op.log();
 
   int adapterPort = freePort();
-  BackgroundProcess adapter({kAdapter, "--kubeconfig", kubeconfig.string(), "--bind-address", "127.0.0.1",
-                             "--secure-port", std::to_string(adapterPort), "--requestheader-client-ca-file",
-                             dir.file("ca.crt")},
-                            dir.file("adapter.log"));
+  BackgroundProcess adapter(
+      {kAdapter, "--kubeconfig", kubeconfig.string(), "--bind-address", "127.0.0.1", "--secure-port",
+       std::to_string(adapterPort), "--requestheader-client-ca-file", dir.file("ca.crt")},
+      dir.file("adapter.log"));
   EXPECT_THAT(scrape("https://127.0.0.1:" + std::to_string(adapterPort) + "/metrics"), ::testing::HasSubstr(want))
       << adapter.log();
 }
@@ -151,10 +193,12 @@ TEST(ServiceLevelFiles, RenderRefusesWhatTheApiServerOrPrometheusWould) {
   for (const auto& c : std::vector<Case>{
            {"  autoscalling: {maxReplicas: 3}\n",
             "spec.autoscalling: unknown field \"autoscalling\", did you mean \"autoscaling\"?"},
-           {"  autoscaling:\n    maxReplicas: 3\n    queue: {redis: {address: \"r:6379\", key: jobs}, targetPerReplica: 5}\n"
+           {"  autoscaling:\n    maxReplicas: 3\n    queue: {redis: {address: \"r:6379\", key: jobs}, "
+            "targetPerReplica: 5}\n"
             "    behavior: {scaleDown: {stabilisationWindowSeconds: 60}}\n",
             "spec.autoscaling.behavior.scaleDown.stabilisationWindowSeconds: unknown field"},
-           {"  cache: {resources: {limits: {memory: 1Gi}, limts: {cpu: 1}}}\n", "spec.cache.resources.limts: unknown field"},
+           {"  cache: {resources: {limits: {memory: 1Gi}, limts: {cpu: 1}}}\n",
+            "spec.cache.resources.limts: unknown field"},
            {kObjectives + "  cache: {evictionPolicy: lru}\n",
             "spec.cache.evictionPolicy: Unsupported value: \"lru\": supported values: \"allkeys-lru\""},
            {"  objectives:\n    availability:\n      target: \"99.9\"\n"
@@ -169,7 +213,8 @@ TEST(ServiceLevelFiles, RenderRefusesWhatTheApiServerOrPrometheusWould) {
             "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
             "http_request_duration_seconds_bucket{job=\"x\"}: 1:14: unterminated quoted string"},
            // Issue 16 part 4: PromQL that would close the adapter's rate( and read kube-system.
-           {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'x_bucket{}[1m]))) or vector(0) + "
+           {"  objectives:\n    latency: {threshold: 200ms, target: \"95\", histogram: 'x_bucket{}[1m]))) or vector(0) "
+            "+ "
             "scalar(count(up{namespace=\"kube-system\"})) or sum(sum(rate(x_bucket{}'}\n",
             "spec.objectives.latency.histogram: must be a histogram's _bucket series with an optional selector, like "
             "http_request_duration_seconds_bucket{job=\"x\"}: 1:11: unexpected \"[\" after the selector"},
@@ -200,11 +245,14 @@ TEST(ServiceLevelFiles, ValidateNamesFileServiceLevelAndField) {
   for (const std::string& line : {
            good.string() + ": ServiceLevel shop/checkout: valid",
            bad.string() + ": ServiceLevel shop/fine: valid",
-           "governor-operator: " + bad.string() + ": ServiceLevel shop/Broken: spec.quota.hrad: unknown field \"hrad\", "
-                                                  "did you mean \"hard\"?",
-           "governor-operator: " + bad.string() + ": ServiceLevel shop/Broken: spec.cache.maxMemory: must be more than 0",
-           "governor-operator: " + bad.string() + ": ServiceLevel shop/Broken: metadata.name: with a cache, the name must "
-                                                  "start with a letter, hold only lower-case letters",
+           "governor-operator: " + bad.string() +
+               ": ServiceLevel shop/Broken: spec.quota.hrad: unknown field \"hrad\", "
+               "did you mean \"hard\"?",
+           "governor-operator: " + bad.string() +
+               ": ServiceLevel shop/Broken: spec.cache.maxMemory: must be more than 0",
+           "governor-operator: " + bad.string() +
+               ": ServiceLevel shop/Broken: metadata.name: with a cache, the name must "
+               "start with a letter, hold only lower-case letters",
            std::string("governor-operator: cannot read /nonexistent.yaml"),
        }) {
     EXPECT_THAT(r.output, ::testing::HasSubstr(line)) << r.output;
@@ -212,8 +260,8 @@ TEST(ServiceLevelFiles, ValidateNamesFileServiceLevelAndField) {
 }
 
 TEST(ServiceLevelFiles, EverySampleIsValid) {
-  for (const char* sample : {"servicelevel-checkout.yaml", "servicelevel-worker.yaml", "servicelevel-stream-worker.yaml",
-                             "servicelevel-catalog-cache.yaml"}) {
+  for (const char* sample : {"servicelevel-checkout.yaml", "servicelevel-worker.yaml",
+                             "servicelevel-stream-worker.yaml", "servicelevel-catalog-cache.yaml"}) {
     auto r = run(kOperator + " validate -f " + kSamples + sample);
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_THAT(r.output, ::testing::EndsWith(": valid\n")) << r.output;

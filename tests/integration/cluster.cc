@@ -93,7 +93,8 @@ std::set<std::string> readyServiceLevels(kube::Client& client, const std::string
 }
 
 CommandResult applyServiceLevelCrd() {
-  return run("kubectl apply -f " GOVERNOR_SOURCE_DIR "/crds/ && kubectl wait --for=condition=Established "
+  return run("kubectl apply -f " GOVERNOR_SOURCE_DIR
+             "/crds/ && kubectl wait --for=condition=Established "
              "crd/servicelevels.governor.io --timeout=60s");
 }
 
@@ -121,9 +122,9 @@ kube::Json deploymentOf(const std::string& name, const std::map<std::string, std
 
 kube::Json deployment(const std::string& name, const std::map<std::string, std::string>& labels) {
   kube::Json container = {{"name", "app"}, {"image", "busybox"}};
-  return deploymentOf(name, labels,
-                      {{"nodeSelector", {{"governor.io/test-node", "none"}}},
-                       {"containers", kube::Json::array({container})}});
+  return deploymentOf(
+      name, labels,
+      {{"nodeSelector", {{"governor.io/test-node", "none"}}}, {"containers", kube::Json::array({container})}});
 }
 
 kube::Json runningDeployment(const std::string& name, const std::map<std::string, std::string>& labels,

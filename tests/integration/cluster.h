@@ -79,8 +79,7 @@ kube::Json quotaServiceLevel(const std::string& name, const std::string& pods);
 std::set<std::string> readyServiceLevels(kube::Client& client, const std::string& ns);
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // The resources the tests read and write.
 inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true};

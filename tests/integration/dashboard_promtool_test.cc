@@ -42,9 +42,9 @@ ServiceLevel base(const std::string& ns, const std::string& name) {
 ServiceLevel everything() {
   ServiceLevel sl = base("shop", "checkout");
   sl.objectives = Objectives{};
-  sl.objectives->availability = Availability{
-      percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-      R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
+  sl.objectives->availability =
+      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
+                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
   LatencyObjective lat;
   lat.thresholdText = "200ms";
   lat.threshold = milliseconds(200);

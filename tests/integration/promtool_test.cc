@@ -72,7 +72,8 @@ std::string quoted(const std::string& path) { return "'" + path + "'"; }
 class PromtoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(fs::exists(promtool())) << promtool() << " is missing: install Debian's prometheus package or set PROMTOOL";
+    ASSERT_TRUE(fs::exists(promtool())) << promtool()
+                                        << " is missing: install Debian's prometheus package or set PROMTOOL";
     ASSERT_FALSE(dir_.path().empty());
   }
   TempDir dir_{"promtool"};
@@ -205,10 +206,9 @@ Json histogramSeries(const Profile& profile, const Histogram& h) {
   for (const auto& le : h.les) {
     double bound = le == "+Inf" ? 1e300 : std::stod(le);
     double fastIn = h.fast <= bound ? 1 : 0, slowIn = h.slow <= bound ? 1 : 0;
-    out.push_back(series(R"(http_request_duration_seconds_bucket{job="checkout",le=")" + le + "\"}",
-                         counter(profile, [&](const Phase& p) {
-                           return p.perSecond * 60 * ((1 - p.bad) * fastIn + p.bad * slowIn);
-                         })));
+    out.push_back(series(
+        R"(http_request_duration_seconds_bucket{job="checkout",le=")" + le + "\"}",
+        counter(profile, [&](const Phase& p) { return p.perSecond * 60 * ((1 - p.bad) * fastIn + p.bad * slowIn); })));
   }
   out.push_back(series(R"(http_request_duration_seconds_count{job="checkout"})",
                        counter(profile, [](const Phase& p) { return p.perSecond * 60; })));
@@ -387,8 +387,9 @@ TEST_F(PromtoolTest, CheckRulesAcceptsEveryShape) {
   odd.alerting.minRequestRate = "0.25";
   odd.alerting.page.severity = "P1";
   odd.alerting.runbookURL = "https://runbooks.example/a?b=c#d";
-  odd.alerting.labels = {{"team", "payments: core #1"}, {"version", "1.0"}, {"flag", "yes"},
-                         {"quote", "it's \"quoted\""}, {"multi", "two\nlines"}, {"empty", ""}, {"utf8", "caf\u00e9"}};
+  odd.alerting.labels = {{"team", "payments: core #1"}, {"version", "1.0"},      {"flag", "yes"},
+                         {"quote", "it's \"quoted\""},  {"multi", "two\nlines"}, {"empty", ""},
+                         {"utf8", "caf\u00e9"}};
   odd.objectives->availability->errorQuery =
       "sum by (job) (\n  rate(http_requests_total{job=\"checkout\", code=~\"5..\"}[{{ .window }}])\n)  # errors";
   expectCheckPasses(dir_, odd, "odd labels and a multi-line query with a comment");
@@ -398,8 +399,10 @@ TEST_F(PromtoolTest, CheckRulesAcceptsEveryShape) {
 // Governor refuses before writing a rule, Prometheus would refuse too, and the reverse.
 TEST_F(PromtoolTest, PromqlCheckAgreesWithPromtool) {
   auto verdict = [&](const std::string& expr) {
-    auto file = dir_.write("case.rules.yaml", "groups:\n- name: case\n  rules:\n  - record: governor:case\n"
-                                              "    expr: " + Json(expr).dump() + "\n");
+    auto file = dir_.write("case.rules.yaml",
+                           "groups:\n- name: case\n  rules:\n  - record: governor:case\n"
+                           "    expr: " +
+                               Json(expr).dump() + "\n");
     return run(promtool() + " check rules " + quoted(file.string()));
   };
   for (const char* expr : promql::cases::valid()) {
@@ -466,7 +469,8 @@ TEST_F(PromtoolTest, IdleServiceFiresNothing) {
   const int end = 12 * 60;
   Profile idle{{end, 0, 0}};
   Scenario s{everything()};
-  Json errors = series(R"(http_requests_total{job="checkout",code="500"})", counter(idle, [](const Phase&) { return 0; }));
+  Json errors =
+      series(R"(http_requests_total{job="checkout",code="500"})", counter(idle, [](const Phase&) { return 0; }));
   s.input = concat({requests(idle), Json::array({errors}),
                     histogramSeries(idle, Histogram{{"0.1", "0.2", "0.5", "+Inf"}, 0.05, 0.3}), cacheSeries(idle)});
   s.alerts = {alertsAt(end, "ServiceLevelAvailabilityBurn", {}), alertsAt(end, "ServiceLevelLatencyBurn", {}),
@@ -505,9 +509,9 @@ TEST_F(PromtoolTest, LowTrafficUnderMinRequestRateDoesNotPage) {
   noFloor.sl.alerting.minRequestRate = "";
   noFloor.exprs = Json::array();
   // Half the requests failing is a fast and a slow burn at once: both tiers fire.
-  noFloor.alerts = {alertsAt(start + 30, "ServiceLevelAvailabilityBurn",
-                             {burnLabels(noFloor.sl, "availability", "page"),
-                              burnLabels(noFloor.sl, "availability", "ticket")})};
+  noFloor.alerts = {
+      alertsAt(start + 30, "ServiceLevelAvailabilityBurn",
+               {burnLabels(noFloor.sl, "availability", "page"), burnLabels(noFloor.sl, "availability", "ticket")})};
   {
     SCOPED_TRACE("0.2 requests/s, no minRequestRate");
     expectPromtoolTestPasses(dir_, noFloor);
@@ -516,9 +520,9 @@ TEST_F(PromtoolTest, LowTrafficUnderMinRequestRateDoesNotPage) {
   Scenario busier = quiet;
   busier.input = requests(traffic(5));
   busier.exprs = Json::array();
-  busier.alerts = {alertsAt(start + 30, "ServiceLevelAvailabilityBurn",
-                            {burnLabels(busier.sl, "availability", "page"),
-                             burnLabels(busier.sl, "availability", "ticket")})};
+  busier.alerts = {
+      alertsAt(start + 30, "ServiceLevelAvailabilityBurn",
+               {burnLabels(busier.sl, "availability", "page"), burnLabels(busier.sl, "availability", "ticket")})};
   {
     SCOPED_TRACE("5 requests/s, minRequestRate 0.5");
     expectPromtoolTestPasses(dir_, busier);
@@ -583,8 +587,10 @@ TEST_F(PromtoolTest, LatencySurvivesTheLeRenameOfPrometheus3) {
     }
     std::string before, after = "_x" + std::to_string(upgrade + 1);
     for (size_t i = 0; i < values.size(); ++i) {
-      if (static_cast<int>(i) <= upgrade) before += values[i] + " ";
-      else after += " " + values[i];
+      if (static_cast<int>(i) <= upgrade)
+        before += values[i] + " ";
+      else
+        after += " " + values[i];
     }
     input.push_back(series(name, before + "stale"));
     std::string renamed = name;
@@ -620,8 +626,7 @@ TEST_F(PromtoolTest, CacheHitRatioBelowTargetFiresAndClears) {
   s.input = cacheSeries(lookups);
   const auto low = cacheLabels(s.sl);
   s.alerts = {alertsAt(10, "ServiceLevelCacheHitRatioLow", {}),  // pending, not yet firing
-              alertsAt(25, "ServiceLevelCacheHitRatioLow", {low}),
-              alertsAt(30, "ServiceLevelCacheHitRatioLow", {low}),
+              alertsAt(25, "ServiceLevelCacheHitRatioLow", {low}), alertsAt(30, "ServiceLevelCacheHitRatioLow", {low}),
               alertsAt(45, "ServiceLevelCacheHitRatioLow", {})};
   expectPromtoolTestPasses(dir_, s);
 }
@@ -651,8 +656,7 @@ TEST_F(PromtoolTest, CacheThatGoesIdleClears) {
   Scenario s{withCache("80")};
   s.input = cacheSeries(lookups);
   const auto low = cacheLabels(s.sl);
-  s.alerts = {alertsAt(25, "ServiceLevelCacheHitRatioLow", {low}),
-              alertsAt(40, "ServiceLevelCacheHitRatioLow", {}),
+  s.alerts = {alertsAt(25, "ServiceLevelCacheHitRatioLow", {low}), alertsAt(40, "ServiceLevelCacheHitRatioLow", {}),
               alertsAt(90, "ServiceLevelCacheHitRatioLow", {})};
   expectPromtoolTestPasses(dir_, s);
 }
@@ -683,7 +687,8 @@ TEST_F(PromtoolTest, AnnotationsExpand) {
       {"summary", "shop/checkout is burning its availability error budget " + std::string(burn) + "x too fast"},
       {"description",
        "The availability SLO of shop/checkout (99.9% of requests succeed over 30d, an error budget of 0.1%) is "
-       "spending its budget " + std::string(burn) +
+       "spending its budget " +
+           std::string(burn) +
            " times as fast as the window allows. The page tier fires above 14.4x over 1h and 5m (2% of the budget in "
            "1h), or 6x over 6h and 30m (5% of the budget in 6h). Error budget left over 30d is " +
            left + "%."},

@@ -39,15 +39,9 @@ void flatten(const redisReply& r, std::vector<std::string>& out) {
     case REDIS_REPLY_ARRAY:
       for (size_t i = 0; i < r.elements; ++i) flatten(*r.element[i], out);
       break;
-    case REDIS_REPLY_INTEGER:
-      out.push_back(std::to_string(r.integer));
-      break;
-    case REDIS_REPLY_NIL:
-      out.push_back("<nil>");
-      break;
-    case REDIS_REPLY_ERROR:
-      out.push_back("-" + std::string(r.str, r.len));
-      break;
+    case REDIS_REPLY_INTEGER: out.push_back(std::to_string(r.integer)); break;
+    case REDIS_REPLY_NIL: out.push_back("<nil>"); break;
+    case REDIS_REPLY_ERROR: out.push_back("-" + std::string(r.str, r.len)); break;
     default:  // status and string
       out.emplace_back(r.str, r.len);
   }

@@ -68,9 +68,9 @@ class FakeApi final : public op::Api {
 
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, kube::Json>> objects_;  // plural: "ns/name": object
-  std::map<std::string, kube::Status> failures_;                     // "verb plural name"
+  std::map<std::string, kube::Status> failures_;                      // "verb plural name"
   std::vector<Write> writes_;
-  int made_ = 0;  // objects created, for their uids and generated names
+  int made_ = 0;        // objects created, for their uids and generated names
   LocalServer server_;  // last: stops before the members above go away
 };
 

@@ -180,8 +180,7 @@ class AuthorizationTest : public ::testing::Test {
         std::vector<std::string>{redisServer.substr(0, redisServer.find('\n')), "--bind", kAddress, "--port", "6390",
                                  "--protected-mode", "no", "--save", "", "--appendonly", "no"},
         logs + "authz-redis.log");
-    ASSERT_TRUE(eventually([] { return run(kRedisCli + "ping").output == "PONG\n"; }, 10s))
-        << tail(redis_->logFile());
+    ASSERT_TRUE(eventually([] { return run(kRedisCli + "ping").output == "PONG\n"; }, 10s)) << tail(redis_->logFile());
     authRedis_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{redisServer.substr(0, redisServer.find('\n')), "--bind", kAddress, "--port", "6391",
                                  "--requirepass", kPassword, "--save", "", "--appendonly", "no"},
@@ -200,12 +199,13 @@ class AuthorizationTest : public ::testing::Test {
         std::vector<std::string>{GOVERNOR_ADAPTER_BINARY, "--kubeconfig", kubeconfig, "--bind-address", kAddress,
                                  "--secure-port", std::to_string(kAdapterPort), "--tls-cert-file",
                                  tmp_ + "/adapter.crt", "--tls-private-key-file", tmp_ + "/adapter.key",
-                                 "--poll-interval", "1s", "--redis-allowed-cidrs", kAllowedCidrs,
-                                 "--log-format", "text"},
+                                 "--poll-interval", "1s", "--redis-allowed-cidrs", kAllowedCidrs, "--log-format",
+                                 "text"},
         logs + "authz-adapter.log");
     const std::string readyz = "https://" + std::string(kAddress) + ":" + std::to_string(kAdapterPort) + "/readyz";
     ASSERT_TRUE(eventually([&] { return run("curl -sfk " + readyz).status == 0; }))
-        << "the adapter did not become ready:\n" << tail(adapter_->logFile());
+        << "the adapter did not become ready:\n"
+        << tail(adapter_->logFile());
 
     auto apply = registerAdapter(tmp_, kAddress, kAdapterPort);
     ASSERT_EQ(apply.status, 0) << apply.output << tail(adapter_->logFile());
@@ -239,10 +239,13 @@ class AuthorizationTest : public ::testing::Test {
     for (int i = 0; i < items; ++i) push += " x";
     ASSERT_EQ(run(push).output, std::to_string(items) + "\n");
     Answer admin;
-    ASSERT_TRUE(eventually([&] {
-      admin = getRaw(backlogPath(ns(), name));
-      return valueOf(admin.json) == std::to_string(items);
-    }, 15s)) << admin.output << tail(adapter_->logFile());
+    ASSERT_TRUE(eventually(
+        [&] {
+          admin = getRaw(backlogPath(ns(), name));
+          return valueOf(admin.json) == std::to_string(items);
+        },
+        15s))
+        << admin.output << tail(adapter_->logFile());
   }
 
   // ServiceLevel `name` whose queue is list `key` at `address`, with the password in key
@@ -251,14 +254,14 @@ class AuthorizationTest : public ::testing::Test {
                    const std::string& secret) {
     Json redis = {{"address", address}, {"key", key}};
     if (!secret.empty()) redis["passwordSecretRef"] = {{"name", secret}, {"key", "password"}};
-    Json sl = {{"apiVersion", "governor.io/v1alpha1"},
-               {"kind", "ServiceLevel"},
-               {"metadata", {{"name", name}}},
-               {"spec",
-                {{"workload", {{"name", name}}},
-                 {"autoscaling",
-                  {{"minReplicas", 1}, {"maxReplicas", 10},
-                   {"queue", {{"redis", redis}, {"targetPerReplica", 10}}}}}}}};
+    Json sl = {
+        {"apiVersion", "governor.io/v1alpha1"},
+        {"kind", "ServiceLevel"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"workload", {{"name", name}}},
+          {"autoscaling",
+           {{"minReplicas", 1}, {"maxReplicas", 10}, {"queue", {{"redis", redis}, {"targetPerReplica", 10}}}}}}}};
     auto created = client_->create(kServiceLevels, ns(), sl);
     ASSERT_TRUE(created.ok()) << created.error().what();
   }
@@ -275,10 +278,13 @@ class AuthorizationTest : public ::testing::Test {
   // controller asks for it).
   Answer backlogErrorContaining(const std::string& name, const std::string& text) {
     Answer r;
-    EXPECT_TRUE(eventually([&] {
-      r = direct(backlogPath(ns(), name), kHpaController, kHpaGroups);
-      return r.json.value("message", "").find(text) != std::string::npos;
-    }, 20s)) << r.output << tail(adapter_->logFile());
+    EXPECT_TRUE(eventually(
+        [&] {
+          r = direct(backlogPath(ns(), name), kHpaController, kHpaGroups);
+          return r.json.value("message", "").find(text) != std::string::npos;
+        },
+        20s))
+        << r.output << tail(adapter_->logFile());
     return r;
   }
 
@@ -308,8 +314,10 @@ class AuthorizationTest : public ::testing::Test {
 TEST_F(AuthorizationTest, AUserWithoutRbacIsForbiddenUntilARoleIsBound) {
   createBacklog("orders", 3);
   const std::string path = backlogPath(ns(), "orders");
-  const std::string denied = "User \"someone\" cannot list resource \"governor_queue_backlog\" in API group "
-                             "\"external.metrics.k8s.io\" in the namespace \"" + ns() + "\"";
+  const std::string denied =
+      "User \"someone\" cannot list resource \"governor_queue_backlog\" in API group "
+      "\"external.metrics.k8s.io\" in the namespace \"" +
+      ns() + "\"";
 
   // Through the aggregator: the kube-apiserver itself refuses first.
   auto viaAggregator = getRaw(path, "someone");
@@ -324,9 +332,10 @@ TEST_F(AuthorizationTest, AUserWithoutRbacIsForbiddenUntilARoleIsBound) {
   EXPECT_EQ(getRaw("/apis/external.metrics.k8s.io/v1beta1", "someone").status, 0);
 
   Json role = {{"metadata", {{"name", "read-backlog"}}},
-               {"rules", {{{"apiGroups", {"external.metrics.k8s.io"}},
-                           {"resources", {"governor_queue_backlog"}},
-                           {"verbs", {"get", "list"}}}}}};
+               {"rules",
+                {{{"apiGroups", {"external.metrics.k8s.io"}},
+                  {"resources", {"governor_queue_backlog"}},
+                  {"verbs", {"get", "list"}}}}}};
   Json binding = {{"metadata", {{"name", "someone-reads-backlog"}}},
                   {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "read-backlog"}}},
                   {"subjects", {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "User"}, {"name", "someone"}}}}};
@@ -335,10 +344,13 @@ TEST_F(AuthorizationTest, AUserWithoutRbacIsForbiddenUntilARoleIsBound) {
 
   // Within the adapter's 10 s cache of the denial, and then for good.
   Answer granted;
-  EXPECT_TRUE(eventually([&] {
-    granted = getRaw(path, "someone");
-    return valueOf(granted.json) == "3";
-  }, 30s)) << granted.output << tail(adapter_->logFile());
+  EXPECT_TRUE(eventually(
+      [&] {
+        granted = getRaw(path, "someone");
+        return valueOf(granted.json) == "3";
+      },
+      30s))
+      << granted.output << tail(adapter_->logFile());
   auto grantedAtAdapter = direct(path, "someone", {"system:authenticated"});
   EXPECT_EQ(grantedAtAdapter.status, 200) << grantedAtAdapter.output;
   EXPECT_EQ(valueOf(grantedAtAdapter.json), "3") << grantedAtAdapter.output;
@@ -361,15 +373,16 @@ TEST_F(AuthorizationTest, TheAdminAndTheHpaControllerMayRead) {
 
   // Custom metrics too: authorized (no workload has a latency objective here, hence 404),
   // and refused to a user without RBAC in the kube-apiserver's words.
-  const std::string custom = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() +
-                             "/deployments.apps/web/governor_latency_p95_seconds";
+  const std::string custom =
+      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns() + "/deployments.apps/web/governor_latency_p95_seconds";
   EXPECT_EQ(direct(custom, kHpaController, kHpaGroups).status, 404);
   auto refused = direct(custom, "someone", {"system:authenticated"});
   EXPECT_EQ(refused.status, 403) << refused.output;
-  EXPECT_NE(refused.json.value("message", "").find(
-                "deployments.apps.custom.metrics.k8s.io \"web\" is forbidden: User \"someone\" cannot get resource "
+  EXPECT_NE(
+      refused.json.value("message", "")
+          .find("deployments.apps.custom.metrics.k8s.io \"web\" is forbidden: User \"someone\" cannot get resource "
                 "\"deployments.apps/governor_latency_p95_seconds\" in API group \"custom.metrics.k8s.io\""),
-            std::string::npos)
+      std::string::npos)
       << refused.output;
 }
 
@@ -386,7 +399,8 @@ TEST_F(AuthorizationTest, AnUnlabelledSecretIsNeverSentAndALabelledOneWorks) {
   EXPECT_EQ(refused.json.value("reason", ""), "ServiceUnavailable") << refused.output;
   const std::string message = refused.json.value("message", "");
   EXPECT_NE(message.find("Secret " + ns() + "/creds is missing or lacks the label governor.io/redis-credentials=true"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
   EXPECT_EQ(message.find(kPassword), std::string::npos) << message;
   EXPECT_EQ(valueOf(refused.json), "") << "a value was served: " << refused.output;
   std::this_thread::sleep_for(5s);  // five poll intervals
@@ -403,15 +417,19 @@ TEST_F(AuthorizationTest, AnUnlabelledSecretIsNeverSentAndALabelledOneWorks) {
 
   // Pointed at a real redis-server with requirepass: AUTH is accepted, the backlog served.
   ASSERT_EQ(run(kAuthRedisCli + "RPUSH " + ns() + " a b c d e").output, "5\n");
-  auto moved = run("kubectl patch servicelevel -n " + ns() + " stolen --type=merge -p " +
-                   quote(Json{{"spec", {{"autoscaling", {{"queue", {{"redis", {{"address", kAuthRedisAddress},
-                                                                                 {"key", ns()}}}}}}}}}}.dump()));
+  auto moved = run(
+      "kubectl patch servicelevel -n " + ns() + " stolen --type=merge -p " +
+      quote(Json{{"spec", {{"autoscaling", {{"queue", {{"redis", {{"address", kAuthRedisAddress}, {"key", ns()}}}}}}}}}}
+                .dump()));
   ASSERT_EQ(moved.status, 0) << moved.output;
   Answer served;
-  EXPECT_TRUE(eventually([&] {
-    served = getRaw(backlogPath(ns(), "stolen"));
-    return valueOf(served.json) == "5";
-  }, 20s)) << served.output << tail(adapter_->logFile());
+  EXPECT_TRUE(eventually(
+      [&] {
+        served = getRaw(backlogPath(ns(), "stolen"));
+        return valueOf(served.json) == "5";
+      },
+      20s))
+      << served.output << tail(adapter_->logFile());
 }
 
 // An address outside the allowlist is refused before any connection, even with a labelled
@@ -428,15 +446,18 @@ TEST_F(AuthorizationTest, AnAddressOutsideTheAllowlistIsNeverConnectedTo) {
   const std::string message = refused.json.value("message", "");
   EXPECT_NE(message.find("address " + outside.address() +
                          " is not allowed: an IP address must be inside the adapter's --redis-allowed-cidrs"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
   EXPECT_EQ(message.find(kAllowedCidrs), std::string::npos) << "the allowlist leaked: " << message;
   EXPECT_EQ(message.find(kPassword), std::string::npos) << message;
 
   auto otherNamespace = backlogErrorContaining("elsewhere", "is not allowed");
   const std::string otherMessage = otherNamespace.json.value("message", "");
   EXPECT_NE(otherMessage.find("address kubernetes.default.svc:443 is not allowed: a host name must be a Service of "
-                              "namespace " + ns()),
-            std::string::npos) << otherMessage;
+                              "namespace " +
+                              ns()),
+            std::string::npos)
+      << otherMessage;
   EXPECT_EQ(otherMessage.find("10."), std::string::npos) << "a resolved address leaked: " << otherMessage;
 
   std::this_thread::sleep_for(5s);  // five poll intervals
@@ -451,10 +472,13 @@ TEST_F(AuthorizationTest, WithoutTheRightToReviewRequestsFailClosed) {
   ASSERT_EQ(removed.status, 0) << removed.output;
   Answer r;
   // A caller the adapter has no cached answer for: the review itself is refused.
-  EXPECT_TRUE(eventually([&] {
-    r = direct(backlogPath(ns(), "closed"), kHpaController, {"system:authenticated"});
-    return r.status == 503;
-  }, 15s)) << r.output;
+  EXPECT_TRUE(eventually(
+      [&] {
+        r = direct(backlogPath(ns(), "closed"), kHpaController, {"system:authenticated"});
+        return r.status == 503;
+      },
+      15s))
+      << r.output;
   EXPECT_EQ(r.json.value("reason", ""), "ServiceUnavailable") << r.output;
   EXPECT_NE(r.output.find("authorization is unavailable"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("subjectaccessreviews"), std::string::npos) << r.output;
@@ -462,10 +486,13 @@ TEST_F(AuthorizationTest, WithoutTheRightToReviewRequestsFailClosed) {
 
   auto restored = applyChartRbac();
   ASSERT_EQ(restored.status, 0) << restored.output;
-  EXPECT_TRUE(eventually([&] {
-    r = direct(backlogPath(ns(), "closed"), kHpaController, {"system:authenticated"});
-    return valueOf(r.json) == "2";
-  }, 15s)) << r.output;
+  EXPECT_TRUE(eventually(
+      [&] {
+        r = direct(backlogPath(ns(), "closed"), kHpaController, {"system:authenticated"});
+        return valueOf(r.json) == "2";
+      },
+      15s))
+      << r.output;
 }
 
 }  // namespace

@@ -103,20 +103,21 @@ class DrainTest : public ::testing::Test {
         std::vector<std::string>{redisServer, "--bind", kAddress, "--port", std::to_string(kRedisPort),
                                  "--protected-mode", "no", "--save", "", "--appendonly", "no"},
         logs("drain-redis.log"));
-    const std::string push = "redis-cli -h " + std::string(kAddress) + " -p " + std::to_string(kRedisPort) +
-                             " RPUSH jobs a b c d e f g";
+    const std::string push =
+        "redis-cli -h " + std::string(kAddress) + " -p " + std::to_string(kRedisPort) + " RPUSH jobs a b c d e f g";
     ASSERT_TRUE(eventually([&] { return run(push).status == 0; }, 10s)) << tail(redis_->logFile());
-    Json sl = {{"apiVersion", "governor.io/v1alpha1"},
-               {"kind", "ServiceLevel"},
-               {"metadata", {{"name", "queue"}}},
-               {"spec",
-                {{"workload", {{"name", "workers"}}},
-                 {"autoscaling",
-                  {{"minReplicas", 1},
-                   {"maxReplicas", 10},
-                   {"queue",
-                    {{"redis", {{"address", std::string(kAddress) + ":" + std::to_string(kRedisPort)}, {"key", "jobs"}}},
-                     {"targetPerReplica", 10}}}}}}}};
+    Json sl = {
+        {"apiVersion", "governor.io/v1alpha1"},
+        {"kind", "ServiceLevel"},
+        {"metadata", {{"name", "queue"}}},
+        {"spec",
+         {{"workload", {{"name", "workers"}}},
+          {"autoscaling",
+           {{"minReplicas", 1},
+            {"maxReplicas", 10},
+            {"queue",
+             {{"redis", {{"address", std::string(kAddress) + ":" + std::to_string(kRedisPort)}, {"key", "jobs"}}},
+              {"targetPerReplica", 10}}}}}}}};
     auto created = client_->create(kServiceLevels, ns(), sl);
     ASSERT_TRUE(created.ok()) << created.error().what();
 
@@ -148,14 +149,28 @@ class DrainTest : public ::testing::Test {
   // A replica on `port` (probes on port + 10), run as a Deployment's pod would be, ready.
   void startReplica(int port) {
     auto& replica = replicas_[port];
-    replica = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{GOVERNOR_ADAPTER_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--bind-address",
-                                 kAddress, "--secure-port", std::to_string(port), "--health-port",
-                                 std::to_string(port + 10), "--tls-cert-file", tmp_.file("adapter.crt"),
-                                 "--tls-private-key-file", tmp_.file("adapter.key"), "--poll-interval", "1s",
-                                 "--redis-allowed-cidrs", std::string(kAddress) + "/32", "--shutdown-delay-duration",
-                                 kShutdownDelay, "--log-format", "text"},
-        logs("drain-adapter-" + std::to_string(port) + ".log"));
+    replica = std::make_unique<BackgroundProcess>(std::vector<std::string>{GOVERNOR_ADAPTER_BINARY,
+                                                                           "--kubeconfig",
+                                                                           std::getenv("KUBECONFIG"),
+                                                                           "--bind-address",
+                                                                           kAddress,
+                                                                           "--secure-port",
+                                                                           std::to_string(port),
+                                                                           "--health-port",
+                                                                           std::to_string(port + 10),
+                                                                           "--tls-cert-file",
+                                                                           tmp_.file("adapter.crt"),
+                                                                           "--tls-private-key-file",
+                                                                           tmp_.file("adapter.key"),
+                                                                           "--poll-interval",
+                                                                           "1s",
+                                                                           "--redis-allowed-cidrs",
+                                                                           std::string(kAddress) + "/32",
+                                                                           "--shutdown-delay-duration",
+                                                                           kShutdownDelay,
+                                                                           "--log-format",
+                                                                           "text"},
+                                                  logs("drain-adapter-" + std::to_string(port) + ".log"));
     ASSERT_TRUE(eventually([&] { return run(readyz(port)).status == 0; })) << tail(replica->logFile());
   }
 

@@ -40,8 +40,9 @@ class FakePrometheus {
         released_.wait(lock, [this] { return !hung_; });
       }
       if (q.find("slow_bucket") != std::string::npos) std::this_thread::sleep_for(slowFor_);
-      res.set_content(R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.25"]}]}})",
-                      "application/json");
+      res.set_content(
+          R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.25"]}]}})",
+          "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -108,7 +109,9 @@ struct Adapter {
             interval, concurrency) {
     std::vector<MetricTarget> all;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options, std::make_shared<QueueReads>(redis))) all.push_back(std::move(t));
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
+                                std::make_shared<QueueReads>(redis)))
+        all.push_back(std::move(t));
     }
     targets.set(all);
   }
@@ -143,8 +146,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 TEST(PrometheusBudgetTest, TheLatencyQueryReadsOnlyTheServiceLevelsNamespace) {
   FakePrometheus fake;
-  Adapter adapter(fake.url(), 2s, 1h, 4,
-                  {latencyServiceLevel("web", R"(http_bucket{namespace="other",job="web"})")});
+  Adapter adapter(fake.url(), 2s, 1h, 4, {latencyServiceLevel("web", R"(http_bucket{namespace="other",job="web"})")});
   adapter.poller.pollOnce();
   ASSERT_EQ(adapter.p95("web").status, 200) << adapter.p95("web").body.dump();
   const auto queries = fake.queries();
@@ -200,7 +202,8 @@ TEST(PrometheusBudgetTest, AHungPrometheusGives503AfterTheMaxAgeNeverTheOldValue
     }
     std::this_thread::sleep_for(25ms);
   }
-  for (const auto& [n, at] : firstError) std::cout << "[ timing ] " << n << " answered 503 after " << at.count() << " s\n";
+  for (const auto& [n, at] : firstError)
+    std::cout << "[ timing ] " << n << " answered 503 after " << at.count() << " s\n";
 
   fake.release();
   EXPECT_TRUE(eventually([&] {
@@ -220,7 +223,8 @@ TEST(PrometheusBudgetTest, ASlowServiceLevelDoesNotDelayAnothersValue) {
                   {latencyServiceLevel("a-slow", "slow_bucket"), latencyServiceLevel("b-fast", "fast_bucket")});
   const auto started = std::chrono::steady_clock::now();
   adapter.poller.start();
-  ASSERT_TRUE(eventually([&] { return adapter.p95("b-fast").status == 200; }, 10s)) << adapter.p95("b-fast").body.dump();
+  ASSERT_TRUE(eventually([&] { return adapter.p95("b-fast").status == 200; }, 10s))
+      << adapter.p95("b-fast").body.dump();
   const auto elapsed = std::chrono::steady_clock::now() - started;
   std::cout << "[ timing ] the fast ServiceLevel's p95 was served after " << Seconds(elapsed).count() << " s\n";
   EXPECT_LT(elapsed, 1s);

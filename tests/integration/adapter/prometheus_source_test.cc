@@ -48,8 +48,8 @@ struct Bucket {
   double le;  // +Inf for the last
   double count;
 };
-const std::vector<Bucket> kBuckets = {
-    {0.05, 10}, {0.1, 40}, {0.25, 70}, {0.5, 90}, {1, 98}, {std::numeric_limits<double>::infinity(), 100}};
+const std::vector<Bucket> kBuckets = {{0.05, 10}, {0.1, 40}, {0.25, 70},
+                                      {0.5, 90},  {1, 98},   {std::numeric_limits<double>::infinity(), 100}};
 
 // The rule of histogram_quantile, written out independently: rank = q × total; the first bucket
 // whose cumulative count reaches the rank; linear interpolation between its lower bound (the
@@ -155,8 +155,7 @@ class Prometheus {
                                               "    static_configs:\n"
                                               "      - targets: ['127.0.0.1:"
                                            << exporterPort << "']\n";
-    process_.emplace(std::vector<std::string>{findPrometheus(),
-                                              "--config.file=" + (dir_ / "prometheus.yml").string(),
+    process_.emplace(std::vector<std::string>{findPrometheus(), "--config.file=" + (dir_ / "prometheus.yml").string(),
                                               "--storage.tsdb.path=" + (dir_ / "data").string(),
                                               "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
                      (dir_ / "prometheus.log").string(), dir_.string());

@@ -31,8 +31,8 @@
 #include <prometheus/registry.h>
 
 #include "metrics-adapter/cache_stats.h"
-#include "support/slowdown.h"
 #include "support/process.h"
+#include "support/slowdown.h"
 
 namespace governor::adapter {
 namespace {
@@ -42,8 +42,8 @@ using namespace std::chrono_literals;
 using Seconds = std::chrono::duration<double>;
 
 std::string findRedisServer() {
-  return governor::testing::findProgram(
-      "REDIS_SERVER", {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
+  return governor::testing::findProgram("REDIS_SERVER",
+                                        {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
 }
 
 struct ReplyFree {
@@ -89,8 +89,9 @@ class RedisServer {
 
   ::testing::AssertionResult start() {
     if (dir_.empty()) return ::testing::AssertionFailure() << "no temporary directory";
-    std::vector<std::string> args{findRedisServer(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--daemonize", "no"};
+    std::vector<std::string> args{
+        findRedisServer(), "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",    "no",     "--daemonize",         "no"};
     if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
     process_.emplace(args, (dir_ / "redis.log").string(), dir_.string());
     for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
@@ -157,8 +158,8 @@ class RedisSourceTest : public ::testing::Test {
     return ids;
   }
   void readGroup(const std::string& key, const std::string& group, int count) {
-    ReplyPtr r = server_->command({"XREADGROUP", "GROUP", group, "worker-1", "COUNT", std::to_string(count),
-                                   "STREAMS", key, ">"});
+    ReplyPtr r = server_->command(
+        {"XREADGROUP", "GROUP", group, "worker-1", "COUNT", std::to_string(count), "STREAMS", key, ">"});
     ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
   }
 
@@ -254,7 +255,8 @@ TEST_F(RedisSourceTest, StreamCountsAreEntriesAddedAndAcknowledgedByTheGroup) {
   EXPECT_NE(noGroup.error().what().find("consumer group nope of stream events does not exist"), std::string::npos);
   auto ofList = counts(list("jobs"));
   ASSERT_FALSE(ofList.ok());
-  EXPECT_NE(ofList.error().what().find("of a stream's consumer group only"), std::string::npos) << ofList.error().what();
+  EXPECT_NE(ofList.error().what().find("of a stream's consumer group only"), std::string::npos)
+      << ofList.error().what();
 }
 
 TEST_F(RedisSourceTest, UnknownLagFallsBackToCountingUndeliveredEntries) {
@@ -367,8 +369,14 @@ TEST_F(RedisSourceTest, OneReadOfQueuesOfEveryKindKeepsEachQueuesErrorItsOwn) {
 
   RedisSource source;
   const std::vector<RedisRead> reads{
-      {list("jobs")},        {stream("jobs", "g")},       {stream("events", "g"), true}, {stream("events", "nope"), true},
-      {list("no-such-list")}, {stream("gaps", "g"), true}, {stream("events", "")},       {list("")},
+      {list("jobs")},
+      {stream("jobs", "g")},
+      {stream("events", "g"), true},
+      {stream("events", "nope"), true},
+      {list("no-such-list")},
+      {stream("gaps", "g"), true},
+      {stream("events", "")},
+      {list("")},
   };
   const std::vector<RedisReading> read = source.read(reads);
   ASSERT_EQ(read.size(), reads.size());
@@ -399,9 +407,9 @@ TEST_F(RedisSourceTest, OneReadOfQueuesOfEveryKindKeepsEachQueuesErrorItsOwn) {
 TEST_F(RedisSourceTest, AConnectionThatFailsFailsEachOfItsQueuesWithTheSameError) {
   RedisSource refused({.timeout = 1s});
   const std::string nobody = "127.0.0.1:" + std::to_string(governor::testing::freePort());
-  const std::vector<RedisRead> there{{{.address = nobody, .key = "jobs"}},
-                                     {{.address = nobody, .key = "events", .type = RedisQueue::Type::Stream,
-                                       .consumerGroup = "g"}, true}};
+  const std::vector<RedisRead> there{
+      {{.address = nobody, .key = "jobs"}},
+      {{.address = nobody, .key = "events", .type = RedisQueue::Type::Stream, .consumerGroup = "g"}, true}};
   const std::vector<RedisReading> down = refused.read(there);
   EXPECT_EQ(whatOf(down[0].backlog), "redis " + nobody + " key jobs: Unavailable: connection refused");
   EXPECT_EQ(whatOf(down[1].backlog), "redis " + nobody + " key events: Unavailable: connection refused");
@@ -419,8 +427,8 @@ TEST_F(RedisSourceTest, AConnectionThatFailsFailsEachOfItsQueuesWithTheSameError
   const auto elapsed = std::chrono::steady_clock::now() - started;
   server_->resume();
   for (size_t i = 0; i < reads.size(); ++i) {
-    EXPECT_EQ(whatOf(hung[i].backlog), "redis " + server_->address() + " key " + reads[i].queue.key +
-                                           ": Timeout: timed out after 1s");
+    EXPECT_EQ(whatOf(hung[i].backlog),
+              "redis " + server_->address() + " key " + reads[i].queue.key + ": Timeout: timed out after 1s");
   }
   EXPECT_GE(elapsed, 1s - 100ms);
   EXPECT_LT(elapsed, 2s) << "one timeout for the connection's pipeline";
@@ -498,13 +506,13 @@ TEST_F(RedisSourceTest, AThousandQueuesOnOneConnectionAreOneRoundTripPerPoll) {
       for (const RedisRead& r : lists) (void)source.read({r});
     });
   });
-  std::cout << "[ figure ] a poll of " << kLists << " lists on one connection: " << listReads
-            << " server read events, " << all << " ms (median of 9) = " << all / one
-            << " single-command round trips of " << one * 1000 << " us (median of 200); one queue at a time: "
-            << eachReads << " server read events, " << each << " ms; " << kStreams
-            << " streams without a lag (XINFO GROUPS, XINFO STREAM, then XRANGE): " << streamReads
+  std::cout << "[ figure ] a poll of " << kLists << " lists on one connection: " << listReads << " server read events, "
+            << all << " ms (median of 9) = " << all / one << " single-command round trips of " << one * 1000
+            << " us (median of 200); one queue at a time: " << eachReads << " server read events, " << each << " ms; "
+            << kStreams << " streams without a lag (XINFO GROUPS, XINFO STREAM, then XRANGE): " << streamReads
             << " server read events\n";
-  EXPECT_LT(all, kLists * one * governor::testing::kSlowdown / 4) << "1,000 queues must cost well under 1,000 round trips";
+  EXPECT_LT(all, kLists * one * governor::testing::kSlowdown / 4)
+      << "1,000 queues must cost well under 1,000 round trips";
 }
 
 // A TCP proxy on 127.0.0.1 in front of a real redis-server that holds what the server sends for
@@ -603,8 +611,8 @@ class DelayProxy {
   int listener_ = -1;
   int port_ = 0;
   std::mutex mutex_;
-  bool stopping_ = false;     // guarded by mutex_
-  std::vector<int> sockets_;  // guarded by mutex_
+  bool stopping_ = false;             // guarded by mutex_
+  std::vector<int> sockets_;          // guarded by mutex_
   std::vector<std::thread> threads_;  // the acceptor's own is first; the others it adds, under mutex_
 };
 
@@ -620,7 +628,8 @@ TEST_F(RedisSourceTest, AThousandQueuesOverASlowLinkArePolledInAboutOneRoundTrip
   const std::vector<std::string> ids = add("s", 3);
   ASSERT_TRUE(server_->command({"XGROUP", "CREATE", "s", "g", "0"}));
   ASSERT_EQ(server_->integer({"XDEL", "s", ids[2]}), 1);  // XRANGE counts the other 2
-  streams.push_back({{.address = proxy.address(), .key = "s", .type = RedisQueue::Type::Stream, .consumerGroup = "g"}, true});
+  streams.push_back(
+      {{.address = proxy.address(), .key = "s", .type = RedisQueue::Type::Stream, .consumerGroup = "g"}, true});
 
   RedisSource source;
   ASSERT_TRUE(source.backlog(lists[0].queue).ok());  // connected
@@ -632,10 +641,9 @@ TEST_F(RedisSourceTest, AThousandQueuesOverASlowLinkArePolledInAboutOneRoundTrip
   const double twoStages = medianMilliseconds(5, [&] { read = source.read(streams); });
   ASSERT_TRUE(read[0].backlog.ok()) << whatOf(read[0].backlog);
   EXPECT_EQ(read[0].backlog.value(), 2);
-  std::cout << "[ figure ] through a proxy delaying the server's replies by " << kDelay.count()
-            << " ms: one queue " << one << " ms, 1000 lists " << all << " ms (" << all / one
-            << " round trips), a stream needing XRANGE " << twoStages << " ms (" << twoStages / one
-            << " round trips); medians of 5\n";
+  std::cout << "[ figure ] through a proxy delaying the server's replies by " << kDelay.count() << " ms: one queue "
+            << one << " ms, 1000 lists " << all << " ms (" << all / one << " round trips), a stream needing XRANGE "
+            << twoStages << " ms (" << twoStages / one << " round trips); medians of 5\n";
   EXPECT_GE(one, static_cast<double>(kDelay.count()));
   EXPECT_LT(all, 1.6 * one) << "about one round trip";
   EXPECT_LT(twoStages, 2.6 * one) << "about two round trips";

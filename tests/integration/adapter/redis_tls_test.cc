@@ -26,8 +26,8 @@ using governor::testing::TempDir;
 using namespace std::chrono_literals;
 
 std::string findRedisServer() {
-  return governor::testing::findProgram(
-      "REDIS_SERVER", {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
+  return governor::testing::findProgram("REDIS_SERVER",
+                                        {"redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"});
 }
 
 std::string whatOf(const kube::Result<int64_t>& r) {
@@ -83,13 +83,27 @@ class TlsRedisServer {
 
   ::testing::AssertionResult start() {
     if (!dir_.ok()) return ::testing::AssertionFailure() << "no temporary directory";
-    std::vector<std::string> args{findRedisServer(), "--port", std::to_string(plainPort_), "--tls-port",
-                                  std::to_string(tlsPort_), "--bind", "127.0.0.1",
-                                  "--tls-cert-file", certificates_.crt(options_.certName),
-                                  "--tls-key-file", certificates_.key(options_.certName),
-                                  "--tls-ca-cert-file", certificates_.crt("ca"),
-                                  "--tls-auth-clients", options_.authClients ? "yes" : "no",
-                                  "--save", "", "--appendonly", "no", "--daemonize", "no"};
+    std::vector<std::string> args{findRedisServer(),
+                                  "--port",
+                                  std::to_string(plainPort_),
+                                  "--tls-port",
+                                  std::to_string(tlsPort_),
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--tls-cert-file",
+                                  certificates_.crt(options_.certName),
+                                  "--tls-key-file",
+                                  certificates_.key(options_.certName),
+                                  "--tls-ca-cert-file",
+                                  certificates_.crt("ca"),
+                                  "--tls-auth-clients",
+                                  options_.authClients ? "yes" : "no",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  "no",
+                                  "--daemonize",
+                                  "no"};
     if (!options_.password.empty()) args.insert(args.end(), {"--requirepass", options_.password});
     process_.emplace(args, dir_.file("redis.log"), dir_.file(""));
     for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
@@ -167,9 +181,11 @@ TEST_F(RedisTlsTest, ListAndStreamGroupBacklogOverOneKeptConnection) {
   ASSERT_EQ(server_->cli("XREADGROUP GROUP g worker COUNT 10 STREAMS events '>'").status, 0);  // 10 pending
 
   RedisSource source(trusting());
-  const RedisQueue stream{
-      .address = server_->tlsAddress(), .key = "events", .type = RedisQueue::Type::Stream, .consumerGroup = "g",
-      .tls = true};
+  const RedisQueue stream{.address = server_->tlsAddress(),
+                          .key = "events",
+                          .type = RedisQueue::Type::Stream,
+                          .consumerGroup = "g",
+                          .tls = true};
   auto list = source.backlog(tlsList("jobs"));
   ASSERT_TRUE(list.ok()) << whatOf(list);
   EXPECT_EQ(list.value(), 7);

@@ -13,10 +13,8 @@ namespace {
 using kube::Json;
 
 Json configMap(const std::string& name, const Json& data, const Json& labels = Json::object()) {
-  return {{"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"labels", labels}}},
-          {"data", data}};
+  return {
+      {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"labels", labels}}}, {"data", data}};
 }
 
 class ClientTest : public ::testing::Test {
@@ -130,16 +128,19 @@ TEST_F(ClientTest, WatchSeesAddUpdateDeleteInOrder) {
   kube::WatchCancel cancel;
   std::thread watcher([&] {
     kube::WatchOptions opts{.resourceVersion = start->resourceVersion, .timeoutSeconds = 60};
-    auto out = client_->watch(kConfigMaps, ns, opts, [&](const kube::WatchEvent& ev) {
-      if (ev.type == "BOOKMARK") return true;
-      // kube-controller-manager's root-ca-cert-publisher adds kube-root-ca.crt to every
-      // new namespace, perhaps after `start`: only this test's ConfigMap counts.
-      if (ev.object["metadata"].value("name", "") != "w") return true;
-      std::lock_guard lock(mu);
-      seen.push_back(ev.type + " " + ev.object["metadata"].value("name", "") + " " +
-                     ev.object.value("data", Json::object()).value("v", ""));
-      return true;
-    }, &cancel);
+    auto out = client_->watch(
+        kConfigMaps, ns, opts,
+        [&](const kube::WatchEvent& ev) {
+          if (ev.type == "BOOKMARK") return true;
+          // kube-controller-manager's root-ca-cert-publisher adds kube-root-ca.crt to every
+          // new namespace, perhaps after `start`: only this test's ConfigMap counts.
+          if (ev.object["metadata"].value("name", "") != "w") return true;
+          std::lock_guard lock(mu);
+          seen.push_back(ev.type + " " + ev.object["metadata"].value("name", "") + " " +
+                         ev.object.value("data", Json::object()).value("v", ""));
+          return true;
+        },
+        &cancel);
     EXPECT_TRUE(out.ok()) << out.error().what();
   });
   auto created = client_->create(kConfigMaps, ns, configMap("w", {{"v", "1"}}));

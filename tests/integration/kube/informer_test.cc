@@ -21,8 +21,7 @@ Json configMap(const std::string& name, const std::string& value) {
 class Recorder {
  public:
   kube::EventHandler handler() {
-    return {[this](const Json& o) { record(o, "add"); },
-            [this](const Json&, const Json& o) { record(o, "update"); },
+    return {[this](const Json& o) { record(o, "add"); }, [this](const Json&, const Json& o) { record(o, "update"); },
             [this](const Json& o) { record(o, "delete"); }};
   }
   std::vector<std::string> of(const std::string& name) {
@@ -163,8 +162,7 @@ TEST_F(InformerTest, ResumesAfterApiServerIsKilledAndLosesNoEvent) {
   EXPECT_EQ(rec.of("c"), (std::vector<std::string>{"add:1"}));
   auto stats = informer.stats();
   EXPECT_GE(stats.watches, 2) << "the informer must have watched again after the kill";
-  std::cout << "after kill -9: lists=" << stats.lists << " watches=" << stats.watches << " gone=" << stats.gone
-            << "\n";
+  std::cout << "after kill -9: lists=" << stats.lists << " watches=" << stats.watches << " gone=" << stats.gone << "\n";
   informer.stop();
 }
 

@@ -17,7 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using kube::Json;
 
-
 // One candidate running LeaderElector::run on a thread, with a client of its own, recording
 // what happened in order.
 class Candidate {

@@ -70,11 +70,13 @@ TEST_F(CompactionTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChan
       // while etcd moves on and is compacted past what the operator has seen begins its
       // cache there, so the operator's watches resume too old: 410 Gone, relist.
       ASSERT_EQ(clusterCtl("kill kube-apiserver"), 0);
-      ASSERT_EQ(run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/put -d '{"key":"ZHJpbGw=","value":"MQ=="}')").status, 0);
+      ASSERT_EQ(
+          run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/put -d '{"key":"ZHJpbGw=","value":"MQ=="}')").status, 0);
       ASSERT_TRUE(compact());
       ASSERT_EQ(clusterCtl("start kube-apiserver"), 0);
     }
-    auto patched = client_->mergePatch(kServiceLevels, ns(), name(i), {{"spec", {{"quota", {{"hard", {{"pods", "11"}}}}}}}});
+    auto patched =
+        client_->mergePatch(kServiceLevels, ns(), name(i), {{"spec", {{"quota", {{"hard", {{"pods", "11"}}}}}}}});
     ASSERT_TRUE(patched.ok()) << patched.error().what();
   }
   ASSERT_TRUE(compact());
@@ -84,9 +86,10 @@ TEST_F(CompactionTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChan
       << readyServiceLevels(*client_, ns()).size() << " of " << kCount << " Ready";
   const int relists = occurrences(op.log().substr(logged), "expired, relisting");
   EXPECT_GT(relists, 0) << "the operator's watches resumed from a compacted revision";
-  std::printf("compaction: all %d edits in their quotas %.1f s after the first; the operator's informers relisted %d "
-              "times\n",
-              kCount, since(), relists);
+  std::printf(
+      "compaction: all %d edits in their quotas %.1f s after the first; the operator's informers relisted %d "
+      "times\n",
+      kCount, since(), relists);
   EXPECT_TRUE(op.running()) << tail(op.logFile());
   EXPECT_EQ(op.stop(), 0);
 }

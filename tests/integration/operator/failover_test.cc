@@ -36,12 +36,28 @@ class Replica {
   Replica(const std::string& ns, int base)
       : metrics_("http://127.0.0.1:" + std::to_string(base) + "/metrics"),
         readyz_("http://127.0.0.1:" + std::to_string(base + 1) + "/readyz"),
-        process_({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--namespace", ns,
-                  "--leader-elect", "--leader-election-namespace", ns, "--leader-elect-lease-duration",
-                  std::to_string(kLeaseDuration.count()), "--leader-elect-renew-deadline", "4",
-                  "--leader-elect-retry-period", std::to_string(kRetryPeriod.count()), "--metrics-bind-address",
-                  "127.0.0.1:" + std::to_string(base), "--health-probe-bind-address",
-                  "127.0.0.1:" + std::to_string(base + 1), "--log-format", "text", "--log-level", "debug"},
+        process_({GOVERNOR_OPERATOR_BINARY,
+                  "--kubeconfig",
+                  std::getenv("KUBECONFIG"),
+                  "--namespace",
+                  ns,
+                  "--leader-elect",
+                  "--leader-election-namespace",
+                  ns,
+                  "--leader-elect-lease-duration",
+                  std::to_string(kLeaseDuration.count()),
+                  "--leader-elect-renew-deadline",
+                  "4",
+                  "--leader-elect-retry-period",
+                  std::to_string(kRetryPeriod.count()),
+                  "--metrics-bind-address",
+                  "127.0.0.1:" + std::to_string(base),
+                  "--health-probe-bind-address",
+                  "127.0.0.1:" + std::to_string(base + 1),
+                  "--log-format",
+                  "text",
+                  "--log-level",
+                  "debug"},
                  freshLog("operator-failover-" + std::to_string(base) + ".log")) {}
 
   bool ready() const { return run("curl -sf " + readyz_).status == 0; }
@@ -79,7 +95,8 @@ class FailoverTest : public ServiceLevelTest {
         if (r->leads()) leader = r.get();
       }
       return leader != nullptr;
-    })) << tail(replicas_[0]->process().logFile()) << tail(replicas_[1]->process().logFile());
+    })) << tail(replicas_[0]->process().logFile())
+        << tail(replicas_[1]->process().logFile());
     if (!leader) return {nullptr, nullptr};
     Replica* standby = leader == replicas_[0].get() ? replicas_[1].get() : replicas_[0].get();
     EXPECT_TRUE(eventually([&] { return standby->ready(); })) << "a standby is ready";
@@ -121,7 +138,8 @@ TEST_F(FailoverTest, ALeaderKilledMidReconcileIsReplacedWithinTheLeaseAndNothing
   }
   for (const char* pods : {"11", "12"}) {
     for (const auto& sl : edited) {
-      auto patched = client_->mergePatch(kServiceLevels, ns(), sl, {{"spec", {{"quota", {{"hard", {{"pods", pods}}}}}}}});
+      auto patched =
+          client_->mergePatch(kServiceLevels, ns(), sl, {{"spec", {{"quota", {{"hard", {{"pods", pods}}}}}}}});
       ASSERT_TRUE(patched.ok()) << patched.error().what();
     }
   }
@@ -132,9 +150,10 @@ TEST_F(FailoverTest, ALeaderKilledMidReconcileIsReplacedWithinTheLeaseAndNothing
       << "the standby takes over once the Lease it saw renewed last expires";
   ASSERT_TRUE(eventually([&] { return ready().size() == kCount; }, 90s))
       << ready().size() << " of " << kCount << " Ready; " << tail(standby->process().logFile());
-  std::printf("failover: %zu of %d ServiceLevels Ready at the kill; takeover %.1fs after it; all Ready %.1fs after it\n",
-              finished.size(), kCount, takeover,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - killedAt).count());
+  std::printf(
+      "failover: %zu of %d ServiceLevels Ready at the kill; takeover %.1fs after it; all Ready %.1fs after it\n",
+      finished.size(), kCount, takeover,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killedAt).count());
 
   for (const auto& sl : edited) {
     auto quota = client_->get(kQuotas, ns(), sl);
@@ -172,7 +191,8 @@ TEST_F(FailoverTest, OnSigtermTheLeaderFinishesItsReconcilesReleasesTheLeaseAndE
   const auto takeover = std::chrono::duration<double>(std::chrono::steady_clock::now() - stoppedAt).count();
   ASSERT_TRUE(eventually([&] { return ready().size() == kCount; }, 90s))
       << ready().size() << " of " << kCount << " Ready; " << tail(standby->process().logFile());
-  std::printf("sigterm: the leader exited 0 in %.1fs, the standby led %.1fs after the SIGTERM\n", exitSeconds, takeover);
+  std::printf("sigterm: the leader exited 0 in %.1fs, the standby led %.1fs after the SIGTERM\n", exitSeconds,
+              takeover);
   EXPECT_EQ(standby->process().stop(), 0);
 }
 

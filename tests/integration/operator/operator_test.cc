@@ -16,8 +16,8 @@
 #include "cluster.h"
 #include "kube/client.h"
 #include "kube/yaml.h"
-#include "operator/shard.h"
 #include "operator/reconcile/status.h"
+#include "operator/shard.h"
 #include "support/largest_service_level.h"
 
 #include <filesystem>
@@ -91,8 +91,8 @@ class OperatorTest : public ::testing::Test {
   static void startOperator() {
     operator_ = new BackgroundProcess(
         {GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--metrics-bind-address",
-         "127.0.0.1:18080", "--health-probe-bind-address", "127.0.0.1:18081", "--resync-period", "10",
-         "--log-format", "text", "--log-level", "debug"},
+         "127.0.0.1:18080", "--health-probe-bind-address", "127.0.0.1:18081", "--resync-period", "10", "--log-format",
+         "text", "--log-level", "debug"},
         std::string(GOVERNOR_BINARY_DIR) + "/operator-test.log");
     ASSERT_TRUE(eventually([] { return run("curl -sf http://127.0.0.1:18081/readyz").status == 0; }))
         << "the operator did not become ready; see " << operator_->logFile();
@@ -167,12 +167,17 @@ TEST_F(OperatorTest, ValidServiceLevelGetsEveryChildAndIsReady) {
     EXPECT_TRUE(conditionIs("shop", type, "True", "Reconciled")) << type << ": " << condition("shop", type).dump();
   }
   // No PrometheusRule CRD in this cluster: the rules go to a ConfigMap and the condition says so.
-  EXPECT_TRUE(conditionIs("shop", "RulesReady", "False", "PrometheusRuleCRDMissing")) << condition("shop", "RulesReady");
+  EXPECT_TRUE(conditionIs("shop", "RulesReady", "False", "PrometheusRuleCRDMissing"))
+      << condition("shop", "RulesReady");
 
-  std::vector<std::pair<kube::Resource, std::string>> children{
-      {kHpas, "shop"},           {kStatefulSets, "shop-redis"}, {kServices, "shop-redis"},
-      {kConfigMaps, "shop-redis"}, {kConfigMaps, "shop-cache"},  {kQuotas, "shop"},
-      {kLimitRanges, "shop"},    {kConfigMaps, "shop-rules"}};
+  std::vector<std::pair<kube::Resource, std::string>> children{{kHpas, "shop"},
+                                                               {kStatefulSets, "shop-redis"},
+                                                               {kServices, "shop-redis"},
+                                                               {kConfigMaps, "shop-redis"},
+                                                               {kConfigMaps, "shop-cache"},
+                                                               {kQuotas, "shop"},
+                                                               {kLimitRanges, "shop"},
+                                                               {kConfigMaps, "shop-rules"}};
   for (const auto& [r, name] : children) {
     auto obj = get(r, name);
     ASSERT_FALSE(obj.is_null()) << r.plural << "/" << name << " is missing";
@@ -213,7 +218,8 @@ TEST_F(OperatorTest, AnHpaThatCannotReadItsMetricKeepsReadyFalse) {
       << "the HPA's own message: " << condition("blind", "ScalingActive");
   EXPECT_TRUE(conditionIs("blind", "Ready", "False", "FailedGetExternalMetric")) << condition("blind", "Ready");
   EXPECT_TRUE(conditionIs("blind", "AutoscalerReady", "True", "Reconciled")) << "the HPA itself is written";
-  auto events = client_->list(kEvents, ns_->name(), {.fieldSelector = "involvedObject.name=blind,reason=FailedGetExternalMetric"});
+  auto events = client_->list(kEvents, ns_->name(),
+                              {.fieldSelector = "involvedObject.name=blind,reason=FailedGetExternalMetric"});
   ASSERT_TRUE(events.ok());
   EXPECT_FALSE(events->items.empty()) << "a Warning event says scaling broke";
   if (!events->items.empty()) {
@@ -225,7 +231,8 @@ TEST_F(OperatorTest, AnHpaThatCannotReadItsMetricKeepsReadyFalse) {
   EXPECT_TRUE(eventually([&] { return conditionIs("blind", "ScalingActive", "False", "ScalingDisabled"); },
                          std::chrono::seconds(45)))
       << condition("blind", "ScalingActive");
-  EXPECT_TRUE(eventually([&] { return conditionIs("blind", "Ready", "True", "Reconciled"); })) << condition("blind", "Ready");
+  EXPECT_TRUE(eventually([&] { return conditionIs("blind", "Ready", "True", "Reconciled"); }))
+      << condition("blind", "Ready");
 }
 
 // The pause annotations on the real cluster: the HPA (kube-controller-manager's) holds the
@@ -239,7 +246,8 @@ TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
   Json sl = serviceLevel("held", "held-app");
   sl["metadata"]["annotations"] = {{"governor.io/paused-replicas", "4"}};
   sl["spec"]["autoscaling"]["minReplicas"] = 2;
-  sl["spec"]["autoscaling"]["resources"] = {{"cpu", {{"averageUtilization", 70}}}, {"memory", {{"averageValue", "512Mi"}}}};
+  sl["spec"]["autoscaling"]["resources"] = {{"cpu", {{"averageUtilization", 70}}},
+                                            {"memory", {{"averageValue", "512Mi"}}}};
   ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
   auto replicas = [&] { return get(kDeployments, "held-app")["spec"].value("replicas", -1); };
   auto status = [&] { return get(kServiceLevels, "held").value("status", Json::object()); };
@@ -270,8 +278,9 @@ TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
   EXPECT_TRUE(reasons().contains("Paused"));
 
   // At 0: the operator scales the workload to none; the HPA keeps the spec's bounds and idles.
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
-                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "0"}}}}}})
+  ASSERT_TRUE(client_
+                  ->mergePatch(kServiceLevels, ns_->name(), "held",
+                               {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "0"}}}}}})
                   .ok());
   EXPECT_TRUE(eventually([&] { return replicas() == 0; })) << replicas();
   EXPECT_TRUE(eventually([&] { return status().value("pausedReplicas", -1) == 0; })) << status().dump(2);
@@ -279,8 +288,9 @@ TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
   EXPECT_TRUE(eventually([&] { return reasons().contains("ScaledToZero"); })) << "an Event says why it went to none";
 
   // A value that is not a number is refused by name, and nothing moves.
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
-                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "few"}}}}}})
+  ASSERT_TRUE(client_
+                  ->mergePatch(kServiceLevels, ns_->name(), "held",
+                               {{"metadata", {{"annotations", {{"governor.io/paused-replicas", "few"}}}}}})
                   .ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("held", "Ready", "False", "InvalidSpec"); }));
   EXPECT_NE(condition("held", "Ready").value("message", "").find("metadata.annotations[governor.io/paused-replicas]"),
@@ -289,8 +299,9 @@ TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
   EXPECT_EQ(replicas(), 0);
 
   // Without the annotation: back to minReplicas, no Paused condition, an Event.
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
-                                  {{"metadata", {{"annotations", {{"governor.io/paused-replicas", nullptr}}}}}})
+  ASSERT_TRUE(client_
+                  ->mergePatch(kServiceLevels, ns_->name(), "held",
+                               {{"metadata", {{"annotations", {{"governor.io/paused-replicas", nullptr}}}}}})
                   .ok());
   EXPECT_TRUE(eventually([&] { return replicas() == 2; })) << replicas();
   EXPECT_TRUE(eventually([&] { return condition("held", "Paused").is_null() && !status().contains("pausedReplicas"); }))
@@ -298,8 +309,9 @@ TEST_F(OperatorTest, PauseAnnotationsHoldTheWorkloadAndRemovingThemResumes) {
   EXPECT_TRUE(eventually([&] { return reasons().contains("Resumed") && reasons().contains("ScaledToMinReplicas"); }));
 
   // "paused: true" holds it where it is.
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "held",
-                                  {{"metadata", {{"annotations", {{"governor.io/paused", "true"}}}}}})
+  ASSERT_TRUE(client_
+                  ->mergePatch(kServiceLevels, ns_->name(), "held",
+                               {{"metadata", {{"annotations", {{"governor.io/paused", "true"}}}}}})
                   .ok());
   EXPECT_TRUE(eventually([&] {
     Json spec = get(kHpas, "held")["spec"];
@@ -324,9 +336,14 @@ TEST_F(OperatorTest, BrokenPromqlIsReportedAndNoRulesAreWritten) {
   EXPECT_TRUE(conditionIs("typo", "QuotaReady", "True", "Reconciled")) << "the other parts are written";
   EXPECT_FALSE(exists(kConfigMaps, "typo-rules")) << "no rule file from broken PromQL";
 
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "typo",
-                                  {{"spec", {{"objectives", {{"availability", {{"errorQuery",
-                                      "sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}]))"}}}}}}}}).ok());
+  ASSERT_TRUE(
+      client_
+          ->mergePatch(kServiceLevels, ns_->name(), "typo",
+                       {{"spec",
+                         {{"objectives",
+                           {{"availability",
+                             {{"errorQuery", "sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}]))"}}}}}}}})
+          .ok());
   EXPECT_TRUE(eventually([&] { return conditionIs("typo", "RulesReady", "False", "PrometheusRuleCRDMissing"); }))
       << condition("typo", "RulesReady");
   EXPECT_TRUE(exists(kConfigMaps, "typo-rules"));
@@ -334,7 +351,9 @@ TEST_F(OperatorTest, BrokenPromqlIsReportedAndNoRulesAreWritten) {
 
 TEST_F(OperatorTest, EditingTheSpecUpdatesAndRemovingASectionRemovesItsChildren) {
   createReady("edit");
-  ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"autoscaling", {{"maxReplicas", 7}}}}}}).ok());
+  ASSERT_TRUE(
+      client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"autoscaling", {{"maxReplicas", 7}}}}}})
+          .ok());
   EXPECT_TRUE(eventually([&] { return get(kHpas, "edit")["spec"]["maxReplicas"] == 7; }));
 
   ASSERT_TRUE(client_->mergePatch(kServiceLevels, ns_->name(), "edit", {{"spec", {{"cache", nullptr}}}}).ok());
@@ -358,7 +377,9 @@ TEST_F(OperatorTest, ChildrenDeletedOrEditedByHandAreRestored) {
 }
 
 TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
-  Json mine = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "taken-cache"}}},
+  Json mine = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", "taken-cache"}}},
                {"data", {{"owner", "a human"}}}};
   ASSERT_TRUE(client_->create(kConfigMaps, ns_->name(), mine).ok());
   ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("taken-app")).ok());
@@ -366,11 +387,12 @@ TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
   EXPECT_TRUE(eventually([&] { return conditionIs("taken", "CacheReady", "False", "Conflict"); }))
       << condition("taken", "CacheReady");
   EXPECT_NE(condition("taken", "CacheReady")["message"].get<std::string>().find("ConfigMap " + ns_->name() +
-                                                                                 "/taken-cache already exists"),
+                                                                                "/taken-cache already exists"),
             std::string::npos);
   EXPECT_TRUE(conditionIs("taken", "Ready", "False", "Conflict"));
   EXPECT_TRUE(conditionIs("taken", "QuotaReady", "True", "Reconciled")) << "the other parts still reconcile";
-  EXPECT_GT(linesWith(operator_->log(), {"CacheReady is False (Conflict)", "servicelevel=taken", " reason=Conflict"}), 0)
+  EXPECT_GT(linesWith(operator_->log(), {"CacheReady is False (Conflict)", "servicelevel=taken", " reason=Conflict"}),
+            0)
       << tail(operator_->logFile());
 
   ASSERT_TRUE(client_->remove(kServiceLevels, ns_->name(), "taken").ok());
@@ -423,8 +445,9 @@ TEST_F(OperatorTest, AChildMadeWithPostBelongsToGovernorsApply) {
 TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) {
   const std::string sa = "operator-no-quota-get-" + ns_->name();
   ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
-  ASSERT_TRUE(client_->create({"", "v1", "serviceaccounts", true}, "governor",
-                              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
+  ASSERT_TRUE(client_
+                  ->create({"", "v1", "serviceaccounts", true}, "governor",
+                           {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
                   .ok());
   auto rule = [](const std::string& group, std::vector<std::string> resources, std::vector<std::string> verbs) {
     return Json{{"apiGroups", {group}}, {"resources", resources}, {"verbs", verbs}};
@@ -462,13 +485,14 @@ TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) 
   operator_ = nullptr;
   {
     BackgroundProcess reduced({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", dir.file(sa + ".kubeconfig"), "--namespace",
-                               ns_->name(), "--metrics-bind-address", "127.0.0.1:18280",
-                               "--health-probe-bind-address", "127.0.0.1:18281", "--log-format", "text"},
+                               ns_->name(), "--metrics-bind-address", "127.0.0.1:18280", "--health-probe-bind-address",
+                               "127.0.0.1:18281", "--log-format", "text"},
                               std::string(GOVERNOR_BINARY_DIR) + "/operator-reduced-rbac.log");
     ASSERT_TRUE(client_->create(kDeployments, ns_->name(), idleDeployment("team-app")).ok());
     ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), serviceLevel("team", "team-app")).ok());
     EXPECT_TRUE(eventually([&] { return conditionIs("team", "QuotaReady", "False", "ReadFailed"); }))
-        << condition("team", "QuotaReady") << "\n" << tail(reduced.logFile());
+        << condition("team", "QuotaReady") << "\n"
+        << tail(reduced.logFile());
     std::string message = condition("team", "QuotaReady").value("message", "");
     EXPECT_NE(message.find("cannot read ResourceQuota " + ns_->name() + "/team, so Governor writes nothing to it"),
               std::string::npos)
@@ -563,12 +587,15 @@ TEST_F(OperatorTest, TwoShardsSplitTheServiceLevelsAndNeitherWritesTheOthers) {
     }
     return ready;
   };
-  EXPECT_TRUE(eventually([&] {
-    for (const auto& ns : namespaces) {
-      if (readyIn(ns->name()) != perNamespace) return false;
-    }
-    return true;
-  }, std::chrono::seconds(180))) << "not every ServiceLevel became Ready; see operator-shard-*.log";
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const auto& ns : namespaces) {
+          if (readyIn(ns->name()) != perNamespace) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(180)))
+      << "not every ServiceLevel became Ready; see operator-shard-*.log";
   std::printf("shards: %zu ServiceLevels in %zu namespaces Ready in %.1fs\n", namespaces.size() * perNamespace,
               namespaces.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - created).count());
   for (auto& s : shards) EXPECT_EQ(s->stop(), 0);
@@ -660,10 +687,10 @@ TEST_F(OperatorTest, DeletingTheServiceLevelGarbageCollectsItsChildren) {
 TEST_F(OperatorTest, AStandbyReplicaIsReadyAndTakesOverWhenTheLeaderStops) {
   auto replica = [&](const std::string& port) {
     return std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"),
-                                 "--leader-elect", "--leader-election-namespace", ns_->name(),
-                                 "--metrics-bind-address", "127.0.0.1:" + port + "0",
-                                 "--health-probe-bind-address", "127.0.0.1:" + port + "1", "--log-format", "text"},
+        std::vector<std::string>{GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--leader-elect",
+                                 "--leader-election-namespace", ns_->name(), "--metrics-bind-address",
+                                 "127.0.0.1:" + port + "0", "--health-probe-bind-address", "127.0.0.1:" + port + "1",
+                                 "--log-format", "text"},
         std::string(GOVERNOR_BINARY_DIR) + "/operator-replica-" + port + ".log");
   };
   auto ready = [](const std::string& port) {
@@ -692,11 +719,26 @@ TEST_F(OperatorTest, AStandbyReplicaIsReadyAndTakesOverWhenTheLeaderStops) {
 // writing and exits 1 within its renew deadline, so that its restart competes again; it
 // never writes the Lease again.
 TEST_F(OperatorTest, ALeaderWhoseLeaseIsTakenStopsWritingAndExitsNonZero) {
-  BackgroundProcess leader({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--leader-elect",
-                            "--leader-election-namespace", ns_->name(), "--namespace", ns_->name(),
-                            "--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4",
-                            "--leader-elect-retry-period", "1", "--metrics-bind-address", "127.0.0.1:18480",
-                            "--health-probe-bind-address", "127.0.0.1:18481", "--log-format", "text"},
+  BackgroundProcess leader({GOVERNOR_OPERATOR_BINARY,
+                            "--kubeconfig",
+                            std::getenv("KUBECONFIG"),
+                            "--leader-elect",
+                            "--leader-election-namespace",
+                            ns_->name(),
+                            "--namespace",
+                            ns_->name(),
+                            "--leader-elect-lease-duration",
+                            "6",
+                            "--leader-elect-renew-deadline",
+                            "4",
+                            "--leader-elect-retry-period",
+                            "1",
+                            "--metrics-bind-address",
+                            "127.0.0.1:18480",
+                            "--health-probe-bind-address",
+                            "127.0.0.1:18481",
+                            "--log-format",
+                            "text"},
                            std::string(GOVERNOR_BINARY_DIR) + "/operator-lease-taken.log");
   const kube::Resource leases{"coordination.k8s.io", "v1", "leases", true};
   ASSERT_TRUE(eventually([&] { return run("curl -sf http://127.0.0.1:18481/readyz").status == 0; }))
@@ -706,7 +748,8 @@ TEST_F(OperatorTest, ALeaderWhoseLeaseIsTakenStopsWritingAndExitsNonZero) {
   ASSERT_TRUE(eventually([&] {
     lease = client_->get(leases, ns_->name(), "governor-operator");
     return lease.ok() && !(*lease)["spec"].value("holderIdentity", "").empty();
-  })) << (lease.ok() ? lease->dump() : lease.error().what()) << tail(leader.logFile());
+  })) << (lease.ok() ? lease->dump() : lease.error().what())
+      << tail(leader.logFile());
   (*lease)["spec"]["holderIdentity"] = "intruder";
   (*lease)["spec"]["leaseDurationSeconds"] = 3600;
   auto taken = client_->update(leases, *lease);
@@ -729,8 +772,9 @@ TEST_F(OperatorTest, ALeaderWhoseLeaseIsTakenStopsWritingAndExitsNonZero) {
 TEST_F(OperatorTest, InformersThatNeverSyncAreReportedAndEndTheProcess) {
   const std::string sa = "operator-no-rbac-" + ns_->name();
   ASSERT_EQ(run("kubectl create namespace governor --dry-run=client -o yaml | kubectl apply -f -").status, 0);
-  ASSERT_TRUE(client_->create({"", "v1", "serviceaccounts", true}, "governor",
-                              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
+  ASSERT_TRUE(client_
+                  ->create({"", "v1", "serviceaccounts", true}, "governor",
+                           {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}})
                   .ok());
   TempDir dir("operator-no-rbac");
   auto kubeconfig = writeServiceAccountKubeconfig(dir.path().string(), sa);
@@ -746,11 +790,15 @@ TEST_F(OperatorTest, InformersThatNeverSyncAreReportedAndEndTheProcess) {
   auto waiting = start("6");
   CommandResult readyz;
   // Each informer's 403 shows once its first list has failed, the ServiceLevels' among them.
-  const std::string serviceLevels = "servicelevels.governor.io (GET /apis/governor.io/v1alpha1/namespaces/" + ns_->name();
-  ASSERT_TRUE(eventually([&] {
-    readyz = run("curl -s -w ' %{http_code}' http://127.0.0.1:18581/readyz");
-    return readyz.output.find(serviceLevels) != std::string::npos;
-  }, std::chrono::seconds(5))) << readyz.output << tail(waiting->logFile());
+  const std::string serviceLevels =
+      "servicelevels.governor.io (GET /apis/governor.io/v1alpha1/namespaces/" + ns_->name();
+  ASSERT_TRUE(eventually(
+      [&] {
+        readyz = run("curl -s -w ' %{http_code}' http://127.0.0.1:18581/readyz");
+        return readyz.output.find(serviceLevels) != std::string::npos;
+      },
+      std::chrono::seconds(5)))
+      << readyz.output << tail(waiting->logFile());
   EXPECT_NE(readyz.output.find("informers not synced: "), std::string::npos) << readyz.output;
   EXPECT_NE(readyz.output.find("403 Forbidden"), std::string::npos) << readyz.output;
   EXPECT_TRUE(readyz.output.ends_with(" 503")) << readyz.output;
@@ -760,8 +808,9 @@ TEST_F(OperatorTest, InformersThatNeverSyncAreReportedAndEndTheProcess) {
       << tail(waiting->logFile());
 
   auto stopped = start("600");
-  ASSERT_TRUE(eventually([&] { return run("curl -s http://127.0.0.1:18581/readyz").output.find("403") !=
-                                      std::string::npos; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(
+      eventually([&] { return run("curl -s http://127.0.0.1:18581/readyz").output.find("403") != std::string::npos; },
+                 std::chrono::seconds(5)));
   auto sigterm = std::chrono::steady_clock::now();
   EXPECT_EQ(stopped->stop(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - sigterm, std::chrono::seconds(2)) << "SIGTERM while waiting for sync";
@@ -774,8 +823,9 @@ TEST_F(OperatorTest, AScaleDownGuardWithoutPrometheusSaysItCannotBeEvaluated) {
   Json sl = serviceLevel("unguarded", "unguarded-app");
   sl["spec"]["autoscaling"]["scaleDownGuard"] = {{"whileBurning", "page"}};
   ASSERT_TRUE(client_->create(kServiceLevels, ns_->name(), sl).ok());
-  EXPECT_TRUE(eventually([&] { return conditionIs("unguarded", "ScaleDownGuard", "False", "PrometheusNotConfigured"); }))
-      << get(kServiceLevels, "unguarded").dump(2);
+  EXPECT_TRUE(eventually([&] {
+    return conditionIs("unguarded", "ScaleDownGuard", "False", "PrometheusNotConfigured");
+  })) << get(kServiceLevels, "unguarded").dump(2);
   EXPECT_NE(condition("unguarded", "ScaleDownGuard").value("message", "").find("without --prometheus-url"),
             std::string::npos)
       << condition("unguarded", "ScaleDownGuard");
@@ -797,10 +847,14 @@ class RequestsExporter {
       } else {
         good_ += 10'000'000;
       }
-      res.set_content("# TYPE http_requests_total counter\n"
-                      "http_requests_total{code=\"500\"} " + std::to_string(errors_) + "\n"
-                      "http_requests_total{code=\"200\"} " + std::to_string(good_) + "\n",
-                      "text/plain; version=0.0.4");
+      res.set_content(
+          "# TYPE http_requests_total counter\n"
+          "http_requests_total{code=\"500\"} " +
+              std::to_string(errors_) +
+              "\n"
+              "http_requests_total{code=\"200\"} " +
+              std::to_string(good_) + "\n",
+          "text/plain; version=0.0.4");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ > 0) thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -820,7 +874,7 @@ class RequestsExporter {
   std::thread thread_;
   int port_ = 0;
   std::mutex mutex_;
-  bool failing_ = true;  // guarded by mutex_
+  bool failing_ = true;   // guarded by mutex_
   long long errors_ = 0;  // guarded by mutex_
   long long good_ = 0;    // guarded by mutex_
 };
@@ -852,12 +906,12 @@ TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
   delete operator_;
   operator_ = nullptr;
   {
-    BackgroundProcess guarded({GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--namespace",
-                               ns_->name(), "--metrics-bind-address", "127.0.0.1:18380",
-                               "--health-probe-bind-address", "127.0.0.1:18381", "--status-refresh-period", "1",
-                               "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort),
-                               "--log-format", "text", "--log-level", "debug"},
-                              std::string(GOVERNOR_BINARY_DIR) + "/operator-guard.log");
+    BackgroundProcess guarded(
+        {GOVERNOR_OPERATOR_BINARY, "--kubeconfig", std::getenv("KUBECONFIG"), "--namespace", ns_->name(),
+         "--metrics-bind-address", "127.0.0.1:18380", "--health-probe-bind-address", "127.0.0.1:18381",
+         "--status-refresh-period", "1", "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort),
+         "--log-format", "text", "--log-level", "debug"},
+        std::string(GOVERNOR_BINARY_DIR) + "/operator-guard.log");
     Json d = deployment("burning-app");
     d["spec"]["replicas"] = 3;
     ASSERT_TRUE(client_->create(kDeployments, ns_->name(), d).ok());
@@ -872,30 +926,34 @@ TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
 
     // Prometheus not up yet: the guard says it cannot read the burn, and holds nothing.
     EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "False", "ErrorBudgetBurnUnknown"); }))
-        << get(kServiceLevels, "burning").dump(2) << "\n" << tail(guarded.logFile());
+        << get(kServiceLevels, "burning").dump(2) << "\n"
+        << tail(guarded.logFile());
     EXPECT_EQ(hpaMin(), 1);
 
     ASSERT_TRUE(eventually([&] { return exists(kConfigMaps, "burning-rules"); }));
     const Json data = get(kConfigMaps, "burning-rules")["data"];
     ASSERT_EQ(data.size(), 1u) << data.dump();
     dir.write("rules.yaml", data.begin()->get<std::string>());
-    dir.write("prometheus.yml", "global:\n"
-                                "  scrape_interval: 1s\n"
-                                "  evaluation_interval: 1s\n"
-                                "rule_files: [rules.yaml]\n"
-                                "scrape_configs:\n"
-                                "  - job_name: app\n"
-                                "    static_configs:\n"
-                                "      - targets: ['127.0.0.1:" + std::to_string(exporter.port()) + "']\n");
-    BackgroundProcess prometheus({prometheusBinary, "--config.file=" + dir.file("prometheus.yml"),
-                                  "--storage.tsdb.path=" + dir.file("data"),
-                                  "--web.listen-address=127.0.0.1:" + std::to_string(prometheusPort)},
-                                 dir.file("prometheus.log"), dir.path().string());
+    dir.write("prometheus.yml",
+              "global:\n"
+              "  scrape_interval: 1s\n"
+              "  evaluation_interval: 1s\n"
+              "rule_files: [rules.yaml]\n"
+              "scrape_configs:\n"
+              "  - job_name: app\n"
+              "    static_configs:\n"
+              "      - targets: ['127.0.0.1:" +
+                  std::to_string(exporter.port()) + "']\n");
+    BackgroundProcess prometheus(
+        {prometheusBinary, "--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("data"),
+         "--web.listen-address=127.0.0.1:" + std::to_string(prometheusPort)},
+        dir.file("prometheus.log"), dir.path().string());
 
     // Burning: the floor is held at the 3 replicas the workload has.
     EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "True", "ErrorBudgetBurning"); },
                            std::chrono::seconds(60)))
-        << condition("burning", "ScaleDownGuard") << "\n" << tail(dir.file("prometheus.log")) << "\n"
+        << condition("burning", "ScaleDownGuard") << "\n"
+        << tail(dir.file("prometheus.log")) << "\n"
         << tail(guarded.logFile());
     const std::string message = condition("burning", "ScaleDownGuard").value("message", "");
     EXPECT_NE(message.find("availability error budget is burning"), std::string::npos) << message;
@@ -909,7 +967,8 @@ TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
     exporter.stopErrors();
     EXPECT_TRUE(eventually([&] { return conditionIs("burning", "ScaleDownGuard", "False", "ErrorBudgetNotBurning"); },
                            std::chrono::seconds(60)))
-        << condition("burning", "ScaleDownGuard") << "\n" << tail(guarded.logFile());
+        << condition("burning", "ScaleDownGuard") << "\n"
+        << tail(guarded.logFile());
     EXPECT_TRUE(eventually([&] { return hpaMin() == 1; })) << get(kHpas, "burning").dump();
     EXPECT_TRUE(eventually([&] { return reasons().contains("ScaleDownGuardReleased"); }));
 
@@ -918,7 +977,6 @@ TEST_F(OperatorTest, ScaleDownGuardHoldsTheFloorWhileThePageTierBurns) {
   }
   startOperator();
 }
-
 
 // The largest ServiceLevel the CRD accepts (every text and map at its bound; built from the
 // CRD file) is accepted by the API server and gets every child, its rules included: no
@@ -965,12 +1023,16 @@ TEST_F(OperatorTest, ANamespaceDeletedWhileItsServiceLevelsReconcileGoesAwayAndT
   // What was queued before the delete is worked off (its writes refused: the namespace is
   // terminating, then gone); then 3 s pass without a word about the namespace.
   std::string since;
-  ASSERT_TRUE(eventually([&] {
-    const size_t mark = operator_->log().size();
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    since = operator_->log().substr(mark);
-    return since.find(name + "/") == std::string::npos;
-  }, std::chrono::seconds(60))) << "still working on the deleted namespace:\n" << since;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const size_t mark = operator_->log().size();
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        since = operator_->log().substr(mark);
+        return since.find(name + "/") == std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << "still working on the deleted namespace:\n"
+      << since;
   const std::string log = operator_->log();
   // Each failed reconcile logs one warning ("servicelevel NS/NAME: …; retrying in …"): no retry storm.
   const int warnings = linesWith(log, {"namespace=" + name + " ", "; retrying in"});
@@ -1001,7 +1063,8 @@ TEST_F(OperatorTest, TheCrdDeletedAndAppliedAgainLeavesTheOperatorRunningAndReco
   createReady("after");
   std::cout << "CRD deleted and applied again: a new ServiceLevel Ready after "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - reapplied).count() << " s\n";
-  EXPECT_TRUE(eventually([&] { return conditionIs("before", "Ready", "True", "Reconciled"); }, std::chrono::seconds(90)))
+  EXPECT_TRUE(
+      eventually([&] { return conditionIs("before", "Ready", "True", "Reconciled"); }, std::chrono::seconds(90)))
       << get(kServiceLevels, "before")["status"].dump(2);
   std::cout << "CRD deleted and applied again: the same ServiceLevel applied again Ready after "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - reapplied).count() << " s\n";

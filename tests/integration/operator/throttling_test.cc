@@ -32,8 +32,8 @@ class ThrottlingTest : public ServiceLevelTest {
     ASSERT_EQ(rbac.status, 0) << rbac.output;
     auto kubeconfig = writeServiceAccountKubeconfig(tmp_.path().string(), "governor-operator");
     ASSERT_EQ(kubeconfig.status, 0) << kubeconfig.output;
-    auto server = run("KUBECONFIG=" + quote(kubeconfig_) + " kubectl config set-cluster test --server=" +
-                      kThrottledServer);
+    auto server =
+        run("KUBECONFIG=" + quote(kubeconfig_) + " kubectl config set-cluster test --server=" + kThrottledServer);
     ASSERT_EQ(server.status, 0) << server.output;
     ASSERT_EQ(clusterCtl("start throttled-apiserver"), 0);
   }
@@ -45,8 +45,9 @@ class ThrottlingTest : public ServiceLevelTest {
 
   // 429s the throttled kube-apiserver answered, by its own count.
   static double throttledByTheServer() {
-    auto out = run("kubectl --server " + kThrottledServer +
-                   " get --raw /metrics | awk '/^apiserver_request_total\\{.*code=\"429\"/ {s += $2} END {print s + 0}'");
+    auto out =
+        run("kubectl --server " + kThrottledServer +
+            " get --raw /metrics | awk '/^apiserver_request_total\\{.*code=\"429\"/ {s += $2} END {print s + 0}'");
     return out.status == 0 ? std::stod(out.output) : -1;
   }
 
@@ -101,9 +102,10 @@ TEST_F(ThrottlingTest, AThrottledOperatorWaitsAsToldAndLosesNoServiceLevelOrEdit
   // A 429 the client waited out and retried is not logged; one still there after 3 retries
   // fails its reconcile (or list), logged, and is tried again with backoff.
   const auto surfaced = static_cast<double>(occurrences(op.log(), "429 TooManyRequests"));
-  std::printf("throttling: %d ServiceLevels Ready %.1fs after the start; %.0f of the operator's %.0f requests "
-              "answered 429 (the server counts %.0f); %.0f of them left to the reconciles after 3 retries\n",
-              kCount, allReady, seen, requests, answered, surfaced);
+  std::printf(
+      "throttling: %d ServiceLevels Ready %.1fs after the start; %.0f of the operator's %.0f requests "
+      "answered 429 (the server counts %.0f); %.0f of them left to the reconciles after 3 retries\n",
+      kCount, allReady, seen, requests, answered, surfaced);
   EXPECT_GT(seen, 0) << "the API server throttled the operator";
   EXPECT_GE(answered, seen) << "every 429 the operator counts came from the API server";
   EXPECT_LT(surfaced, seen / 2) << "most 429s are waited out (Retry-After) and retried within the request";

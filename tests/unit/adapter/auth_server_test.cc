@@ -345,8 +345,8 @@ TEST_F(AdapterServerTest, FrontProxyCertificateWithUserIsServed) {
   EXPECT_EQ(body.value("kind", ""), "APIResourceList") << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
 
-  auto value = get(std::string(kCheckout) + "?labelSelector=governor.io%2Fservice-level%3Dcheckout",
-                   &pki().frontProxyClient);
+  auto value =
+      get(std::string(kCheckout) + "?labelSelector=governor.io%2Fservice-level%3Dcheckout", &pki().frontProxyClient);
   ASSERT_TRUE(value) << httplib::to_string(value.error());
   ASSERT_EQ(value->status, 200) << value->body;
   auto list = json(value);
@@ -362,9 +362,10 @@ TEST_F(AdapterServerTest, FrontProxyCertificateWithUserIsServed) {
 TEST_F(AdapterServerTest, EncodedStarQueryAsTheHpaSendsIt) {
   startServer();
   // The HPA sends `*` as %2A and the selector URL-encoded.
-  auto r = get("/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/%2A/"
-               "governor_latency_p95_seconds?labelSelector=app%3Dweb",
-               &pki().frontProxyClient);
+  auto r =
+      get("/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/%2A/"
+          "governor_latency_p95_seconds?labelSelector=app%3Dweb",
+          &pki().frontProxyClient);
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   ASSERT_EQ(r->status, 200) << r->body;
   auto body = json(r);
@@ -458,7 +459,8 @@ TEST_F(AdapterServerTest, ARotatedRequestHeaderCaInTheConfigMapIsTrustedWithoutA
   // this thread's later reads of the reloader's setup for a race.
   EXPECT_EQ(status(pki().frontProxyClient), 200);
   EXPECT_EQ(status(newClient), 401);
-  FrontProxyReloader reloader(*auth, [&] { return frontProxyFromCluster(*client); }, 50ms);
+  FrontProxyReloader reloader(
+      *auth, [&] { return frontProxyFromCluster(*client); }, 50ms);
   {
     std::lock_guard lock(mu);
     bundle += certPem(newCa);
@@ -653,10 +655,10 @@ TEST_F(AdapterServerTest, MetricsCountRequestsByCode) {
   ASSERT_EQ(get(kDiscovery, &pki().intruder)->status, 401);
   ASSERT_EQ(get(kCheckout, &pki().frontProxyClient)->status, 200);
   ASSERT_EQ(get(kCheckout, &pki().frontProxyClient)->status, 200);
-  ASSERT_EQ(get("/apis/external.metrics.k8s.io/v1beta1/namespaces/nowhere/governor_queue_backlog",
-                &pki().frontProxyClient)
-                ->status,
-            404);
+  ASSERT_EQ(
+      get("/apis/external.metrics.k8s.io/v1beta1/namespaces/nowhere/governor_queue_backlog", &pki().frontProxyClient)
+          ->status,
+      404);
   ASSERT_EQ(get("/healthz", nullptr, {})->status, 200);
 
   auto r = get("/metrics", nullptr, {});
@@ -759,7 +761,8 @@ TEST_F(AdapterServerTest, ServingCertificateIsReloadedWhenFilesChange) {
   writeFile(certFile, pemC);
   std::this_thread::sleep_for(1500ms);
   serial = servedSerial(server->port());
-  for (auto deadline = std::chrono::steady_clock::now() + 2s; serial != 1003 && std::chrono::steady_clock::now() < deadline;) {
+  for (auto deadline = std::chrono::steady_clock::now() + 2s;
+       serial != 1003 && std::chrono::steady_clock::now() < deadline;) {
     std::this_thread::sleep_for(100ms);
     serial = servedSerial(server->port());
   }
@@ -808,7 +811,8 @@ TEST_F(AdapterServerTest, MismatchedRotationKeepsTheOldPair) {
   replaceFile(keyFile, keyPem(b));
   std::this_thread::sleep_for(1500ms);
   long serial = servedSerial(server->port());
-  for (auto deadline = std::chrono::steady_clock::now() + 2s; serial != 2002 && std::chrono::steady_clock::now() < deadline;) {
+  for (auto deadline = std::chrono::steady_clock::now() + 2s;
+       serial != 2002 && std::chrono::steady_clock::now() < deadline;) {
     std::this_thread::sleep_for(100ms);
     serial = servedSerial(server->port());
   }
@@ -871,8 +875,8 @@ TEST_F(AdapterServerTest, OnlyTls12AndLaterWithGoDefaultCipherSuites) {
       << "RSA key exchange with CBC";
   EXPECT_FALSE(testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "ECDHE-RSA-AES128-SHA"}).handshaken())
       << "CBC with SHA-1";
-  EXPECT_TRUE(testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "ECDHE-RSA-AES128-GCM-SHA256"})
-                  .handshaken());
+  EXPECT_TRUE(
+      testing::RawClient(port, {.maxVersion = TLS1_2_VERSION, .ciphers = "ECDHE-RSA-AES128-GCM-SHA256"}).handshaken());
   EXPECT_TRUE(testing::RawClient(port, {.minVersion = TLS1_3_VERSION}).handshaken());
 }
 
@@ -911,7 +915,8 @@ TEST_F(AdapterServerTest, SlowClientsStarveNeitherProbesNorTheHpa) {
   std::cout << "under 32 slow clients: slowest probe "
             << std::chrono::duration<double, std::milli>(slowestProbe).count() << " ms, slowest metric "
             << std::chrono::duration<double, std::milli>(slowestMetric).count() << " ms\n";
-  for (auto end = std::chrono::steady_clock::now() + 5s; slow.closedByServer() < 32 && std::chrono::steady_clock::now() < end;) {
+  for (auto end = std::chrono::steady_clock::now() + 5s;
+       slow.closedByServer() < 32 && std::chrono::steady_clock::now() < end;) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(slow.closedByServer(), 32) << "each slow client is cut at the 3 s request deadline";
@@ -946,8 +951,8 @@ TEST_F(AdapterServerTest, AFloodOfIdleConnectionsDoesNotStarveTheHpa) {
   flood.join();
   EXPECT_GT(rounds, 5);
   EXPECT_LT(slowest, 500ms * testing::kSlowdown);
-  std::cout << "under a flood of 1000 idle connections in " << took << " s: " << rounds
-            << " metric requests, slowest " << std::chrono::duration<double, std::milli>(slowest).count() << " ms\n";
+  std::cout << "under a flood of 1000 idle connections in " << took << " s: " << rounds << " metric requests, slowest "
+            << std::chrono::duration<double, std::milli>(slowest).count() << " ms\n";
 }
 
 // Stopping a server right after start() must not hang: the destructor may run before the
@@ -984,8 +989,8 @@ TEST_F(AdapterServerTest, CertificateWithoutKeyIsAnErrorNamingTheFlags) {
   auto a = makeCert("adapter-a", 1, Role::Server);
   writeFile(d / "tls.crt", certPem(a));
   writeFile(d / "tls.key", keyPem(a));
-  for (auto [cert, key] : {std::pair{(d / "tls.crt").string(), std::string()},
-                           std::pair{std::string(), (d / "tls.key").string()}}) {
+  for (auto [cert, key] :
+       {std::pair{(d / "tls.crt").string(), std::string()}, std::pair{std::string(), (d / "tls.key").string()}}) {
     ServerOptions options;
     options.bindAddress = "127.0.0.1";
     options.port = 0;

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -204,12 +204,12 @@ TEST(AuthorizerTest, ReviewsBeyondTheInFlightLimitAreUnavailableAtOnce) {
   bool release = false;
   int waiting = 0;
   auto authorizer = std::move(Authorizer::create({.maxReviewsInFlight = 2}, [&](const json&) -> kube::Result<json> {
-                                std::unique_lock lock(mu);
-                                ++waiting;
-                                cv.notify_all();
-                                cv.wait_for(lock, 30s, [&] { return release; });
-                                return json{{"status", {{"allowed", true}}}};
-                              })).value();
+                      std::unique_lock lock(mu);
+                      ++waiting;
+                      cv.notify_all();
+                      cv.wait_for(lock, 30s, [&] { return release; });
+                      return json{{"status", {{"allowed", true}}}};
+                    })).value();
   std::vector<std::thread> slow;
   for (const char* user : {"a", "b"}) {
     slow.emplace_back([&, user] { EXPECT_TRUE(authorizer->authorize({user, {}, {}}, kExternal)); });

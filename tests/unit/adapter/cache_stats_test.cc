@@ -42,12 +42,15 @@ TEST(RedisReplies, AreReadAsTheMeasurementsReadThem) {
             "XRANGE: reply too large (an array of more than 1048576 elements)");
   EXPECT_EQ(readRedisEntries("*2\r\n*0\r\n*0\r\n").value(), 2);
 
-  auto group = readRedisGroup("*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n$3\r\nlag\r\n:5\r\n", "s", "g");
+  auto group =
+      readRedisGroup("*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n$3\r\nlag\r\n:5\r\n", "s", "g");
   ASSERT_TRUE(group.ok());
   EXPECT_EQ(groupBacklogOf(*group, std::nullopt).value(), 8);
   EXPECT_EQ(readRedisGroup("*0\r\n", "s", "g").error().status.reason, "NotFound");
-  auto noLag = readRedisGroup("*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n"
-                              "$17\r\nlast-delivered-id\r\n$3\r\n5-9\r\n", "s", "g");
+  auto noLag = readRedisGroup(
+      "*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$7\r\npending\r\n:3\r\n"
+      "$17\r\nlast-delivered-id\r\n$3\r\n5-9\r\n",
+      "s", "g");
   ASSERT_TRUE(noLag.ok());
   EXPECT_EQ(noLag->entriesAfter, "5-10");
   EXPECT_EQ(groupBacklogOf(*noLag, 4).value(), 7);
@@ -103,8 +106,9 @@ TEST(ParseKeyspaceStats, RefusesWhatIsNotTwoCounts) {
 }
 
 TEST(ParseKeyspaceStats, FieldsThatOnlyLookAlikeAreIgnored) {
-  auto stats = parseKeyspaceStats("xkeyspace_hits:9\nkeyspace_hits_x:9\nkeyspace_hits:4\n#keyspace_misses:9\n"
-                                  "keyspace_misses:5\nno colon here\n:\n");
+  auto stats = parseKeyspaceStats(
+      "xkeyspace_hits:9\nkeyspace_hits_x:9\nkeyspace_hits:4\n#keyspace_misses:9\n"
+      "keyspace_misses:5\nno colon here\n:\n");
   ASSERT_TRUE(stats) << stats.error().what();
   EXPECT_EQ(*stats, (KeyspaceStats{4, 5}));
 }
@@ -259,7 +263,8 @@ class CacheTarget : public ::testing::Test {
 };
 
 TEST_F(CacheTarget, OneForAServiceLevelWithACache) {
-  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, sources(), {}, std::make_shared<QueueReads>(redis));
+  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, sources(), {},
+                         std::make_shared<QueueReads>(redis));
   EXPECT_TRUE(none.empty());
 
   auto targets = targetsFor(withCache("checkout"), sources(), {}, std::make_shared<QueueReads>(redis));
@@ -279,8 +284,8 @@ TEST_F(CacheTarget, OneForAServiceLevelWithACache) {
   caches.observe({"shop", "checkout"}, {4, 2});
   EXPECT_EQ(t.served(), 0.75);
 
-  auto local = targetsFor(withCache("checkout"), sources(),
-                          {.cacheAddressTemplate = "127.0.0.1:6390"}, std::make_shared<QueueReads>(redis));
+  auto local = targetsFor(withCache("checkout"), sources(), {.cacheAddressTemplate = "127.0.0.1:6390"},
+                          std::make_shared<QueueReads>(redis));
   EXPECT_EQ(local[0].source, "redis 127.0.0.1:6390");
 }
 
@@ -293,14 +298,15 @@ TEST_F(CacheTarget, ARoundLabelsWorkloadMetricsAndForgetsDeletedServiceLevels) {
 
   auto checkout = withCache("checkout");
   checkout.objectives = api::Objectives{};
-  checkout.objectives->latency = api::LatencyObjective{.histogram = "http_request_duration_seconds_bucket{job=\"web\"}"};
+  checkout.objectives->latency =
+      api::LatencyObjective{.histogram = "http_request_duration_seconds_bucket{job=\"web\"}"};
   std::vector<std::string> asked;
-  auto targets = roundTargets({checkout}, sources(), {},
-                              [&](const std::string& resource, const std::string& ns,
-                                  const std::string& name) -> kube::Result<api::Labels> {
-                                asked.push_back(resource + " " + ns + "/" + name);
-                                return api::Labels{{"app", "web"}};
-                              });
+  auto targets = roundTargets(
+      {checkout}, sources(), {},
+      [&](const std::string& resource, const std::string& ns, const std::string& name) -> kube::Result<api::Labels> {
+        asked.push_back(resource + " " + ns + "/" + name);
+        return api::Labels{{"app", "web"}};
+      });
   size_t latencies = 0;
   for (const auto& t : targets) {
     if (t.resource != "deployments.apps") continue;

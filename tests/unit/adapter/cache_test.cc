@@ -86,7 +86,8 @@ TEST(MetricCacheTest, ErrorKeepsValueAndRecordsErrorThenRecovers) {
 TEST(MetricCacheTest, FailuresAreLoggedWhenTheyStartAndWhenTheyEnd) {
   auto out = std::make_shared<std::ostringstream>();
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out)));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out)));
   spdlog::set_pattern("%l %v");
   MetricCache cache;
   cache.update("k", unavailable("connection refused"));
@@ -106,14 +107,18 @@ TEST(MetricCacheTest, FailuresAreLoggedWhenTheyStartAndWhenTheyEnd) {
 TEST(PollerTest, AFailingMetricIsLoggedWithItsServiceLevel) {
   std::ostringstream out;
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
   ASSERT_TRUE(kube::configureLogging("info", "json").ok());
   MetricCache cache;
-  Poller poller(cache, [] {
-    return std::vector<Poller::Target>{{"external/shop/governor_queue_backlog/checkout",
-                                        [] { return Result<double>(unavailable("connection refused")); },
-                                        "redis r:6379", "shop/checkout"}};
-  }, 1h);
+  Poller poller(
+      cache,
+      [] {
+        return std::vector<Poller::Target>{{"external/shop/governor_queue_backlog/checkout",
+                                            [] { return Result<double>(unavailable("connection refused")); },
+                                            "redis r:6379", "shop/checkout"}};
+      },
+      1h);
   poller.pollOnce();
   spdlog::set_default_logger(previous);
   auto line = nlohmann::json::parse(out.str());
@@ -285,9 +290,13 @@ TEST(PollerTest, RemovesKeysNoLongerTargetedButNotOthers) {
 
 TEST(PollerTest, ThrowingMeasureIsRecordedAsError) {
   MetricCache cache;
-  Poller poller(cache, [] {
-    return std::vector<Poller::Target>{{"t", []() -> Result<double> { throw std::runtime_error("boom"); }}, {"n", nullptr}};
-  }, 1h);
+  Poller poller(
+      cache,
+      [] {
+        return std::vector<Poller::Target>{{"t", []() -> Result<double> { throw std::runtime_error("boom"); }},
+                                           {"n", nullptr}};
+      },
+      1h);
   poller.pollOnce();
   ASSERT_TRUE(cache.get("t").has_value());
   EXPECT_FALSE(cache.get("t")->ok());
@@ -298,10 +307,13 @@ TEST(PollerTest, ThrowingMeasureIsRecordedAsError) {
 TEST(PollerTest, ThrowingTargetListKeepsTheCache) {
   MetricCache cache;
   bool fail = false;
-  Poller poller(cache, [&] {
-    if (fail) throw std::runtime_error("informer not synced");
-    return std::vector<Poller::Target>{{"a", [] { return Result<double>(1.0); }}};
-  }, 1h);
+  Poller poller(
+      cache,
+      [&] {
+        if (fail) throw std::runtime_error("informer not synced");
+        return std::vector<Poller::Target>{{"a", [] { return Result<double>(1.0); }}};
+      },
+      1h);
   poller.pollOnce();
   fail = true;
   poller.pollOnce();
@@ -365,7 +377,8 @@ TEST(PollerTest, StopSkipsTheRestOfARound) {
                       return Result<double>(1.0);
                     }});
   }
-  Poller poller(cache, [&] { return slow; }, 1h);
+  Poller poller(
+      cache, [&] { return slow; }, 1h);
   poller.start();
   ASSERT_TRUE(eventually([&] { return measured >= 1; }));
   const auto started = std::chrono::steady_clock::now();
@@ -378,7 +391,8 @@ TEST(PollerTest, DestructorStopsARunningThread) {
   MetricCache cache;
   const auto started = std::chrono::steady_clock::now();
   {
-    Poller poller(cache, [] { return std::vector<Poller::Target>{}; }, 1h);
+    Poller poller(
+        cache, [] { return std::vector<Poller::Target>{}; }, 1h);
     poller.start();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms);
@@ -401,8 +415,9 @@ TEST(MetricCacheTest, AValueOlderThanTheMaximumAgeIsStale) {
   auto stale = cache.get("a");
   ASSERT_FALSE(stale->ok());
   EXPECT_EQ(stale->error->status.reason, "Stale");
-  EXPECT_EQ(stale->error->what(), "a: Stale: measured 10.001 s ago, more than the maximum age of 10 s: its source is "
-                                  "slow or hung");
+  EXPECT_EQ(stale->error->what(),
+            "a: Stale: measured 10.001 s ago, more than the maximum age of 10 s: its source is "
+            "slow or hung");
   cache.update("a", Result<double>(8.0));
   EXPECT_TRUE(cache.get("a")->ok());
   EXPECT_EQ(cache.get("a")->value, 8.0);
@@ -446,7 +461,8 @@ TEST(PollerTest, TargetsOfABusySourceNotYetMeasuredAreStaleAtTheNextRound) {
       {"t0", [&] { return hung ? gate.pass(1.0) : Result<double>(1.0); }, "prometheus p"},
       {"t1", [] { return Result<double>(1.0); }, "prometheus p"},
       {"t2", [] { return Result<double>(1.0); }, "prometheus p"}};
-  Poller poller(cache, [&] { return targets; }, 50ms);  // one at a time: t1 and t2 wait for t0
+  Poller poller(
+      cache, [&] { return targets; }, 50ms);  // one at a time: t1 and t2 wait for t0
   OpenAtExit openAtExit{gate};
   poller.start();
   ASSERT_TRUE(eventually([&] { return poller.rounds() >= 1; }));
@@ -471,15 +487,18 @@ TEST(PollerTest, AHungOwnerTakesOneWorkerOfItsSource) {
   for (const char* key : {"web/p50", "web/p90", "web/p95"}) {
     targets.push_back({key, [] { return Result<double>(2.0); }, "prometheus p", "shop/web"});
   }
-  Poller poller(cache, [&] { return targets; }, 1h, 2);
+  Poller poller(
+      cache, [&] { return targets; }, 1h, 2);
   OpenAtExit openAtExit{gate};
   poller.start();
-  EXPECT_TRUE(eventually([&] {
-    for (const char* key : {"web/p50", "web/p90", "web/p95"}) {
-      if (!cache.get(key) || !cache.get(key)->ok()) return false;
-    }
-    return true;
-  }, 1s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const char* key : {"web/p50", "web/p90", "web/p95"}) {
+          if (!cache.get(key) || !cache.get(key)->ok()) return false;
+        }
+        return true;
+      },
+      1s));
   EXPECT_FALSE(cache.get("slow/p90").has_value());  // one at a time: waits for slow/p50
   gate.open();
   poller.stop();

@@ -16,7 +16,11 @@ QueueReading stream(std::chrono::seconds at, double backlog, double added, doubl
 
 QueueReading list(std::chrono::seconds at, double backlog, int32_t ready, std::optional<double> arrival,
                   std::optional<double> processed = std::nullopt) {
-  return {.at = t0 + at, .backlog = backlog, .replicas = {ready, ready}, .arrivalRate = arrival, .processedRate = processed};
+  return {.at = t0 + at,
+          .backlog = backlog,
+          .replicas = {ready, ready},
+          .arrivalRate = arrival,
+          .processedRate = processed};
 }
 
 TEST(DrainRates, AStreamCountsBothRatesItself) {

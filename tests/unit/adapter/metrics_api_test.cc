@@ -79,7 +79,9 @@ class MetricsApiTest : public ::testing::Test {
     };
   }
 
-  void script(const std::string& key, Result<double> measurement) { next.insert_or_assign(key, std::move(measurement)); }
+  void script(const std::string& key, Result<double> measurement) {
+    next.insert_or_assign(key, std::move(measurement));
+  }
 
   // One poll of every target, as the Poller does it.
   void poll() {
@@ -125,7 +127,8 @@ class MetricsApiTest : public ::testing::Test {
     };
     std::vector<MetricTarget> out;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis))) {
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {},
+                                std::make_shared<QueueReads>(redis))) {
         t.measure = measureFor(t.key);
         out.push_back(std::move(t));
       }
@@ -208,8 +211,8 @@ TEST_F(MetricsApiTest, APathOrSelectorThatIsNotUtf8IsABadRequest) {
 }
 
 TEST_F(MetricsApiTest, ApiGroupBodies) {
-  for (auto [group, version] : {std::pair{"external.metrics.k8s.io", "v1beta1"},
-                                std::pair{"custom.metrics.k8s.io", "v1beta2"}}) {
+  for (auto [group, version] :
+       {std::pair{"external.metrics.k8s.io", "v1beta1"}, std::pair{"custom.metrics.k8s.io", "v1beta2"}}) {
     SCOPED_TRACE(group);
     auto r = get(std::string("/apis/") + group);
     ASSERT_EQ(r.status, 200);
@@ -259,7 +262,8 @@ TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentileAndT
   EXPECT_EQ(names.size(), r.body["resources"].size()) << "duplicate names";
   std::set<std::string> expected;
   for (const char* resource : {"deployments.apps", "statefulsets.apps"}) {
-    for (int p : {50, 90, 95, 99}) expected.insert(std::string(resource) + "/governor_latency_p" + std::to_string(p) + "_seconds");
+    for (int p : {50, 90, 95, 99})
+      expected.insert(std::string(resource) + "/governor_latency_p" + std::to_string(p) + "_seconds");
   }
   expected.insert("servicelevels.governor.io/governor_cache_hit_ratio");
   expected.insert("servicelevels.governor.io/governor_queue_backlog");
@@ -268,10 +272,10 @@ TEST_F(MetricsApiTest, CustomResourceListNamesEveryWorkloadKindAndPercentileAndT
 }
 
 TEST_F(MetricsApiTest, UnknownPathsAreNotFoundStatuses) {
-  for (const char* path : {"/apis/external.metrics.k8s.io/v1beta2", "/apis/custom.metrics.k8s.io/v1beta1",
-                           "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1", "/api", "/",
-                           "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop",
-                           "/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/web"}) {
+  for (const char* path :
+       {"/apis/external.metrics.k8s.io/v1beta2", "/apis/custom.metrics.k8s.io/v1beta1", "/apis/metrics.k8s.io",
+        "/apis/metrics.k8s.io/v1beta1", "/api", "/", "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop",
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/web"}) {
     SCOPED_TRACE(path);
     expectStatus(get(path), 404, "NotFound");
   }
@@ -440,8 +444,8 @@ TEST_F(MetricsApiTest, CustomValueForNamedDeployment) {
   EXPECT_TRUE(r.body["metadata"].is_object());
   ASSERT_EQ(r.body["items"].size(), 1u) << r.body.dump();
   const auto& item = r.body["items"][0];
-  EXPECT_EQ(item["describedObject"], (Json{{"kind", "Deployment"}, {"namespace", "shop"}, {"name", "web"},
-                                           {"apiVersion", "apps/v1"}}));
+  EXPECT_EQ(item["describedObject"],
+            (Json{{"kind", "Deployment"}, {"namespace", "shop"}, {"name", "web"}, {"apiVersion", "apps/v1"}}));
   ASSERT_TRUE(item["metric"].contains("selector")) << "selector has no omitempty";
   EXPECT_TRUE(item["metric"]["selector"].is_null());
   EXPECT_EQ(item["metric"]["name"], kP95);
@@ -498,8 +502,7 @@ TEST_F(MetricsApiTest, CustomStarWithSelectorMatchesWorkloadLabels) {
   EXPECT_EQ(db.body["items"][0]["describedObject"]["name"], "db");
 
   expectStatus(get(customPath("shop", "deployments.apps", "*"), {{"labelSelector", "app=nothing"}}), 404, "NotFound");
-  expectStatus(get(customPath("shop", "deployments.apps", "*"), {{"labelSelector", "app in (web"}}), 400,
-               "BadRequest");
+  expectStatus(get(customPath("shop", "deployments.apps", "*"), {{"labelSelector", "app in (web"}}), 400, "BadRequest");
 }
 
 TEST_F(MetricsApiTest, CustomUnknownMetricNameOrNamespaceIsNotFound) {
@@ -527,8 +530,7 @@ TEST_F(MetricsApiTest, CustomFailedPollIsUnavailableThenRecovers) {
   poll();
   auto r = get(customPath("shop", "deployments.apps", "web"));
   expectStatus(r, 503, "ServiceUnavailable");
-  EXPECT_NE(r.body["message"].get<std::string>().find("context deadline exceeded"), std::string::npos)
-      << r.body.dump();
+  EXPECT_NE(r.body["message"].get<std::string>().find("context deadline exceeded"), std::string::npos) << r.body.dump();
   EXPECT_EQ(r.body.dump().find("250m"), std::string::npos) << r.body.dump();
   expectStatus(get(customPath("shop", "deployments.apps", "*"), {{"labelSelector", "app=web"}}), 503,
                "ServiceUnavailable");
@@ -581,8 +583,11 @@ class CacheHitRatioApiTest : public MetricsApiTest {
     sl.name = name;
     sl.namespaceName = "shop";
     sl.cache = api::Cache{};
-    SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> { return std::string(); };
-    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {}, std::make_shared<QueueReads>(redis));
+    SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> {
+      return std::string();
+    };
+    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {},
+                           std::make_shared<QueueReads>(redis));
     EXPECT_EQ(made.size(), 1u);
     MetricTarget t = made.at(0);
     const CacheStats::Key key{"shop", name};
@@ -616,7 +621,9 @@ TEST_F(CacheHitRatioApiTest, ServedOnTheServiceLevelAfterAWindowWithLookups) {
   EXPECT_EQ(r.body["kind"], "MetricValueList");
   ASSERT_EQ(r.body["items"].size(), 1u);
   const auto& item = r.body["items"][0];
-  EXPECT_EQ(item["describedObject"], (Json{{"kind", "ServiceLevel"}, {"namespace", "shop"}, {"name", "checkout"},
+  EXPECT_EQ(item["describedObject"], (Json{{"kind", "ServiceLevel"},
+                                           {"namespace", "shop"},
+                                           {"name", "checkout"},
                                            {"apiVersion", "governor.io/v1alpha1"}}));
   EXPECT_EQ(item["metric"]["name"], "governor_cache_hit_ratio");
   EXPECT_EQ(item["value"], "800m") << "8 hits of 10 lookups since the last poll";
@@ -667,7 +674,8 @@ TEST_F(CacheHitRatioApiTest, StarListsOnlyCachesWithARatioAndOtherObjectsAreNotF
 // metric, for HPAs where another provider owns external.metrics.k8s.io.
 TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
-  sl.autoscaling = api::Autoscaling{.maxReplicas = 3, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"}}};
+  sl.autoscaling =
+      api::Autoscaling{.maxReplicas = 3, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"}}};
   auto made = scriptedTargetsFor({sl});
   ASSERT_EQ(made.size(), 1u);
   targets.set(made);
@@ -677,14 +685,17 @@ TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
   auto r = get(customPath("shop", "servicelevels.governor.io", "checkout", "governor_queue_backlog"));
   ASSERT_EQ(r.status, 200) << r.body.dump();
   ASSERT_EQ(r.body["items"].size(), 1u);
-  EXPECT_EQ(r.body["items"][0]["describedObject"],
-            Json::parse(R"({"kind": "ServiceLevel", "namespace": "shop", "name": "checkout", "apiVersion": "governor.io/v1alpha1"})"));
+  EXPECT_EQ(
+      r.body["items"][0]["describedObject"],
+      Json::parse(
+          R"({"kind": "ServiceLevel", "namespace": "shop", "name": "checkout", "apiVersion": "governor.io/v1alpha1"})"));
   EXPECT_EQ(r.body["items"][0]["value"], "42");
   EXPECT_FALSE(r.body["items"][0].contains("windowSeconds"));
   auto external = get(externalPath("shop"), {{"labelSelector", "governor.io/service-level=checkout"}});
   ASSERT_EQ(external.status, 200) << external.body.dump();
   EXPECT_EQ(external.body["items"][0]["value"], "42");
-  expectStatus(get(customPath("shop", "servicelevels.governor.io", "billing", "governor_queue_backlog")), 404, "NotFound");
+  expectStatus(get(customPath("shop", "servicelevels.governor.io", "billing", "governor_queue_backlog")), 404,
+               "NotFound");
   expectStatus(get(customPath("shop", "deployments.apps", "checkout", "governor_queue_backlog")), 404, "NotFound");
 
   script(made[0].key, sourceError("connection refused"));
@@ -698,14 +709,15 @@ TEST_F(MetricsApiTest, TheBacklogIsAlsoServedOnItsServiceLevelByTheCustomApi) {
 // marked governor.io/fallback; before that, and without a fallback, the error.
 TEST_F(MetricsApiTest, AFailingBacklogServesItsFallbackAfterSoManyFailuresInARow) {
   api::ServiceLevel sl{.name = "checkout", .namespaceName = "shop"};
-  sl.autoscaling = api::Autoscaling{
-      .maxReplicas = 10,
-      .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"},
-                                 .targetPerReplica = 20,
-                                 .fallback = api::QueueFallback{.replicas = 4, .afterFailures = 2}}};
+  sl.autoscaling =
+      api::Autoscaling{.maxReplicas = 10,
+                       .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "jobs"},
+                                                  .targetPerReplica = 20,
+                                                  .fallback = api::QueueFallback{.replicas = 4, .afterFailures = 2}}};
   api::ServiceLevel plain{.name = "billing", .namespaceName = "shop"};
   plain.autoscaling = api::Autoscaling{
-      .maxReplicas = 10, .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "bills"}, .targetPerReplica = 20}};
+      .maxReplicas = 10,
+      .queue = api::QueueScaling{.redis = {.address = "r:6379", .key = "bills"}, .targetPerReplica = 20}};
   targets.set(scriptedTargetsFor({sl, plain}));
   const std::string key = "external/shop/governor_queue_backlog/checkout";
   const std::string plainKey = "external/shop/governor_queue_backlog/billing";
@@ -788,8 +800,13 @@ TEST(QuantityStringTest, Table) {
 
 TEST(StatusBodyTest, IsAMetav1Status) {
   auto s = statusBody(404, "NotFound", "no such thing");
-  EXPECT_EQ(s, (Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Failure"},
-                     {"message", "no such thing"}, {"reason", "NotFound"}, {"code", 404}}));
+  EXPECT_EQ(s, (Json{{"kind", "Status"},
+                     {"apiVersion", "v1"},
+                     {"metadata", Json::object()},
+                     {"status", "Failure"},
+                     {"message", "no such thing"},
+                     {"reason", "NotFound"},
+                     {"code", 404}}));
 }
 
 }  // namespace

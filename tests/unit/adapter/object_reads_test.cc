@@ -17,16 +17,17 @@ using kube::Json;
 class FakeApi {
  public:
   FakeApi() {
-    server_.Get("/apis/apps/v1/namespaces/shop/deployments/web", [this](const httplib::Request&, httplib::Response& res) {
-      ++workloadGets;
-      if (missing) {
-        res.status = 404;
-        res.set_content(Json{{"kind", "Status"}, {"code", 404}, {"reason", "NotFound"}}.dump(), "application/json");
-        return;
-      }
-      res.set_content(Json{{"kind", "Deployment"}, {"metadata", {{"labels", {{"app", "web"}}}}}}.dump(),
-                      "application/json");
-    });
+    server_.Get(
+        "/apis/apps/v1/namespaces/shop/deployments/web", [this](const httplib::Request&, httplib::Response& res) {
+          ++workloadGets;
+          if (missing) {
+            res.status = 404;
+            res.set_content(Json{{"kind", "Status"}, {"code", 404}, {"reason", "NotFound"}}.dump(), "application/json");
+            return;
+          }
+          res.set_content(Json{{"kind", "Deployment"}, {"metadata", {{"labels", {{"app", "web"}}}}}}.dump(),
+                          "application/json");
+        });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // Bound before the thread starts: a client connecting early waits in the backlog.

@@ -56,7 +56,8 @@ TEST(QueueReadsTest, AQueueThatMayNotBeReadIsItsOwnErrorWithoutAConnection) {
   QueueReads reads(redis);
   const kube::Error refused{kube::Status{0, "Forbidden", "address 10.0.0.9:6379 is not allowed"},
                             "redis 10.0.0.9:6379 key jobs"};
-  const size_t q = reads.add("redis 10.0.0.9:6379", [&]() -> kube::Result<RedisQueue> { return refused; }, true);
+  const size_t q = reads.add(
+      "redis 10.0.0.9:6379", [&]() -> kube::Result<RedisQueue> { return refused; }, true);
   const RedisReading& r = reads.reading(q);
   EXPECT_EQ(r.backlog.error().what(), refused.what());
   ASSERT_TRUE(r.counts);
@@ -71,8 +72,8 @@ TEST(QueueReadsTest, TargetsMeasuredAtOnceShareTheOneReadingOfTheirSource) {
   std::vector<Counted> counted(8);
   std::vector<size_t> queues;
   for (size_t i = 0; i < counted.size(); ++i) {
-    queues.push_back(reads->add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "q" + std::to_string(i), counted[i]),
-                                i % 2 == 0));
+    queues.push_back(
+        reads->add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "q" + std::to_string(i), counted[i]), i % 2 == 0));
   }
   std::vector<const RedisReading*> seen(2 * queues.size());
   std::vector<std::thread> workers;

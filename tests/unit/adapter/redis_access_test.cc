@@ -111,9 +111,10 @@ TEST(RedisCredentialsTest, OnlyASecretLabelledForRedisGivesAPassword) {
   ASSERT_TRUE(ok.ok()) << ok.error().what();
   EXPECT_EQ(*ok, "hunter2");
 
-  const std::string howTo = "the metrics adapter reads Redis passwords only from Secrets labelled "
-                            "governor.io/redis-credentials=true (kubectl label secret -n shop creds "
-                            "governor.io/redis-credentials=true)";
+  const std::string howTo =
+      "the metrics adapter reads Redis passwords only from Secrets labelled "
+      "governor.io/redis-credentials=true (kubectl label secret -n shop creds "
+      "governor.io/redis-credentials=true)";
   // What the informer (which holds labelled Secrets only) gives for an unlabelled or missing one.
   auto unseen = redisPassword(std::nullopt, "shop", ref);
   ASSERT_FALSE(unseen.ok());
@@ -193,13 +194,13 @@ TEST(RedisAccessTargetsTest, ARefusedAddressIsAnErrorWithoutAConnectionOrASecret
 TEST(RedisAccessTargetsTest, AnUnlabelledSecretIsAnErrorWithoutAConnection) {
   TargetOptions options;
   options.redisAllowlist = allowlist("127.0.0.0/8");
-  auto m = measure(withQueue("127.0.0.1:1", api::SecretKeyRef{"creds", "password"}), options,
-                   secret(Json::object()));
+  auto m = measure(withQueue("127.0.0.1:1", api::SecretKeyRef{"creds", "password"}), options, secret(Json::object()));
   ASSERT_FALSE(m.result.ok());
-  EXPECT_EQ(m.result.error().what(),
-            "redis 127.0.0.1:1 key jobs: Forbidden: Secret shop/creds lacks the label "
-            "governor.io/redis-credentials=true: the metrics adapter reads Redis passwords only from Secrets labelled "
-            "governor.io/redis-credentials=true (kubectl label secret -n shop creds governor.io/redis-credentials=true)");
+  EXPECT_EQ(
+      m.result.error().what(),
+      "redis 127.0.0.1:1 key jobs: Forbidden: Secret shop/creds lacks the label "
+      "governor.io/redis-credentials=true: the metrics adapter reads Redis passwords only from Secrets labelled "
+      "governor.io/redis-credentials=true (kubectl label secret -n shop creds governor.io/redis-credentials=true)");
   EXPECT_EQ(m.secretReads, 1);
   EXPECT_EQ(m.connections, 0u);
 

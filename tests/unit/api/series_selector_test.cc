@@ -21,8 +21,9 @@ TEST(SeriesSelector, ParsesNameAndMatchersWithEveryOperatorAndQuote) {
   auto s = parseSeriesSelector(" http_bucket { job = \"a\", code!='5..' , path=~`/x\\d+`, env!~\"t.*\", } ");
   ASSERT_TRUE(s.ok()) << s.error().what();
   EXPECT_EQ(s->metric, "http_bucket");
-  EXPECT_EQ(s->matchers, (std::vector<LabelMatcher>{{"job", "=", "a"}, {"code", "!=", "5.."},
-                                                    {"path", "=~", "/x\\d+"}, {"env", "!~", "t.*"}}));
+  EXPECT_EQ(s->matchers,
+            (std::vector<LabelMatcher>{
+                {"job", "=", "a"}, {"code", "!=", "5.."}, {"path", "=~", "/x\\d+"}, {"env", "!~", "t.*"}}));
   EXPECT_EQ(renderSeriesSelector(*s), R"(http_bucket{job="a",code!="5..",path=~"/x\\d+",env!~"t.*"})");
   EXPECT_EQ(renderSeriesSelector(parseSeriesSelector("a:b_bucket").value()), "a:b_bucket");
   EXPECT_EQ(renderSeriesSelector(parseSeriesSelector("a{}").value()), "a");
@@ -32,7 +33,9 @@ TEST(SeriesSelector, ParsesNameAndMatchersWithEveryOperatorAndQuote) {
 TEST(SeriesSelector, UnescapesAsPromQLAndRendersBackTheSameValue) {
   auto s = parseSeriesSelector(R"(m{a="q\"b\\c\n\x41\u00e9\101", b='it\'s'})");
   ASSERT_TRUE(s.ok()) << s.error().what();
-  EXPECT_EQ(s->matchers[0].value, "q\"b\\c\nA\xc3\xa9" "A");
+  EXPECT_EQ(s->matchers[0].value,
+            "q\"b\\c\nA\xc3\xa9"
+            "A");
   EXPECT_EQ(s->matchers[1].value, "it's");
   auto again = parseSeriesSelector(renderSeriesSelector(*s));
   ASSERT_TRUE(again.ok()) << again.error().what();
@@ -68,7 +71,8 @@ TEST(SeriesSelector, AServiceLevelWithTheInjectionIsRefused) {
   auto docs = kube::parseYamlDocuments(
       "apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\nmetadata: {name: checkout, namespace: shop}\n"
       "spec:\n  workload: {name: x}\n  objectives:\n    latency:\n      threshold: 1s\n      target: '95'\n"
-      "      histogram: '" + kInjection + "'\n");
+      "      histogram: '" +
+      kInjection + "'\n");
   ASSERT_TRUE(docs.ok()) << docs.error().what();
   auto r = parseServiceLevel((*docs)[0]);
   EXPECT_FALSE(r.serviceLevel.has_value());
@@ -81,14 +85,14 @@ TEST(SeriesSelector, AServiceLevelWithTheInjectionIsRefused) {
 // The CRD's CEL rule is the same grammar as a regular expression (RE2; std::regex reads this
 // one alike), so kubectl refuses what the operator and the adapter would.
 TEST(SeriesSelector, TheCrdRuleAcceptsAndRefusesAsTheParser) {
-  const Json& histogram = schema()["properties"]["spec"]["properties"]["objectives"]["properties"]["latency"]
-                                  ["properties"]["histogram"];
+  const Json& histogram =
+      schema()["properties"]["spec"]["properties"]["objectives"]["properties"]["latency"]["properties"]["histogram"];
   const std::string rule = histogram["x-kubernetes-validations"][0]["rule"];
   const size_t start = rule.find("r'''"), end = rule.rfind("'''");
   ASSERT_NE(start, std::string::npos) << rule;
   const std::regex pattern(rule.substr(start + 4, end - start - 4));
   for (const char* good : {"x_bucket", R"(x_bucket{job="a"})", R"( x_bucket { job = "a\"}", b!~'c', d=~`e`, } )",
-                                  R"(x_bucket{namespace="other"})"}) {
+                           R"(x_bucket{namespace="other"})"}) {
     EXPECT_TRUE(std::regex_search(good, pattern)) << good;
     EXPECT_TRUE(parseSeriesSelector(good).ok()) << good;
   }

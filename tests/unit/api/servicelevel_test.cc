@@ -1,27 +1,32 @@
 // Parsing ServiceLevels: defaults, and every problem named by its field.
 #include <gtest/gtest.h>
 
-#include "kube/yaml.h"
 #include "api/servicelevel.h"
+#include "kube/yaml.h"
 
 namespace governor::api {
 namespace {
 
 // ServiceLevel shop/checkout with this spec (and these metadata.annotations, as YAML flow pairs).
 ParseResult parse(const std::string& spec, const std::string& annotations = "") {
-  auto docs = kube::parseYamlDocuments("apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\n"
-                                       "metadata: {name: checkout, namespace: shop, uid: u1, generation: 3, "
-                                       "annotations: {" + annotations + "}}\n"
-                                       "spec:\n" + spec);
+  auto docs = kube::parseYamlDocuments(
+      "apiVersion: governor.io/v1alpha1\nkind: ServiceLevel\n"
+      "metadata: {name: checkout, namespace: shop, uid: u1, generation: 3, "
+      "annotations: {" +
+      annotations +
+      "}}\n"
+      "spec:\n" +
+      spec);
   EXPECT_TRUE(docs.ok()) << docs.error().what();
   return parseServiceLevel((*docs)[0]);
 }
 
 TEST(ParseServiceLevel, MinimalOneGetsDefaults) {
-  auto r = parse("  workload: {name: worker}\n"
-                 "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10}}\n"
-                 "  cache: {}\n"
-                 "  objectives: {latency: {threshold: 200ms, target: '95', histogram: h_bucket}}\n");
+  auto r = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10}}\n"
+      "  cache: {}\n"
+      "  objectives: {latency: {threshold: 200ms, target: '95', histogram: h_bucket}}\n");
   ASSERT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
   const auto& sl = *r.serviceLevel;
   EXPECT_EQ(sl.name, "checkout");
@@ -61,9 +66,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Invalid{"  autoscaling: {maxReplicas: 3}\n", "spec.workload: required"},
         Invalid{"  workload: {kind: Job, name: x}\n", "spec.workload.kind: must be one of Deployment, StatefulSet"},
-        Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 5, maxReplicas: 2, queue: {redis: {address: a, key: "
-                "k}, targetPerReplica: 5}}\n",
-                "spec.autoscaling.maxReplicas: must be >= minReplicas (5), not 2"},
+        Invalid{
+            "  workload: {name: x}\n  autoscaling: {minReplicas: 5, maxReplicas: 2, queue: {redis: {address: a, key: "
+            "k}, targetPerReplica: 5}}\n",
+            "spec.autoscaling.maxReplicas: must be >= minReplicas (5), not 2"},
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 2}\n",
                 "spec.autoscaling: needs queue, latency or resources"},
         Invalid{"  workload: {name: x}\n  autoscaling: {minReplicas: 0, maxReplicas: 2, resources: {cpu: "
@@ -117,9 +123,10 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k}, "
                 "drainWithin: 2m, processedQuery: 'a_total} or vector(1'}}\n",
                 "spec.autoscaling.queue.processedQuery: must be a counter's series selector"},
-        Invalid{"  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k, type: stream, "
-                "consumerGroup: g}, drainWithin: 2m, arrivalQuery: a_total}}\n",
-                "spec.autoscaling.queue: arrivalQuery and processedQuery are for lists"},
+        Invalid{
+            "  workload: {name: x}\n  autoscaling: {maxReplicas: 4, queue: {redis: {address: a, key: k, type: stream, "
+            "consumerGroup: g}, drainWithin: 2m, arrivalQuery: a_total}}\n",
+            "spec.autoscaling.queue: arrivalQuery and processedQuery are for lists"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: '100', errorQuery: e, totalQuery: t}}\n",
                 "spec.objectives.availability.target: must be a percentage"},
         Invalid{"  workload: {name: x}\n  objectives: {availability: {target: 99.9, errorQuery: e, totalQuery: t}}\n",
@@ -157,25 +164,28 @@ INSTANTIATE_TEST_SUITE_P(
                 "spec.autoscaling.scaleDownGuard.whileBurning: required"}));
 
 TEST(ParseServiceLevel, ScaleDownGuardWhileThePageTierBurns) {
-  auto r = parse("  workload: {name: worker}\n"
-                 "  objectives: {latency: {threshold: 200ms, target: '95', histogram: h_bucket}}\n"
-                 "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}},\n"
-                 "    scaleDownGuard: {whileBurning: page}}\n");
+  auto r = parse(
+      "  workload: {name: worker}\n"
+      "  objectives: {latency: {threshold: 200ms, target: '95', histogram: h_bucket}}\n"
+      "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}},\n"
+      "    scaleDownGuard: {whileBurning: page}}\n");
   ASSERT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
   ASSERT_TRUE(r.serviceLevel->autoscaling->scaleDownGuard);
   EXPECT_EQ(r.serviceLevel->autoscaling->scaleDownGuard->whileBurning, "page");
 
-  auto without = parse("  workload: {name: worker}\n"
-                       "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}}}\n");
+  auto without = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {maxReplicas: 10, resources: {cpu: {averageUtilization: 70}}}\n");
   ASSERT_TRUE(without.serviceLevel);
   EXPECT_FALSE(without.serviceLevel->autoscaling->scaleDownGuard);
 }
 
 TEST(ParseServiceLevel, ResourcesScaleToZeroAndIdleFor) {
-  auto r = parse("  workload: {name: worker}\n"
-                 "  autoscaling: {minReplicas: 0, maxReplicas: 10, idleFor: 90s,\n"
-                 "    queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10},\n"
-                 "    resources: {cpu: {averageUtilization: 70}, memory: {averageValue: 512Mi}}}\n");
+  auto r = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {minReplicas: 0, maxReplicas: 10, idleFor: 90s,\n"
+      "    queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10},\n"
+      "    resources: {cpu: {averageUtilization: 70}, memory: {averageValue: 512Mi}}}\n");
   ASSERT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
   const auto& a = *r.serviceLevel->autoscaling;
   EXPECT_EQ(a.minReplicas, 0);
@@ -188,9 +198,10 @@ TEST(ParseServiceLevel, ResourcesScaleToZeroAndIdleFor) {
 
 TEST(ParseServiceLevel, QueueFallback) {
   auto withFallback = [](const std::string& fallback) {
-    return parse("  workload: {name: worker}\n"
-                 "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10" +
-                 fallback + "}}\n");
+    return parse(
+        "  workload: {name: worker}\n"
+        "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 10" +
+        fallback + "}}\n");
   };
   auto none = withFallback("");
   ASSERT_TRUE(none.serviceLevel);
@@ -206,9 +217,10 @@ TEST(ParseServiceLevel, QueueFallback) {
 }
 
 TEST(ParseServiceLevel, QueueDrainWithin) {
-  auto list = parse("  workload: {name: worker}\n"
-                    "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, drainWithin: 90s, "
-                    "arrivalQuery: 'jobs_pushed_total{queue=\"jobs\"}'}}\n");
+  auto list = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, drainWithin: 90s, "
+      "arrivalQuery: 'jobs_pushed_total{queue=\"jobs\"}'}}\n");
   ASSERT_TRUE(list.serviceLevel) << (list.problems.empty() ? "" : list.problems[0]);
   const auto& q = *list.serviceLevel->autoscaling->queue;
   EXPECT_EQ(q.drainWithin, std::chrono::seconds(90));
@@ -216,15 +228,17 @@ TEST(ParseServiceLevel, QueueDrainWithin) {
   EXPECT_EQ(q.arrivalQuery, "jobs_pushed_total{queue=\"jobs\"}");
   EXPECT_EQ(q.processedQuery, "");
 
-  auto stream = parse("  workload: {name: worker}\n"
-                      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: s, type: stream, "
-                      "consumerGroup: g}, targetPerReplica: 50, drainWithin: 2m}}\n");
+  auto stream = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: s, type: stream, "
+      "consumerGroup: g}, targetPerReplica: 50, drainWithin: 2m}}\n");
   ASSERT_TRUE(stream.serviceLevel) << (stream.problems.empty() ? "" : stream.problems[0]);
   EXPECT_EQ(stream.serviceLevel->autoscaling->queue->drainWithin, std::chrono::minutes(2));
   EXPECT_EQ(stream.serviceLevel->autoscaling->queue->targetPerReplica, 50);
 
-  auto without = parse("  workload: {name: worker}\n"
-                       "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 5}}\n");
+  auto without = parse(
+      "  workload: {name: worker}\n"
+      "  autoscaling: {maxReplicas: 10, queue: {redis: {address: 'r:6379', key: jobs}, targetPerReplica: 5}}\n");
   ASSERT_TRUE(without.serviceLevel);
   EXPECT_FALSE(without.serviceLevel->autoscaling->queue->drainWithin);
 }
@@ -232,8 +246,9 @@ TEST(ParseServiceLevel, QueueDrainWithin) {
 // The pause annotations: a number of replicas, or "true" for where the workload is; anything
 // else is refused by name rather than ignored.
 ParseResult parseAnnotated(const std::string& annotations) {
-  return parse("  workload: {name: worker}\n  autoscaling: {maxReplicas: 5, resources: {cpu: {averageUtilization: 70}}}\n",
-               annotations);
+  return parse(
+      "  workload: {name: worker}\n  autoscaling: {maxReplicas: 5, resources: {cpu: {averageUtilization: 70}}}\n",
+      annotations);
 }
 
 TEST(ParseServiceLevel, PauseAnnotations) {
@@ -245,8 +260,8 @@ TEST(ParseServiceLevel, PauseAnnotations) {
   EXPECT_FALSE(parseAnnotated("governor.io/paused: 'false'").serviceLevel->paused);
   EXPECT_FALSE(parseAnnotated("other: x").serviceLevel->paused);
   // Both: the number wins.
-  EXPECT_EQ(parseAnnotated("governor.io/paused: 'true', governor.io/paused-replicas: '2'").serviceLevel->paused->replicas,
-            2);
+  EXPECT_EQ(
+      parseAnnotated("governor.io/paused: 'true', governor.io/paused-replicas: '2'").serviceLevel->paused->replicas, 2);
   for (const char* bad : {"governor.io/paused-replicas: 'three'", "governor.io/paused-replicas: '-1'",
                           "governor.io/paused-replicas: '1001'", "governor.io/paused: 'yes'"}) {
     auto r = parseAnnotated(bad);
@@ -284,11 +299,13 @@ TEST(CacheAddress, WhichQueueAddressesNameTheCache) {
 
 TEST(ParseServiceLevel, AQueueNamedLikeTheCacheIsFineWithoutACache) {
   // Without spec.cache Governor runs no checkout-redis: that one is the user's own.
-  auto r = parse("  workload: {name: x}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
-                 "'checkout-redis:6379', key: jobs}, targetPerReplica: 1}}\n");
+  auto r = parse(
+      "  workload: {name: x}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+      "'checkout-redis:6379', key: jobs}, targetPerReplica: 1}}\n");
   EXPECT_TRUE(r.serviceLevel) << (r.problems.empty() ? "" : r.problems[0]);
-  auto apart = parse("  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
-                     "'checkout-queue.shop:6379', key: jobs}, targetPerReplica: 1}}\n");
+  auto apart = parse(
+      "  workload: {name: x}\n  cache: {}\n  autoscaling: {maxReplicas: 3, queue: {redis: {address: "
+      "'checkout-queue.shop:6379', key: jobs}, targetPerReplica: 1}}\n");
   EXPECT_TRUE(apart.serviceLevel) << (apart.problems.empty() ? "" : apart.problems[0]);
 }
 

@@ -116,9 +116,8 @@ TEST(Client, ARequestEndsByItsTimeoutWhenTheServerStalls) {
 TEST(Client, RefusedWritesAreNeverSentButReadsGoOn) {
   testing::LocalServer api;
   std::atomic<int> writes{0};
-  api.server().Get("/api/v1/namespaces/ns/configmaps/c", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{}", "application/json");
-  });
+  api.server().Get("/api/v1/namespaces/ns/configmaps/c",
+                   [&](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
   api.server().Patch("/api/v1/namespaces/ns/configmaps/c", [&](const httplib::Request&, httplib::Response& res) {
     ++writes;
     res.set_content("{}", "application/json");
@@ -131,7 +130,8 @@ TEST(Client, RefusedWritesAreNeverSentButReadsGoOn) {
   auto patch = client->mergePatch(configMaps, "ns", "c", {{"data", {{"a", "2"}}}});
   ASSERT_FALSE(patch.ok());
   EXPECT_EQ(patch.error().what(),
-            "PATCH /api/v1/namespaces/ns/configmaps/c: WritesRefused: this process no longer writes (it lost its lease, or it is stopping)");
+            "PATCH /api/v1/namespaces/ns/configmaps/c: WritesRefused: this process no longer writes (it lost its "
+            "lease, or it is stopping)");
   EXPECT_EQ(writes, 1);
   EXPECT_TRUE(client->get(configMaps, "ns", "c").ok());
 }

@@ -25,9 +25,7 @@ constexpr const char* kKeyData = "S0VZLVBFTQ==";
 // A fresh directory under the system's temp dir, removed with everything in it.
 class TempDir {
  public:
-  TempDir()
-      : path_(fs::temp_directory_path() /
-              ("governor-config-test-" + std::to_string(std::random_device()()))) {
+  TempDir() : path_(fs::temp_directory_path() / ("governor-config-test-" + std::to_string(std::random_device()()))) {
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -92,15 +90,18 @@ clusters:
 - name: c
   cluster:
     server: https://api.example:6443/
-    certificate-authority-data: )" + kCaData + R"(
+    certificate-authority-data: )" +
+                            kCaData + R"(
 contexts:
 - name: dev
   context: {cluster: c, user: u, namespace: team}
 users:
 - name: u
   user:
-    client-certificate-data: )" + kCertData + R"(
-    client-key-data: )" + kKeyData + R"(
+    client-certificate-data: )" +
+                            kCertData + R"(
+    client-key-data: )" + kKeyData +
+                            R"(
     token: secret
 )");
   ASSERT_TRUE(config.ok()) << config.error().what();
@@ -125,7 +126,8 @@ clusters: [{name: c, cluster: {server: "https://h", certificate-authority: certs
 contexts: [{name: dev, context: {cluster: c, user: u}}]
 users:
 - name: u
-  user: {client-certificate: certs/tls.crt, client-key: )" + keyPath + R"(, tokenFile: token}
+  user: {client-certificate: certs/tls.crt, client-key: )" +
+                            keyPath + R"(, tokenFile: token}
 )");
   ASSERT_TRUE(config.ok()) << config.error().what();
   EXPECT_EQ(config->caPem, "CA-FILE");
@@ -144,7 +146,8 @@ clusters:
 contexts:
 - {name: dev, context: {cluster: c}}
 - {name: prod, context: {cluster: p}}
-)", "prod");
+)",
+                            "prod");
   ASSERT_TRUE(config.ok()) << config.error().what();
   EXPECT_EQ(config->server, "http://p:8080");
   EXPECT_TRUE(config->insecureSkipTlsVerify);
@@ -177,8 +180,7 @@ void PrintTo(const ErrorCase& errorCase, std::ostream* out) { *out << errorCase.
 // Context dev with cluster c (and with user u, in kHead).
 const std::string kContext = "current-context: dev\ncontexts: [{name: dev, context: {cluster: c}}]\n";
 const std::string kCluster = "clusters: [{name: c, cluster: {server: \"https://x\"}}]\n";
-const std::string kHead =
-    "current-context: dev\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n" + kCluster;
+const std::string kHead = "current-context: dev\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n" + kCluster;
 
 std::vector<ErrorCase> errorCases() {
   return {
@@ -190,8 +192,7 @@ std::vector<ErrorCase> errorCases() {
        "contexts[dev]: defined twice"},
       {"BodyNotAMap", "users: [{name: u, user: token}]\n", "users[u].user: not a map"},
       {"CurrentContextNotAString", "current-context: [dev]\n", "current-context: not a string"},
-      {"CurrentContextEmpty", "current-context: \"\"\n" + kCluster,
-       "current-context: empty and no context given"},
+      {"CurrentContextEmpty", "current-context: \"\"\n" + kCluster, "current-context: empty and no context given"},
       {"ContextNotFound", "current-context: dev\n" + kCluster, "context \"dev\" not found"},
       {"ContextWithoutCluster", "current-context: dev\ncontexts: [{name: dev, context: {user: u}}]\n",
        "contexts[dev].cluster: missing"},
@@ -202,14 +203,12 @@ std::vector<ErrorCase> errorCases() {
        "contexts[dev].namespace: not a string"},
       {"NoServer", kContext + "clusters: [{name: c, cluster: {}}]\n",
        "clusters[c].server: cluster \"c\" has no server"},
-      {"ClusterWithoutBody", kContext + "clusters: [{name: c}]\n",
-       "clusters[c].server: cluster \"c\" has no server"},
+      {"ClusterWithoutBody", kContext + "clusters: [{name: c}]\n", "clusters[c].server: cluster \"c\" has no server"},
       {"ServerWithoutScheme", kContext + "clusters: [{name: c, cluster: {server: \"api:6443\"}}]\n",
        "clusters[c].server: \"api:6443\" is not an https:// or http:// URL"},
       {"ServerWithoutHost", kContext + "clusters: [{name: c, cluster: {server: \"https://\"}}]\n",
        "clusters[c].server: \"https://\" is not an https:// or http:// URL"},
-      {"ServerOnlySlashesAfterScheme",
-       kContext + "clusters: [{name: c, cluster: {server: \"https:///\"}}]\n",
+      {"ServerOnlySlashesAfterScheme", kContext + "clusters: [{name: c, cluster: {server: \"https:///\"}}]\n",
        "clusters[c].server: \"https:///\" has no host"},
       // Fuzzing's crash (issue 14): a port that is no number ended the process in std::stoi.
       {"ServerPortNotANumber", kContext + "clusters: [{name: c, cluster: {server: \"https://h:abc\"}}]\n",
@@ -228,8 +227,10 @@ std::vector<ErrorCase> errorCases() {
        kContext + "clusters: [{name: c, cluster: {server: \"https://x\", certificate-authority: ca.crt}}]\n",
        "clusters[c].certificate-authority: cannot read \""},
       {"CaDataAndFile",
-       kContext + "clusters: [{name: c, cluster: {server: \"https://x\", certificate-authority: ca.crt, "
-                  "certificate-authority-data: " + kCaData + "}}]\n",
+       kContext +
+           "clusters: [{name: c, cluster: {server: \"https://x\", certificate-authority: ca.crt, "
+           "certificate-authority-data: " +
+           kCaData + "}}]\n",
        "clusters[c].certificate-authority-data: set together with certificate-authority"},
       {"InsecureNotABoolean",
        kContext + "clusters: [{name: c, cluster: {server: \"https://x\", "
@@ -237,32 +238,31 @@ std::vector<ErrorCase> errorCases() {
        "clusters[c].insecure-skip-tls-verify: not a boolean"},
       {"CertDataNotBase64",
        "current-context: dev\ncontexts: [{name: dev, context: {cluster: c, user: admin}}]\n" + kCluster +
-           "users: [{name: admin, user: {client-certificate-data: \"a\", client-key-data: " +
-           kKeyData + "}}]\n",
+           "users: [{name: admin, user: {client-certificate-data: \"a\", client-key-data: " + kKeyData + "}}]\n",
        "users[admin].client-certificate-data: invalid base64"},
       {"KeyDataNotBase64",
-       kHead + "users: [{name: u, user: {client-certificate-data: " + kCertData +
-           ", client-key-data: \"#\"}}]\n",
+       kHead + "users: [{name: u, user: {client-certificate-data: " + kCertData + ", client-key-data: \"#\"}}]\n",
        "users[u].client-key-data: invalid base64"},
       {"CertWithoutKey", kHead + "users: [{name: u, user: {client-certificate-data: " + kCertData + "}}]\n",
        "users[u].client-key: missing but client-certificate is set"},
       {"KeyWithoutCert", kHead + "users: [{name: u, user: {client-key-data: " + kKeyData + "}}]\n",
        "users[u].client-certificate: missing but client-key is set"},
-      {"CertFileMissing", kHead + "users: [{name: u, user: {client-certificate: tls.crt, client-key-data: " +
-                              kKeyData + "}}]\n",
+      {"CertFileMissing",
+       kHead + "users: [{name: u, user: {client-certificate: tls.crt, client-key-data: " + kKeyData + "}}]\n",
        "users[u].client-certificate: cannot read \""},
-      {"KeyFileMissing", kHead + "users: [{name: u, user: {client-certificate-data: " + kCertData +
-                             ", client-key: tls.key}}]\n",
+      {"KeyFileMissing",
+       kHead + "users: [{name: u, user: {client-certificate-data: " + kCertData + ", client-key: tls.key}}]\n",
        "users[u].client-key: cannot read \""},
-      {"CertDataAndFile", kHead + "users: [{name: u, user: {client-certificate: tls.crt, "
-                                  "client-certificate-data: " + kCertData + "}}]\n",
+      {"CertDataAndFile",
+       kHead +
+           "users: [{name: u, user: {client-certificate: tls.crt, "
+           "client-certificate-data: " +
+           kCertData + "}}]\n",
        "users[u].client-certificate-data: set together with client-certificate"},
-      {"TokenNotAString", kHead + "users: [{name: u, user: {token: {a: b}}}]\n",
-       "users[u].token: not a string"},
+      {"TokenNotAString", kHead + "users: [{name: u, user: {token: {a: b}}}]\n", "users[u].token: not a string"},
       {"TokenFileMissing", kHead + "users: [{name: u, user: {tokenFile: token}}]\n",
        "users[u].tokenFile: cannot read \""},
-      {"TokenFileEmpty", kHead + "users: [{name: u, user: {tokenFile: empty-token}}]\n",
-       "users[u].tokenFile: \""},
+      {"TokenFileEmpty", kHead + "users: [{name: u, user: {tokenFile: empty-token}}]\n", "users[u].tokenFile: \""},
       {"TokenAndTokenFile", kHead + "users: [{name: u, user: {token: t, tokenFile: empty-token}}]\n",
        "users[u].tokenFile: set together with token"},
   };
@@ -287,8 +287,7 @@ INSTANTIATE_TEST_SUITE_P(Kubeconfig, KubeconfigErrorTest, ::testing::ValuesIn(er
 TEST_F(KubeconfigTest, StripsEveryTrailingSlashOfTheServer) {
   for (const std::string server : {"https://k//", "https://k:6443///", "http://k/base//"}) {
     SCOPED_TRACE(server);
-    const auto config =
-        parse(kContext + "clusters: [{name: c, cluster: {server: \"" + server + "\"}}]\n");
+    const auto config = parse(kContext + "clusters: [{name: c, cluster: {server: \"" + server + "\"}}]\n");
     ASSERT_TRUE(config.ok()) << config.error().what();
     EXPECT_FALSE(config->server.ends_with('/')) << config->server;
     EXPECT_EQ(config->server + std::string(server.size() - config->server.size(), '/'), server);
@@ -298,10 +297,8 @@ TEST_F(KubeconfigTest, StripsEveryTrailingSlashOfTheServer) {
 TEST_F(KubeconfigTest, ReadErrorsNameTheResolvedPath) {
   const auto config = parse(kHead + "users: [{name: u, user: {tokenFile: sub/token}}]\n");
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.error().status.message,
-            "users[u].tokenFile: cannot read \"" + dir_.path("kube/sub/token") + "\"");
-  EXPECT_EQ(config.error().what(),
-            "kubeconfig " + configPath_ + ": Invalid: " + config.error().status.message);
+  EXPECT_EQ(config.error().status.message, "users[u].tokenFile: cannot read \"" + dir_.path("kube/sub/token") + "\"");
+  EXPECT_EQ(config.error().what(), "kubeconfig " + configPath_ + ": Invalid: " + config.error().status.message);
 }
 
 // Three files in three directories: a defines cluster "shared" and user "u"; b sets
@@ -433,8 +430,7 @@ class InClusterTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::map<std::string, std::string> env_{{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
-                                          {"KUBERNETES_SERVICE_PORT", "443"}};
+  std::map<std::string, std::string> env_{{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}};
 };
 
 TEST_F(InClusterTest, ReadsTheServiceAccount) {
@@ -491,8 +487,10 @@ TEST_F(InClusterTest, ErrorsNameTheMissingOrEmptyFile) {
 class DefaultConfigTest : public ::testing::Test {
  protected:
   void writeConfig(const std::string& relative, const std::string& server) {
-    dir_.write(relative, "current-context: x\ncontexts: [{name: x, context: {cluster: x}}]\n"
-                         "clusters: [{name: x, cluster: {server: \"" + server + "\"}}]\n");
+    dir_.write(relative,
+               "current-context: x\ncontexts: [{name: x, context: {cluster: x}}]\n"
+               "clusters: [{name: x, cluster: {server: \"" +
+                   server + "\"}}]\n");
   }
 
   TempDir dir_;
@@ -522,8 +520,9 @@ TEST_F(DefaultConfigTest, FlagThenKubeconfigVariableThenHome) {
 }
 
 TEST_F(DefaultConfigTest, PassesTheContext) {
-  dir_.write("home/.kube/config", "contexts: [{name: x, context: {cluster: x}}]\n"
-                                  "clusters: [{name: x, cluster: {server: \"https://x\"}}]\n");
+  dir_.write("home/.kube/config",
+             "contexts: [{name: x, context: {cluster: x}}]\n"
+             "clusters: [{name: x, cluster: {server: \"https://x\"}}]\n");
   const auto config = loadDefaultConfig("", "x");
   ASSERT_TRUE(config.ok()) << config.error().what();
   EXPECT_EQ(config->server, "https://x");
@@ -538,8 +537,7 @@ TEST_F(DefaultConfigTest, InClusterWhenTheServiceHostIsSet) {
     EXPECT_EQ(config->server, "https://10.0.0.1:443") << "running in a pod";
   } else {
     EXPECT_EQ(config.error().context, "in-cluster config");
-    EXPECT_THAT(config.error().status.message,
-                HasSubstr("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+    EXPECT_THAT(config.error().status.message, HasSubstr("/var/run/secrets/kubernetes.io/serviceaccount/token"));
   }
 }
 

@@ -99,8 +99,7 @@ TEST(DurationTest, RejectsMalformedInputNamingIt) {
     const Status& status = duration.error().status;
     EXPECT_EQ(status.code, 0);
     EXPECT_EQ(status.reason, "Invalid");
-    EXPECT_NE(status.message.find("duration \"" + c.input + "\""), std::string::npos)
-        << status.message;
+    EXPECT_NE(status.message.find("duration \"" + c.input + "\""), std::string::npos) << status.message;
     EXPECT_NE(status.message.find(c.reason), std::string::npos) << status.message;
     EXPECT_EQ(duration.error().context, "");
   }
@@ -137,9 +136,8 @@ TEST(DurationTest, FormatsShortestPrometheusForm) {
 }
 
 TEST(DurationTest, RoundTrips) {
-  const int64_t durations[] = {0,         1,         999,          kSecond + 1,    kMinute - 1,
-                               kHour + 1, kDay - 1,  kWeek,        kWeek + 1,      13 * kWeek,
-                               30 * kDay, 365 * kDay, kMax - 1,    kMax};
+  const int64_t durations[] = {0,     1,         999,        kSecond + 1, kMinute - 1, kHour + 1, kDay - 1,
+                               kWeek, kWeek + 1, 13 * kWeek, 30 * kDay,   365 * kDay,  kMax - 1,  kMax};
   for (int64_t millis : durations) {
     std::string text = formatDuration(milliseconds(millis));
     SCOPED_TRACE(text);

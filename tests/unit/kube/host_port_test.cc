@@ -8,9 +8,7 @@
 namespace governor::kube {
 namespace {
 
-std::string shown(const std::optional<HostPort>& hp) {
-  return hp ? hp->host + " " + std::to_string(hp->port) : "none";
-}
+std::string shown(const std::optional<HostPort>& hp) { return hp ? hp->host + " " + std::to_string(hp->port) : "none"; }
 
 TEST(ParseHostPort, Table) {
   const std::pair<const char*, const char*> cases[] = {

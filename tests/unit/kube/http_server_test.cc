@@ -52,7 +52,8 @@ class HttpServerTest : public ::testing::Test {
 TEST_F(HttpServerTest, ServesGetWithDecodedPathQueryAndHeadersOnAKeptAliveConnection) {
   start();
   RawClient c(server->port());
-  ASSERT_TRUE(c.send("GET /apis/a/%2A?labelSelector=app%3Dweb&x=a+b HTTP/1.1\r\nHost: h\r\nX-Remote-User: ann\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /apis/a/%2A?labelSelector=app%3Dweb&x=a+b HTTP/1.1\r\nHost: h\r\nX-Remote-User: ann\r\n\r\n"));
   auto first = c.receive(1s);
   EXPECT_EQ(statusOf(first), 200) << first;
   EXPECT_NE(first.find("\r\n\r\nGET /apis/a/* labelSelector=app=web x=a b user=ann"), std::string::npos) << first;

@@ -37,22 +37,23 @@ std::string event(const std::string& type, const Json& obj) {
 class FakeApi {
  public:
   FakeApi() {
-    local_.server().Get("/api/v1/namespaces/ns/configmaps", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      if (!req.has_param("watch")) {
-        Json list = {{"kind", "ConfigMapList"},
-                     {"metadata", {{"resourceVersion", "10"}}},
-                     {"items", Json::array({configMap("a", "5", "listed")})}};
-        res.set_content(list.dump(), "application/json");
-        return;
-      }
-      std::string body;
-      if (++watches_ == 1) {
-        body = event("ADDED", configMap("b", "11", "added")) + event("MODIFIED", configMap("a", "12", "changed")) +
-               event("DELETED", configMap("b", "13", "added"));
-      }
-      res.set_content(body, "application/json");
-    });
+    local_.server().Get(
+        "/api/v1/namespaces/ns/configmaps", [this](const httplib::Request& req, httplib::Response& res) {
+          std::lock_guard lock(mu_);
+          if (!req.has_param("watch")) {
+            Json list = {{"kind", "ConfigMapList"},
+                         {"metadata", {{"resourceVersion", "10"}}},
+                         {"items", Json::array({configMap("a", "5", "listed")})}};
+            res.set_content(list.dump(), "application/json");
+            return;
+          }
+          std::string body;
+          if (++watches_ == 1) {
+            body = event("ADDED", configMap("b", "11", "added")) + event("MODIFIED", configMap("a", "12", "changed")) +
+                   event("DELETED", configMap("b", "13", "added"));
+          }
+          res.set_content(body, "application/json");
+        });
     local_.start();
   }
   std::string url() const { return local_.url(); }

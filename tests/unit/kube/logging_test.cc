@@ -86,8 +86,9 @@ TEST_F(LoggingTest, TextAppendsKeyValuePairsQuotingValuesThatNeedIt) {
                                 {"duration", 1.5}});
   auto got = lines();
   ASSERT_EQ(got.size(), 1u) << out_.str();
-  const std::string want = " warning status: refused namespace=shop servicelevel=checkout reason=\"two words\" "
-                           "name=\"\" kind=\"a=b\" error=\"line\\nbreak \\\"quoted\\\"\" duration=1.5";
+  const std::string want =
+      " warning status: refused namespace=shop servicelevel=checkout reason=\"two words\" "
+      "name=\"\" kind=\"a=b\" error=\"line\\nbreak \\\"quoted\\\"\" duration=1.5";
   ASSERT_GE(got[0].size(), want.size());
   EXPECT_EQ(got[0].substr(got[0].size() - want.size()), want) << got[0];
 }

@@ -41,8 +41,7 @@ TEST(SelectorTest, ParsesToCanonicalString) {
       {"this-is-a-dns.domain.com/key-with-dash", "this-is-a-dns.domain.com/key-with-dash"},
       {"this-is-another-dns.domain.com/key-with-dash in (so,what)",
        "this-is-another-dns.domain.com/key-with-dash in (so,what)"},
-      {"0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
-       "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"},
+      {"0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)", "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"},
       {"foo  in\t (abc)", "foo in (abc)"},
       {"x notin\n (abc)", "x notin (abc)"},
       {"x  notin\t\t\t(abc,def)", "x notin (abc,def)"},
@@ -127,8 +126,7 @@ TEST(SelectorTest, RejectsMalformedInputNamingIt) {
     const Error& error = selector.error();
     EXPECT_EQ(error.status.code, 0);
     EXPECT_EQ(error.status.reason, "Invalid");
-    EXPECT_NE(error.status.message.find("\"" + input + "\""), std::string::npos)
-        << error.status.message;
+    EXPECT_NE(error.status.message.find("\"" + input + "\""), std::string::npos) << error.status.message;
     EXPECT_EQ(error.context, "");
   }
   // Keys and values at their limits are fine.
@@ -273,19 +271,15 @@ TEST(SelectorTest, RejectsInvalidLabelSelectorJson) {
       {R"({"matchExpressions": [{"key": "x"}]})", "matchExpressions[0].operator"},
       {R"({"matchExpressions": [{"key": "x", "operator": "Gt", "values": ["1"]}]})",
        "\"Gt\" is not In, NotIn, Exists or DoesNotExist"},
-      {R"({"matchExpressions": [{"key": "x", "operator": "in", "values": ["1"]}]})",
-       "\"in\" is not In"},
-      {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": []}]})",
-       "needs at least one value"},
+      {R"({"matchExpressions": [{"key": "x", "operator": "in", "values": ["1"]}]})", "\"in\" is not In"},
+      {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": []}]})", "needs at least one value"},
       {R"({"matchExpressions": [{"key": "x", "operator": "NotIn"}]})", "needs at least one value"},
-      {R"({"matchExpressions": [{"key": "x", "operator": "Exists", "values": ["a"]}]})",
-       "takes no values"},
+      {R"({"matchExpressions": [{"key": "x", "operator": "Exists", "values": ["a"]}]})", "takes no values"},
       {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": "a"}]})",
        "values must be an array of strings"},
       {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": [1]}]})",
        "values must be an array of strings"},
-      {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": ["a", "-"]}]})",
-       "invalid value \"-\""},
+      {R"({"matchExpressions": [{"key": "x", "operator": "In", "values": ["a", "-"]}]})", "invalid value \"-\""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);
@@ -295,8 +289,7 @@ TEST(SelectorTest, RejectsInvalidLabelSelectorJson) {
     const Status& status = selector.error().status;
     EXPECT_EQ(status.code, 0);
     EXPECT_EQ(status.reason, "Invalid");
-    EXPECT_NE(status.message.find("label selector " + json.dump()), std::string::npos)
-        << status.message;
+    EXPECT_NE(status.message.find("label selector " + json.dump()), std::string::npos) << status.message;
     EXPECT_NE(status.message.find(c.reason), std::string::npos) << status.message;
   }
 }

@@ -27,9 +27,13 @@ n: [1, "x", {y: false}]
 )");
   ASSERT_TRUE(docs.ok()) << docs.error().what();
   ASSERT_EQ(docs->size(), 1u);
-  Json want = {{"a", 1},   {"b", "1"},   {"c", true}, {"d", "true"},  {"e", 1.5},        {"f", nullptr}, {"g", nullptr},
-               {"h", "250ms"}, {"i", 31}, {"j", -3},  {"k", 99.9},    {"l", ""},         {"m", "12"},
-               {"n", Json::array({1, "x", {{"y", false}}})}};
+  Json want = {{"a", 1},       {"b", "1"},
+               {"c", true},    {"d", "true"},
+               {"e", 1.5},     {"f", nullptr},
+               {"g", nullptr}, {"h", "250ms"},
+               {"i", 31},      {"j", -3},
+               {"k", 99.9},    {"l", ""},
+               {"m", "12"},    {"n", Json::array({1, "x", {{"y", false}}})}};
   EXPECT_EQ((*docs)[0], want);
 }
 
@@ -79,10 +83,10 @@ TEST(Yaml, RejectsStringsThatAreNotUtf8OrHoldNoncharacters) {
       {"name: caf\xE9\n", "line 1, column 7: a string is not valid UTF-8 (byte 0xE9 at offset 3)"},
       {"caf\xE9: x\n", "not valid UTF-8"},
       {"a:\n  - ok\n  - \"x\xC3\"\n", "line 3, column 5: a string is not valid UTF-8"},
-      {"a: \xC0\x80\n", "not valid UTF-8"},              // overlong NUL
-      {"a: \xED\xA0\x80\n", "not valid UTF-8"},          // a surrogate
-      {"a: \xF4\x90\x80\x80\n", "not valid UTF-8"},      // past U+10FFFF
-      {"a: \"\\uD800\"\n", "invalid unicode"},  // a surrogate, escaped: yaml-cpp says so itself
+      {"a: \xC0\x80\n", "not valid UTF-8"},          // overlong NUL
+      {"a: \xED\xA0\x80\n", "not valid UTF-8"},      // a surrogate
+      {"a: \xF4\x90\x80\x80\n", "not valid UTF-8"},  // past U+10FFFF
+      {"a: \"\\uD800\"\n", "invalid unicode"},       // a surrogate, escaped: yaml-cpp says so itself
       {"\"\\x01\\uFFFF\"\n", "the noncharacter U+FFFF"},
       {"a: \"\\uFFFE\"\n", "the noncharacter U+FFFE"},
       {"a: \xEF\xBF\xBF\n", "the noncharacter U+FFFF"},
@@ -123,11 +127,10 @@ TEST(Yaml, StopsAliasExpansionThatWouldNotEnd) {
   }
   auto docs = parseYamlDocuments(laughs);
   ASSERT_FALSE(docs.ok());
-  EXPECT_NE(messageOf(docs).find("document expands to more than 100000 values"), std::string::npos)
-      << messageOf(docs);
+  EXPECT_NE(messageOf(docs).find("document expands to more than 100000 values"), std::string::npos) << messageOf(docs);
 
   // Few values, but long strings.
-  std::string strings = "s: &s " + std::string(4000, 'x') + "\nt: &t [" ;
+  std::string strings = "s: &s " + std::string(4000, 'x') + "\nt: &t [";
   for (int i = 0; i < 100; ++i) strings += (i > 0 ? ", *s" : "*s");
   strings += "]\nu: [";
   for (int i = 0; i < 100; ++i) strings += (i > 0 ? ", *t" : "*t");
@@ -178,57 +181,110 @@ again: *l
   const Json base = {{"cpu", "500m"}, {"memory", "1Gi"}};
   const Json list = Json::array({"a", {{"b", 1}}});
   // yaml-cpp 0.7 does not merge "<<" keys: they stay keys, as they always did here.
-  EXPECT_EQ((*docs)[0], Json({{"base", base}, {"list", list}, {"again", list}, {"n", 1},
-                              {"key", 2}, {"byKey", "key"}, {"web", {{"<<", base}}}}));
+  EXPECT_EQ((*docs)[0], Json({{"base", base},
+                              {"list", list},
+                              {"again", list},
+                              {"n", 1},
+                              {"key", 2},
+                              {"byKey", "key"},
+                              {"web", {{"<<", base}}}}));
   EXPECT_EQ((*docs)[1], Json({{"other", {"x"}}, {"again", {"x"}}}));
 }
 
 TEST(Yaml, RejectsAliasCyclesCollectionKeysAndDeepNesting) {
   auto cycle = parseYamlDocuments("a: &a [b, *a]\n");
   ASSERT_FALSE(cycle.ok());
-  EXPECT_NE(messageOf(cycle).find("an alias refers to a node that contains it"), std::string::npos)
-      << messageOf(cycle);
+  EXPECT_NE(messageOf(cycle).find("an alias refers to a node that contains it"), std::string::npos) << messageOf(cycle);
 
   for (const std::string yaml : {"? [a]\n: b\n", "{? {a: b} : c}", "a: &a [x]\n*a : y\n"}) {
     SCOPED_TRACE(yaml);
     auto docs = parseYamlDocuments(yaml);
     ASSERT_FALSE(docs.ok());
-    EXPECT_NE(messageOf(docs).find("a mapping key must be a scalar"), std::string::npos)
-        << messageOf(docs);
+    EXPECT_NE(messageOf(docs).find("a mapping key must be a scalar"), std::string::npos) << messageOf(docs);
   }
 
   auto nested = [](int levels) { return std::string(levels, '[') + std::string(levels, ']'); };
   EXPECT_TRUE(parseYamlDocuments(nested(201)).ok());
   auto deep = parseYamlDocuments(nested(202));
   ASSERT_FALSE(deep.ok());
-  EXPECT_NE(messageOf(deep).find("nesting deeper than 200 levels"), std::string::npos)
-      << messageOf(deep);
+  EXPECT_NE(messageOf(deep).find("nesting deeper than 200 levels"), std::string::npos) << messageOf(deep);
   // Through an alias too.
-  auto aliased = parseYamlDocuments("a: &a " + nested(150) + "\nb: " + std::string(60, '[') +
-                                    "*a" + std::string(60, ']') + "\n");
+  auto aliased =
+      parseYamlDocuments("a: &a " + nested(150) + "\nb: " + std::string(60, '[') + "*a" + std::string(60, ']') + "\n");
   ASSERT_FALSE(aliased.ok());
-  EXPECT_NE(messageOf(aliased).find("nesting deeper than 200 levels"), std::string::npos)
-      << messageOf(aliased);
+  EXPECT_NE(messageOf(aliased).find("nesting deeper than 200 levels"), std::string::npos) << messageOf(aliased);
 }
 
 // Y4, Y5, Y7: every string reads back as itself, and printing again gives the same text.
 TEST(Yaml, EveryStringReadsBack) {
   const std::string strings[] = {
-      "a\nb",            // no final newline: a literal block would add one
-      "x\n\n", "\n",     // extra final newlines: a literal block would drop them
-      " a\nb", "\ta\n",  // an indented first line
-      "\nabc\n", "a\n  \nb\n",
-      "a\r\nb\n", "dos\r\nline\n", "0\r", "\r", "a\r",  // carriage returns
-      std::string("line\n\0tail\n", 11), std::string("\0", 1),
-      "a\tb\n", "a\t", "\tb", " ", "a ", " a", "\x7F", "\xC2\x85x", "a\xE2\x80\xA8" "b",
-      "---", "...", "--- x", "... x", "---\n", "a\n---\nb\n", "a\n...\n",
-      "true", "1", "1.5", "0x1F", "1e3", ".5", "null", "~", "", "-", "- a", "? a", ": a", "#x",
-      "a #b", "a: b", "&a", "*a", "!a", "|", ">", "%x", "@x", "[a", "{a", ",", "'x", "\"x",
-      "line one\nline two\n", "abc\n", "a\n\nb\n", "caf\xC3\xA9\n",
+      "a\nb",  // no final newline: a literal block would add one
+      "x\n\n",
+      "\n",  // extra final newlines: a literal block would drop them
+      " a\nb",
+      "\ta\n",  // an indented first line
+      "\nabc\n",
+      "a\n  \nb\n",
+      "a\r\nb\n",
+      "dos\r\nline\n",
+      "0\r",
+      "\r",
+      "a\r",  // carriage returns
+      std::string("line\n\0tail\n", 11),
+      std::string("\0", 1),
+      "a\tb\n",
+      "a\t",
+      "\tb",
+      " ",
+      "a ",
+      " a",
+      "\x7F",
+      "\xC2\x85x",
+      "a\xE2\x80\xA8"
+      "b",
+      "---",
+      "...",
+      "--- x",
+      "... x",
+      "---\n",
+      "a\n---\nb\n",
+      "a\n...\n",
+      "true",
+      "1",
+      "1.5",
+      "0x1F",
+      "1e3",
+      ".5",
+      "null",
+      "~",
+      "",
+      "-",
+      "- a",
+      "? a",
+      ": a",
+      "#x",
+      "a #b",
+      "a: b",
+      "&a",
+      "*a",
+      "!a",
+      "|",
+      ">",
+      "%x",
+      "@x",
+      "[a",
+      "{a",
+      ",",
+      "'x",
+      "\"x",
+      "line one\nline two\n",
+      "abc\n",
+      "a\n\nb\n",
+      "caf\xC3\xA9\n",
   };
   for (const std::string& s : strings) {
-    for (const Json& value : {Json(s), Json({{"k", s}}), Json::array({Json::array({s})}),
-                              Json({{s, "v"}, {"other", 1}})}) {
+    for (const Json& value :
+         {Json(s), Json({{"k", s}}), Json::array({Json::array({s})}), Json({{s, "v"}, {"other", 1}})}) {
       SCOPED_TRACE(value.dump());
       const std::string text = toYaml(value);
       auto back = parseYamlDocuments(text);
@@ -250,7 +306,10 @@ TEST(Yaml, EveryStringReadsBack) {
     EXPECT_EQ(toYaml({{"k", s}}), std::string("k: '") + s + "'\n");
   }
   // Bytes the parser refuses come out as U+FFFD, and so read back.
-  EXPECT_EQ(toYaml(std::string("a\xFF" "b")), "'a\xEF\xBF\xBD" "b'\n");
+  EXPECT_EQ(toYaml(std::string("a\xFF"
+                               "b")),
+            "'a\xEF\xBF\xBD"
+            "b'\n");
 }
 
 TEST(Yaml, AnOrderedJsonKeepsItsKeyOrder) {

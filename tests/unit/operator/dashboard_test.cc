@@ -30,9 +30,9 @@ Percent percent(const std::string& text) { return Percent{text, std::stod(text)}
 ServiceLevel withAvailability() {
   ServiceLevel sl = checkout();
   sl.objectives = Objectives{};
-  sl.objectives->availability = Availability{
-      percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-      R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
+  sl.objectives->availability =
+      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
+                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
   return sl;
 }
 
@@ -193,8 +193,8 @@ std::map<std::string, std::string> parseMatchers(const std::string& block) {
 // label lists after by/without/on/ignoring/group_left/group_right.
 std::vector<Selector> selectors(const std::string& q) {
   static const std::set<std::string> labelListKeywords{"by", "without", "on", "ignoring", "group_left", "group_right"};
-  static const std::set<std::string> aggregations{"sum",    "min",    "max",      "avg",          "group",
-                                                  "stddev", "stdvar", "count",    "count_values", "bottomk",
+  static const std::set<std::string> aggregations{"sum",    "min",      "max",    "avg",          "group",
+                                                  "stddev", "stdvar",   "count",  "count_values", "bottomk",
                                                   "topk",   "quantile", "limitk", "limit_ratio"};
   static const std::set<std::string> keywords{"and", "or", "unless", "bool", "offset", "inf", "nan", "atan2"};
   std::vector<Selector> out;
@@ -211,7 +211,8 @@ std::vector<Selector> selectors(const std::string& q) {
       size_t end = skipBalanced(q, i, '{', '}');
       out.push_back({"", parseMatchers(q.substr(i + 1, end - i - 2))});
       i = end;
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < q.size() && std::isdigit(q[i + 1]))) {
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < q.size() && std::isdigit(q[i + 1]))) {
       while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '.')) ++i;
     } else if (identStart(c)) {
       size_t start = i;
@@ -295,7 +296,8 @@ std::vector<std::string> problemsOf(const ServiceLevel& sl, const std::string& e
       for (auto it = from; it != to; ++it) {
         bool all = true;
         for (const auto& [k, m] : s.matchers) {
-          all &= m.starts_with("=") && !m.starts_with("=~") && it->second.contains(k) && it->second.at(k) == m.substr(1);
+          all &=
+              m.starts_with("=") && !m.starts_with("=~") && it->second.contains(k) && it->second.at(k) == m.substr(1);
         }
         matched |= all;
       }
@@ -303,7 +305,8 @@ std::vector<std::string> problemsOf(const ServiceLevel& sl, const std::string& e
     } else if (kubeStateMetrics().contains(s.name)) {
       if (!sl.autoscaling) problems.push_back(expr + ": there is no HPA");
       if (!s.matchers.contains("namespace") || s.matchers.at("namespace") != "=" + sl.namespaceName ||
-          !s.matchers.contains("horizontalpodautoscaler") || s.matchers.at("horizontalpodautoscaler") != "=" + sl.name) {
+          !s.matchers.contains("horizontalpodautoscaler") ||
+          s.matchers.at("horizontalpodautoscaler") != "=" + sl.name) {
         problems.push_back(expr + ": not the HPA " + sl.namespaceName + "/" + sl.name);
       }
     } else if (histogram.empty() || s.name != histogram) {
@@ -471,8 +474,9 @@ TEST(DashboardTest, TheCheckCatchesWhatDoesNotExist) {
   const std::string cache = R"(governor:cache_hits:ratio_rate5m{namespace="shop",service_level="checkout"})";
   EXPECT_THAT(problemsOf(sl, cache), ::testing::IsEmpty());
   EXPECT_THAT(problemsOf(sl, R"(governor:slo_errors:ratio_rate30d{slo="latency"})"), ::testing::IsEmpty());
-  EXPECT_THAT(problemsOf(sl, R"(histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket[1m]))))"),
-              ::testing::IsEmpty());
+  EXPECT_THAT(
+      problemsOf(sl, R"(histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket[1m]))))"),
+      ::testing::IsEmpty());
 
   EXPECT_THAT(problemsOf(sl, R"(governor:slo_errors:ratio_rate4h{slo="latency"})"), ::testing::SizeIs(1))
       << "no such range is recorded";
@@ -509,7 +513,8 @@ TEST(DashboardTest, BurnRatesMatchTheAlerts) {
     const Json groups = ruleGroups(sl);
     for (const auto& g : groups["groups"]) {
       for (const auto& r : g["rules"]) {
-        if (r.value("alert", "") == "ServiceLevelAvailabilityBurn" && r["labels"]["tier"] == "page") alertExpr = r["expr"];
+        if (r.value("alert", "") == "ServiceLevelAvailabilityBurn" && r["labels"]["tier"] == "page")
+          alertExpr = r["expr"];
       }
     }
     std::smatch m;
@@ -538,7 +543,8 @@ TEST(DashboardTest, BurnRatesMatchTheAlerts) {
 TEST(DashboardTest, BudgetLatencyReplicasAndCache) {
   Json d = dashboardOf(full());
   EXPECT_EQ(exprs(panel(d, "Error budget remaining")),
-            std::vector<std::string>{R"(governor:slo_error_budget_remaining:ratio{namespace="shop",service_level="checkout"})"});
+            std::vector<std::string>{
+                R"(governor:slo_error_budget_remaining:ratio{namespace="shop",service_level="checkout"})"});
   EXPECT_EQ(panel(d, "Error budget remaining")["type"], "stat");
 
   Json lat = panel(d, "p95 latency");

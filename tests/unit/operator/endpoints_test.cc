@@ -48,7 +48,8 @@ TEST(Endpoints, MetricsAreServedInTheTextFormat) {
 TEST(Endpoints, ABadBindAddressIsAnErrorNamingIt) {
   auto bad = Endpoints::health("nowhere", [] { return std::string(); });
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().status.message, "bind address \"nowhere\": use host:port or :port, with a port from 0 (any free port) to 65535");
+  EXPECT_EQ(bad.error().status.message,
+            "bind address \"nowhere\": use host:port or :port, with a port from 0 (any free port) to 65535");
   for (const char* text : {":http", "127.0.0.1:99999", "127.0.0.1:", ":"}) {
     auto refused = Endpoints::health(text, [] { return std::string(); });
     ASSERT_FALSE(refused) << text;

@@ -27,7 +27,9 @@ using testing::largest;
 using testing::maxLength;
 using testing::Queries;
 
-Json crdSpecSchema() { return crdSpecSchema(std::string(GOVERNOR_SOURCE_DIR) + "/crds/governor.io_servicelevels.yaml"); }
+Json crdSpecSchema() {
+  return crdSpecSchema(std::string(GOVERNOR_SOURCE_DIR) + "/crds/governor.io_servicelevels.yaml");
+}
 
 constexpr size_t kConfigMapLimit = 1 << 20;  // the API server's limit on a ConfigMap's data
 
@@ -46,7 +48,8 @@ TEST(ObjectLimits, TheLargestServiceLevelTheCrdAcceptsRendersChildrenThatFitInOn
   // Long label values everywhere; and queries of as many selectors as fit, each of which
   // --rules-namespace-matcher lengthens by the (longest) namespace.
   const ServiceLevel longest = parsed(largest(spec, "largest", std::string(63, 'n')));
-  const ServiceLevel scoped = withNamespaceMatchers(parsed(largest(spec, "largest", std::string(63, 'n'), Queries::ManySelectors)));
+  const ServiceLevel scoped =
+      withNamespaceMatchers(parsed(largest(spec, "largest", std::string(63, 'n'), Queries::ManySelectors)));
   for (const auto& [sl, shape] : {std::pair(&longest, "long labels and matchers"),
                                   std::pair(&scoped, "many selectors scoped to the namespace")}) {
     for (bool prometheusRuleCrd : {true, false}) {
@@ -57,8 +60,8 @@ TEST(ObjectLimits, TheLargestServiceLevelTheCrdAcceptsRendersChildrenThatFitInOn
         if (child.group == ChildGroup::Rules) rules = std::max(rules, bytes);
       }
       EXPECT_GT(rules, 100'000u) << "the worst case is not filled in";
-      std::cout << "the largest rules (" << (prometheusRuleCrd ? "PrometheusRule" : "ConfigMap")
-                << ", " << shape << ") the CRD allows: " << rules / 1024 << " KiB\n";
+      std::cout << "the largest rules (" << (prometheusRuleCrd ? "PrometheusRule" : "ConfigMap") << ", " << shape
+                << ") the CRD allows: " << rules / 1024 << " KiB\n";
     }
   }
 }
@@ -72,7 +75,8 @@ TEST(ObjectLimits, NoTwoServiceLevelsInANamespaceRenderAChildOfTheSameKindAndNam
       for (const auto& child : render(parsed(largest(spec, name, "shop")), {.prometheusRuleCrd = prometheusRuleCrd})) {
         auto key = std::pair(child.resource.group + "/" + child.resource.plural,
                              child.object["metadata"]["name"].get<std::string>());
-        EXPECT_TRUE(keys.insert(key).second) << "one ServiceLevel renders " << key.first << " " << key.second << " twice";
+        EXPECT_TRUE(keys.insert(key).second)
+            << "one ServiceLevel renders " << key.first << " " << key.second << " twice";
       }
       return keys;
     };

@@ -44,8 +44,11 @@ Json object(const std::string& kind, const std::string& name, Made made = {}) {
     o["metadata"]["labels"] = {{"app.kubernetes.io/managed-by", "governor"}, {"governor.io/service-level", "team"}};
   }
   if (made.owned) {
-    o["metadata"]["ownerReferences"] = {{{"apiVersion", "governor.io/v1alpha1"}, {"kind", "ServiceLevel"},
-                                         {"name", "team"}, {"uid", "sl-uid"}, {"controller", true}}};
+    o["metadata"]["ownerReferences"] = {{{"apiVersion", "governor.io/v1alpha1"},
+                                         {"kind", "ServiceLevel"},
+                                         {"name", "team"},
+                                         {"uid", "sl-uid"},
+                                         {"controller", true}}};
   }
   return o;
 }
@@ -159,8 +162,7 @@ TEST(Reconciler, AFailedApplyNamesTheChildAndTheOtherPartsAreStillWritten) {
     EXPECT_EQ(quota.value("status", ""), "False");
     EXPECT_EQ(quota.value("reason", ""), "ApplyFailed");
     std::string message = quota.value("message", "");
-    EXPECT_NE(message.find("resourcequotas shop/team: " + std::to_string(code) + " spec.hard: bad"),
-              std::string::npos)
+    EXPECT_NE(message.find("resourcequotas shop/team: " + std::to_string(code) + " spec.hard: bad"), std::string::npos)
         << message;
     EXPECT_EQ(condition(*api, "Ready").value("reason", ""), "ApplyFailed");
     EXPECT_EQ(condition(*api, "AutoscalerReady").value("reason", ""), "Reconciled");

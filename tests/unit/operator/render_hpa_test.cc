@@ -30,9 +30,7 @@ Json only(const std::vector<Child>& children) {
   return children.empty() ? Json() : children[0].object;
 }
 
-TEST(RenderAutoscalerTest, NothingWithoutAutoscaling) {
-  EXPECT_TRUE(renderAutoscaler(checkout()).empty());
-}
+TEST(RenderAutoscalerTest, NothingWithoutAutoscaling) { EXPECT_TRUE(renderAutoscaler(checkout()).empty()); }
 
 TEST(RenderAutoscalerTest, RendersTheWholeHpaForQueueLatencyAndBehavior) {
   ServiceLevel sl = checkout();
@@ -77,7 +75,8 @@ TEST(RenderAutoscalerTest, RendersTheWholeHpaForQueueLatencyAndBehavior) {
       ],
       "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}
     }
-  })")) << children[0].object.dump(2);
+  })"))
+      << children[0].object.dump(2);
 }
 
 TEST(RenderAutoscalerTest, OnlyQueueHasOneExternalMetricAndNoBehavior) {

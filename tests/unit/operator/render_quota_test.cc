@@ -30,19 +30,17 @@ TEST(RenderQuotaTest, RendersResourceQuotaAndLimitRange) {
 
   EXPECT_EQ(children[0].group, ChildGroup::Quota);
   EXPECT_EQ(children[0].resource.plural, "resourcequotas");
-  EXPECT_EQ(children[0].object, (Json{{"apiVersion", "v1"},
-                                      {"kind", "ResourceQuota"},
-                                      {"metadata", kMetadata},
-                                      {"spec", Json::parse(R"({"hard": {
+  EXPECT_EQ(
+      children[0].object,
+      (Json{{"apiVersion", "v1"}, {"kind", "ResourceQuota"}, {"metadata", kMetadata}, {"spec", Json::parse(R"({"hard": {
                                          "requests.cpu": "8", "requests.memory": "16Gi", "pods": "50"}})")}}))
       << children[0].object.dump(2);
 
   EXPECT_EQ(children[1].group, ChildGroup::Quota);
   EXPECT_EQ(children[1].resource.plural, "limitranges");
-  EXPECT_EQ(children[1].object, (Json{{"apiVersion", "v1"},
-                                      {"kind", "LimitRange"},
-                                      {"metadata", kMetadata},
-                                      {"spec", Json::parse(R"({"limits": [{
+  EXPECT_EQ(
+      children[1].object,
+      (Json{{"apiVersion", "v1"}, {"kind", "LimitRange"}, {"metadata", kMetadata}, {"spec", Json::parse(R"({"limits": [{
                                          "type": "Container",
                                          "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
                                          "default": {"cpu": "500m", "memory": "512Mi"}}]})")}}))
@@ -60,11 +58,17 @@ TEST(RenderQuotaTest, RendersOnlyWhatIsGiven) {
   const Case cases[] = {
       {"empty section", Quota{}, {}, nullptr},
       {"only hard", Quota{Map{{"pods", "10"}}, {}, {}}, {"ResourceQuota"}, nullptr},
-      {"only limitRange", Quota{{}, Map{{"cpu", "100m"}}, Map{{"cpu", "1"}}}, {"LimitRange"},
+      {"only limitRange",
+       Quota{{}, Map{{"cpu", "100m"}}, Map{{"cpu", "1"}}},
+       {"LimitRange"},
        Json::parse(R"({"type": "Container", "defaultRequest": {"cpu": "100m"}, "default": {"cpu": "1"}})")},
-      {"only defaultRequest", Quota{{}, Map{{"memory", "64Mi"}}, {}}, {"LimitRange"},
+      {"only defaultRequest",
+       Quota{{}, Map{{"memory", "64Mi"}}, {}},
+       {"LimitRange"},
        Json::parse(R"({"type": "Container", "defaultRequest": {"memory": "64Mi"}})")},
-      {"only default", Quota{{}, {}, Map{{"memory", "1Gi"}}}, {"LimitRange"},
+      {"only default",
+       Quota{{}, {}, Map{{"memory", "1Gi"}}},
+       {"LimitRange"},
        Json::parse(R"({"type": "Container", "default": {"memory": "1Gi"}})")},
   };
   for (const auto& c : cases) {

@@ -73,14 +73,10 @@ TEST(RedisConfTest, MaxMemoryAndDefaultResourcesFollowTheQuantity) {
     std::string limit;  // 1.25x
   };
   const Case cases[] = {
-      {"256Mi", "268435456", "256Mi", "320Mi"},
-      {"1.5Gi", "1610612736", "1536Mi", "1920Mi"},
-      {"100Mi", "104857600", "100Mi", "125Mi"},
-      {"1Gi", "1073741824", "1Gi", "1280Mi"},
-      {"1G", "1000000000", "1G", "1250M"},
-      {"100M", "100000000", "100M", "125M"},
-      {"1Ki", "1024", "1Ki", "1280"},
-      {"1001", "1001", "1001", "1252"},  // rounded up to a whole byte
+      {"256Mi", "268435456", "256Mi", "320Mi"}, {"1.5Gi", "1610612736", "1536Mi", "1920Mi"},
+      {"100Mi", "104857600", "100Mi", "125Mi"}, {"1Gi", "1073741824", "1Gi", "1280Mi"},
+      {"1G", "1000000000", "1G", "1250M"},      {"100M", "100000000", "100M", "125M"},
+      {"1Ki", "1024", "1Ki", "1280"},           {"1001", "1001", "1001", "1252"},  // rounded up to a whole byte
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.maxMemory);
@@ -170,9 +166,9 @@ TEST(RenderCacheTest, StatefulSetRunsRedisLockedDown) {
 
   const Json* service = find(children, "Service", "checkout-redis");
   ASSERT_TRUE(service);
-  EXPECT_EQ((*service)["spec"], (Json{{"type", "ClusterIP"},
-                                      {"selector", selector},
-                                      {"ports", Json::parse(R"([{"name": "redis", "port": 6379,
+  EXPECT_EQ(
+      (*service)["spec"],
+      (Json{{"type", "ClusterIP"}, {"selector", selector}, {"ports", Json::parse(R"([{"name": "redis", "port": 6379,
                                          "targetPort": "redis", "protocol": "TCP"}])")}}));
 }
 

@@ -64,8 +64,8 @@ TEST(DecideReplicas, AnEmptyBacklogScalesToNoneOnlyAfterIdleFor) {
   EXPECT_NE(idle.message.find("5m"), std::string::npos) << idle.message;
   EXPECT_FALSE(idle.idleSince);
   // Work arriving restarts the clock; so does a backlog nobody can measure (no data is not empty).
-  EXPECT_FALSE(decideReplicas(scalesToZero(), {.replicas = 1, .backlog = 3, .idleSince = kNow, .now = kNow + 9min})
-                   .idleSince);
+  EXPECT_FALSE(
+      decideReplicas(scalesToZero(), {.replicas = 1, .backlog = 3, .idleSince = kNow, .now = kNow + 9min}).idleSince);
   auto unknown = decideReplicas(scalesToZero(), {.replicas = 1, .idleSince = kNow, .now = kNow + 9min});
   EXPECT_FALSE(unknown.scaleTo);
   EXPECT_FALSE(unknown.idleSince);

@@ -30,9 +30,9 @@ ServiceLevel availabilityOnly() {
   sl.uid = "0b0e2d2c-1111-2222-3333-444455556666";
   sl.workload.name = "checkout";
   Objectives o;
-  o.availability = Availability{percent("99.9"),
-                                R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-                                R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
+  o.availability =
+      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
+                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
   sl.objectives = o;
   return sl;
 }
@@ -134,8 +134,7 @@ TEST(RulesTest, RecordsEverySliOverEveryWindow) {
     for (std::string w : {"5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"}) {
       auto errors = records(groups, "governor:slo_errors:ratio_rate" + w, slo);
       ASSERT_EQ(errors.size(), 1u) << slo << " " << w;
-      EXPECT_EQ(errors[0]["labels"],
-                Json({{"namespace", "shop"}, {"service_level", "checkout"}, {"slo", slo}}));
+      EXPECT_EQ(errors[0]["labels"], Json({{"namespace", "shop"}, {"service_level", "checkout"}, {"slo", slo}}));
       EXPECT_THAT(errors[0]["expr"].get<std::string>(), HasSubstr("[" + w + "]"));
       if (w != "30d") {
         EXPECT_EQ(records(groups, "governor:slo_requests:rate" + w, slo).size(), 1u) << w;
@@ -146,8 +145,8 @@ TEST(RulesTest, RecordsEverySliOverEveryWindow) {
   }
   // The SLO window is recorded in the budget group, the alert windows in the SLI group.
   for (const auto& r : (*findGroup(groups, "governor-checkout-budget"))["rules"]) {
-    EXPECT_THAT(r["record"].get<std::string>(), testing::AnyOf("governor:slo_errors:ratio_rate30d",
-                                                               "governor:slo_error_budget_remaining:ratio"));
+    EXPECT_THAT(r["record"].get<std::string>(),
+                testing::AnyOf("governor:slo_errors:ratio_rate30d", "governor:slo_error_budget_remaining:ratio"));
   }
 }
 
@@ -257,16 +256,24 @@ TEST(RulesTest, BurnAlertsForThirtyDays) {
   const std::string sel = R"({namespace="shop",service_level="checkout",slo="availability"})";
   EXPECT_EQ(page["expr"],
             "(\n"
-            "  governor:slo_errors:ratio_rate1h" + sel + " / 0.001 > 14.4\n"
-            "  and\n"
-            "  governor:slo_errors:ratio_rate5m" + sel + " / 0.001 > 14.4\n"
-            ")\n"
-            "or\n"
-            "(\n"
-            "  governor:slo_errors:ratio_rate6h" + sel + " / 0.001 > 6\n"
-            "  and\n"
-            "  governor:slo_errors:ratio_rate30m" + sel + " / 0.001 > 6\n"
-            ")");
+            "  governor:slo_errors:ratio_rate1h" +
+                sel +
+                " / 0.001 > 14.4\n"
+                "  and\n"
+                "  governor:slo_errors:ratio_rate5m" +
+                sel +
+                " / 0.001 > 14.4\n"
+                ")\n"
+                "or\n"
+                "(\n"
+                "  governor:slo_errors:ratio_rate6h" +
+                sel +
+                " / 0.001 > 6\n"
+                "  and\n"
+                "  governor:slo_errors:ratio_rate30m" +
+                sel +
+                " / 0.001 > 6\n"
+                ")");
   EXPECT_FALSE(page.contains("for"));
   Json ticket = alertOf(groups, "ServiceLevelAvailabilityBurn", "ticket");
   ASSERT_FALSE(ticket.is_null());
@@ -279,8 +286,10 @@ TEST(RulesTest, BurnAlertsForThirtyDays) {
   // The latency SLO (95%) has a budget of 0.05.
   Json latencyPage = alertOf(groups, "ServiceLevelLatencyBurn", "page");
   ASSERT_FALSE(latencyPage.is_null());
-  EXPECT_THAT(latencyPage["expr"].get<std::string>(),
-              HasSubstr(R"(governor:slo_errors:ratio_rate1h{namespace="shop",service_level="checkout",slo="latency"} / 0.05 > 14.4)"));
+  EXPECT_THAT(
+      latencyPage["expr"].get<std::string>(),
+      HasSubstr(
+          R"(governor:slo_errors:ratio_rate1h{namespace="shop",service_level="checkout",slo="latency"} / 0.05 > 14.4)"));
 }
 
 // The scale-down guard asks Prometheus exactly what the page alerts fire on.
@@ -292,9 +301,10 @@ TEST(RulesTest, PageBurnConditionsAreThePageAlertsExpressions) {
   const std::string latency = alertOf(groups, "ServiceLevelLatencyBurn", "page")["expr"];
   BurnConditions page = burnConditions(sl, "page");
   EXPECT_EQ(page.expr, availability + "\nor\n" + latency);
-  EXPECT_EQ(page.words,
-            "availability: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in "
-            "6h); latency: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in 6h)");
+  EXPECT_EQ(
+      page.words,
+      "availability: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in "
+      "6h); latency: 14.4x over 1h and 5m (2% of the budget in 1h), or 6x over 6h and 30m (5% of the budget in 6h)");
   // The same condition with the page alerts turned off: the guard follows the SLO, not the pager.
   sl.alerting.page.enabled = false;
   EXPECT_EQ(burnConditions(sl, "page").expr, page.expr);
@@ -309,13 +319,16 @@ TEST(RulesTest, OtherWindowsKeepTheBudgetFractions) {
   Json groups = ruleGroups(sl);
   const std::string page = alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["expr"];
   const std::string ticket = alertOf(groups, "ServiceLevelAvailabilityBurn", "ticket")["expr"];
-  EXPECT_THAT(page, HasSubstr("ratio_rate1h{namespace=\"shop\",service_level=\"checkout\",slo=\"availability\"} / 0.001 > 13.44\n"));
+  EXPECT_THAT(
+      page,
+      HasSubstr("ratio_rate1h{namespace=\"shop\",service_level=\"checkout\",slo=\"availability\"} / 0.001 > 13.44\n"));
   EXPECT_THAT(page, HasSubstr("> 5.6\n"));
   EXPECT_THAT(ticket, HasSubstr("> 2.8\n"));
   EXPECT_THAT(ticket, HasSubstr("> 0.933333\n"));
   EXPECT_EQ(records(groups, "governor:slo_errors:ratio_rate4w", "availability").size(), 1u);
-  EXPECT_THAT(records(groups, "governor:slo_error_budget_remaining:ratio", "availability")[0]["expr"].get<std::string>(),
-              HasSubstr("governor:slo_errors:ratio_rate4w{"));
+  EXPECT_THAT(
+      records(groups, "governor:slo_error_budget_remaining:ratio", "availability")[0]["expr"].get<std::string>(),
+      HasSubstr("governor:slo_errors:ratio_rate4w{"));
 }
 
 TEST(RulesTest, AWindowShorterThanALongWindowDropsThatCondition) {
@@ -340,14 +353,20 @@ TEST(RulesTest, BudgetFromTheTargetText) {
     std::string target;
     std::string budget;
   };
-  for (const auto& c : std::vector<Case>{{"99.9", "0.001"}, {"99.95", "0.0005"}, {"99.999", "0.00001"},
-                                         {"95", "0.05"}, {"99.000001", "0.00999999"}, {"50", "0.5"}}) {
+  for (const auto& c : std::vector<Case>{{"99.9", "0.001"},
+                                         {"99.95", "0.0005"},
+                                         {"99.999", "0.00001"},
+                                         {"95", "0.05"},
+                                         {"99.000001", "0.00999999"},
+                                         {"50", "0.5"}}) {
     ServiceLevel sl = availabilityOnly();
     sl.objectives->availability->target = percent(c.target);
     auto r = records(ruleGroups(sl), "governor:slo_error_budget_remaining:ratio", "availability");
     ASSERT_EQ(r.size(), 1u);
-    EXPECT_EQ(r[0]["expr"], "1 - governor:slo_errors:ratio_rate30d{namespace=\"shop\",service_level=\"checkout\","
-                            "slo=\"availability\"} / " + c.budget)
+    EXPECT_EQ(r[0]["expr"],
+              "1 - governor:slo_errors:ratio_rate30d{namespace=\"shop\",service_level=\"checkout\","
+              "slo=\"availability\"} / " +
+                  c.budget)
         << c.target;
   }
   // A Percent built with only the number.
@@ -365,16 +384,25 @@ TEST(RulesTest, AlertLabels) {
   sl.alerting.page.severity = "P1";
   sl.alerting.ticket.severity = "P3";
   Json groups = ruleGroups(sl);
-  EXPECT_EQ(alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["labels"],
-            Json({{"namespace", "shop"}, {"service_level", "checkout"}, {"slo", "availability"},
-                  {"severity", "P1"}, {"tier", "page"}, {"team", "payments"}}));
-  EXPECT_EQ(alertOf(groups, "ServiceLevelLatencyBurn", "ticket")["labels"],
-            Json({{"namespace", "shop"}, {"service_level", "checkout"}, {"slo", "latency"},
-                  {"severity", "P3"}, {"tier", "ticket"}, {"team", "payments"}}));
+  EXPECT_EQ(alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["labels"], Json({{"namespace", "shop"},
+                                                                                     {"service_level", "checkout"},
+                                                                                     {"slo", "availability"},
+                                                                                     {"severity", "P1"},
+                                                                                     {"tier", "page"},
+                                                                                     {"team", "payments"}}));
+  EXPECT_EQ(alertOf(groups, "ServiceLevelLatencyBurn", "ticket")["labels"], Json({{"namespace", "shop"},
+                                                                                  {"service_level", "checkout"},
+                                                                                  {"slo", "latency"},
+                                                                                  {"severity", "P3"},
+                                                                                  {"tier", "ticket"},
+                                                                                  {"team", "payments"}}));
   auto cache = alerts(groups, "ServiceLevelCacheHitRatioLow");
   ASSERT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache[0]["labels"], Json({{"namespace", "shop"}, {"service_level", "checkout"}, {"severity", "P3"},
-                                      {"team", "payments"}, {"tier", "ignored"}}));
+  EXPECT_EQ(cache[0]["labels"], Json({{"namespace", "shop"},
+                                      {"service_level", "checkout"},
+                                      {"severity", "P3"},
+                                      {"team", "payments"},
+                                      {"tier", "ignored"}}));
 }
 
 TEST(RulesTest, EveryBurnAlertHasATier) {
@@ -422,13 +450,15 @@ TEST(RulesTest, MinRequestRateGuardsEveryCondition) {
   const std::string ticket = alertOf(groups, "ServiceLevelAvailabilityBurn", "ticket")["expr"];
   EXPECT_THAT(ticket, HasSubstr("governor:slo_requests:rate1d" + sel + " >= 0.5"));
   EXPECT_THAT(ticket, HasSubstr("governor:slo_requests:rate3d" + sel + " >= 0.5"));
-  EXPECT_THAT(alertOf(groups, "ServiceLevelLatencyBurn", "page")["expr"].get<std::string>(),
-              HasSubstr(R"(governor:slo_requests:rate1h{namespace="shop",service_level="checkout",slo="latency"} >= 0.5)"));
+  EXPECT_THAT(
+      alertOf(groups, "ServiceLevelLatencyBurn", "page")["expr"].get<std::string>(),
+      HasSubstr(R"(governor:slo_requests:rate1h{namespace="shop",service_level="checkout",slo="latency"} >= 0.5)"));
 
   for (std::string none : {"", "0", "0.0"}) {
     sl.alerting.minRequestRate = none;
     EXPECT_THAT(alertOf(ruleGroups(sl), "ServiceLevelAvailabilityBurn", "page")["expr"].get<std::string>(),
-                Not(HasSubstr("governor:slo_requests"))) << none;
+                Not(HasSubstr("governor:slo_requests")))
+        << none;
   }
 }
 
@@ -512,10 +542,10 @@ TEST(RulesTest, ConfigMapHoldsReadableYamlThatReadsBack) {
   ServiceLevel sl = full();
   sl.alerting.minRequestRate = "0.5";
   // Values YAML would misread if written plain.
-  sl.alerting.labels = {{"team", "payments"}, {"odd", "a: b #c"}, {"num", "1.0"}, {"yes", "no"},
-                        {"quote", "it's \"x\""}, {"multi", "two\nlines"}, {"tab", "a\tb"},
-                        {"hex", "0x1f"}, {"under", "1_000"}, {"date", "2024-01-01"}, {"tilde", "~"},
-                        {"dash", "-x"}, {"exp", "1e5"}, {"dur", "15m"}, {"empty", ""}, {"utf8", "caf\u00e9"}};
+  sl.alerting.labels = {{"team", "payments"},    {"odd", "a: b #c"},      {"num", "1.0"},  {"yes", "no"},
+                        {"quote", "it's \"x\""}, {"multi", "two\nlines"}, {"tab", "a\tb"}, {"hex", "0x1f"},
+                        {"under", "1_000"},      {"date", "2024-01-01"},  {"tilde", "~"},  {"dash", "-x"},
+                        {"exp", "1e5"},          {"dur", "15m"},          {"empty", ""},   {"utf8", "caf\u00e9"}};
   auto children = renderRules(sl, {.prometheusRuleCrd = false});
   ASSERT_EQ(children.size(), 1u);
   const Child& c = children[0];
@@ -532,12 +562,15 @@ TEST(RulesTest, ConfigMapHoldsReadableYamlThatReadsBack) {
   EXPECT_EQ((*docs)[0], ruleGroups(sl)) << text;
 
   // Readable: names first, PromQL unquoted, multi-line expressions as literal blocks.
-  EXPECT_THAT(text, HasSubstr("groups:\n  - name: governor-checkout-sli\n    rules:\n"
-                              "      - record: governor:slo_errors:ratio_rate5m\n        expr: |-\n"
-                              "          (sum(rate(http_requests_total{job=\"checkout\",code=~\"5..\"}[5m])) or vector(0))\n"));
+  EXPECT_THAT(
+      text, HasSubstr("groups:\n  - name: governor-checkout-sli\n    rules:\n"
+                      "      - record: governor:slo_errors:ratio_rate5m\n        expr: |-\n"
+                      "          (sum(rate(http_requests_total{job=\"checkout\",code=~\"5..\"}[5m])) or vector(0))\n"));
   EXPECT_THAT(text, HasSubstr("      - alert: ServiceLevelAvailabilityBurn\n        expr: |-\n          (\n"));
-  EXPECT_THAT(text, HasSubstr("        expr: governor:cache_hits:ratio_rate5m{namespace=\"shop\",service_level=\"checkout\"} < 0.8\n"
-                              "        for: 15m\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("        expr: governor:cache_hits:ratio_rate5m{namespace=\"shop\",service_level=\"checkout\"} < 0.8\n"
+                "        for: 15m\n"));
   EXPECT_THAT(text, HasSubstr("    interval: 2m30s\n"));
   EXPECT_THAT(text, HasSubstr("          num: '1.0'\n"));
   EXPECT_THAT(text, HasSubstr("          dur: 15m\n"));

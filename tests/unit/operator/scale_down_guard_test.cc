@@ -10,7 +10,10 @@ namespace {
 const std::string kWindows = "availability: 14.4x over 1h and 5m (2% of the budget in 1h)";
 
 GuardInputs answered(std::vector<std::string> burning, bool heldBefore) {
-  return {.prometheusConfigured = true, .burning = std::move(burning), .windows = kWindows, .replicas = 6,
+  return {.prometheusConfigured = true,
+          .burning = std::move(burning),
+          .windows = kWindows,
+          .replicas = 6,
           .heldBefore = heldBefore};
 }
 
@@ -20,9 +23,8 @@ TEST(DecideScaleDownGuard, ABurnHoldsTheFloorAtTheReplicasWithAnEventWhenItEngag
   EXPECT_EQ(engaged.condition.type, "ScaleDownGuard");
   EXPECT_TRUE(engaged.condition.status);
   EXPECT_EQ(engaged.condition.reason, "ErrorBudgetBurning");
-  EXPECT_EQ(engaged.condition.message,
-            "the availability error budget is burning at the page tier's rate (" + kWindows +
-                "): the HPA's minReplicas is held at 6 replicas until the burn stops");
+  EXPECT_EQ(engaged.condition.message, "the availability error budget is burning at the page tier's rate (" + kWindows +
+                                           "): the HPA's minReplicas is held at 6 replicas until the burn stops");
   EXPECT_EQ(engaged.event, "ScaleDownGuardEngaged");
 
   auto still = decideScaleDownGuard(answered({"availability", "latency"}, true));

@@ -32,20 +32,24 @@ Json hpaCondition(const std::string& type, const std::string& status, const std:
 
 TEST(ScalingActive, TakesTheHpasReasonAndMessage) {
   auto broken = scalingActive(hpaStatus(Json::array(
-      {hpaCondition("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale"),
+      {hpaCondition("AbleToScale", "True", "SucceededGetScale",
+                    "the HPA controller was able to get the target's current scale"),
        hpaCondition("ScalingActive", "False", "FailedGetExternalMetric",
                     "the HPA was unable to compute the replica count: redis 10.0.0.1:6379: connection refused")})));
   ASSERT_TRUE(broken);
   EXPECT_EQ(broken->type, "ScalingActive");
   EXPECT_FALSE(broken->status);
   EXPECT_EQ(broken->reason, "FailedGetExternalMetric");
-  EXPECT_EQ(broken->message, "the HPA was unable to compute the replica count: redis 10.0.0.1:6379: connection refused");
+  EXPECT_EQ(broken->message,
+            "the HPA was unable to compute the replica count: redis 10.0.0.1:6379: connection refused");
   EXPECT_TRUE(scalingBroken(*broken));
 
-  auto fine = scalingActive(hpaStatus(Json::array(
-      {hpaCondition("AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size"),
-       hpaCondition("ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count"),
-       hpaCondition("ScalingLimited", "True", "TooFewReplicas", "the desired replica count is less than the minimum")})));
+  auto fine = scalingActive(hpaStatus(
+      Json::array({hpaCondition("AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size"),
+                   hpaCondition("ScalingActive", "True", "ValidMetricFound",
+                                "the HPA was able to successfully calculate a replica count"),
+                   hpaCondition("ScalingLimited", "True", "TooFewReplicas",
+                                "the desired replica count is less than the minimum")})));
   ASSERT_TRUE(fine);
   EXPECT_TRUE(fine->status);
   EXPECT_EQ(fine->reason, "ValidMetricFound");
@@ -53,9 +57,9 @@ TEST(ScalingActive, TakesTheHpasReasonAndMessage) {
 }
 
 TEST(ScalingActive, AnHpaThatCannotReadItsTargetCannotScale) {
-  auto c = scalingActive(hpaStatus(Json::array(
-      {hpaCondition("AbleToScale", "False", "FailedGetScale", "deployments/scale.apps \"api\" not found"),
-       hpaCondition("ScalingActive", "True", "ValidMetricFound", "earlier")})));
+  auto c = scalingActive(hpaStatus(
+      Json::array({hpaCondition("AbleToScale", "False", "FailedGetScale", "deployments/scale.apps \"api\" not found"),
+                   hpaCondition("ScalingActive", "True", "ValidMetricFound", "earlier")})));
   ASSERT_TRUE(c);
   EXPECT_FALSE(c->status);
   EXPECT_EQ(c->reason, "FailedGetScale");
@@ -63,8 +67,9 @@ TEST(ScalingActive, AnHpaThatCannotReadItsTargetCannotScale) {
 }
 
 TEST(ScalingActive, ScaledToZeroByHandIsNotAFault) {
-  auto c = scalingActive(hpaStatus(Json::array(
-      {hpaCondition("ScalingActive", "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")})));
+  auto c = scalingActive(
+      hpaStatus(Json::array({hpaCondition("ScalingActive", "False", "ScalingDisabled",
+                                          "scaling is disabled since the replica count of the target is zero")})));
   ASSERT_TRUE(c);
   EXPECT_FALSE(c->status);
   EXPECT_FALSE(scalingBroken(*c));

@@ -182,7 +182,8 @@ Trickle::Trickle(int port, int count, std::chrono::milliseconds interval) {
           break;
         }
         bool closed = false;
-        for (auto waited = std::chrono::milliseconds(0); !stop_ && waited < interval; waited += std::chrono::milliseconds(50)) {
+        for (auto waited = std::chrono::milliseconds(0); !stop_ && waited < interval;
+             waited += std::chrono::milliseconds(50)) {
           char c;
           if (readable(fd, std::chrono::milliseconds(50)) && recv(fd, &c, 1, 0) <= 0) {
             closed = true;

@@ -9,9 +9,12 @@ std::string workloadResource(const std::string& kind) {
   return kind == "StatefulSet" ? "statefulsets.apps" : "deployments.apps";
 }
 
+std::string externalMetricPath(const std::string& ns, const std::string& metric) {
+  return "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns + "/" + metric;
+}
+
 std::string backlogPath(const std::string& ns, const std::string& serviceLevel) {
-  return "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + ns + "/" + kBacklogMetric +
-         "?labelSelector=governor.io%2Fservice-level%3D" + serviceLevel;
+  return externalMetricPath(ns, kBacklogMetric) + "?labelSelector=governor.io%2Fservice-level%3D" + serviceLevel;
 }
 
 std::string customMetricPath(const std::string& ns, const std::string& resource, const std::string& object,

@@ -32,7 +32,10 @@ std::string latencyMetric(int percentile);
 // StatefulSet, "deployments.apps" otherwise.
 std::string workloadResource(const std::string& kind);
 
-// Paths through the aggregator, as the HPA controller asks them.
+// Paths through the aggregator, as the HPA controller asks them. `object` "*" lists the
+// metric of every object of that resource in the namespace; an external metric without a
+// label selector is listed for every ServiceLevel in it.
+std::string externalMetricPath(const std::string& ns, const std::string& metric);
 std::string backlogPath(const std::string& ns, const std::string& serviceLevel);
 std::string customMetricPath(const std::string& ns, const std::string& resource, const std::string& object,
                              const std::string& metric);

@@ -24,15 +24,12 @@
 #include <string>
 #include <utility>
 
+#include "api/workloads.h"
 #include "kube/result.h"
 
 namespace governor::adapter {
 
-// A workload's replicas: how many it asks for (spec.replicas) and how many are ready.
-struct WorkloadReplicas {
-  int32_t desired = 0;
-  int32_t ready = 0;
-};
+using api::WorkloadReplicas;
 
 // One poll's look at a queue.
 struct QueueReading {

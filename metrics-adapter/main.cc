@@ -20,15 +20,12 @@
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/cache_gauges.h"
 #include "metrics-adapter/cache_stats.h"
-#include "metrics-adapter/object_reads.h"
 #include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
 
 namespace {
 
-// How long a workload's labels are kept before they are read again (docs/metrics-adapter.md).
-constexpr std::chrono::seconds kObjectTtl{30};
 // How often the request-header CA and allowed names are read again (docs/metrics-adapter.md).
 constexpr std::chrono::seconds kFrontProxyReloadInterval{30};
 
@@ -251,19 +248,23 @@ int start(int argc, char** argv) {
   kube::Informer credentials(**client, {"", "v1", "secrets", true}, ns, secretOptions);
   credentials.start();
 
-  adapter::ObjectReads objects(**client, kObjectTtl);
+  // The workloads ServiceLevels name: their labels and replicas, from informers.
+  kube::Informers workloadInformers(**client);
+  api::Workloads::watch(workloadInformers, ns);
+  const api::Workloads workloads(workloadInformers, ns);
+  workloadInformers.startAll();
   adapter::DrainEstimator drains;
-  const adapter::Sources sources{
-      redis,
-      prometheus,
-      cacheStats,
-      drains,
-      [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
-        return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs, ref);
-      },
-      [&objects](const std::string& resource, const std::string& workloadNs, const std::string& name) {
-        return objects.replicas(resource, workloadNs, name);
-      }};
+  const adapter::Sources sources{redis,
+                                 prometheus,
+                                 cacheStats,
+                                 drains,
+                                 [&credentials](const std::string& secretNs, const api::SecretKeyRef& ref) {
+                                   return adapter::redisPassword(credentials.get(secretNs + "/" + ref.name), secretNs,
+                                                                 ref);
+                                 },
+                                 [&workloads](const std::string& workloadNs, const api::Workload& w) {
+                                   return workloads.replicas(workloadNs, w);
+                                 }};
   const adapter::TargetOptions targetOptions{.latencyWindow = latencyWindow,
                                              .queueRateWindow = queueRateWindow,
                                              .cacheAddressTemplate = cacheAddressTemplate,
@@ -280,11 +281,10 @@ int start(int argc, char** argv) {
         for (const auto& obj : serviceLevels.list()) {
           if (auto p = api::parseServiceLevel(obj); p.serviceLevel) parsed.push_back(std::move(*p.serviceLevel));
         }
-        auto all = adapter::roundTargets(
-            parsed, sources, targetOptions,
-            [&objects](const std::string& resource, const std::string& workloadNs, const std::string& name) {
-              return objects.workloadLabels(resource, workloadNs, name);
-            });
+        auto all = adapter::roundTargets(parsed, sources, targetOptions,
+                                         [&workloads](const std::string& workloadNs, const api::Workload& w) {
+                                           return workloads.labels(workloadNs, w);
+                                         });
         targets.set(all);
         std::vector<adapter::Poller::Target> out;
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
@@ -298,11 +298,14 @@ int start(int argc, char** argv) {
   std::atomic<bool> shuttingDown{false};
   server.selfSignedNames = adapter::splitNonEmpty(selfSignedNames, ',');
   auto https = adapter::AdapterServer::start(server, metricsApi, **auth, **authorizer, registry, [&] {
-    return !shuttingDown && serviceLevels.hasSynced() && credentials.hasSynced() && poller.rounds() > 0;
+    return !shuttingDown && serviceLevels.hasSynced() && credentials.hasSynced() &&
+           workloadInformers.unsynced().empty() && poller.rounds() > 0;
   });
   if (!https) return fail(https.error().status.message);
   serviceLevels.waitForSync(stop);
   credentials.waitForSync(stop);
+  while (!workloadInformers.waitForSync(std::chrono::seconds(1), stop) && !stop.stop_requested()) {
+  }
   poller.start();
   spdlog::info("serving on {}:{}, probes on port {}", server.bindAddress, (*https)->port(), (*https)->healthPort());
 
@@ -316,6 +319,7 @@ int start(int argc, char** argv) {
   poller.stop();
   serviceLevels.stop();
   credentials.stop();
+  workloadInformers.stopAll();
   spdlog::info("adapter stopped");
   return 0;
 }

@@ -96,8 +96,7 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
   }
   drain.measure = [sources, reads, read, arrival, processed, within = *qs.drainWithin,
                    key = DrainEstimator::Key{sl.namespaceName, sl.name},
-                   resource = api::workloadResource(sl.workload.kind),
-                   workload = sl.workload.name]() mutable -> kube::Result<double> {
+                   workload = sl.workload]() mutable -> kube::Result<double> {
     const RedisReading& polled = reads->reading(read);
     if (!polled.backlog) return polled.backlog.error();
     QueueReading reading;
@@ -116,7 +115,7 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
       if (!value) return value.error();
       *rate = *value;
     }
-    auto replicas = sources.replicas(resource, key.first, workload);
+    auto replicas = sources.replicas(key.first, workload);
     if (!replicas) return replicas.error();
     reading.replicas = *replicas;
     return sources.drains.observe(key, reading, within);
@@ -196,7 +195,7 @@ std::vector<MetricTarget> roundTargets(const std::vector<api::ServiceLevel>& ser
       // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
       // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
       if (t.api == MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
-        if (auto labels = workloadLabels(t.resource, t.namespaceName, t.objectName)) {
+        if (auto labels = workloadLabels(t.namespaceName, {t.objectKind, t.objectName})) {
           for (const auto& [k, v] : *labels) t.labels[k] = v;
         }
       }

@@ -80,9 +80,9 @@ struct TargetOptions {
 // Resolves a Secret key into the Redis password, or why that Secret may not be used
 // (redisPassword: only Secrets labelled governor.io/redis-credentials=true).
 using SecretReader = std::function<kube::Result<std::string>(const std::string& ns, const api::SecretKeyRef& ref)>;
-// A workload's replicas (ObjectReads::replicas): resource, namespace, name.
-using ReplicaReader = std::function<kube::Result<WorkloadReplicas>(const std::string& resource, const std::string& ns,
-                                                                   const std::string& name)>;
+// A workload's replicas (api::Workloads::replicas) by its namespace, kind and name.
+using ReplicaReader =
+    std::function<kube::Result<WorkloadReplicas>(const std::string& ns, const api::Workload& workload)>;
 
 // What targets measure with, and where what outlives one poll is kept. Each outlives the targets.
 struct Sources {
@@ -101,9 +101,8 @@ struct Sources {
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
                                      const std::shared_ptr<QueueReads>& reads);
 
-// A workload's labels (resource "deployments.apps", namespace, name).
-using LabelReader = std::function<kube::Result<api::Labels>(const std::string& resource, const std::string& ns,
-                                                            const std::string& name)>;
+// A workload's labels (api::Workloads::labels) by its namespace, kind and name.
+using LabelReader = std::function<kube::Result<api::Labels>(const std::string& ns, const api::Workload& workload)>;
 
 // One poll round's targets: every target of each ServiceLevel, their queues read together
 // (one pipeline per Redis connection), a workload's custom metric carrying the workload's

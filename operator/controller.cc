@@ -23,7 +23,7 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
   reconciler_.setBacklogApi(options_.backlogApi);
   reconciler_.setRulesNamespaceMatcher(options_.rulesNamespaceMatcher);
   reconciler_.setPrometheusUrl(options_.prometheusUrl);
-  Reconciler::registerInformers(informers_, options_.namespaceName, [this](const std::string& key) {
+  reconciler_.registerInformers([this](const std::string& key) {
     if (!options_.shard.owns(key.substr(0, key.find('/')))) return;  // another shard's
     queue_.add(key);
     metrics_.setQueueDepth(static_cast<double>(queue_.size()));

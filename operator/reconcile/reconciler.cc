@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include "api/metrics.h"
+#include "api/workloads.h"
 #include "kube/duration.h"
 #include "kube/logging.h"
 #include "kube/quantity.h"
@@ -34,10 +35,6 @@ void setOrErase(Json& obj, const std::string& field, const std::optional<std::st
   }
 }
 
-const kube::Resource& workloadApiResource(const Workload& w) {
-  return w.kind == "StatefulSet" ? resources::kStatefulSet : resources::kDeployment;
-}
-
 // The log fields of a line about ServiceLevel `sl` (its object); more may follow.
 kube::log::Fields serviceLevelFields(const Json& sl) {
   const auto& md = sl["metadata"];
@@ -49,6 +46,13 @@ std::string owningServiceLevel(const Json& child) {
   const auto& md = child.value("metadata", Json::object());
   auto name = md.value("labels", Json::object()).value(kServiceLevelLabel, "");
   return name.empty() ? "" : md.value("namespace", "") + "/" + name;
+}
+
+// The index of the ServiceLevels by the workload they name: "namespace/Kind/name".
+std::string workloadKey(const Json& sl) {
+  const Json md = sl.value("metadata", Json::object());
+  const Json workload = sl.value("spec", Json::object()).value("workload", Json::object());
+  return md.value("namespace", "") + "/" + workload.value("kind", "Deployment") + "/" + workload.value("name", "");
 }
 
 std::string hostname() {
@@ -75,25 +79,42 @@ struct Reconciler::Pass {
 };
 
 Reconciler::Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics, Clock clock)
-    : api_(api), informers_(informers), ns_(std::move(ns)), metrics_(metrics), clock_(std::move(clock)) {}
+    : api_(api),
+      informers_(informers),
+      workloads_(informers, ns),
+      ns_(std::move(ns)),
+      metrics_(metrics),
+      clock_(std::move(clock)) {}
 
 void Reconciler::setPrometheusUrl(const std::string& url) {
   prometheus_ = url.empty() ? nullptr : std::make_unique<kube::PrometheusClient>(url);
 }
 
-void Reconciler::registerInformers(kube::Informers& informers, const std::string& ns,
-                                   const std::function<void(const std::string&)>& onKey) {
+void Reconciler::registerInformers(const std::function<void(const std::string&)>& onKey) {
+  auto& informers = informers_;
+  const auto& ns = ns_;
+  prometheusRuleCrdInstalled();
+  {
+    std::lock_guard lock(crdMu_);
+    rulesWatched_ = crdInstalled_.value_or(false);  // not when unknown: an informer of no CRD never syncs
+  }
   // The caches are most of the operator's memory: they keep their objects compact, parsed
   // again on each read, which the reconciler does a few at a time (get, byIndex).
   auto own = [onKey](const Json& o) { onKey(kube::objectKey(o)); };
   auto& serviceLevels = informers.get(resources::kServiceLevel, ns);
   serviceLevels.setCompact(true);
+  serviceLevels.setIndex(workloadKey);
   serviceLevels.addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
+  // A workload that appears, goes or is scaled brings back the ServiceLevels that name it.
+  api::Workloads::watch(informers, ns);
+  api::Workloads(informers, ns).onChange([onKey, &serviceLevels](const std::string& workloadNs, const Workload& w) {
+    for (const auto& sl : serviceLevels.byIndex(workloadNs + "/" + w.kind + "/" + w.name)) onKey(kube::objectKey(sl));
+  });
   auto owner = [onKey](const Json& o) {
     if (auto key = owningServiceLevel(o); !key.empty()) onKey(key);
   };
   for (const auto& r : childResources()) {
-    if (r.plural == resources::kPrometheusRule.plural) continue;  // its CRD may be absent
+    if (r.plural == resources::kPrometheusRule.plural && !rulesWatched_) continue;
     auto& informer = informers.get(r, ns, kChildSelector);
     informer.setTransform(cachedChild);  // the rules and dashboards as digests
     informer.setCompact(true);
@@ -122,7 +143,7 @@ bool Reconciler::prometheusRuleCrdInstalled() {
 
 kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r, const std::string& ns,
                                                         const std::string& name) {
-  if (r.plural != resources::kPrometheusRule.plural) {
+  if (r.plural != resources::kPrometheusRule.plural || rulesWatched_) {
     if (auto cached = informers_.get(r, ns_, kChildSelector).get(ns + "/" + name)) return cached;
   }
   // Not ours by label (or not watched): ask the API, so that an object of that name
@@ -221,7 +242,7 @@ void Reconciler::scaleWorkload(Pass& pass) {
   if (!decision.scaleTo) return;
   // Going to none after idleFor is scaling in too; a pause at 0 is the user's own word.
   if (!pass.paused && pass.guard && pass.guard->floor && *decision.scaleTo < *pass.guard->floor) return;
-  auto res = api_.mergePatch(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name,
+  auto res = api_.mergePatch(api::workloadApiResource(sl.workload.kind), sl.namespaceName, sl.workload.name,
                              {{"spec", {{"replicas", *decision.scaleTo}}}}, "scale");
   wrote("patch scale",
         {{"kind", sl.workload.kind}, {"metadata", {{"namespace", sl.namespaceName}, {"name", sl.workload.name}}}});
@@ -281,11 +302,12 @@ void Reconciler::pruneChildren(Pass& pass) {
     }
   };
   for (const auto& r : childResources()) {
-    if (r.plural == resources::kPrometheusRule.plural) continue;
+    if (r.plural == resources::kPrometheusRule.plural && !rulesWatched_) continue;
     auto children = informers_.get(r, ns_, kChildSelector).byIndex(pass.sl.namespaceName + "/" + pass.sl.name);
     for (const auto& obj : children) prune(r, obj);
   }
-  if (pass.crdInstalled && !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {
+  if (!rulesWatched_ && pass.crdInstalled &&
+      !pass.desired.contains(childKey(resources::kPrometheusRule, pass.sl.name))) {
     if (auto live = api_.get(resources::kPrometheusRule, pass.sl.namespaceName, pass.sl.name)) {
       prune(resources::kPrometheusRule, *live);
     }
@@ -429,31 +451,25 @@ void Reconciler::writeStatus(Pass& pass) {
   }
 }
 
-std::optional<Json> Reconciler::servedMetric(const std::string& path) {
-  auto res = api_.getPath(path);
-  if (!res) {
-    // Forbidden is the operator's own RBAC, not a metric that is momentarily unavailable:
-    // say so, or status would lack the value without a word.
-    if (res.error().status.code == 403) spdlog::warn("status: cannot read a served metric: {}", res.error().what());
-    return std::nullopt;
-  }
-  auto items = res->value("items", Json::array());
-  if (items.empty()) return std::nullopt;
-  return items[0];
+std::optional<Json> Reconciler::servedCustomMetric(const std::string& ns, const std::string& resource,
+                                                   const std::string& object, const std::string& metric) {
+  return served_.item(api::customMetricPath(ns, resource, "*", metric), object,
+                      api::customMetricPath(ns, resource, object, metric));
 }
 
 std::optional<Json> Reconciler::servedBacklog(const ServiceLevel& sl) {
   if (!sl.autoscaling || !sl.autoscaling->queue) return std::nullopt;
-  return servedMetric(
-      backlogApi_ == BacklogApi::Custom
-          ? api::customMetricPath(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kBacklogMetric)
-          : api::backlogPath(sl.namespaceName, sl.name));
+  if (backlogApi_ == BacklogApi::Custom) {
+    return servedCustomMetric(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kBacklogMetric);
+  }
+  return served_.item(api::externalMetricPath(sl.namespaceName, api::kBacklogMetric), sl.name,
+                      api::backlogPath(sl.namespaceName, sl.name));
 }
 
 std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) {
   if (!sl.objectives || !sl.objectives->latency) return std::nullopt;
-  auto item = servedMetric(api::customMetricPath(sl.namespaceName, api::workloadResource(sl.workload.kind),
-                                                 sl.workload.name, api::latencyMetric(95)));
+  auto item = servedCustomMetric(sl.namespaceName, api::workloadResource(sl.workload.kind), sl.workload.name,
+                                 api::latencyMetric(95));
   if (!item) return std::nullopt;
   auto seconds = kube::parseQuantity(item->value("value", ""));
   if (!seconds) return std::nullopt;
@@ -462,8 +478,7 @@ std::optional<std::string> Reconciler::servedLatencyP95(const ServiceLevel& sl) 
 
 std::optional<std::string> Reconciler::servedCacheHitRatio(const ServiceLevel& sl) {
   if (!sl.cache) return std::nullopt;
-  auto item = servedMetric(
-      api::customMetricPath(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kCacheHitRatioMetric));
+  auto item = servedCustomMetric(sl.namespaceName, api::kServiceLevelResource, sl.name, api::kCacheHitRatioMetric);
   if (!item) return std::nullopt;
   auto ratio = kube::parseQuantity(item->value("value", ""));
   if (!ratio) return std::nullopt;
@@ -555,17 +570,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
   pass.groups[ChildGroup::Quota].present = sl.quota.has_value();
   pass.rulesRendered = sl.objectives.has_value() || (sl.cache && sl.cache->hitRatioTarget.has_value());
 
-  bool workloadMissing = false;
   if (sl.autoscaling) {
-    auto live = api_.get(workloadApiResource(sl.workload), sl.namespaceName, sl.workload.name);
-    if (live) pass.workloadReplicas = (*live)["spec"].value("replicas", 1);
+    // From the workloads' informer; its creation brings the ServiceLevel back.
+    auto live = workloads_.replicas(sl.namespaceName, sl.workload);
+    if (live) pass.workloadReplicas = live->desired;
     if (!live) {
-      workloadMissing = live.error().isNotFound();
-      auto message = workloadMissing
-                         ? sl.workload.kind + " " + sl.namespaceName + "/" + sl.workload.name + " does not exist"
-                         : live.error().what();
       pass.groups[ChildGroup::Autoscaler].failure =
-          Condition{"AutoscalerReady", false, workloadMissing ? "WorkloadNotFound" : "WorkloadUnreadable", message};
+          Condition{"AutoscalerReady", false, "WorkloadNotFound", live.error().status.message};
     }
   }
 
@@ -603,15 +614,12 @@ Outcome Reconciler::reconcile(const std::string& key) {
   writeStatus(pass);
 
   for (const auto& [group, state] : pass.groups) {
-    // Failures of a call, which another try may not meet; an unreadable workload among
-    // them, since nothing watches workloads to bring the ServiceLevel back.
-    static const std::set<std::string> kRetried = {"ApplyFailed", "ReadFailed", "ScaleFailed", "WorkloadUnreadable"};
+    // Failures of a call, which another try may not meet.
+    static const std::set<std::string> kRetried = {"ApplyFailed", "ReadFailed", "ScaleFailed"};
     if (state.failure && kRetried.contains(state.failure->reason)) {
       return Outcome::retry(state.failure->message);
     }
   }
-  // Nothing watches workloads: look again in a while.
-  if (workloadMissing) return Outcome::requeueAfter(std::chrono::seconds(30));
   const bool scalesToZero = sl.autoscaling && sl.autoscaling->minReplicas == 0;
   // The burn changes in Prometheus, which nothing watches.
   const bool guarded = sl.autoscaling && sl.autoscaling->scaleDownGuard;

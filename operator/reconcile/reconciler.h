@@ -11,11 +11,13 @@
 #include <optional>
 #include <string>
 
+#include "api/workloads.h"
 #include "kube/informer.h"
 #include "kube/prometheus.h"
 #include "operator/metrics.h"
 #include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/scale_down_guard.h"
+#include "operator/reconcile/served_metrics.h"
 #include "operator/reconcile/status.h"
 #include "operator/render/render.h"
 
@@ -37,8 +39,7 @@ inline constexpr const char* kChildSelector = "app.kubernetes.io/managed-by=gove
 class Reconciler {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
-  // `informers` must hold the ServiceLevel informer and one per child kind (see
-  // registerInformers) for `ns` ("" = all namespaces).
+  // Reads from `informers` ("" `ns` = all namespaces), which registerInformers fills.
   Reconciler(
       Api& api, kube::Informers& informers, std::string ns, Metrics& metrics,
       Clock clock = [] { return std::chrono::system_clock::now(); });
@@ -54,10 +55,12 @@ class Reconciler {
   // "" = none, and a ServiceLevel asking for the guard is told it cannot be evaluated.
   void setPrometheusUrl(const std::string& url);
 
-  // Creates the informers the reconciler reads from; `onOwner` is called with the key of
-  // the ServiceLevel whose child changed.
-  static void registerInformers(kube::Informers& informers, const std::string& ns,
-                                const std::function<void(const std::string&)>& onKey);
+  // Before the informers start: creates those the reconciler reads from (the ServiceLevels,
+  // each child kind, the workloads), so that `onKey` is called with the key of a ServiceLevel
+  // that changed, whose child changed, or whose workload appeared, went or was scaled.
+  // PrometheusRules are watched when their CRD is installed now; else (and when it is
+  // installed later, until a restart) each is read with a GET when needed.
+  void registerInformers(const std::function<void(const std::string&)>& onKey);
 
   Outcome reconcile(const std::string& key);
 
@@ -86,8 +89,9 @@ class Reconciler {
   void writeStatus(Pass& pass);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated
   // APIs as the HPA reads it; nothing when the adapter has no value.
-  // The first item of the metrics API list at `path` (through the aggregator), or nullopt.
-  std::optional<Json> servedMetric(const std::string& path);
+  // The item the adapter serves for `object`, from served_.
+  std::optional<Json> servedCustomMetric(const std::string& ns, const std::string& resource, const std::string& object,
+                                         const std::string& metric);
   // The backlog item, whose labels say whether it is the fallback (servedAsFallback).
   std::optional<Json> servedBacklog(const ServiceLevel& sl);
   std::optional<std::string> servedLatencyP95(const ServiceLevel& sl);
@@ -99,6 +103,8 @@ class Reconciler {
 
   Api& api_;
   kube::Informers& informers_;
+  api::Workloads workloads_;    // the workloads scaled, from informers
+  ServedMetrics served_{api_};  // what the adapter serves, for status
   std::string ns_;
   Metrics& metrics_;
   Clock clock_;
@@ -106,6 +112,7 @@ class Reconciler {
   BacklogApi backlogApi_ = BacklogApi::External;
   bool rulesNamespaceMatcher_ = false;
   std::unique_ptr<kube::PrometheusClient> prometheus_;  // null without --prometheus-url
+  bool rulesWatched_ = false;                           // by an informer (registerInformers)
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

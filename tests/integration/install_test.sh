@@ -452,8 +452,8 @@ o yes create events -A
 for r in horizontalpodautoscalers.autoscaling statefulsets.apps services configmaps resourcequotas limitranges; do
   for v in get list watch create patch delete; do o yes "$v" "$r" -A; done
 done
-for v in get create patch delete; do api "$op_kc" yes "$v" monitoring.coreos.com prometheusrules; done
-o yes get deployments.apps -A
+for v in get list watch create patch delete; do api "$op_kc" yes "$v" monitoring.coreos.com prometheusrules; done
+for v in list watch; do o yes "$v" deployments.apps -A; done
 api "$op_kc" yes list external.metrics.k8s.io governor_queue_backlog
 for w in deployments.apps statefulsets.apps; do
   api "$op_kc" yes get custom.metrics.k8s.io "$w/governor_latency_p95_seconds"
@@ -481,13 +481,11 @@ o no update servicelevels.governor.io --subresource=status -A
 o no update horizontalpodautoscalers.autoscaling -A
 o no update configmaps -A
 o no deletecollection configmaps -A
-api "$op_kc" no list monitoring.coreos.com prometheusrules
 api "$op_kc" no list external.metrics.k8s.io other_metric
 api "$op_kc" no get custom.metrics.k8s.io deployments.apps/other_metric
 api "$op_kc" no get custom.metrics.k8s.io pods/governor_latency_p95_seconds
-api "$op_kc" no watch monitoring.coreos.com prometheusrules
 api "$op_kc" no update monitoring.coreos.com prometheusrules
-o no list deployments.apps -A
+o no get deployments.apps -A
 o no create pods -A
 o no create events.events.k8s.io -A
 o no get leases.coordination.k8s.io/governor-operator -n kube-system
@@ -507,8 +505,7 @@ a yes watch servicelevels.governor.io -A
 # restrict by label, so the grant is list and watch; never get by name).
 a yes list secrets -A
 a yes watch secrets -A
-a yes get deployments.apps -A
-a yes get statefulsets.apps -A
+for w in deployments.apps statefulsets.apps; do a yes list "$w" -A; a yes watch "$w" -A; done
 a yes get configmaps/extension-apiserver-authentication -n kube-system
 a yes create tokenreviews.authentication.k8s.io
 a yes create subjectaccessreviews.authorization.k8s.io
@@ -524,7 +521,8 @@ a no update secrets -A
 a no get servicelevels.governor.io -A
 a no patch servicelevels.governor.io --subresource=status -A
 a no delete servicelevels.governor.io -A
-a no list deployments.apps -A
+a no get deployments.apps -A
+a no get statefulsets.apps -A
 a no patch deployments.apps -A
 a no patch horizontalpodautoscalers.autoscaling -A
 a no create events -A

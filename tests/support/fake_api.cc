@@ -28,6 +28,9 @@ std::string doing(const std::string& verb, const kube::Resource& r, const std::s
 }  // namespace
 
 FakeApi::FakeApi() {
+  // A thread per informer's watch (each kept alive between its empty streams) and the lists:
+  // httplib's default of 8 would leave a list waiting for a watch's connection to time out.
+  server_.server().new_task_queue = [] { return new httplib::ThreadPool(32); };
   server_.server().Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
     if (req.has_param("watch")) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // an empty stream, then a new watch
@@ -67,6 +70,21 @@ void FakeApi::clearWrites() {
   writes_.clear();
 }
 
+void FakeApi::servePath(const std::string& path, kube::Result<Json> answer) {
+  std::lock_guard lock(mu_);
+  paths_.insert_or_assign(path, std::move(answer));
+}
+
+std::vector<std::string> FakeApi::reads() const {
+  std::lock_guard lock(mu_);
+  return reads_;
+}
+
+void FakeApi::clearReads() {
+  std::lock_guard lock(mu_);
+  reads_.clear();
+}
+
 kube::Result<Json*> FakeApi::lookup(const std::string& verb, const kube::Resource& r, const std::string& ns,
                                     const std::string& name) {
   auto context = doing(verb, r, ns, name);
@@ -91,6 +109,7 @@ kube::Result<Json*> FakeApi::write(const std::string& verb, const kube::Resource
 
 kube::Result<Json> FakeApi::get(const kube::Resource& r, const std::string& ns, const std::string& name) {
   std::lock_guard lock(mu_);
+  reads_.push_back(doing("get", r, ns, name));
   auto found = lookup("get", r, ns, name);
   if (!found) return found.error();
   return **found;
@@ -153,8 +172,13 @@ kube::Outcome FakeApi::remove(const kube::Resource& r, const std::string& ns, co
   return kube::Ok{};
 }
 
-// Nothing is served at other paths: the PrometheusRule CRD is absent, the adapter has no metrics.
-kube::Result<Json> FakeApi::getPath(const std::string& path) { return error(404, "NotFound", "GET " + path); }
+// Unless a test serves it: the PrometheusRule CRD is absent, the adapter has no metrics.
+kube::Result<Json> FakeApi::getPath(const std::string& path) {
+  std::lock_guard lock(mu_);
+  reads_.push_back("getPath " + path);
+  if (auto served = paths_.find(path); served != paths_.end()) return served->second;
+  return error(404, "NotFound", "GET " + path);
+}
 
 Json FakeApi::list(const std::string& plural, const std::string& labelSelector) const {
   auto selector = kube::parseSelector(labelSelector);
@@ -176,11 +200,11 @@ op::Outcome reconcileOnce(FakeApi& api, const std::string& key) {
   auto client = kube::Client::create(config);
   if (!client) throw std::runtime_error(client.error().what());
   kube::Informers informers(**client);
-  op::Reconciler::registerInformers(informers, "", [](const std::string&) {});
-  informers.startAll();
-  if (!informers.waitForSync(std::chrono::seconds(10))) throw std::runtime_error("the informers did not sync");
   op::Metrics metrics;
   op::Reconciler reconciler(api, informers, "", metrics);
+  reconciler.registerInformers([](const std::string&) {});
+  informers.startAll();
+  if (!informers.waitForSync(std::chrono::seconds(10))) throw std::runtime_error("the informers did not sync");
   auto outcome = reconciler.reconcile(key);
   informers.stopAll();
   return outcome;

@@ -1,7 +1,8 @@
 // The in-memory API of the reconciler's unit tests: op::Api's verbs over objects stored by
 // resource, namespace and name, answered as the API server answers them (404 for what is
 // absent, 409 for a name taken or a uid that does not match), with one verb on one object
-// failing when a test says so, and every write recorded. Informers still list through a
+// failing when a test says so, every write and every read recorded. getPath answers what a
+// test serves at a path, and 404 elsewhere. Informers still list through a
 // kube::Client: url() answers their lists from the same store (and their watches with
 // nothing), so informers started after a change see it.
 #pragma once
@@ -36,8 +37,14 @@ class FakeApi final : public op::Api {
   std::optional<kube::Json> find(const kube::Resource& r, const std::string& ns, const std::string& name) const;
   // From now on `verb` ("get", "apply", ...) of the object of that name answers `status`.
   void fail(const std::string& verb, const kube::Resource& r, const std::string& name, kube::Status status);
+  // From now on getPath(path) answers `answer`.
+  void servePath(const std::string& path, kube::Result<kube::Json> answer);
   std::vector<Write> writes() const;
   void clearWrites();
+  // "get plural ns/name" or "getPath PATH", for each read made through op::Api (not the
+  // informers' lists).
+  std::vector<std::string> reads() const;
+  void clearReads();
   std::string url() const { return server_.url(); }
 
   kube::Result<kube::Json> get(const kube::Resource& r, const std::string& ns, const std::string& name) override;
@@ -70,6 +77,8 @@ class FakeApi final : public op::Api {
   std::map<std::string, std::map<std::string, kube::Json>> objects_;  // plural: "ns/name": object
   std::map<std::string, kube::Status> failures_;                      // "verb plural name"
   std::vector<Write> writes_;
+  std::vector<std::string> reads_;
+  std::map<std::string, kube::Result<kube::Json>> paths_;
   int made_ = 0;        // objects created, for their uids and generated names
   LocalServer server_;  // last: stops before the members above go away
 };

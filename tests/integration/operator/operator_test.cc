@@ -453,15 +453,16 @@ TEST_F(OperatorTest, AForeignQuotaTheOperatorMayNotReadIsNeverChangedOrDeleted) 
     return Json{{"apiGroups", {group}}, {"resources", resources}, {"verbs", verbs}};
   };
   const std::vector<std::string> all{"get", "list", "watch", "create", "patch", "delete"};
-  Json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-               {"kind", "Role"},
-               {"metadata", {{"name", "operator"}}},
-               {"rules",
-                {rule("governor.io", {"servicelevels"}, {"get", "list", "watch"}),
-                 rule("governor.io", {"servicelevels/status"}, {"patch"}), rule("", {"events"}, {"create"}),
-                 rule("autoscaling", {"horizontalpodautoscalers"}, all), rule("apps", {"statefulsets"}, all),
-                 rule("apps", {"deployments"}, {"get"}), rule("", {"services", "configmaps", "limitranges"}, all),
-                 rule("", {"resourcequotas"}, {"list", "watch", "create", "patch", "delete"})}}};
+  Json role = {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "Role"},
+      {"metadata", {{"name", "operator"}}},
+      {"rules",
+       {rule("governor.io", {"servicelevels"}, {"get", "list", "watch"}),
+        rule("governor.io", {"servicelevels/status"}, {"patch"}), rule("", {"events"}, {"create"}),
+        rule("autoscaling", {"horizontalpodautoscalers"}, all), rule("apps", {"statefulsets"}, all),
+        rule("apps", {"deployments"}, {"list", "watch"}), rule("", {"services", "configmaps", "limitranges"}, all),
+        rule("", {"resourcequotas"}, {"list", "watch", "create", "patch", "delete"})}}};
   ASSERT_TRUE(client_->create({"rbac.authorization.k8s.io", "v1", "roles", true}, ns_->name(), role).ok());
   Json binding = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
                   {"kind", "RoleBinding"},

@@ -301,12 +301,11 @@ TEST_F(CacheTarget, ARoundLabelsWorkloadMetricsAndForgetsDeletedServiceLevels) {
   checkout.objectives->latency =
       api::LatencyObjective{.histogram = "http_request_duration_seconds_bucket{job=\"web\"}"};
   std::vector<std::string> asked;
-  auto targets = roundTargets(
-      {checkout}, sources(), {},
-      [&](const std::string& resource, const std::string& ns, const std::string& name) -> kube::Result<api::Labels> {
-        asked.push_back(resource + " " + ns + "/" + name);
-        return api::Labels{{"app", "web"}};
-      });
+  auto targets = roundTargets({checkout}, sources(), {},
+                              [&](const std::string& ns, const api::Workload& workload) -> kube::Result<api::Labels> {
+                                asked.push_back(workload.kind + " " + ns + "/" + workload.name);
+                                return api::Labels{{"app", "web"}};
+                              });
   size_t latencies = 0;
   for (const auto& t : targets) {
     if (t.resource != "deployments.apps") continue;
@@ -315,7 +314,7 @@ TEST_F(CacheTarget, ARoundLabelsWorkloadMetricsAndForgetsDeletedServiceLevels) {
   }
   EXPECT_EQ(latencies, 4u) << "p50, p90, p95 and p99";
   EXPECT_EQ(targets.size(), latencies + 1) << "and the hit ratio";
-  EXPECT_EQ(asked, std::vector<std::string>(latencies, "deployments.apps shop/web"));
+  EXPECT_EQ(asked, std::vector<std::string>(latencies, "Deployment shop/web"));
   EXPECT_EQ(caches.ratio({"shop", "gone"}), std::nullopt);
 }
 

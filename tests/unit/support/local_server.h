@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,8 @@ class LocalServer {
   void start() {
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // Until it listens: a stop() before that would be lost, and the destructor would wait forever.
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 

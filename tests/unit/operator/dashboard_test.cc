@@ -25,7 +25,7 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel withAvailability() {
   ServiceLevel sl = checkout();
@@ -38,7 +38,6 @@ ServiceLevel withAvailability() {
 
 LatencyObjective latency() {
   LatencyObjective lat;
-  lat.thresholdText = "200ms";
   lat.threshold = milliseconds(200);
   lat.target = percent("95");
   lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
@@ -58,7 +57,7 @@ ServiceLevel full() {
   ServiceLevel sl = withAvailability();
   sl.objectives->latency = latency();
   sl.autoscaling = queueScaling();
-  sl.autoscaling->latency = LatencyScaling{95, "250ms", milliseconds(250)};
+  sl.autoscaling->latency = LatencyScaling{95, milliseconds(250)};
   sl.cache = Cache{};
   sl.cache->hitRatioTarget = percent("80");
   sl.quota = Quota{};
@@ -85,8 +84,7 @@ ServiceLevel cacheOnly() {
   return sl;
 }
 
-ServiceLevel withWindow(ServiceLevel sl, const std::string& text, milliseconds window) {
-  sl.objectives->windowText = text;
+ServiceLevel withWindow(ServiceLevel sl, milliseconds window) {
   sl.objectives->window = window;
   return sl;
 }
@@ -348,7 +346,7 @@ TEST(DashboardTest, PanelsOnlyForWhatExists) {
   ServiceLevel latencyScaling = latencyOnly();
   latencyScaling.autoscaling = Autoscaling{};
   latencyScaling.autoscaling->maxReplicas = 5;
-  latencyScaling.autoscaling->latency = LatencyScaling{99, "300ms", milliseconds(300)};
+  latencyScaling.autoscaling->latency = LatencyScaling{99, milliseconds(300)};
   Json d = dashboardOf(latencyScaling);
   EXPECT_EQ(titles(d), (std::vector<std::string>{"SLI: latency", "Burn rate: latency", "Error budget remaining",
                                                  "p99 latency", "Replicas"}));
@@ -454,9 +452,9 @@ TEST(DashboardTest, QueriesReadOnlyRecordedOrSourceMetrics) {
       {"latency", latencyOnly()},
       {"queue", queueOnly()},
       {"cache", cacheOnly()},
-      {"window 7d", withWindow(full(), "7d", hours(24 * 7))},
-      {"window 1d (a recorded range)", withWindow(full(), "1d", hours(24))},
-      {"window 90d", withWindow(full(), "90d", hours(24 * 90))},
+      {"window 7d", withWindow(full(), hours(24 * 7))},
+      {"window 1d (a recorded range)", withWindow(full(), hours(24))},
+      {"window 90d", withWindow(full(), hours(24 * 90))},
       {"page disabled", noPage},
       {"minRequestRate", minRate},
       {"other names", otherNs},
@@ -500,7 +498,7 @@ TEST(DashboardTest, SliAgainstTheObjective) {
   EXPECT_EQ(p["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"], "dashed");
   EXPECT_EQ(lines(panel(dashboardOf(full()), "SLI: latency")), std::vector<double>{0.95});
   // A window that is a recorded range comes once.
-  EXPECT_EQ(exprs(panel(dashboardOf(withWindow(full(), "1h", hours(1))), "SLI: availability")).size(), 2u);
+  EXPECT_EQ(exprs(panel(dashboardOf(withWindow(full(), hours(1))), "SLI: availability")).size(), 2u);
 }
 
 // The burn rate divides by the budget the alerts use, and the red line is the page threshold
@@ -508,7 +506,7 @@ TEST(DashboardTest, SliAgainstTheObjective) {
 TEST(DashboardTest, BurnRatesMatchTheAlerts) {
   for (const auto& [text, window] : std::vector<std::pair<std::string, milliseconds>>{
            {"30d", hours(24 * 30)}, {"7d", hours(24 * 7)}, {"28d", hours(24 * 28)}, {"1d", hours(24)}}) {
-    ServiceLevel sl = withWindow(full(), text, window);
+    ServiceLevel sl = withWindow(full(), window);
     std::string alertExpr;
     const Json groups = ruleGroups(sl);
     for (const auto& g : groups["groups"]) {

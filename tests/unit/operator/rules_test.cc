@@ -21,7 +21,7 @@ using std::chrono::milliseconds;
 using testing::HasSubstr;
 using testing::Not;
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel availabilityOnly() {
   ServiceLevel sl;
@@ -40,7 +40,6 @@ ServiceLevel availabilityOnly() {
 ServiceLevel full() {
   ServiceLevel sl = availabilityOnly();
   LatencyObjective lat;
-  lat.thresholdText = "200ms";
   lat.threshold = milliseconds(200);
   lat.target = percent("95");
   lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
@@ -314,7 +313,6 @@ TEST(RulesTest, PageBurnConditionsAreThePageAlertsExpressions) {
 
 TEST(RulesTest, OtherWindowsKeepTheBudgetFractions) {
   ServiceLevel sl = availabilityOnly();
-  sl.objectives->windowText = "28d";
   sl.objectives->window = hours(24 * 28);
   Json groups = ruleGroups(sl);
   const std::string page = alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["expr"];
@@ -369,9 +367,9 @@ TEST(RulesTest, BudgetFromTheTargetText) {
                   c.budget)
         << c.target;
   }
-  // A Percent built with only the number.
+  // A Percent built in code, in millionths of a percent.
   ServiceLevel sl = availabilityOnly();
-  sl.objectives->availability->target = Percent{"", 99.5};
+  sl.objectives->availability->target = Percent{99500000};
   EXPECT_THAT(records(ruleGroups(sl), "governor:slo_error_budget_remaining:ratio", "availability")[0]["expr"]
                   .get<std::string>(),
               HasSubstr(" / 0.005"));

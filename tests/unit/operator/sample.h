@@ -20,7 +20,6 @@ inline ServiceLevel checkout() {
 // A cache section as the parser would give it for this maxMemory and eviction policy.
 inline Cache cache(const std::string& maxMemory = "256Mi", const std::string& policy = "allkeys-lru") {
   Cache c;
-  c.maxMemoryText = maxMemory;
   auto q = kube::parseQuantity(maxMemory);
   EXPECT_TRUE(q.ok()) << maxMemory;
   if (q) c.maxMemory = *q;

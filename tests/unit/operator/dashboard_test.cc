@@ -28,12 +28,13 @@ using ::testing::HasSubstr;
 Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel withAvailability() {
-  ServiceLevel sl = checkout();
-  sl.objectives = Objectives{};
-  sl.objectives->availability =
-      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
-  return sl;
+  return parsed(R"(  workload: {name: checkout}
+  objectives:
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+)");
 }
 
 LatencyObjective latency() {
@@ -52,16 +53,29 @@ Autoscaling queueScaling() {
   return a;
 }
 
-// Every section: the sample manifests/samples/servicelevel-checkout.yaml as structs.
+// Every section, as in the sample manifests/samples/servicelevel-checkout.yaml.
 ServiceLevel full() {
-  ServiceLevel sl = withAvailability();
-  sl.objectives->latency = latency();
-  sl.autoscaling = queueScaling();
-  sl.autoscaling->latency = LatencyScaling{95, milliseconds(250)};
-  sl.cache = Cache{};
-  sl.cache->hitRatioTarget = percent("80");
-  sl.quota = Quota{};
-  return sl;
+  return parsed(R"(  workload: {name: checkout}
+  objectives:
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+    latency:
+      threshold: 200ms
+      target: "95"
+      histogram: http_request_duration_seconds_bucket{job="checkout"}
+  autoscaling:
+    minReplicas: 2
+    maxReplicas: 20
+    queue:
+      redis: {address: "redis.shop:6379", key: jobs}
+      targetPerReplica: 100
+    latency: {percentile: 95, target: 250ms}
+  cache:
+    hitRatioTarget: "80"
+  quota: {}
+)");
 }
 
 ServiceLevel latencyOnly() {

@@ -31,14 +31,18 @@ Json only(const std::vector<Child>& children) {
 TEST(RenderAutoscalerTest, NothingWithoutAutoscaling) { EXPECT_TRUE(renderAutoscaler(checkout()).empty()); }
 
 TEST(RenderAutoscalerTest, RendersTheWholeHpaForQueueLatencyAndBehavior) {
-  ServiceLevel sl = checkout();
-  Autoscaling a;
-  a.minReplicas = 2;
-  a.maxReplicas = 20;
-  a.queue = queue(100);
-  a.latency = latency(95, milliseconds(250));
-  a.behavior = Json::parse(R"({"scaleDown": {"stabilizationWindowSeconds": 60}})");
-  sl.autoscaling = a;
+  const ServiceLevel sl = parsed(R"(  workload: {name: checkout}
+  objectives:
+    latency: {threshold: 200ms, target: "95", histogram: http_request_duration_seconds_bucket}
+  autoscaling:
+    minReplicas: 2
+    maxReplicas: 20
+    queue:
+      redis: {address: "redis.shop:6379", key: jobs}
+      targetPerReplica: 100
+    latency: {percentile: 95, target: 250ms}
+    behavior: {scaleDown: {stabilizationWindowSeconds: 60}}
+)");
 
   auto children = renderAutoscaler(sl);
   ASSERT_EQ(children.size(), 1u);

@@ -12,6 +12,7 @@
 #include "kube/yaml.h"
 #include "operator/promql_check.h"
 #include "operator/render/render.h"
+#include "sample.h"
 
 namespace governor::op {
 namespace {
@@ -23,33 +24,27 @@ using testing::Not;
 
 Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
-ServiceLevel availabilityOnly() {
-  ServiceLevel sl;
-  sl.name = "checkout";
-  sl.namespaceName = "shop";
-  sl.uid = "0b0e2d2c-1111-2222-3333-444455556666";
-  sl.workload.name = "checkout";
-  Objectives o;
-  o.availability =
-      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
-  sl.objectives = o;
-  return sl;
-}
+const std::string kAvailability = R"(
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+)";
+
+ServiceLevel availabilityOnly() { return parsed("  workload: {name: checkout}\n  objectives:" + kAvailability); }
 
 ServiceLevel full() {
-  ServiceLevel sl = availabilityOnly();
-  LatencyObjective lat;
-  lat.threshold = milliseconds(200);
-  lat.target = percent("95");
-  lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
-  sl.objectives->latency = lat;
-  Cache cache;
-  cache.hitRatioTarget = percent("80");
-  sl.cache = cache;
-  sl.alerting.labels = {{"team", "payments"}};
-  sl.alerting.runbookURL = "https://runbooks.example/checkout";
-  return sl;
+  return parsed("  workload: {name: checkout}\n  objectives:" + kAvailability + R"(
+    latency:
+      threshold: 200ms
+      target: "95"
+      histogram: http_request_duration_seconds_bucket{job="checkout"}
+  cache:
+    hitRatioTarget: "80"
+  alerting:
+    labels: {team: payments}
+    runbookURL: https://runbooks.example/checkout
+)");
 }
 
 std::vector<Json> allRules(const Json& groups) {

@@ -19,7 +19,7 @@ std::string decimal(int64_t units, int scale) {
 
 std::string ratioOf(const Percent& p) { return decimal(p.micro, 8); }
 std::string budgetOf(const Percent& p) { return decimal(100000000 - p.micro, 8); }
-std::string percentText(const Percent& p) { return decimal(p.micro, 6) + "%"; }
+std::string percentText(const Percent& p) { return p.text() + "%"; }
 
 std::string promqlString(const std::string& s) {
   std::string out = "\"";

@@ -76,15 +76,15 @@ class Reader {
   }
 
   Percent percent(const Json& obj, const std::string& key, const std::string& path) {
-    Percent p;
-    p.text = string(obj, key, path, true);
-    if (p.text.empty()) return p;
-    static const std::regex pattern(R"(^[0-9]{1,2}(\.[0-9]{1,6})?$)");
-    if (!std::regex_match(p.text, pattern) || (p.value = std::stod(p.text)) <= 0) {
+    std::string text = string(obj, key, path, true);
+    if (text.empty()) return Percent{};
+    auto p = parsePercent(text);
+    if (!p) {
       problem(path,
-              "must be a percentage above 0 and below 100 written as a string, like \"99.9\"; got \"" + p.text + "\"");
+              "must be a percentage above 0 and below 100 written as a string, like \"99.9\"; got \"" + text + "\"");
+      return Percent{};
     }
-    return p;
+    return *p;
   }
 
   std::chrono::milliseconds duration(const std::string& text, const std::string& path) {
@@ -159,8 +159,7 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
   const Json* j = r.field(spec, "objectives");
   if (!j) return std::nullopt;
   Objectives o;
-  o.windowText = r.string(*j, "window", "spec.objectives.window", false, "30d");
-  o.window = r.duration(o.windowText, "spec.objectives.window");
+  o.window = r.duration(r.string(*j, "window", "spec.objectives.window", false, "30d"), "spec.objectives.window");
   if (const Json* a = r.field(*j, "availability")) {
     Availability av;
     av.target = r.percent(*a, "target", "spec.objectives.availability.target");
@@ -181,8 +180,8 @@ std::optional<Objectives> readObjectives(Reader& r, const Json& spec) {
   }
   if (const Json* l = r.field(*j, "latency")) {
     LatencyObjective lat;
-    lat.thresholdText = r.string(*l, "threshold", "spec.objectives.latency.threshold", true);
-    if (!lat.thresholdText.empty()) lat.threshold = r.duration(lat.thresholdText, "spec.objectives.latency.threshold");
+    const std::string threshold = r.string(*l, "threshold", "spec.objectives.latency.threshold", true);
+    if (!threshold.empty()) lat.threshold = r.duration(threshold, "spec.objectives.latency.threshold");
     lat.target = r.percent(*l, "target", "spec.objectives.latency.target");
     lat.histogram = r.string(*l, "histogram", "spec.objectives.latency.histogram", true);
     if (!lat.histogram.empty()) {
@@ -319,8 +318,8 @@ std::optional<Autoscaling> readAutoscaling(Reader& r, const Json& spec) {
     LatencyScaling ls;
     ls.percentile =
         static_cast<int>(r.integer(*l, "percentile", "spec.autoscaling.latency.percentile", false, 95, 50, 99));
-    ls.targetText = r.string(*l, "target", "spec.autoscaling.latency.target", true);
-    if (!ls.targetText.empty()) ls.target = r.duration(ls.targetText, "spec.autoscaling.latency.target");
+    const std::string target = r.string(*l, "target", "spec.autoscaling.latency.target", true);
+    if (!target.empty()) ls.target = r.duration(target, "spec.autoscaling.latency.target");
     a.latency = ls;
   }
   a.resources = readResourceTargets(r, *j);
@@ -384,22 +383,20 @@ std::optional<Cache> readCache(Reader& r, const Json& spec) {
   const std::string p = "spec.cache";
   c.image = r.string(*j, "image", p + ".image", false, c.image);
   if (const Json* m = r.field(*j, "maxMemory")) {
-    c.maxMemoryText = m->is_string() ? m->get<std::string>() : m->dump();
-  }
-  if (auto q = kube::parseQuantity(c.maxMemoryText); !q) {
-    r.problem(p + ".maxMemory", q.error().status.message);
-  } else if (q->value() <= 0) {
-    r.problem(p + ".maxMemory", "must be more than 0");
-  } else {
-    c.maxMemory = *q;
+    if (auto q = kube::parseQuantity(m->is_string() ? m->get<std::string>() : m->dump()); !q) {
+      r.problem(p + ".maxMemory", q.error().status.message);
+    } else if (q->value() <= 0) {
+      r.problem(p + ".maxMemory", "must be more than 0");
+    } else {
+      c.maxMemory = *q;
+    }
   }
   c.evictionPolicy = r.string(*j, "evictionPolicy", p + ".evictionPolicy", false, c.evictionPolicy);
   r.oneOf(c.evictionPolicy,
           {"allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
            "volatile-ttl"},
           p + ".evictionPolicy");
-  c.defaultTTLText = r.string(*j, "defaultTTL", p + ".defaultTTL", false, c.defaultTTLText);
-  c.defaultTTL = r.duration(c.defaultTTLText, p + ".defaultTTL");
+  c.defaultTTL = r.duration(r.string(*j, "defaultTTL", p + ".defaultTTL", false, "5m"), p + ".defaultTTL");
   auto jitter = r.string(*j, "ttlJitter", p + ".ttlJitter", false, "10%");
   static const std::regex percent(R"(^([0-9]|[1-9][0-9]|100)%$)");
   if (std::regex_match(jitter, percent)) {
@@ -459,6 +456,29 @@ Alerting readAlerting(Reader& r, const Json& spec) {
 }
 
 }  // namespace
+
+std::optional<Percent> parsePercent(const std::string& text) {
+  static const std::regex pattern(R"(^([0-9]{1,2})(?:\.([0-9]{1,6}))?$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, pattern)) return std::nullopt;
+  std::string fraction = m[2].str();
+  fraction.append(6 - fraction.size(), '0');
+  Percent p{std::stoll(m[1].str()) * 1000000 + std::stoll(fraction)};
+  if (p.micro <= 0) return std::nullopt;
+  return p;
+}
+
+std::string Percent::text() const {
+  std::string fraction = std::to_string(micro % 1000000);
+  fraction.insert(0, 6 - fraction.size(), '0');
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  return std::to_string(micro / 1000000) + (fraction.empty() ? "" : "." + fraction);
+}
+
+kube::Quantity defaultCacheMaxMemory() {
+  static const kube::Quantity q = kube::parseQuantity("256Mi").value();
+  return q;
+}
 
 ParseResult parseServiceLevel(const Json& object) {
   Reader r;

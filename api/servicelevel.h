@@ -39,12 +39,19 @@ inline constexpr const char* kRedisCredentialsValue = "true";
 inline constexpr const char* kPausedReplicasAnnotation = "governor.io/paused-replicas";
 inline constexpr const char* kPausedAnnotation = "governor.io/paused";
 
-// A percentage kept as the user wrote it ("99.9") and as a number for the math.
-// Targets are strings in the API (as Pyrra's), so no float is ever stored in spec.
+// A percentage, exactly: the API writes targets as strings of at most six decimals ("99.9",
+// as Pyrra's), so no float is ever stored in spec and none is needed here. parsePercent reads
+// the API's form; text() gives it back in its shortest spelling ("99.90" -> "99.9").
 struct Percent {
-  std::string text;
-  double value = 0;  // in (0, 100)
+  int64_t micro = 0;  // millionths of a percent: 99.9% is 99'900'000; in (0, 100'000'000)
+
+  double value() const { return static_cast<double>(micro) / 1e6; }  // 99.9
+  std::string text() const;                                          // "99.9"
+  bool operator==(const Percent&) const = default;
 };
+// "99.9" -> 99.9%: one or two digits with up to six decimals, above 0 and below 100; nullopt
+// for anything else ("100", "99.9%", "0", "1e2", "99.1234567").
+std::optional<Percent> parsePercent(const std::string& text);
 
 struct Workload {
   std::string kind = "Deployment";  // Deployment | StatefulSet
@@ -58,15 +65,13 @@ struct Availability {
 };
 
 struct LatencyObjective {
-  std::string thresholdText;  // "200ms"
-  std::chrono::milliseconds threshold{0};
-  Percent target;         // percent of requests faster than the threshold
-  std::string histogram;  // the _bucket series with its selector
+  std::chrono::milliseconds threshold{0};  // kube::formatDuration gives its text, "200ms"
+  Percent target;                          // percent of requests faster than the threshold
+  std::string histogram;                   // the _bucket series with its selector
 };
 
 struct Objectives {
-  std::string windowText = "30d";
-  std::chrono::milliseconds window{std::chrono::hours(24 * 30)};
+  std::chrono::milliseconds window{std::chrono::hours(24 * 30)};  // "30d" by kube::formatDuration
   std::optional<Availability> availability;
   std::optional<LatencyObjective> latency;
 };
@@ -108,9 +113,8 @@ struct QueueScaling {
 };
 
 struct LatencyScaling {
-  int percentile = 95;     // governor_latency_p<percentile>_seconds
-  std::string targetText;  // "250ms"
-  std::chrono::milliseconds target{0};
+  int percentile = 95;                  // governor_latency_p<percentile>_seconds
+  std::chrono::milliseconds target{0};  // "250ms" by kube::formatDuration
 };
 
 // A container resource the HPA scales on beside the queue and latency (metrics.k8s.io, as
@@ -144,13 +148,14 @@ struct Pause {
   std::optional<int32_t> replicas;
 };
 
+// 256Mi, spec.cache.maxMemory when it is not given.
+kube::Quantity defaultCacheMaxMemory();
+
 struct Cache {
   std::string image = "redis:7.2";
-  kube::Quantity maxMemory;  // redis maxmemory
-  std::string maxMemoryText = "256Mi";
+  kube::Quantity maxMemory = defaultCacheMaxMemory();  // redis maxmemory; canonical() is its text
   std::string evictionPolicy = "allkeys-lru";
-  std::string defaultTTLText = "5m";
-  std::chrono::milliseconds defaultTTL{std::chrono::minutes(5)};
+  std::chrono::milliseconds defaultTTL{std::chrono::minutes(5)};  // "5m" by kube::formatDuration
   int ttlJitterPercent = 10;
   std::optional<Percent> hitRatioTarget;
   Json resources;  // corev1.ResourceRequirements; null when absent

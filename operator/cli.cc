@@ -106,6 +106,8 @@ const char* groupName(ChildGroup g) {
   return "";
 }
 
+}  // namespace
+
 std::string objectsYaml(const ServiceLevel& sl, const std::vector<Child>& children) {
   std::string out;
   for (const auto& child : children) {
@@ -114,8 +116,6 @@ std::string objectsYaml(const ServiceLevel& sl, const std::vector<Child>& childr
   }
   return out;
 }
-
-}  // namespace
 
 const std::map<std::string, BacklogApi>& backlogApis() {
   static const std::map<std::string, BacklogApi> apis{{"external", BacklogApi::External},

@@ -25,6 +25,10 @@ const std::map<std::string, BacklogApi>& backlogApis();
 // What --only may name: hpa, quota, cache, rules, dashboard.
 const std::vector<std::string>& renderParts();
 
+// What `render` prints for a ServiceLevel's children: each a YAML document after "---" and a
+// comment naming its group and ServiceLevel. tests/unit/operator/testdata/ holds such output.
+std::string objectsYaml(const ServiceLevel& sl, const std::vector<Child>& children);
+
 // The exit status: 0, or 1 after saying on standard error what is wrong, naming file,
 // ServiceLevel and field.
 int render(const RenderCommand& command);

@@ -212,7 +212,7 @@ Panel latencyPanel(const ServiceLevel& sl) {
   const LatencyObjective& lat = *sl.objectives->latency;
   const int percentile = sl.autoscaling && sl.autoscaling->latency ? sl.autoscaling->latency->percentile : 95;
   const std::string p = "p" + std::to_string(percentile);
-  const std::string threshold = lat.thresholdText.empty() ? kube::formatDuration(lat.threshold) : lat.thresholdText;
+  const std::string threshold = kube::formatDuration(lat.threshold);
   Panel panel{"timeseries", p + " latency",
               "histogram_quantile(" + decimal(percentile, 2) + ") of " + lat.histogram +
                   " over 5m. Dashed: the SLO threshold (" + threshold + ")",
@@ -222,7 +222,7 @@ Panel latencyPanel(const ServiceLevel& sl) {
   std::vector<std::pair<double, std::string>> lines{{std::stod(seconds(lat.threshold)), "orange"}};
   if (sl.autoscaling && sl.autoscaling->latency) {
     const auto& scaling = *sl.autoscaling->latency;
-    panel.description += " and the autoscaling target (" + scaling.targetText + ")";
+    panel.description += " and the autoscaling target (" + kube::formatDuration(scaling.target) + ")";
     double t = std::stod(seconds(scaling.target));
     if (t > lines[0].first) {
       lines.push_back({t, "red"});

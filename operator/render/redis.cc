@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "kube/duration.h"
 #include "kube/quantity.h"
 #include "operator/render/render.h"
 
@@ -15,19 +16,6 @@ namespace {
 constexpr int kRedisPort = api::kCachePort;
 constexpr int64_t kRedisUid = 999;  // the redis user of the official image
 constexpr const char* kConfigHashAnnotation = "governor.io/config-hash";
-
-// maxMemory as parsed; a Cache built in code may only have the text (the parser sets both).
-int64_t maxMemoryBytes(const Cache& cache) {
-  if (!cache.maxMemory.isZero()) return cache.maxMemory.value();
-  auto q = kube::parseQuantity(cache.maxMemoryText);
-  return q ? q->value() : 0;
-}
-
-kube::Quantity maxMemoryQuantity(const Cache& cache) {
-  if (!cache.maxMemory.isZero()) return cache.maxMemory;
-  auto q = kube::parseQuantity(cache.maxMemoryText);
-  return q ? *q : kube::Quantity();
-}
 
 // `bytes` as a canonical quantity in the family the user wrote maxMemory in: 320Mi for a
 // BinarySI 256Mi, 1250M for a DecimalSI 1G.
@@ -40,7 +28,7 @@ std::string bytesQuantity(int64_t bytes, kube::Quantity::Format format) {
 }
 
 Json defaultResources(const Cache& cache) {
-  kube::Quantity max = maxMemoryQuantity(cache);
+  const kube::Quantity& max = cache.maxMemory;
   int64_t bytes = max.value();
   // 1.25x, rounded up to a whole byte; the headroom covers Redis' own overhead beyond maxmemory.
   int64_t limit = bytes + bytes / 4 + (bytes % 4 != 0 ? 1 : 0);
@@ -149,7 +137,7 @@ std::string redisConf(const Cache& cache) {
   // The pod network is the boundary; there is no password to set.
   conf += "protected-mode no\n";
   conf += "daemonize no\n";
-  conf += "maxmemory " + std::to_string(maxMemoryBytes(cache)) + "\n";
+  conf += "maxmemory " + std::to_string(cache.maxMemory.value()) + "\n";
   conf += "maxmemory-policy " + cache.evictionPolicy + "\n";
   conf += "save \"\"\n";
   conf += "appendonly no\n";
@@ -165,7 +153,7 @@ std::vector<Child> renderCache(const ServiceLevel& sl) {
   const int64_t ttlMillis = cache.defaultTTL.count();
   const int64_t ttlSeconds = ttlMillis / 1000 + (ttlMillis % 1000 != 0 ? 1 : 0);  // never rounds to 0 = no TTL
   Json appData = {{"address", api::cacheAddress(sl.name, sl.namespaceName)},
-                  {"defaultTTL", cache.defaultTTLText},
+                  {"defaultTTL", kube::formatDuration(cache.defaultTTL)},
                   {"defaultTTLSeconds", std::to_string(ttlSeconds)},
                   {"ttlJitter", std::to_string(cache.ttlJitterPercent) + "%"}};
 

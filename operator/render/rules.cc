@@ -64,7 +64,7 @@ constexpr const char* kDefaultTicketSeverity = "warning";
 // ---- numbers -------------------------------------------------------------------------
 
 // "99.9" -> "0.1%"; the error budget as people say it.
-std::string budgetPercentOf(const Percent& p) { return decimal(100000000 - microPercent(p), 6) + "%"; }
+std::string budgetPercentOf(const Percent& p) { return decimal(100000000 - p.micro, 6) + "%"; }
 
 // A burn rate with up to six significant digits: 14.4, 6, 13.44, 0.933333.
 std::string formatRate(double rate) {
@@ -234,7 +234,7 @@ std::vector<Sli> slis(const ServiceLevel& sl) {
       s.slo = "latency";
       s.alert = "ServiceLevelLatencyBurn";
       s.target = lat->target;
-      s.thresholdText = lat->thresholdText.empty() ? kube::formatDuration(lat->threshold) : lat->thresholdText;
+      s.thresholdText = kube::formatDuration(lat->threshold);
       s.objective = percentText(lat->target) + " of requests served within " + s.thresholdText;
       s.histogram = *histogram;
       s.le = leMatcher(lat->threshold);

@@ -1,7 +1,5 @@
 #include "operator/render/slo.h"
 
-#include <regex>
-
 #include "kube/duration.h"
 
 namespace governor::op {
@@ -19,20 +17,9 @@ std::string decimal(int64_t units, int scale) {
   return negative && out != "0" ? "-" + out : out;
 }
 
-int64_t microPercent(const Percent& p) {
-  static const std::regex pattern(R"(^([0-9]{1,2})(?:\.([0-9]{1,6}))?$)");
-  std::smatch m;
-  if (std::regex_match(p.text, m, pattern)) {
-    std::string fraction = m[2].str();
-    fraction.append(6 - fraction.size(), '0');
-    return std::stoll(m[1].str()) * 1000000 + std::stoll(fraction);
-  }
-  return static_cast<int64_t>(p.value * 1e6 + (p.value >= 0 ? 0.5 : -0.5));
-}
-
-std::string ratioOf(const Percent& p) { return decimal(microPercent(p), 8); }
-std::string budgetOf(const Percent& p) { return decimal(100000000 - microPercent(p), 8); }
-std::string percentText(const Percent& p) { return decimal(microPercent(p), 6) + "%"; }
+std::string ratioOf(const Percent& p) { return decimal(p.micro, 8); }
+std::string budgetOf(const Percent& p) { return decimal(100000000 - p.micro, 8); }
+std::string percentText(const Percent& p) { return p.text() + "%"; }
 
 std::string promqlString(const std::string& s) {
   std::string out = "\"";

@@ -18,9 +18,6 @@ inline constexpr milliseconds kDay = std::chrono::hours(24);
 
 // units / 10^scale as the shortest exact decimal: (1, 3) -> "0.001", (1500, 3) -> "1.5".
 std::string decimal(int64_t units, int scale);
-// A percentage in millionths of a percent, from the text when it is the API's form
-// ("99.9" -> 99900000), else from the number (structs built in code may only have that).
-int64_t microPercent(const Percent& p);
 std::string ratioOf(const Percent& p);      // "99.9" -> "0.999": the objective as a ratio
 std::string budgetOf(const Percent& p);     // "99.9" -> "0.001": the error budget as a ratio
 std::string percentText(const Percent& p);  // "99.9" -> "99.9%"

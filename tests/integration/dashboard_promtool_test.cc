@@ -28,7 +28,7 @@ using governor::testing::TempDir;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel base(const std::string& ns, const std::string& name) {
   ServiceLevel sl;
@@ -46,7 +46,6 @@ ServiceLevel everything() {
       Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
                    R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
   LatencyObjective lat;
-  lat.thresholdText = "200ms";
   lat.threshold = milliseconds(200);
   lat.target = percent("95");
   lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout", route!~"/health.*"})";
@@ -55,7 +54,7 @@ ServiceLevel everything() {
   sl.autoscaling->minReplicas = 2;
   sl.autoscaling->maxReplicas = 20;
   sl.autoscaling->queue = QueueScaling{RedisQueue{"redis.shop:6379", "jobs"}, 100};
-  sl.autoscaling->latency = LatencyScaling{99, "250ms", milliseconds(250)};
+  sl.autoscaling->latency = LatencyScaling{99, milliseconds(250)};
   sl.cache = Cache{};
   sl.cache->hitRatioTarget = percent("80.5");
   return sl;
@@ -69,16 +68,13 @@ std::vector<std::pair<std::string, ServiceLevel>> serviceLevels() {
   ServiceLevel odd = everything();  // names with dots, a 7d window, a bare histogram
   odd.namespaceName = "payments-eu";
   odd.name = "checkout.v2";
-  odd.objectives->windowText = "7d";
   odd.objectives->window = hours(24 * 7);
   odd.objectives->latency->histogram = "rpc_latency_seconds_bucket";
   odd.objectives->latency->threshold = milliseconds(1000);
-  odd.objectives->latency->thresholdText = "1s";
   odd.objectives->availability->target = percent("99.95");
   out.emplace_back("odd names, 7d", odd);
 
   ServiceLevel short_ = everything();  // the window is a recorded range, the page is off
-  short_.objectives->windowText = "1d";
   short_.objectives->window = hours(24);
   short_.alerting.page.enabled = false;
   short_.autoscaling->queue.reset();

@@ -81,7 +81,7 @@ class PromtoolTest : public ::testing::Test {
 
 // ---- the ServiceLevels -------------------------------------------------------------------
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel base() {
   ServiceLevel sl;
@@ -102,7 +102,6 @@ Availability availability(const std::string& target) {
 LatencyObjective latency(const std::string& target, milliseconds threshold) {
   LatencyObjective lat;
   lat.threshold = threshold;
-  lat.thresholdText = std::to_string(threshold.count()) + "ms";
   lat.target = percent(target);
   lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
   return lat;

@@ -41,9 +41,34 @@ TEST(ParseServiceLevel, MinimalOneGetsDefaults) {
   EXPECT_EQ(sl.cache->ttlJitterPercent, 10);
   EXPECT_EQ(sl.objectives->window, std::chrono::hours(24 * 30));
   EXPECT_EQ(sl.objectives->latency->threshold, std::chrono::milliseconds(200));
-  EXPECT_DOUBLE_EQ(sl.objectives->latency->target.value, 95);
+  EXPECT_DOUBLE_EQ(sl.objectives->latency->target.value(), 95);
   EXPECT_EQ(sl.alerting.page.severity, "critical");
   EXPECT_FALSE(sl.quota);
+}
+
+TEST(ParsePercent, KeepsTheExactValue) {
+  struct Case {
+    std::string text;
+    int64_t micro;
+    std::string canonical;
+  };
+  for (const auto& c :
+       {Case{"99.9", 99900000, "99.9"}, Case{"99.90", 99900000, "99.9"}, Case{"50", 50000000, "50"},
+        Case{"0.000001", 1, "0.000001"}, Case{"99.999999", 99999999, "99.999999"}, Case{"07", 7000000, "7"}}) {
+    auto p = parsePercent(c.text);
+    ASSERT_TRUE(p) << c.text;
+    EXPECT_EQ(p->micro, c.micro) << c.text;
+    EXPECT_EQ(p->text(), c.canonical) << c.text;
+    EXPECT_DOUBLE_EQ(p->value(), std::stod(c.text)) << c.text;
+  }
+  for (const char* bad : {"100", "0", "0.0", "99.1234567", "99.9%", "1e2", " 99", ".5", "5.", "-1", "", "99,9"}) {
+    EXPECT_FALSE(parsePercent(bad)) << bad;
+  }
+}
+
+TEST(ParseServiceLevel, ADefaultCacheIs256Mi) {
+  EXPECT_EQ(Cache{}.maxMemory.canonical(), "256Mi");
+  EXPECT_EQ(Cache{}.maxMemory.format(), kube::Quantity::Format::BinarySI);
 }
 
 struct Invalid {

@@ -25,20 +25,20 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
 ServiceLevel withAvailability() {
-  ServiceLevel sl = checkout();
-  sl.objectives = Objectives{};
-  sl.objectives->availability =
-      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
-  return sl;
+  return parsed(R"(  workload: {name: checkout}
+  objectives:
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+)");
 }
 
 LatencyObjective latency() {
   LatencyObjective lat;
-  lat.thresholdText = "200ms";
   lat.threshold = milliseconds(200);
   lat.target = percent("95");
   lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
@@ -53,16 +53,29 @@ Autoscaling queueScaling() {
   return a;
 }
 
-// Every section: the sample manifests/samples/servicelevel-checkout.yaml as structs.
+// Every section, as in the sample manifests/samples/servicelevel-checkout.yaml.
 ServiceLevel full() {
-  ServiceLevel sl = withAvailability();
-  sl.objectives->latency = latency();
-  sl.autoscaling = queueScaling();
-  sl.autoscaling->latency = LatencyScaling{95, "250ms", milliseconds(250)};
-  sl.cache = Cache{};
-  sl.cache->hitRatioTarget = percent("80");
-  sl.quota = Quota{};
-  return sl;
+  return parsed(R"(  workload: {name: checkout}
+  objectives:
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+    latency:
+      threshold: 200ms
+      target: "95"
+      histogram: http_request_duration_seconds_bucket{job="checkout"}
+  autoscaling:
+    minReplicas: 2
+    maxReplicas: 20
+    queue:
+      redis: {address: "redis.shop:6379", key: jobs}
+      targetPerReplica: 100
+    latency: {percentile: 95, target: 250ms}
+  cache:
+    hitRatioTarget: "80"
+  quota: {}
+)");
 }
 
 ServiceLevel latencyOnly() {
@@ -85,8 +98,7 @@ ServiceLevel cacheOnly() {
   return sl;
 }
 
-ServiceLevel withWindow(ServiceLevel sl, const std::string& text, milliseconds window) {
-  sl.objectives->windowText = text;
+ServiceLevel withWindow(ServiceLevel sl, milliseconds window) {
   sl.objectives->window = window;
   return sl;
 }
@@ -348,7 +360,7 @@ TEST(DashboardTest, PanelsOnlyForWhatExists) {
   ServiceLevel latencyScaling = latencyOnly();
   latencyScaling.autoscaling = Autoscaling{};
   latencyScaling.autoscaling->maxReplicas = 5;
-  latencyScaling.autoscaling->latency = LatencyScaling{99, "300ms", milliseconds(300)};
+  latencyScaling.autoscaling->latency = LatencyScaling{99, milliseconds(300)};
   Json d = dashboardOf(latencyScaling);
   EXPECT_EQ(titles(d), (std::vector<std::string>{"SLI: latency", "Burn rate: latency", "Error budget remaining",
                                                  "p99 latency", "Replicas"}));
@@ -454,9 +466,9 @@ TEST(DashboardTest, QueriesReadOnlyRecordedOrSourceMetrics) {
       {"latency", latencyOnly()},
       {"queue", queueOnly()},
       {"cache", cacheOnly()},
-      {"window 7d", withWindow(full(), "7d", hours(24 * 7))},
-      {"window 1d (a recorded range)", withWindow(full(), "1d", hours(24))},
-      {"window 90d", withWindow(full(), "90d", hours(24 * 90))},
+      {"window 7d", withWindow(full(), hours(24 * 7))},
+      {"window 1d (a recorded range)", withWindow(full(), hours(24))},
+      {"window 90d", withWindow(full(), hours(24 * 90))},
       {"page disabled", noPage},
       {"minRequestRate", minRate},
       {"other names", otherNs},
@@ -500,7 +512,7 @@ TEST(DashboardTest, SliAgainstTheObjective) {
   EXPECT_EQ(p["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"], "dashed");
   EXPECT_EQ(lines(panel(dashboardOf(full()), "SLI: latency")), std::vector<double>{0.95});
   // A window that is a recorded range comes once.
-  EXPECT_EQ(exprs(panel(dashboardOf(withWindow(full(), "1h", hours(1))), "SLI: availability")).size(), 2u);
+  EXPECT_EQ(exprs(panel(dashboardOf(withWindow(full(), hours(1))), "SLI: availability")).size(), 2u);
 }
 
 // The burn rate divides by the budget the alerts use, and the red line is the page threshold
@@ -508,7 +520,7 @@ TEST(DashboardTest, SliAgainstTheObjective) {
 TEST(DashboardTest, BurnRatesMatchTheAlerts) {
   for (const auto& [text, window] : std::vector<std::pair<std::string, milliseconds>>{
            {"30d", hours(24 * 30)}, {"7d", hours(24 * 7)}, {"28d", hours(24 * 28)}, {"1d", hours(24)}}) {
-    ServiceLevel sl = withWindow(full(), text, window);
+    ServiceLevel sl = withWindow(full(), window);
     std::string alertExpr;
     const Json groups = ruleGroups(sl);
     for (const auto& g : groups["groups"]) {

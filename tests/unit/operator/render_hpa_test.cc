@@ -21,9 +21,7 @@ QueueScaling queue(int64_t targetPerReplica) {
   return q;
 }
 
-LatencyScaling latency(int percentile, const std::string& text, milliseconds target) {
-  return {percentile, text, target};
-}
+LatencyScaling latency(int percentile, milliseconds target) { return {percentile, target}; }
 
 Json only(const std::vector<Child>& children) {
   EXPECT_EQ(children.size(), 1u);
@@ -33,14 +31,18 @@ Json only(const std::vector<Child>& children) {
 TEST(RenderAutoscalerTest, NothingWithoutAutoscaling) { EXPECT_TRUE(renderAutoscaler(checkout()).empty()); }
 
 TEST(RenderAutoscalerTest, RendersTheWholeHpaForQueueLatencyAndBehavior) {
-  ServiceLevel sl = checkout();
-  Autoscaling a;
-  a.minReplicas = 2;
-  a.maxReplicas = 20;
-  a.queue = queue(100);
-  a.latency = latency(95, "250ms", milliseconds(250));
-  a.behavior = Json::parse(R"({"scaleDown": {"stabilizationWindowSeconds": 60}})");
-  sl.autoscaling = a;
+  const ServiceLevel sl = parsed(R"(  workload: {name: checkout}
+  objectives:
+    latency: {threshold: 200ms, target: "95", histogram: http_request_duration_seconds_bucket}
+  autoscaling:
+    minReplicas: 2
+    maxReplicas: 20
+    queue:
+      redis: {address: "redis.shop:6379", key: jobs}
+      targetPerReplica: 100
+    latency: {percentile: 95, target: 250ms}
+    behavior: {scaleDown: {stabilizationWindowSeconds: 60}}
+)");
 
   auto children = renderAutoscaler(sl);
   ASSERT_EQ(children.size(), 1u);
@@ -100,7 +102,7 @@ TEST(RenderAutoscalerTest, OnlyLatencyOnAStatefulSet) {
   sl.workload = {"StatefulSet", "db"};
   Autoscaling a;
   a.maxReplicas = 3;
-  a.latency = latency(99, "2s", milliseconds(2000));
+  a.latency = latency(99, milliseconds(2000));
   sl.autoscaling = a;
 
   Json spec = only(renderAutoscaler(sl))["spec"];
@@ -126,7 +128,7 @@ TEST(RenderAutoscalerTest, LatencyTargetIsSecondsAsAQuantity) {
     ServiceLevel sl = checkout();
     Autoscaling a;
     a.maxReplicas = 2;
-    a.latency = latency(95, "", milliseconds(c.millis));
+    a.latency = latency(95, milliseconds(c.millis));
     sl.autoscaling = a;
     Json metric = only(renderAutoscaler(sl))["spec"]["metrics"][0];
     EXPECT_EQ(metric["object"]["target"]["value"], c.value) << c.millis << "ms";

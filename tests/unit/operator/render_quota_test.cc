@@ -20,10 +20,11 @@ const Json kMetadata = Json::parse(R"({
 TEST(RenderQuotaTest, NothingWithoutQuota) { EXPECT_TRUE(renderQuota(checkout()).empty()); }
 
 TEST(RenderQuotaTest, RendersResourceQuotaAndLimitRange) {
-  ServiceLevel sl = checkout();
-  sl.quota = Quota{{{"requests.cpu", "8"}, {"requests.memory", "16Gi"}, {"pods", "50"}},
-                   {{"cpu", "100m"}, {"memory", "128Mi"}},
-                   {{"cpu", "500m"}, {"memory", "512Mi"}}};
+  const ServiceLevel sl = parsed(R"(  workload: {name: checkout}
+  quota:
+    hard: {requests.cpu: "8", requests.memory: 16Gi, pods: "50"}
+    limitRange: {defaultRequest: {cpu: 100m, memory: 128Mi}, default: {cpu: 500m, memory: 512Mi}}
+)");
 
   auto children = renderQuota(sl);
   ASSERT_EQ(children.size(), 2u);

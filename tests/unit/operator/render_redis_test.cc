@@ -88,8 +88,8 @@ TEST(RedisConfTest, MaxMemoryAndDefaultResourcesFollowTheQuantity) {
   }
 }
 
-TEST(RedisConfTest, FallsBackToTheTextWhenOnlyTheTextIsSet) {
-  Cache c;  // as a default-constructed Cache: maxMemoryText "256Mi", maxMemory unset
+TEST(RedisConfTest, ADefaultCacheHasTheDefaultMaxMemory) {
+  Cache c;  // as a default-constructed Cache: maxMemory 256Mi, spec.cache.maxMemory's default
   EXPECT_EQ(directive(redisConf(c), "maxmemory"), "268435456");
   EXPECT_EQ(directive(redisConf(c), "maxmemory-policy"), "allkeys-lru");
 }
@@ -183,13 +183,12 @@ TEST(RenderCacheTest, ConfigMapsCarryRedisConfAndTheApplicationsSettings) {
   const Case cases[] = {
       {"5m", milliseconds(300000), 10, "300", "10%"},
       {"1h", milliseconds(3600000), 0, "3600", "0%"},
-      {"1500ms", milliseconds(1500), 100, "2", "100%"},  // rounded up: 0 would mean no TTL
+      {"1s500ms", milliseconds(1500), 100, "2", "100%"},  // rounded up: 0 would mean no TTL
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.ttlText);
     ServiceLevel sl = checkout();
     sl.cache = cache("100Mi", "volatile-ttl");
-    sl.cache->defaultTTLText = c.ttlText;
     sl.cache->defaultTTL = c.ttl;
     sl.cache->ttlJitterPercent = c.jitter;
     auto children = renderCache(sl);
@@ -230,7 +229,6 @@ TEST(RenderCacheTest, ConfigHashIsStableAndFollowsTheConfig) {
   // Settings outside redis.conf do not restart the pod.
   ServiceLevel sl = checkout();
   sl.cache = cache("256Mi", "allkeys-lru");
-  sl.cache->defaultTTLText = "1h";
   sl.cache->defaultTTL = milliseconds(3600000);
   EXPECT_EQ(podTemplate(sl)["metadata"]["annotations"]["governor.io/config-hash"], base);
 }

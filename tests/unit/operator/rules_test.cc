@@ -12,6 +12,7 @@
 #include "kube/yaml.h"
 #include "operator/promql_check.h"
 #include "operator/render/render.h"
+#include "sample.h"
 
 namespace governor::op {
 namespace {
@@ -21,36 +22,29 @@ using std::chrono::milliseconds;
 using testing::HasSubstr;
 using testing::Not;
 
-Percent percent(const std::string& text) { return Percent{text, std::stod(text)}; }
+Percent percent(const std::string& text) { return api::parsePercent(text).value(); }
 
-ServiceLevel availabilityOnly() {
-  ServiceLevel sl;
-  sl.name = "checkout";
-  sl.namespaceName = "shop";
-  sl.uid = "0b0e2d2c-1111-2222-3333-444455556666";
-  sl.workload.name = "checkout";
-  Objectives o;
-  o.availability =
-      Availability{percent("99.9"), R"(sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}])))",
-                   R"(sum(rate(http_requests_total{job="checkout"}[{{.window}}])))"};
-  sl.objectives = o;
-  return sl;
-}
+const std::string kAvailability = R"(
+    availability:
+      target: "99.9"
+      errorQuery: sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))
+      totalQuery: sum(rate(http_requests_total{job="checkout"}[{{.window}}]))
+)";
+
+ServiceLevel availabilityOnly() { return parsed("  workload: {name: checkout}\n  objectives:" + kAvailability); }
 
 ServiceLevel full() {
-  ServiceLevel sl = availabilityOnly();
-  LatencyObjective lat;
-  lat.thresholdText = "200ms";
-  lat.threshold = milliseconds(200);
-  lat.target = percent("95");
-  lat.histogram = R"(http_request_duration_seconds_bucket{job="checkout"})";
-  sl.objectives->latency = lat;
-  Cache cache;
-  cache.hitRatioTarget = percent("80");
-  sl.cache = cache;
-  sl.alerting.labels = {{"team", "payments"}};
-  sl.alerting.runbookURL = "https://runbooks.example/checkout";
-  return sl;
+  return parsed("  workload: {name: checkout}\n  objectives:" + kAvailability + R"(
+    latency:
+      threshold: 200ms
+      target: "95"
+      histogram: http_request_duration_seconds_bucket{job="checkout"}
+  cache:
+    hitRatioTarget: "80"
+  alerting:
+    labels: {team: payments}
+    runbookURL: https://runbooks.example/checkout
+)");
 }
 
 std::vector<Json> allRules(const Json& groups) {
@@ -314,7 +308,6 @@ TEST(RulesTest, PageBurnConditionsAreThePageAlertsExpressions) {
 
 TEST(RulesTest, OtherWindowsKeepTheBudgetFractions) {
   ServiceLevel sl = availabilityOnly();
-  sl.objectives->windowText = "28d";
   sl.objectives->window = hours(24 * 28);
   Json groups = ruleGroups(sl);
   const std::string page = alertOf(groups, "ServiceLevelAvailabilityBurn", "page")["expr"];
@@ -369,9 +362,9 @@ TEST(RulesTest, BudgetFromTheTargetText) {
                   c.budget)
         << c.target;
   }
-  // A Percent built with only the number.
+  // A Percent built in code, in millionths of a percent.
   ServiceLevel sl = availabilityOnly();
-  sl.objectives->availability->target = Percent{"", 99.5};
+  sl.objectives->availability->target = Percent{99500000};
   EXPECT_THAT(records(ruleGroups(sl), "governor:slo_error_budget_remaining:ratio", "availability")[0]["expr"]
                   .get<std::string>(),
               HasSubstr(" / 0.005"));

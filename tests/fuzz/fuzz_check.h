@@ -3,9 +3,11 @@
 // checks that recur across targets.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +26,9 @@
   } while (0)
 
 namespace governor::fuzz {
+
+// The fuzzer's bytes as text, which every target parses.
+inline std::string_view input(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 // Whether `text` can go into JSON as it is: nlohmann's dump() throws on invalid UTF-8, and
 // error messages end up in JSON (status conditions, events, API answers).

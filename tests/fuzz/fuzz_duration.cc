@@ -34,7 +34,7 @@ void checkRoundTrip(milliseconds duration, const std::string& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   if (size >= sizeof(int64_t)) {
     int64_t millis = 0;
     std::memcpy(&millis, data, sizeof millis);

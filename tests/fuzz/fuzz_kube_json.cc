@@ -31,7 +31,7 @@ std::vector<std::string> linesOf(std::string_view stream, size_t chunk) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const std::string_view input = governor::fuzz::input(data, size);
 
   // A watch stream, as it arrives: at once, and in pieces of a size the first byte picks.
   const std::vector<std::string> lines = linesOf(input, input.size() + 1);

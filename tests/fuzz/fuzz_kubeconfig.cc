@@ -22,7 +22,7 @@ using governor::kube::parseKubeconfig;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   // File references into /dev, /proc or /sys (say /dev/zero or /dev/stdin) would hang the
   // fuzzer on reads that never end; they test the machine, not the parser.
   for (std::string_view special : {"dev/", "proc/", "sys/"}) {

@@ -89,7 +89,7 @@ bool sameAttributes(const RequestAttributes& a, const RequestAttributes& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World world;
-  const std::string input(reinterpret_cast<const char*>(data), size);
+  const std::string input(governor::fuzz::input(data, size));
   const size_t newline = input.find('\n');
   const std::string path = input.substr(0, newline);
   const std::string selector = newline == std::string::npos ? "" : input.substr(newline + 1);

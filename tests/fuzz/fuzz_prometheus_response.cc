@@ -49,7 +49,7 @@ void checkValueRoundTrip(double value) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string body(reinterpret_cast<const char*>(data), size);
+  const std::string body(governor::fuzz::input(data, size));
   // Prometheus answers errors with the same JSON as 400, 422 or 503.
   for (int code : {200, 422}) {
     auto answer = prometheusData(code, body);

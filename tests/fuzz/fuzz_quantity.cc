@@ -12,11 +12,10 @@ namespace {
 
 using governor::kube::parseQuantity;
 
-// A violated property: say which and what, then stop as a crash would.
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   auto quantity = parseQuantity(text);
   if (!quantity) {
     (void)quantity.error().what();

@@ -26,7 +26,7 @@ bool usable(const governor::kube::Result<T>& result) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view resp(reinterpret_cast<const char*>(data), size);
+  const std::string_view resp = governor::fuzz::input(data, size);
 
   for (const char* command : {"LLEN", "XLEN"}) {
     auto count = readRedisCount(resp, command);

@@ -43,7 +43,7 @@ void checkPrintsBack(const Selector& selector, const std::string& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   auto selector = parseSelector(text);
   if (selector) {
     checkPrintsBack(*selector, text);

@@ -55,7 +55,7 @@ void checkServiceLevel(const json& object) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!object.is_discarded()) {
     checkServiceLevel(object);

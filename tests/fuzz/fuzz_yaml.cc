@@ -60,7 +60,7 @@ bool allFinite(const Json& value) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::string text(governor::fuzz::input(data, size));
   auto docs = parseYamlDocuments(text);
   if (!docs) {
     (void)docs.error().what();

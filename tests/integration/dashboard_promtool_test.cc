@@ -2,7 +2,7 @@
 // promtool (Debian's prometheus package: /usr/bin/promtool, or $PROMTOOL): the queries of
 // several ServiceLevels (and of every sample in manifests/samples) become recording rules of
 // one rule file, which `promtool check rules` must accept. Which metrics the queries read is
-// checked in tests/unit/operator/dashboard_test.cc.
+// checked in tests/unit/operator/render/dashboard_test.cc.
 #include <unistd.h>
 
 #include <cstdlib>

@@ -16,7 +16,7 @@
 
 #include "operator/render/render.h"
 #include "support/process.h"
-#include "unit/operator/sample.h"
+#include "unit/operator/render/sample.h"
 
 namespace governor::op {
 namespace {

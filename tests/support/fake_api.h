@@ -17,7 +17,7 @@
 
 #include "operator/reconcile/api_verbs.h"
 #include "operator/reconcile/reconciler.h"
-#include "unit/support/local_server.h"
+#include "support/local_server.h"
 
 namespace governor::testing {
 

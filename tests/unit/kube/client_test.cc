@@ -7,7 +7,7 @@
 
 #include "kube/client.h"
 #include "kube/rate_limit.h"
-#include "unit/support/local_server.h"
+#include "support/local_server.h"
 
 namespace governor::kube {
 namespace {

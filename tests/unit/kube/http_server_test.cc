@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "kube/http_server.h"
+#include "support/http_attacks.h"
 #include "support/slowdown.h"
-#include "unit/support/http_attacks.h"
 
 namespace governor::kube {
 namespace {

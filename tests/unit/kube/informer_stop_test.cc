@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "kube/informer.h"
+#include "support/local_server.h"
 #include "support/slowdown.h"
-#include "unit/support/local_server.h"
 
 namespace governor::kube {
 namespace {

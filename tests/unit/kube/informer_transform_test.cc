@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kube/informer.h"
-#include "unit/support/local_server.h"
+#include "support/local_server.h"
 
 namespace governor::kube {
 namespace {

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "kube/leader_election.h"
+#include "support/local_server.h"
 #include "support/slowdown.h"
-#include "unit/support/local_server.h"
 
 namespace governor::kube {
 namespace {

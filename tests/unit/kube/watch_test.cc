@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "kube/watch.h"
+#include "support/local_server.h"
 #include "support/slowdown.h"
-#include "unit/support/local_server.h"
 
 namespace governor::kube {
 namespace {

@@ -7,7 +7,7 @@
 #include <atomic>
 
 #include "operator/endpoints.h"
-#include "unit/support/http_attacks.h"
+#include "support/http_attacks.h"
 
 namespace governor::op {
 namespace {

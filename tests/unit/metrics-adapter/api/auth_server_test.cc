@@ -40,9 +40,9 @@
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
+#include "support/http_attacks.h"
+#include "support/local_server.h"
 #include "support/slowdown.h"
-#include "unit/support/http_attacks.h"
-#include "unit/support/local_server.h"
 
 namespace governor::adapter {
 namespace {

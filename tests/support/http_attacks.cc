@@ -1,5 +1,5 @@
 // See http_attacks.h.
-#include "unit/support/http_attacks.h"
+#include "support/http_attacks.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

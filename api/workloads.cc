@@ -48,8 +48,8 @@ Workloads::Workloads(kube::Informers& informers, const std::string& ns)
     : deployments_(informers.get(kDeployments, ns)), statefulSets_(informers.get(kStatefulSets, ns)) {}
 
 void Workloads::onChange(const std::function<void(const std::string& ns, const Workload& workload)>& onChange) {
-  for (auto [informer, kind] : {std::pair{&deployments_, "Deployment"}, std::pair{&statefulSets_, "StatefulSet"}}) {
-    auto tell = [onChange, kind](const Json& o) {
+  for (const auto& watched : {std::pair{&deployments_, "Deployment"}, std::pair{&statefulSets_, "StatefulSet"}}) {
+    auto tell = [onChange, kind = std::string(watched.second)](const Json& o) {
       const Json md = o.value("metadata", Json::object());
       onChange(md.value("namespace", ""), Workload{kind, md.value("name", "")});
     };
@@ -60,7 +60,7 @@ void Workloads::onChange(const std::function<void(const std::string& ns, const W
         tell(after);
       }
     };
-    informer->addHandler({tell, changed, tell});
+    watched.first->addHandler({tell, changed, tell});
   }
 }
 

@@ -272,7 +272,7 @@ class Client::Pool {
       if (config_.insecureSkipTlsVerify) {
         ssl->enable_server_certificate_verification(false);
       } else if (tls_.caFd >= 0) {
-        ssl->set_ca_cert_path(tls_.caPath().c_str());
+        ssl->set_ca_cert_path(tls_.caPath());
       }
       c = std::move(ssl);
     } else {

@@ -58,8 +58,8 @@ YAML::Node child(const YAML::Node& map, const std::string& key) {
 // with errors that name the file and the field, e.g. "users[admin].token".
 class Fields {
  public:
-  Fields(YAML::Node map, std::string where, std::string file)
-      : map_(std::move(map)), where_(std::move(where)), file_(std::move(file)) {}
+  Fields(const YAML::Node& map, std::string where, std::string file)
+      : map_(map), where_(std::move(where)), file_(std::move(file)) {}
 
   Error error(const std::string& key, const std::string& problem) const {
     const std::string field = where_.empty() ? key : where_ + "." + key;
@@ -348,7 +348,7 @@ std::optional<std::string> decodeBase64(const std::string& text) {
       EVP_DecodeFinal(ctx.get(), bytes + length, &tail) < 0) {
     return std::nullopt;
   }
-  out.resize(static_cast<std::size_t>(length + tail));
+  out.resize(static_cast<std::size_t>(length) + static_cast<std::size_t>(tail));
   return out;
 }
 

@@ -14,7 +14,12 @@ struct Unit {
 };
 
 constexpr Unit kUnits[] = {
-    {"w", 7 * 24 * 3'600'000}, {"d", 24 * 3'600'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1},
+    {"w", int64_t{7} * 24 * 3'600'000},
+    {"d", int64_t{24} * 3'600'000},
+    {"h", 3'600'000},
+    {"m", 60'000},
+    {"s", 1'000},
+    {"ms", 1},
 };
 
 Error invalid(std::string_view text, std::string_view why) {

@@ -28,7 +28,7 @@ Informer::Informer(Client& client, Resource resource, std::string ns, InformerOp
 
 Informer::~Informer() { stop(); }
 
-void Informer::addHandler(EventHandler handler) {
+void Informer::addHandler(const EventHandler& handler) {
   std::lock_guard notify(notifyMu_);
   std::vector<Json> existing;
   {
@@ -135,7 +135,7 @@ void Informer::replace(std::vector<Json> items) {
       auto key = objectKey(item);
       auto view = viewOf(std::move(item));
       reindex(key, view);
-      next.emplace(std::move(key), stored(std::move(view)));
+      next.emplace(std::move(key), stored(view));
     }
     items.clear();
     previous.swap(store_);
@@ -147,7 +147,10 @@ void Informer::replace(std::vector<Json> items) {
   for (const auto& [key, obj] : previous) {
     if (!store_.contains(key)) withObject(obj, [this](const Json& o) { notifyDelete(o); });
   }
-  for (const auto& [key, obj] : store_) {
+  for (const auto& entry : store_) {
+    // Not a structured binding: lambdas below capture the object (clang-tidy's clang 14 cannot).
+    const std::string& key = entry.first;
+    const Json& obj = entry.second;
     auto old = previous.find(key);
     if (old == previous.end()) {
       withObject(obj, [this](const Json& o) { notifyAdd(o); });
@@ -206,7 +209,7 @@ Json Informer::viewOf(Json object) const {
 }
 
 // How the store keeps a view. Under notifyMu_.
-Json Informer::stored(Json view) const { return compact_ ? Json::binary(Json::to_msgpack(view)) : view; }
+Json Informer::stored(const Json& view) const { return compact_ ? Json::binary(Json::to_msgpack(view)) : view; }
 
 // Files `key` under the index's value for `view`. Under mu_.
 void Informer::reindex(const std::string& key, const Json& view) {

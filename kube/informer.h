@@ -45,7 +45,7 @@ class Informer : private ReflectorSink {
   Informer& operator=(const Informer&) = delete;
 
   // Handlers added after the first sync are told about existing objects as adds.
-  void addHandler(EventHandler handler);
+  void addHandler(const EventHandler& handler);
   // Before start(): the store and the handlers see transform(object) instead of the object.
   // Off by default: the whole object.
   void setTransform(Transform transform);
@@ -82,7 +82,7 @@ class Informer : private ReflectorSink {
   void notifyUpdate(const Json& oldObj, const Json& newObj);
   void notifyDelete(const Json& obj);
   Json viewOf(Json object) const;
-  Json stored(Json view) const;
+  Json stored(const Json& view) const;
   void reindex(const std::string& key, const Json& view);
   void unindex(const std::string& key);
 

@@ -37,7 +37,7 @@ void ignoreSigpipe() { setHandler(SIGPIPE, SIG_IGN); }
 StopOnSignals::StopOnSignals(std::stop_source stop) {
   if (pipe2(pipe_, O_CLOEXEC) != 0) throw std::runtime_error("cannot make the signal pipe");
   signalPipe = pipe_[1];
-  reader_ = std::jthread([fd = pipe_[0], stop](std::stop_token closing) mutable {
+  reader_ = std::jthread([fd = pipe_[0], stop = std::move(stop)](const std::stop_token& closing) mutable {
     char byte;
     while (::read(fd, &byte, 1) < 0 && errno == EINTR) {
     }

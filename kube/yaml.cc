@@ -142,7 +142,7 @@ std::optional<std::string> stringProblem(std::string_view s) {
 }
 
 // A finished value, with what it costs and what it is as a mapping key.
-struct Value {
+struct Value {  // NOLINT(bugprone-exception-escape): its implicit moves move members that do not throw
   Json json;
   std::optional<std::string> key;  // its text as a mapping key: scalars and null only
   size_t height = 0;               // levels of nesting below it

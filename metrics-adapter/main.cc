@@ -287,6 +287,7 @@ int start(int argc, char** argv) {
                                          });
         targets.set(all);
         std::vector<adapter::Poller::Target> out;
+        out.reserve(all.size());
         for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
         return out;
       },

@@ -66,7 +66,7 @@ std::vector<std::string> labels(const std::string& host) {
 // The entries of a comma-separated flag, without the blanks around them.
 std::vector<std::string> entries(const std::string& list) {
   std::vector<std::string> out;
-  for (auto entry : splitNonEmpty(list, ',')) {
+  for (const auto& entry : splitNonEmpty(list, ',')) {
     const size_t first = entry.find_first_not_of(" \t");
     if (first == std::string::npos) continue;
     out.push_back(entry.substr(first, entry.find_last_not_of(" \t") - first + 1));

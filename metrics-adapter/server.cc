@@ -230,7 +230,7 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   if (!tls) return invalid("cannot set up TLS");
 
   const MetricsRoute metricsApi(api, auth, authorizer, *registry);
-  auto secure = [ready, registry, metricsApi](const kube::HttpRequest& req) {
+  auto secure = [ready, registry = std::move(registry), metricsApi](const kube::HttpRequest& req) {
     const std::string& path = req.path;
     if (auto probe = probeResponse(path, ready)) return *probe;
     if (path == "/apis" || path.starts_with("/apis/")) return metricsApi(req);
@@ -255,8 +255,9 @@ kube::Result<std::unique_ptr<AdapterServer>> AdapterServer::start(const ServerOp
   probes.port = options.healthPort;
   probes.maxConnections = options.maxProbeConnections;
   probes.tls = nullptr;
-  auto probeServer = kube::HttpServer::start(
-      probes, [ready](const kube::HttpRequest& req) { return probeResponse(req.path, ready).value_or(notFound()); });
+  auto probeServer = kube::HttpServer::start(probes, [ready = std::move(ready)](const kube::HttpRequest& req) {
+    return probeResponse(req.path, ready).value_or(notFound());
+  });
   if (!probeServer) return probeServer.error();
   s->probes_ = std::move(*probeServer);
   AdapterServer* self = s.get();

@@ -109,7 +109,7 @@ std::string quantityString(double value) {
   return std::to_string(std::llround(value * 1e9)) + "n";
 }
 
-MetricsApi::MetricsApi(const MetricCache& cache, const Targets& targets, std::string latencyWindow)
+MetricsApi::MetricsApi(const MetricCache& cache, const Targets& targets, const std::string& latencyWindow)
     : cache_(cache), targets_(targets) {
   auto window = kube::parseDuration(latencyWindow);
   latencyWindowSeconds_ = window ? std::chrono::duration_cast<std::chrono::seconds>(*window).count() : 0;

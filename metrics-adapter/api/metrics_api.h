@@ -26,7 +26,7 @@ struct ApiResponse {
 
 class MetricsApi {
  public:
-  MetricsApi(const MetricCache& cache, const Targets& targets, std::string latencyWindow = "2m");
+  MetricsApi(const MetricCache& cache, const Targets& targets, const std::string& latencyWindow = "2m");
 
   // A GET of `path` with its decoded query parameters.
   ApiResponse get(const std::string& path, const std::map<std::string, std::string>& query) const;

@@ -382,7 +382,7 @@ std::optional<Failure> Link::send(std::string_view bytes, Clock::time_point dead
 std::optional<Failure> Link::receive(Clock::time_point deadline) {
   std::string plain;
   if (ssl_) {
-    plain.resize(16 * 1024);
+    plain.resize(size_t{16} * 1024);
     size_t read = 0;
     if (std::optional<Failure> failed =
             runTls([&] { return SSL_read_ex(ssl_.get(), plain.data(), plain.size(), &read); }, "TLS: ", deadline)) {

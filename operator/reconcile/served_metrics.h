@@ -1,8 +1,10 @@
 // The metrics the adapter serves, as the operator reads them back for status (the backlog, the
 // latency p95, the cache hit ratio): a namespace's values of one metric are read in one
 // request (the `*` name of the custom metrics API, no label selector for the external one) and
-// kept for `maxAge`, so that a reconcile seldom makes a request of its own, whatever the number
-// of ServiceLevels in that namespace.
+// kept for `maxAge`, so that the reconciles of a resync, one after another, share that
+// request, whatever the number of ServiceLevels in the namespace. The age is short: nothing
+// brings a ServiceLevel back when only what the adapter serves changes, so a reconcile's status
+// must show what is served then, not what was served at the previous reconcile.
 #pragma once
 
 #include <chrono>
@@ -24,7 +26,7 @@ class ServedMetrics {
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
   explicit ServedMetrics(
-      Api& api, std::chrono::milliseconds maxAge = std::chrono::seconds(10),
+      Api& api, std::chrono::milliseconds maxAge = std::chrono::seconds(1),
       Clock clock = [] { return std::chrono::steady_clock::now(); })
       : api_(api), maxAge_(maxAge), clock_(std::move(clock)) {}
 

@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 using kube::Json;
 
 class ControllerStopWriting : public ::testing::Test {
- protected:
+ public:
   ControllerStopWriting() {
     // shop/team, with a quota, on its Deployment app: its reconcile writes.
     api_.put(resources::kServiceLevel,
@@ -50,6 +50,7 @@ class ControllerStopWriting : public ::testing::Test {
     controller_.reset();
   }
 
+ protected:
   // Starts the controller and waits until its worker has sent its first write and is held.
   void startAndHoldTheWorker() {
     ASSERT_TRUE(controller_->start(10s));

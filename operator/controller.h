@@ -13,6 +13,7 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "kube/workqueue.h"
+#include "operator/lifecycle.h"
 #include "operator/metrics.h"
 #include "operator/reconcile/reconciler.h"
 #include "operator/shard.h"
@@ -30,26 +31,26 @@ struct ControllerOptions {
   Shard shard;                         // only the ServiceLevels of the namespaces it owns
 };
 
-class Controller {
+class Controller final : public Work {
  public:
   Controller(kube::Client& client, Metrics& metrics, ControllerOptions options);
-  ~Controller();
+  ~Controller() override;
 
   // Starts the informers, waits for their caches, then starts the workers and returns
   // true. Returns false when the caches did not sync within `timeout` or stop() came
   // first (stop() may be called from another thread while start() waits).
-  bool start(std::chrono::milliseconds timeout);
+  bool start(std::chrono::milliseconds timeout) override;
   // Stops the workers (each finishes its reconcile first) and the informers; for good.
   void stop();
   // stop(), with no write going out after it. A lost lease (`lost`) refuses every write at
   // once, even those of a reconcile in the middle of its work. A stop (SIGTERM), still holding
   // the lease, lets the reconciles in flight finish first, for at most `grace`: the lease is
   // no longer renewed, and once it expires another replica may lead.
-  void stopWriting(bool lost, std::chrono::milliseconds grace);
-  bool stopped() const { return stopping_.stop_requested(); }
-  bool synced() const { return synced_; }
+  void stopWriting(bool lost, std::chrono::milliseconds grace) override;
+  bool stopped() const override { return stopping_.stop_requested(); }
+  bool synced() const override { return synced_; }
   // The informers that have not synced, and why (Informers::unsynced).
-  std::vector<std::string> unsynced() const { return informers_.unsynced(); }
+  std::vector<std::string> unsynced() const override { return informers_.unsynced(); }
 
  private:
   void work();

@@ -1,10 +1,9 @@
 // governor-operator: reconciles ServiceLevels into autoscalers, quotas, caches and SLO
 // rules; `render` and `validate` (operator/cli.h) work on files without a cluster.
 #include <iostream>
-#include <thread>
+#include <memory>
+#include <optional>
 
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include "api/version.h"
@@ -12,10 +11,10 @@
 #include "kube/leader_election.h"
 #include "kube/logging.h"
 #include "kube/signals.h"
-#include "kube/stop.h"
 #include "operator/cli.h"
 #include "operator/controller.h"
 #include "operator/endpoints.h"
+#include "operator/lifecycle.h"
 #include "operator/shard.h"
 
 namespace {
@@ -50,12 +49,6 @@ struct RunOptions {
   op::Shard shard;
 };
 
-std::string joined(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
-  return out;
-}
-
 int run(const RunOptions& o) {
   auto config = kube::loadDefaultConfig(o.kubeconfig, o.context);
   if (!config) return fail(config.error().what());
@@ -73,61 +66,33 @@ int run(const RunOptions& o) {
       **client, metrics,
       {o.namespaceName, o.workers, std::chrono::seconds(o.resyncSeconds), std::chrono::seconds(o.statusRefreshSeconds),
        o.backlogApi, o.rulesNamespaceMatcher, o.prometheusUrl, o.shard});
-  // A replica standing by for the lease is ready: were it not, a rolling update of one
-  // replica would wait forever for the new pod while the old one holds the lease.
-  std::atomic<bool> standingBy = o.leaderElect;
-  auto health = op::Endpoints::health(o.healthAddress, [&]() -> std::string {
-    if (standingBy || controller.synced()) return "";
-    return "informers not synced: " + joined(controller.unsynced());
-  });
+  op::Lifecycle lifecycle(controller, metrics,
+                          {o.leaderElect, std::chrono::seconds(o.cacheSyncTimeoutSeconds),
+                           std::chrono::seconds(o.renewDeadlineSeconds), o.namespaceName, o.shard.text()});
+  auto health = op::Endpoints::health(o.healthAddress, [&] { return lifecycle.unready(); });
   if (!health) return fail("--health-probe-bind-address: " + health.error().status.message);
 
   std::stop_source stopping;
   kube::StopOnSignals stopOnSignals(stopping);
-  // Runs on a thread of its own, which stop() ends at once while it waits for the caches.
-  std::atomic<bool> syncTimedOut{false};
-  auto startControllers = [&] {
-    standingBy = false;
-    metrics.setLeader(true);
-    if (controller.start(std::chrono::seconds(o.cacheSyncTimeoutSeconds))) {
-      spdlog::info("operator started (namespace: {}, shard: {})", o.namespaceName.empty() ? "all" : o.namespaceName,
-                   o.shard.text());
-    } else if (!controller.stopped()) {
-      syncTimedOut = true;
-      stopping.request_stop();
-    }
-  };
-  // When the work must end: on a stop (SIGTERM), or, without one, because the lease was lost.
-  auto stopControllers = [&] {
-    controller.stopWriting(!stopping.stop_requested(), std::chrono::seconds(o.renewDeadlineSeconds));
-  };
-  bool lost = false;
+  // A client of its own: the elector bounds each of its requests by the renew deadline.
+  std::unique_ptr<kube::Client> leaseClient;
+  std::optional<kube::LeaderElector> elector;
+  op::Lifecycle::Elect elect;
   if (o.leaderElect) {
-    auto ns = o.leaderElectionNamespace.empty() ? config->namespaceName : o.leaderElectionNamespace;
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    // A client of its own: the elector bounds each of its requests by the renew deadline.
-    auto leaseClient = kube::Client::create(*config);
-    if (!leaseClient) return fail(leaseClient.error().what());
-    (*leaseClient)->setRequestObserver(countRequest);
-    kube::LeaderElector elector(
-        **leaseClient, {ns, o.shard.leaseName(), std::string(host) + "_" + std::to_string(getpid()),
-                        std::chrono::seconds(o.leaseDurationSeconds), std::chrono::seconds(o.renewDeadlineSeconds),
-                        std::chrono::seconds(o.retryPeriodSeconds)});
-    lost = elector.run(stopping.get_token(), startControllers, stopControllers);
-  } else {
-    std::thread leading(startControllers);
-    kube::waitUntilStopped(stopping.get_token());
-    stopControllers();
-    leading.join();
+    auto made = kube::Client::create(*config);
+    if (!made) return fail(made.error().what());
+    leaseClient = std::move(*made);
+    leaseClient->setRequestObserver(countRequest);
+    elector.emplace(
+        *leaseClient,
+        kube::LeaseConfig{o.leaderElectionNamespace.empty() ? config->namespaceName : o.leaderElectionNamespace,
+                          o.shard.leaseName(), op::leaseIdentity(), std::chrono::seconds(o.leaseDurationSeconds),
+                          std::chrono::seconds(o.renewDeadlineSeconds), std::chrono::seconds(o.retryPeriodSeconds)});
+    elect = [&elector](const std::stop_token& stop, const std::function<void()>& started,
+                       const std::function<void()>& stopped) { return elector->run(stop, started, stopped); };
   }
-  if (lost) return fail("lost the leader lease; exiting so that a restart can compete again");
-  if (syncTimedOut) {
-    return fail("informers did not sync within " + std::to_string(o.cacheSyncTimeoutSeconds) +
-                "s (--cache-sync-timeout): " + joined(controller.unsynced()));
-  }
-  spdlog::info("operator stopped");
-  return 0;
+  auto failure = lifecycle.run(stopping, elect);
+  return failure.empty() ? 0 : fail(failure);
 }
 
 }  // namespace

@@ -39,9 +39,12 @@ class Workloads {
   // Reads through the informers that watch() set up.
   Workloads(kube::Informers& informers, const std::string& ns);
 
-  // Calls onChange(namespace, workload) when a workload appears, goes, or its spec.replicas
-  // or labels change (not for its status: the operator reads no more than that).
-  void onChange(const std::function<void(const std::string& ns, const Workload& workload)>& onChange);
+  // What counts as a change of a workload, besides its appearing or going; never its status.
+  // The operator reads its replicas; the adapter's targets are made of its labels alone (its
+  // replicas it reads when it measures), so a scale would only make them again for nothing.
+  enum class Change { Labels, LabelsOrReplicas };
+  // Calls onChange(namespace, workload) when a workload appears, goes, or changes as `change` says.
+  void onChange(Change change, const std::function<void(const std::string& ns, const Workload& workload)>& onChange);
 
   // 404 NotFound ("Deployment shop/app does not exist") when there is none.
   kube::Result<WorkloadReplicas> replicas(const std::string& ns, const Workload& workload) const;

@@ -99,6 +99,14 @@ std::optional<Json> Informer::get(const std::string& key) const {
   return unpacked(it->second);
 }
 
+std::vector<std::string> Informer::keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(store_.size());
+  for (const auto& entry : store_) out.push_back(entry.first);
+  return out;
+}
+
 std::vector<Json> Informer::list() const {
   return list([](const Json&) { return true; });
 }
@@ -133,9 +141,8 @@ void Informer::replace(std::vector<Json> items) {
     indexed_.clear();
     for (auto& item : items) {
       auto key = objectKey(item);
-      auto view = viewOf(std::move(item));
-      reindex(key, view);
-      next.emplace(std::move(key), stored(view));
+      reindex(key, item);  // already viewOf: see view()
+      next.emplace(std::move(key), stored(item));
     }
     items.clear();
     previous.swap(store_);
@@ -170,6 +177,7 @@ void Informer::replace(std::vector<Json> items) {
 }
 
 void Informer::apply(const WatchEvent& event) {
+  if (!kept(event.object)) return;  // an object never changes namespace
   std::lock_guard notify(notifyMu_);
   auto key = objectKey(event.object);
   Json object = viewOf(event.object);
@@ -202,7 +210,17 @@ void Informer::resyncLoop(const std::stop_token& stop) {
   }
 }
 
-// What readers see of an object: without managedFields, transformed. Under notifyMu_.
+bool Informer::kept(const Json& object) const {
+  if (!opts_.keepNamespace) return true;
+  auto md = object.find("metadata");
+  if (md == object.end() || !md->is_object()) return true;
+  auto ns = md->find("namespace");
+  return ns == md->end() || !ns->is_string() || ns->get_ref<const std::string&>().empty() ||
+         opts_.keepNamespace(ns->get<std::string>());
+}
+
+// What readers see of an object: without managedFields, transformed. Under notifyMu_, or
+// on the reflector's thread (view()): transform_ is set before start() only.
 Json Informer::viewOf(Json object) const {
   if (auto md = object.find("metadata"); md != object.end() && md->is_object()) md->erase("managedFields");
   return transform_ ? transform_(std::move(object)) : object;

@@ -26,7 +26,8 @@ struct EventHandler {
 };
 
 // What the store keeps of an object, given the whole of it (as client-go's SetTransform):
-// an informer whose readers use a few fields of a large object need not hold the rest.
+// an informer whose readers use a few fields of a large object need not hold the rest. It
+// keeps metadata.name and namespace, the store's key.
 using Transform = std::function<Json(Json object)>;
 // The value an index files an object under (Informer::setIndex); "" files it under none.
 using IndexFunc = std::function<std::string(const Json& object)>;
@@ -35,6 +36,11 @@ struct InformerOptions {
   ReflectorOptions reflector;
   // Every period, onUpdate(obj, obj) for each object; zero turns resync off.
   std::chrono::milliseconds resyncPeriod{0};
+  // Whether the objects of a namespace are kept (an operator shard's namespaces,
+  // operator/shard.h); those of the others are neither stored nor told about, so that a
+  // shard's memory grows with its share. Unset: every namespace. Cluster-scoped objects are
+  // always kept.
+  std::function<bool(const std::string& ns)> keepNamespace;
 };
 
 class Informer : private ReflectorSink {
@@ -55,6 +61,9 @@ class Informer : private ReflectorSink {
   void setCompact(bool compact);
   // Before start(): byIndex(value) gives the objects `index` files under value.
   void setIndex(IndexFunc index);
+  // Before start(): the items a list asks for per page (default 500). Each page is held
+  // whole until its items are transformed: smaller pages for large objects.
+  void setPageSize(int64_t pageSize) { reflector_.setPageSize(pageSize); }
   void start();
   // Stops and joins the threads. The store and resourceVersion stay, so start() resumes.
   void stop();
@@ -71,16 +80,21 @@ class Informer : private ReflectorSink {
   // The objects `keep` accepts; only those are copied.
   std::vector<Json> list(const std::function<bool(const Json&)>& keep) const;
   std::vector<Json> byIndex(const std::string& value) const;
+  // The keys of the objects in the store, sorted: with get(), a walk over every object that
+  // copies (or, compact, parses) one at a time.
+  std::vector<std::string> keys() const;
   const Resource& resource() const { return resource_; }
   ReflectorStats stats() const { return reflector_.stats(); }
 
  private:
+  Json view(Json object) const override { return kept(object) ? viewOf(std::move(object)) : Json(); }
   void replace(std::vector<Json> items) override;
   void apply(const WatchEvent& event) override;
   void resyncLoop(const std::stop_token& stop);
   void notifyAdd(const Json& obj);
   void notifyUpdate(const Json& oldObj, const Json& newObj);
   void notifyDelete(const Json& obj);
+  bool kept(const Json& object) const;
   Json viewOf(Json object) const;
   Json stored(const Json& view) const;
   void reindex(const std::string& key, const Json& view);

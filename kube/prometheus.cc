@@ -155,7 +155,8 @@ kube::Result<json> PrometheusClient::data(const std::string& promql) {
       }
     }
     if (!client) client = newClient();
-    httplib::Result res = client->Get(pathPrefix_ + "/api/v1/query", params, headers);
+    // POST: a query that reads many ServiceLevels at once can be longer than a URL may be.
+    httplib::Result res = client->Post(pathPrefix_ + "/api/v1/query", headers, params);
     if (res) response = res.value();
     transport = res.error();
     std::lock_guard lock(mutex_);

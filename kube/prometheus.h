@@ -1,4 +1,4 @@
-// Instant queries to Prometheus over its HTTP API (GET /api/v1/query): one number for the
+// Instant queries to Prometheus over its HTTP API (POST /api/v1/query, form-encoded): one number for the
 // metrics adapter, the series of a condition for the operator's scale-down guard.
 #pragma once
 

@@ -33,21 +33,44 @@ ReflectorStats Reflector::stats() const {
 }
 
 bool Reflector::listAndReplace(const std::stop_token& stop) {
+  // Page by page (as Client::list), each item reduced to the sink's view as its page arrives.
   ListOptions lo{opts_.labelSelector, opts_.fieldSelector, "", opts_.pageSize, ""};
-  auto page = client_.list(resource_, ns_, lo);
+  std::vector<Json> items;
+  std::string rv;
+  bool restarted = false;
+  for (;;) {
+    auto page = client_.listPage(resource_, ns_, lo);
+    if (!page && page.error().isGone() && !lo.continueToken.empty() && !restarted) {
+      restarted = true;  // the continue token expired: the list starts again, once
+      lo.continueToken.clear();
+      items.clear();
+      continue;
+    }
+    if (!page) {
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.lists;
+        stats_.listError = page.error().what();
+      }
+      spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());
+      sleepUnlessStopped(stop, backoff_.next());
+      return false;
+    }
+    for (auto& item : page->items) {
+      if (Json view = sink_.view(std::move(item)); !view.is_null()) items.push_back(std::move(view));
+    }
+    rv = page->resourceVersion;
+    if (page->continueToken.empty()) break;
+    lo.continueToken = page->continueToken;
+  }
   {
     std::lock_guard lock(mu_);
     ++stats_.lists;
-    stats_.listError = page ? "" : page.error().what();
+    stats_.listError.clear();
   }
-  if (!page) {
-    spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());
-    sleepUnlessStopped(stop, backoff_.next());
-    return false;
-  }
-  sink_.replace(std::move(page->items));
+  sink_.replace(std::move(items));
   std::lock_guard lock(mu_);
-  rv_ = page->resourceVersion;
+  rv_ = rv;
   return true;
 }
 

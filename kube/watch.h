@@ -31,7 +31,11 @@ class Backoff {
 class ReflectorSink {
  public:
   virtual ~ReflectorSink() = default;
-  // A full list: the sink's state becomes exactly `items`.
+  // What the sink keeps of a listed object: the reflector reduces each item to it as its
+  // page arrives, so that a list of many large objects never holds them all whole. Null:
+  // nothing (the item is left out of replace()).
+  virtual Json view(Json object) const { return object; }
+  // A full list: the sink's state becomes exactly `items`, each already view(item).
   virtual void replace(std::vector<Json> items) = 0;
   // ADDED, MODIFIED or DELETED.
   virtual void apply(const WatchEvent& event) = 0;
@@ -62,6 +66,8 @@ class Reflector {
   // Resumes from lastResourceVersion() when it is set, so a stopped reflector started again
   // continues where it left off (or relists on 410).
   void run(const std::stop_token& stop);
+  // Before run(): the items a list asks for per page.
+  void setPageSize(int64_t pageSize) { opts_.pageSize = pageSize; }
   std::string lastResourceVersion() const;
   ReflectorStats stats() const;
 

@@ -3,6 +3,7 @@
 
 #include <future>
 #include <map>
+#include <string_view>
 
 #include <algorithm>
 #include <cmath>
@@ -160,9 +161,9 @@ std::optional<size_t> Poller::Round::take(bool& left) {
   for (size_t i = 0; i < targets.size(); ++i) {
     if (taken[i]) continue;
     left = true;
-    if (busyOwners.contains(targets[i].owner)) continue;
+    if (busyOwners.contains(targets[i]->owner)) continue;
     taken[i] = true;
-    busyOwners.insert(targets[i].owner);
+    busyOwners.insert(targets[i]->owner);
     return i;
   }
   return std::nullopt;
@@ -173,7 +174,7 @@ std::vector<const Poller::Target*> Poller::Round::takeRest() {
   {
     std::lock_guard lock(mutex);
     for (size_t i = 0; i < targets.size(); ++i) {
-      if (!taken[i]) rest.push_back(&targets[i]);
+      if (!taken[i]) rest.push_back(targets[i]);
       taken[i] = true;
     }
   }
@@ -192,7 +193,7 @@ void Poller::measure(Round& round) {
         round.freed.wait(lock);
         continue;
       }
-      const Target& target = round.targets[*i];
+      const Target& target = *round.targets[*i];
       lock.unlock();
       cache_.update(target.key, measureSafely(target), kube::log::keyFields("servicelevel", target.owner));
       lock.lock();
@@ -208,19 +209,15 @@ void Poller::measure(Round& round) {
 }
 
 void Poller::pollRound(bool wait) {
-  std::vector<Target> targets;
+  Targets targets;
   try {
     targets = targets_();
   } catch (...) {
     // Without a target list nothing is known to be gone: keep every entry as it is.
     return;
   }
-  std::map<std::string, std::vector<Target>> bySource;
-  std::set<std::string> polled;
-  for (const Target& target : targets) {
-    bySource[target.source].push_back(target);
-    polled.insert(target.key);
-  }
+  std::map<std::string, std::vector<const Target*>> bySource;
+  for (const Target& target : *targets) bySource[target.source].push_back(&target);
   for (auto& [source, group] : bySource) {
     auto& round = inflight_[source];
     if (round && round->done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
@@ -238,16 +235,26 @@ void Poller::pollRound(bool wait) {
       continue;
     }
     round = std::make_unique<Round>();
+    round->list = targets;
     round->targets = std::move(group);
     round->taken.assign(round->targets.size(), false);
     round->done = std::async(std::launch::async, [this, r = round.get()] { measure(*r); });
   }
+  // A source no longer targeted lets go of its last round (and so of the targets that round shared).
+  std::erase_if(inflight_, [&](const auto& source) {
+    return !bySource.contains(source.first) &&
+           source.second->done.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
   if (wait) waitForRounds();
   if (stopping()) return;
-  for (const std::string& key : polled_) {
-    if (!polled.contains(key)) cache_.remove(key);
+  if (polled_ && polled_ != targets) {
+    std::set<std::string_view> polled;
+    for (const Target& target : *targets) polled.insert(target.key);
+    for (const Target& target : *polled_) {
+      if (!polled.contains(target.key)) cache_.remove(target.key);
+    }
   }
-  polled_ = std::move(polled);
+  polled_ = std::move(targets);
   std::lock_guard lock(mutex_);
   ++rounds_;
 }

@@ -81,7 +81,9 @@ class Poller {
     // another, so that an owner's slow queries take one of its source's workers, not all.
     std::string owner;
   };
-  using TargetList = std::function<std::vector<Target>()>;
+  // Never null. Shared, not copied: the same list round after round while nothing changed.
+  using Targets = std::shared_ptr<const std::vector<Target>>;
+  using TargetList = std::function<Targets()>;
 
   Poller(MetricCache& cache, TargetList targets, std::chrono::milliseconds interval, size_t concurrency = 1);
   ~Poller();  // stop()
@@ -104,7 +106,8 @@ class Poller {
  private:
   // One source's targets of one round, each taken by one of its workers.
   struct Round {
-    std::vector<Target> targets;  // set before the workers start
+    Targets list;                        // what `targets` point into
+    std::vector<const Target*> targets;  // set before the workers start
     std::mutex mutex;
     std::condition_variable freed;     // an owner is no longer busy
     std::vector<bool> taken;           // guarded by mutex
@@ -130,7 +133,7 @@ class Poller {
   const TargetList targets_;
   const std::chrono::milliseconds interval_;
   const size_t concurrency_;
-  std::set<std::string> polled_;  // the keys of the previous round; used by one thread at a time
+  Targets polled_;  // the targets of the previous round; used by one thread at a time
   // Per source, its latest round; used by one thread at a time.
   std::map<std::string, std::unique_ptr<Round>> inflight_;
 

@@ -1,6 +1,8 @@
 // governor-metrics-adapter: serves governor_queue_backlog (external.metrics.k8s.io),
 // governor_latency_p<N>_seconds and governor_cache_hit_ratio (custom.metrics.k8s.io) through
 // the kube-apiserver's aggregation layer, from a cache that polls Redis and Prometheus.
+#include <malloc.h>
+
 #include <iostream>
 #include <thread>
 
@@ -20,6 +22,7 @@
 #include "metrics-adapter/cache.h"
 #include "metrics-adapter/cache_gauges.h"
 #include "metrics-adapter/cache_stats.h"
+#include "metrics-adapter/live_targets.h"
 #include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/server.h"
 #include "metrics-adapter/targets.h"
@@ -43,6 +46,14 @@ std::chrono::milliseconds durationFlag(const std::string& flag, const std::strin
     return {};
   }
   return *d;
+}
+
+// An object without its metadata.resourceVersion, which every write changes.
+kube::Json withoutVersion(kube::Json object) {
+  if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+    metadata->erase("resourceVersion");
+  }
+  return object;
 }
 
 }  // namespace
@@ -72,8 +83,8 @@ int start(int argc, char** argv) {
   std::string alwaysAllowPaths = "/apis,/apis/*", authorizedTtl = "10s", unauthorizedTtl = "10s";
   int maxReviewsInFlight = 8;
   std::string shutdownDelay = "0s";
-  double kubeApiQps = 50;
-  int kubeApiBurst = 100;
+  double kubeApiQps = 500;
+  int kubeApiBurst = 1000;
   app.add_option("--kubeconfig", kubeconfig,
                  "Path to a kubeconfig; default: $KUBECONFIG, else in-cluster, else ~/.kube/config");
   app.add_option("--context", context, "kubeconfig context to use; default: its current-context");
@@ -239,6 +250,13 @@ int start(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   adapter::CacheStats cacheStats(*registry);
   kube::Informer serviceLevels(**client, {"governor.io", "v1alpha1", "servicelevels", true}, ns);
+  // What parseServiceLevel reads (the store drops managedFields itself), as MessagePack: a
+  // fifth of the memory of a tree, for every ServiceLevel. A poll parses each in turn.
+  serviceLevels.setTransform([](nlohmann::json object) {
+    object.erase("status");
+    return object;
+  });
+  serviceLevels.setCompact(true);
   serviceLevels.start();
 
   // Only the Secrets that opted in: no Secret without the label is ever read, whatever a
@@ -251,7 +269,7 @@ int start(int argc, char** argv) {
   // The workloads ServiceLevels name: their labels and replicas, from informers.
   kube::Informers workloadInformers(**client);
   api::Workloads::watch(workloadInformers, ns);
-  const api::Workloads workloads(workloadInformers, ns);
+  api::Workloads workloads(workloadInformers, ns);
   workloadInformers.startAll();
   adapter::DrainEstimator drains;
   const adapter::Sources sources{redis,
@@ -270,26 +288,35 @@ int start(int argc, char** argv) {
                                              .cacheAddressTemplate = cacheAddressTemplate,
                                              .redisAllowlist = *redisAllowlist,
                                              .prometheusNamespaceScope = prometheusNamespaceScope};
-  // Each poll round looks at the ServiceLevels afresh: new ones are measured at once,
-  // removed ones stop being served.
+  // The targets are made again when a ServiceLevel or a workload changes, not every poll round:
+  // new ServiceLevels are measured from the next round, removed ones stop being served. Shared
+  // with the informers' handlers, which may run until the informers are destroyed, after it.
+  auto live = std::make_shared<adapter::LiveTargets>(
+      sources, targetOptions,
+      [&workloads](const std::string& workloadNs, const api::Workload& w) { return workloads.labels(workloadNs, w); },
+      [&serviceLevels](const auto& visit) {
+        // One ServiceLevel at a time: neither the store nor the parses are copied whole.
+        for (const auto& key : serviceLevels.keys()) {
+          auto object = serviceLevels.get(key);
+          if (!object) continue;  // deleted meanwhile
+          if (auto p = api::parseServiceLevel(*object); p.serviceLevel) visit(*p.serviceLevel);
+        }
+      },
+      targets);
+  serviceLevels.addHandler({[live](const kube::Json&) { live->changed(); },
+                            [live](const kube::Json& before, const kube::Json& after) {
+                              // A write of its status alone (which the store drops) changes no target.
+                              if (withoutVersion(before) != withoutVersion(after)) live->changed();
+                            },
+                            [live](const kube::Json&) { live->changed(); }});
+  workloads.onChange(api::Workloads::Change::Labels,
+                     [live](const std::string&, const api::Workload&) { live->changed(); });
   adapter::Poller poller(
       cache,
       [&] {
         // Connections no target used for two rounds (servers of deleted ServiceLevels) close.
         redis.closeIdle(2 * poll + redisT);
-        std::vector<api::ServiceLevel> parsed;
-        for (const auto& obj : serviceLevels.list()) {
-          if (auto p = api::parseServiceLevel(obj); p.serviceLevel) parsed.push_back(std::move(*p.serviceLevel));
-        }
-        auto all = adapter::roundTargets(parsed, sources, targetOptions,
-                                         [&workloads](const std::string& workloadNs, const api::Workload& w) {
-                                           return workloads.labels(workloadNs, w);
-                                         });
-        targets.set(all);
-        std::vector<adapter::Poller::Target> out;
-        out.reserve(all.size());
-        for (const auto& t : all) out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
-        return out;
+        return live->nextRound();
       },
       poll, pollConcurrency);
 
@@ -330,5 +357,13 @@ int start(int argc, char** argv) {
 // No exception leaves main (kube/result.h).
 int main(int argc, char** argv) {
   governor::kube::ignoreSigpipe();
+  // Two malloc arenas, not one per thread that allocates (up to 8 per core): the poll threads
+  // and the server's threads each kept what a round's targets had taken. And blocks of 256 KiB
+  // or more (the lists of targets and readings, which grow with the ServiceLevels) always mapped
+  // on their own, so that freeing them gives the memory back: by default the threshold rises to
+  // the largest block freed, and such blocks then leave holes in the heap
+  // (docs/benchmarks.md, "The adapter with N ServiceLevels").
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   return governor::kube::exitStatusOf("governor-metrics-adapter", [&] { return start(argc, argv); });
 }

@@ -32,7 +32,7 @@ kube::Result<api::SeriesSelector> scoped(const std::string& selector, const api:
 // The external targets of spec.autoscaling.queue: the backlog, and with drainWithin the
 // replicas that drain it in time.
 void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
-                  const std::shared_ptr<QueueReads>& reads, std::vector<MetricTarget>& out) {
+                  const std::shared_ptr<RoundReads>& reads, std::vector<MetricTarget>& out) {
   const api::QueueScaling& qs = *sl.autoscaling->queue;
   const auto& q = qs.redis;
   RedisQueue queue{q.address,       q.db, q.key, q.type == "stream" ? RedisQueue::Type::Stream : RedisQueue::Type::List,
@@ -42,18 +42,25 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
   auto allowed = allowedRedisAddress(q.address, sl.namespaceName, options.redisAllowlist);
   const std::string context = "redis " + q.address + " key " + q.key;
   const std::string source = "redis " + q.address;
-  // The queue to connect to, with its password, or why there is none.
-  auto resolve = [secrets = sources.secrets, queue, ref = q.passwordSecretRef, ns = sl.namespaceName, allowed,
-                  context]() mutable -> kube::Result<RedisQueue> {
-    if (!allowed) return kube::Error{allowed.error().status, context};
-    queue.address = *allowed;
-    if (ref) {
-      auto password = secrets(ns, *ref);
+  // The queue to connect to, with its password, or why there is none. Kept as long as the
+  // targets, so it holds only what it needs: a ServiceLevel without a Secret, just its queue.
+  if (allowed) queue.address = allowed.value();
+  QueueReads::Resolve resolve;
+  if (!allowed) {
+    resolve = [error = kube::Error{allowed.error().status, context}]() -> kube::Result<RedisQueue> { return error; };
+  } else if (!q.passwordSecretRef) {
+    resolve = [queue]() -> kube::Result<RedisQueue> { return queue; };
+  } else {
+    resolve = [secrets = sources.secrets, queue, ref = *q.passwordSecretRef, ns = sl.namespaceName,
+               context]() -> kube::Result<RedisQueue> {
+      // A copy: the targets are kept over rounds, and each resolves afresh.
+      RedisQueue resolved = queue;
+      auto password = secrets(ns, ref);
       if (!password) return kube::Error{password.error().status, context};
-      queue.password = *password;
-    }
-    return queue;
-  };
+      resolved.password = *password;
+      return resolved;
+    };
+  }
   auto target = [&](const char* metric) {
     MetricTarget t;
     t.api = MetricTarget::Api::External;
@@ -69,7 +76,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
     return t;
   };
   // Read once per poll for both targets, with the other queues of its source.
-  const size_t read = reads->add(source, resolve, qs.drainWithin && queue.type == RedisQueue::Type::Stream);
+  const size_t read =
+      reads->queues.add(source, std::move(resolve), qs.drainWithin && queue.type == RedisQueue::Type::Stream);
 
   MetricTarget backlog = target(kBacklogMetric);
   // The backlog that makes the HPA's AverageValue target ask for exactly `replicas`.
@@ -78,7 +86,7 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
                                                                               static_cast<double>(qs.targetPerReplica)};
   }
   backlog.measure = [reads, read]() -> kube::Result<double> {
-    const kube::Result<int64_t>& length = reads->reading(read).backlog;
+    const kube::Result<int64_t> length = reads->queues.reading(read).backlog;
     if (!length) return length.error();
     return static_cast<double>(length.value());
   };
@@ -87,17 +95,18 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
 
   MetricTarget drain = target(kDrainReplicasMetric);
   if (qs.fallback) drain.fallback = MetricTarget::Fallback{qs.fallback->afterFailures, double(qs.fallback->replicas)};
-  // The list's rate queries, rendered from their parse and scoped like the latency's.
-  std::optional<std::string> arrival, processed;
+  // The list's rate queries, scoped like the latency's: the index of each read, or the reason
+  // it cannot be made.
+  std::optional<kube::Result<size_t>> arrival, processed;
   for (auto [text, query] : {std::pair{&qs.arrivalQuery, &arrival}, std::pair{&qs.processedQuery, &processed}}) {
     if (text->empty()) continue;
     auto series = scoped(*text, sl, options);
-    *query = series ? counterRateQuery(api::renderSeriesSelector(*series), options.queueRateWindow) : "";
+    *query = series ? kube::Result<size_t>(reads->prometheus.addRate(*series)) : kube::Result<size_t>(series.error());
   }
   drain.measure = [sources, reads, read, arrival, processed, within = *qs.drainWithin,
                    key = DrainEstimator::Key{sl.namespaceName, sl.name},
                    workload = sl.workload]() mutable -> kube::Result<double> {
-    const RedisReading& polled = reads->reading(read);
+    const RedisReading polled = reads->queues.reading(read);
     if (!polled.backlog) return polled.backlog.error();
     QueueReading reading;
     reading.at = polled.at;
@@ -110,8 +119,8 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
     for (auto [query, rate] :
          {std::pair{&arrival, &reading.arrivalRate}, std::pair{&processed, &reading.processedRate}}) {
       if (!*query) continue;
-      if ((*query)->empty()) return kube::Error{kube::Status{0, "Invalid", "a rate query is no series selector"}, ""};
-      auto value = sources.prometheus.query(**query);
+      if (!**query) return (*query)->error();  // parseServiceLevel refuses such a ServiceLevel
+      auto value = reads->prometheus.reading(***query);
       if (!value) return value.error();
       *rate = *value;
     }
@@ -126,7 +135,7 @@ void queueTargets(const api::ServiceLevel& sl, const Sources& sources, const Tar
 }  // namespace
 
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
-                                     const std::shared_ptr<QueueReads>& reads) {
+                                     const std::shared_ptr<RoundReads>& reads) {
   std::vector<MetricTarget> out;
   if (sl.autoscaling && sl.autoscaling->queue) queueTargets(sl, sources, options, reads, out);
   if (sl.objectives && sl.objectives->latency) {
@@ -146,8 +155,9 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources&
       t.objectName = sl.workload.name;
       t.key = customKey(t);
       if (series) {
-        auto query = latencyQuery(api::renderSeriesSelector(*series), p / 100.0, options.latencyWindow);
-        t.measure = [&prometheus = sources.prometheus, query] { return prometheus.query(query); };
+        t.measure = [reads, read = reads->prometheus.addQuantile(*series, p)] {
+          return reads->prometheus.reading(read);
+        };
       } else {  // parseServiceLevel refuses such a ServiceLevel
         t.measure = [error = series.error()]() -> kube::Result<double> { return error; };
       }
@@ -181,39 +191,132 @@ std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources&
   return out;
 }
 
-std::vector<MetricTarget> roundTargets(const std::vector<api::ServiceLevel>& serviceLevels, const Sources& sources,
-                                       const TargetOptions& options, const LabelReader& workloadLabels) {
-  std::vector<MetricTarget> all;
-  std::set<CacheStats::Key> caches, drained;
-  auto reads = std::make_shared<QueueReads>(sources.redis);
-  for (const auto& sl : serviceLevels) {
-    if (sl.cache) caches.insert({sl.namespaceName, sl.name});
-    if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
-      drained.insert({sl.namespaceName, sl.name});
-    }
-    for (auto& t : targetsFor(sl, sources, options, reads)) {
-      // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
-      // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
-      if (t.api == MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
-        if (auto labels = workloadLabels(t.namespaceName, {t.objectKind, t.objectName})) {
-          for (const auto& [k, v] : *labels) t.labels[k] = v;
-        }
-      }
-      all.push_back(std::move(t));
-    }
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources,
+                                     const TargetOptions& options) {
+  return targetsFor(sl, sources, options, std::make_shared<RoundReads>(sources, options));
+}
+
+void RoundTargets::add(const api::ServiceLevel& sl) {
+  if (sl.cache) caches_.insert({sl.namespaceName, sl.name});
+  if (sl.autoscaling && sl.autoscaling->queue && sl.autoscaling->queue->drainWithin) {
+    drained_.insert({sl.namespaceName, sl.name});
   }
-  sources.caches.retain(caches);  // the caches of deleted ServiceLevels leave /metrics
-  sources.drains.retain(drained);
-  return all;
+  for (auto& t : targetsFor(sl, sources_, options_, reads_)) {
+    // A workload's labels; a ServiceLevel's metric (the cache hit ratio) is selected by
+    // its governor.io/service-level label alone, and a ServiceLevel is no workload to GET.
+    if (t.api == MetricTarget::Api::Custom && t.resource != api::kServiceLevelResource) {
+      if (auto labels = workloadLabels_(t.namespaceName, {t.objectKind, t.objectName})) {
+        for (const auto& [k, v] : *labels) t.labels[k] = v;
+      }
+    }
+    all_.push_back(std::move(t));
+  }
+}
+
+std::vector<MetricTarget> RoundTargets::take() && {
+  sources_.caches.retain(caches_);  // the caches of deleted ServiceLevels leave /metrics
+  sources_.drains.retain(drained_);
+  all_.shrink_to_fit();  // kept until the next change
+  return std::move(all_);
+}
+
+namespace {
+
+// TargetSnapshot's index fields (its Fields).
+using Fields = std::array<std::string_view, 4>;
+
+std::optional<Fields> byMetric(const MetricTarget& t) {
+  if (t.api != MetricTarget::Api::External) return std::nullopt;
+  return Fields{t.namespaceName, t.metric};
+}
+
+std::optional<Fields> byServiceLevel(const MetricTarget& t) {
+  auto sl = t.labels.find(api::kServiceLevelLabel);
+  if (t.api != MetricTarget::Api::External || sl == t.labels.end()) return std::nullopt;
+  return Fields{t.namespaceName, t.metric, sl->second};
+}
+
+std::optional<Fields> byResource(const MetricTarget& t) {
+  if (t.resource.empty()) return std::nullopt;
+  return Fields{t.namespaceName, t.resource, t.metric};
+}
+
+std::optional<Fields> byObject(const MetricTarget& t) {
+  if (t.resource.empty()) return std::nullopt;
+  return Fields{t.namespaceName, t.resource, t.metric, t.objectName};
+}
+
+}  // namespace
+
+TargetSnapshot::TargetSnapshot(std::vector<MetricTarget> targets) : all_(std::move(targets)) {
+  std::sort(all_.begin(), all_.end(), [](const MetricTarget& a, const MetricTarget& b) { return a.key < b.key; });
+  external_ = index(byMetric);
+  externalOf_ = index(byServiceLevel);
+  custom_ = index(byResource);
+  customOf_ = index(byObject);
+}
+
+TargetSnapshot::Index TargetSnapshot::index(FieldsOf fieldsOf) const {
+  Index index{fieldsOf, {}};
+  for (uint32_t i = 0; i < all_.size(); ++i) {
+    if (fieldsOf(all_[i])) index.order.push_back(i);
+  }
+  index.order.shrink_to_fit();
+  // Stable: all_ is in key order, and so is each run of equal fields.
+  std::stable_sort(index.order.begin(), index.order.end(),
+                   [&](uint32_t a, uint32_t b) { return *fieldsOf(all_[a]) < *fieldsOf(all_[b]); });
+  return index;
+}
+
+std::vector<const MetricTarget*> TargetSnapshot::matching(const Index& index, const Fields& fields,
+                                                          const kube::Selector& selector) const {
+  std::vector<const MetricTarget*> out;
+  // A position against the fields looked up, either way round.
+  struct Before {
+    const TargetSnapshot& snapshot;
+    FieldsOf fieldsOf;
+    bool operator()(uint32_t i, const Fields& f) const { return *fieldsOf(snapshot.all_[i]) < f; }
+    bool operator()(const Fields& f, uint32_t i) const { return f < *fieldsOf(snapshot.all_[i]); }
+  };
+  auto [first, last] = std::equal_range(index.order.begin(), index.order.end(), fields, Before{*this, index.fieldsOf});
+  for (auto i = first; i != last; ++i) {
+    if (selector.matches(all_[*i].labels)) out.push_back(&all_[*i]);
+  }
+  return out;
+}
+
+std::vector<const MetricTarget*> TargetSnapshot::external(const std::string& ns, const std::string& metric,
+                                                          const kube::Selector& selector) const {
+  for (const auto& r : selector.requirements()) {
+    using Op = kube::Requirement::Operator;
+    if (r.key != api::kServiceLevelLabel || (r.op != Op::Equals && r.op != Op::DoubleEquals && r.op != Op::In)) {
+      continue;
+    }
+    std::vector<const MetricTarget*> out;
+    for (const auto& sl : r.values) {
+      auto some = matching(externalOf_, {ns, metric, sl}, selector);
+      out.insert(out.end(), some.begin(), some.end());
+    }
+    std::sort(out.begin(), out.end(), [](const MetricTarget* a, const MetricTarget* b) { return a->key < b->key; });
+    return out;
+  }
+  return matching(external_, {ns, metric}, selector);
+}
+
+std::vector<const MetricTarget*> TargetSnapshot::custom(const std::string& ns, const std::string& resource,
+                                                        const std::string& name, const std::string& metric,
+                                                        const kube::Selector& selector) const {
+  if (name == "*") return matching(custom_, {ns, resource, metric}, selector);
+  return matching(customOf_, {ns, resource, metric, name}, kube::Selector());
 }
 
 void Targets::set(std::vector<MetricTarget> targets) {
-  std::sort(targets.begin(), targets.end(), [](const MetricTarget& a, const MetricTarget& b) { return a.key < b.key; });
+  auto next = std::make_shared<const TargetSnapshot>(std::move(targets));
   std::lock_guard lock(mu_);
-  targets_ = std::move(targets);
+  targets_ = std::move(next);
 }
 
-std::vector<MetricTarget> Targets::snapshot() const {
+std::shared_ptr<const TargetSnapshot> Targets::snapshot() const {
   std::lock_guard lock(mu_);
   return targets_;
 }

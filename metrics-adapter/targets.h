@@ -4,18 +4,25 @@
 // (custom API). Each target knows how to measure itself.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/metrics.h"
 #include "api/servicelevel.h"
 #include "kube/result.h"
+#include "kube/selector.h"
 #include "metrics-adapter/cache_stats.h"
 #include "metrics-adapter/drain.h"
+#include "metrics-adapter/prometheus_reads.h"
 #include "metrics-adapter/queue_reads.h"
 #include "metrics-adapter/redis_access.h"
 #include "metrics-adapter/sources/prometheus_source.h"
@@ -94,32 +101,106 @@ struct Sources {
   ReplicaReader replicas;
 };
 
+// What targets read together in each poll round (every ServiceLevel's targets made at once share
+// one, for as long as they are kept): the queues, one pipeline per Redis connection and round, and
+// the latency percentiles and rates, one Prometheus query per shape and round.
+struct RoundReads {
+  RoundReads(const Sources& sources, const TargetOptions& options)
+      : queues(sources.redis), prometheus(sources.prometheus, options.latencyWindow, options.queueRateWindow) {}
+  // Starts a round: the readings of the one before are not served to it.
+  void nextRound() {
+    queues.nextRound();
+    prometheus.nextRound();
+  }
+  QueueReads queues;
+  PrometheusReads prometheus;
+};
+
 // The targets of one ServiceLevel. Pure: measuring happens only when `measure` is called;
 // measuring a cache's hit ratio reads its INFO stats into `caches`, a drain-time target its
-// rates into `drains`. Its queue is added to `reads`, the round's (every ServiceLevel's targets
-// of one round share one): the backlog and the drain-time target take its reading from there.
+// rates into `drains`. Its queue and its Prometheus queries are added to `reads`, the round's:
+// its targets take their readings from there, in whichever round `reads` is.
 std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options,
-                                     const std::shared_ptr<QueueReads>& reads);
+                                     const std::shared_ptr<RoundReads>& reads);
+// The same with reads of their own.
+std::vector<MetricTarget> targetsFor(const api::ServiceLevel& sl, const Sources& sources, const TargetOptions& options);
 
 // A workload's labels (api::Workloads::labels) by its namespace, kind and name.
 using LabelReader = std::function<kube::Result<api::Labels>(const std::string& ns, const api::Workload& workload)>;
 
-// One poll round's targets: every target of each ServiceLevel, their queues read together
-// (one pipeline per Redis connection), a workload's custom metric carrying the workload's
-// labels. What ServiceLevels no longer there left in `sources` (cache stats on /metrics,
-// drain estimates) is forgotten.
-std::vector<MetricTarget> roundTargets(const std::vector<api::ServiceLevel>& serviceLevels, const Sources& sources,
-                                       const TargetOptions& options, const LabelReader& workloadLabels);
+// The targets of every ServiceLevel, made one ServiceLevel at a time (never every ServiceLevel
+// parsed at once): every target of each, their queues read together (one pipeline per Redis
+// connection and round) and their Prometheus queries one per shape and round, a workload's custom
+// metric carrying the workload's labels. LiveTargets keeps them over poll rounds.
+class RoundTargets {
+ public:
+  RoundTargets(Sources sources, TargetOptions options, LabelReader workloadLabels)
+      : sources_(std::move(sources)),
+        options_(std::move(options)),
+        workloadLabels_(std::move(workloadLabels)),
+        reads_(std::make_shared<RoundReads>(sources_, options_)) {}
+  void add(const api::ServiceLevel& sl);
+  // What the targets read: its nextRound() starts each poll round.
+  const std::shared_ptr<RoundReads>& reads() const { return reads_; }
+  // The targets. What ServiceLevels no longer there left in the sources (cache stats
+  // on /metrics, drain estimates) is forgotten.
+  std::vector<MetricTarget> take() &&;
 
-// The current targets, replaced as a whole after each look at the ServiceLevels.
+ private:
+  const Sources sources_;
+  const TargetOptions options_;
+  const LabelReader workloadLabels_;
+  const std::shared_ptr<RoundReads> reads_;
+  std::vector<MetricTarget> all_;
+  std::set<CacheStats::Key> caches_, drained_;
+};
+
+// The targets made at one look at the ServiceLevels, sorted by key, with the indexes API requests
+// read them by: a request costs about the same with 10 ServiceLevels or 5,000.
+class TargetSnapshot {
+ public:
+  explicit TargetSnapshot(std::vector<MetricTarget> targets);
+  const std::vector<MetricTarget>& all() const { return all_; }
+  // The external targets of namespace `ns` and `metric` that `selector` matches, in key order.
+  // A selector that names ServiceLevels (governor.io/service-level = or in, as the HPAs of the
+  // operator do) reads only theirs.
+  std::vector<const MetricTarget*> external(const std::string& ns, const std::string& metric,
+                                            const kube::Selector& selector) const;
+  // The targets of `metric` on object `name` of `resource` in `ns`, in key order; name "*":
+  // on every object of that resource whose labels `selector` matches.
+  std::vector<const MetricTarget*> custom(const std::string& ns, const std::string& resource, const std::string& name,
+                                          const std::string& metric, const kube::Selector& selector) const;
+
+ private:
+  // Up to four of a target's fields (the rest empty); nullopt: not in that index.
+  using Fields = std::array<std::string_view, 4>;
+  using FieldsOf = std::optional<Fields> (*)(const MetricTarget&);
+  // The positions in all_ of the targets with fields, sorted by them and then by key: a lookup is a
+  // binary search, with no string kept per target.
+  struct Index {
+    FieldsOf fieldsOf;
+    std::vector<uint32_t> order;
+  };
+  Index index(FieldsOf fieldsOf) const;
+  std::vector<const MetricTarget*> matching(const Index& index, const Fields& fields,
+                                            const kube::Selector& selector) const;
+  std::vector<MetricTarget> all_;
+  Index external_;    // namespace, metric
+  Index externalOf_;  // namespace, metric, service-level label
+  Index custom_;      // namespace, resource, metric
+  Index customOf_;    // namespace, resource, metric, object name
+};
+
+// The current targets, replaced as a whole each time they are made (LiveTargets).
 class Targets {
  public:
   void set(std::vector<MetricTarget> targets);
-  std::vector<MetricTarget> snapshot() const;
+  // Shared, never copied: a request holds the snapshot it reads.
+  std::shared_ptr<const TargetSnapshot> snapshot() const;
 
  private:
   mutable std::mutex mu_;
-  std::vector<MetricTarget> targets_;
+  std::shared_ptr<const TargetSnapshot> targets_ = std::make_shared<TargetSnapshot>(std::vector<MetricTarget>{});
 };
 
 }  // namespace governor::adapter

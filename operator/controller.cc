@@ -15,6 +15,10 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
                  [&] {
                    kube::InformerOptions o;
                    o.resyncPeriod = options_.resyncPeriod;
+                   // A shard caches, and so reconciles, only the objects of its namespaces.
+                   if (options_.shard.count > 1) {
+                     o.keepNamespace = [shard = options_.shard](const std::string& ns) { return shard.owns(ns); };
+                   }
                    return o;
                  }()),
       api_(client),
@@ -24,7 +28,6 @@ Controller::Controller(kube::Client& client, Metrics& metrics, ControllerOptions
   reconciler_.setRulesNamespaceMatcher(options_.rulesNamespaceMatcher);
   reconciler_.setPrometheusUrl(options_.prometheusUrl);
   reconciler_.registerInformers([this](const std::string& key) {
-    if (!options_.shard.owns(key.substr(0, key.find('/')))) return;  // another shard's
     queue_.add(key);
     metrics_.setQueueDepth(static_cast<double>(queue_.size()));
   });

@@ -39,8 +39,8 @@ struct RunOptions {
   int statusRefreshSeconds = 30;
   op::BacklogApi backlogApi = op::BacklogApi::External;
   int cacheSyncTimeoutSeconds = 120;
-  double kubeApiQps = 50;
-  int kubeApiBurst = 100;
+  double kubeApiQps = 500;
+  int kubeApiBurst = 1000;
   int leaseDurationSeconds = 15;
   int renewDeadlineSeconds = 10;
   int retryPeriodSeconds = 2;

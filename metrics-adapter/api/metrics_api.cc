@@ -165,9 +165,9 @@ ApiResponse MetricsApi::external(const std::string& ns, const std::string& metri
   auto selector = kube::parseSelector(labelSelector);
   if (!selector) return {400, statusBody(400, "BadRequest", "labelSelector: " + selector.error().status.message)};
   Json items = Json::array();
-  for (const auto& t : targets_.snapshot()) {
-    if (t.api != MetricTarget::Api::External || t.namespaceName != ns || t.metric != metric) continue;
-    if (!selector->matches(t.labels)) continue;
+  const auto targets = targets_.snapshot();
+  for (const MetricTarget* found : targets->external(ns, metric, *selector)) {
+    const MetricTarget& t = *found;
     auto now = currentValue(cache_.get(t.key), t);
     if (now.error) return *now.error;
     Json labels = Json::object();
@@ -196,11 +196,9 @@ ApiResponse MetricsApi::custom(const std::string& ns, const std::string& resourc
   if (!selector) return {400, statusBody(400, "BadRequest", "labelSelector: " + selector.error().status.message)};
   Json items = Json::array();
   std::set<std::string> described;
-  for (const auto& t : targets_.snapshot()) {
-    if (t.resource.empty() || t.namespaceName != ns || t.resource != resource || t.metric != metric) {
-      continue;
-    }
-    if (name == "*" ? !selector->matches(t.labels) : t.objectName != name) continue;
+  const auto targets = targets_.snapshot();
+  for (const MetricTarget* found : targets->custom(ns, resource, name, metric, *selector)) {
+    const MetricTarget& t = *found;
     // Two ServiceLevels on one workload: the HPA wants exactly one value per object, so
     // the first ServiceLevel by name answers (targets come sorted).
     if (described.contains(t.objectName)) continue;

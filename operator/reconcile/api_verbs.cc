@@ -24,12 +24,6 @@ kube::Result<Json> KubeApi::mergePatch(const kube::Resource& r, const std::strin
   return client_.mergePatch(r, ns, name, patch, subresource);
 }
 
-kube::Result<Json> KubeApi::jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                      const Json& patch, const std::string& fieldManager) {
-  return client_.raw("PATCH", r.path(ns, name) + "?fieldManager=" + fieldManager, patch.dump(),
-                     "application/json-patch+json");
-}
-
 kube::Outcome KubeApi::remove(const kube::Resource& r, const std::string& ns, const std::string& name,
                               const std::string& uid) {
   return client_.remove(r, ns, name, kube::Propagation::Background, uid);

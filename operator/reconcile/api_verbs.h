@@ -17,15 +17,12 @@ class Api {
   // POST: 409 AlreadyExists when an object of that name exists, whoever made it.
   virtual kube::Result<kube::Json> create(const kube::Resource& r, const std::string& ns, const kube::Json& object,
                                           const std::string& fieldManager) = 0;
-  // Server-side apply.
+  // Server-side apply; it creates an absent object unless the body names a uid.
   virtual kube::Result<kube::Json> apply(const kube::Resource& r, const std::string& ns, const std::string& name,
                                          const kube::Json& object, const kube::ApplyOptions& opts) = 0;
   // subresource: "" (the object), "status" or "scale".
   virtual kube::Result<kube::Json> mergePatch(const kube::Resource& r, const std::string& ns, const std::string& name,
                                               const kube::Json& patch, const std::string& subresource) = 0;
-  // An RFC 6902 JSON patch (an array of operations), recorded under `fieldManager`.
-  virtual kube::Result<kube::Json> jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                             const kube::Json& patch, const std::string& fieldManager) = 0;
   // Deletes in the background; with `uid`, only that object (another answers 409).
   virtual kube::Outcome remove(const kube::Resource& r, const std::string& ns, const std::string& name,
                                const std::string& uid) = 0;
@@ -45,8 +42,6 @@ class KubeApi final : public Api {
                                  const kube::Json& object, const kube::ApplyOptions& opts) override;
   kube::Result<kube::Json> mergePatch(const kube::Resource& r, const std::string& ns, const std::string& name,
                                       const kube::Json& patch, const std::string& subresource) override;
-  kube::Result<kube::Json> jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                     const kube::Json& patch, const std::string& fieldManager) override;
   kube::Outcome remove(const kube::Resource& r, const std::string& ns, const std::string& name,
                        const std::string& uid) override;
   kube::Result<kube::Json> getPath(const std::string& path) override;

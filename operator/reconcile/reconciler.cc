@@ -1,10 +1,11 @@
-// See reconciler.h. Every write goes through applyChild, pruneChildren, writeStatus or
-// recordEvent, and each counts itself in the metrics.
+// See reconciler.h. Every write goes through applyChild, scaleWorkload, pruneChildren,
+// writeStatus or recordEvent, and each counts itself in the metrics.
 #include "operator/reconcile/reconciler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <vector>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -61,6 +62,13 @@ std::string hostname() {
   return buf;
 }
 
+// The API server's answer to a create in a namespace that is being deleted (its
+// NamespaceLifecycle admission): 403, "unable to create new content in namespace NS because it
+// is being terminated".
+bool namespaceTerminating(const kube::Error& error) {
+  return error.status.code == 403 && error.status.message.find("because it is being terminated") != std::string::npos;
+}
+
 }  // namespace
 
 struct Reconciler::Pass {
@@ -76,6 +84,8 @@ struct Reconciler::Pass {
   std::optional<int32_t> paused;            // the replicas a pause holds
   std::optional<TimePoint> idleSince;       // of an empty backlog, with minReplicas 0
   std::optional<GuardDecision> guard;       // with spec.autoscaling.scaleDownGuard
+  std::vector<std::string> created;         // children written, as describeChild says
+  std::vector<std::string> updated;
 };
 
 Reconciler::Reconciler(Api& api, kube::Informers& informers, std::string ns, Metrics& metrics, Clock clock)
@@ -107,9 +117,12 @@ void Reconciler::registerInformers(const std::function<void(const std::string&)>
   serviceLevels.addHandler({own, [own](const Json&, const Json& o) { own(o); }, own});
   // A workload that appears, goes or is scaled brings back the ServiceLevels that name it.
   api::Workloads::watch(informers, ns);
-  api::Workloads(informers, ns).onChange([onKey, &serviceLevels](const std::string& workloadNs, const Workload& w) {
-    for (const auto& sl : serviceLevels.byIndex(workloadNs + "/" + w.kind + "/" + w.name)) onKey(kube::objectKey(sl));
-  });
+  api::Workloads(informers, ns)
+      .onChange(api::Workloads::Change::LabelsOrReplicas,
+                [onKey, &serviceLevels](const std::string& workloadNs, const Workload& w) {
+                  for (const auto& sl : serviceLevels.byIndex(workloadNs + "/" + w.kind + "/" + w.name))
+                    onKey(kube::objectKey(sl));
+                });
   auto owner = [onKey](const Json& o) {
     if (auto key = owningServiceLevel(o); !key.empty()) onKey(key);
   };
@@ -144,10 +157,17 @@ bool Reconciler::prometheusRuleCrdInstalled() {
 kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r, const std::string& ns,
                                                         const std::string& name) {
   if (r.plural != resources::kPrometheusRule.plural || rulesWatched_) {
-    if (auto cached = informers_.get(r, ns_, kChildSelector).get(ns + "/" + name)) return cached;
+    auto& informer = informers_.get(r, ns_, kChildSelector);
+    if (auto cached = informer.get(ns + "/" + name)) return cached;
+    // Absent from a synced cache: created with createChild, whose request itself is refused
+    // when an object of that name exists (someone else's, or ours not seen yet).
+    if (informer.hasSynced()) return std::optional<Json>();
   }
-  // Not ours by label (or not watched): ask the API, so that an object of that name
-  // that someone else made is seen and left alone.
+  return readChild(r, ns, name);
+}
+
+kube::Result<std::optional<Json>> Reconciler::readChild(const kube::Resource& r, const std::string& ns,
+                                                        const std::string& name) {
   auto res = api_.get(r, ns, name);
   if (res) return std::optional<Json>(cachedChild(std::move(*res)));
   if (res.error().isNotFound()) return std::optional<Json>();
@@ -155,27 +175,19 @@ kube::Result<std::optional<Json>> Reconciler::liveChild(const kube::Resource& r,
 }
 
 kube::Result<Json> Reconciler::createChild(const Child& child) {
-  const auto& ns = child.object["metadata"].value("namespace", "");
-  auto created = api_.create(child.resource, ns, child.object, kFieldManager);
+  // A server-side apply creates what is absent, and its fields belong to the Apply entry of
+  // kFieldManager from the start (so that later applies own them and remove what the spec
+  // drops). Its resourceVersion is a precondition that no existing object can meet: etcd
+  // starts at revision 1 and stores every write at a later one, so an object of that name
+  // (made by someone else, or by us and not in the cache yet) is left as it is and the API
+  // server answers 409. Not "0", which means no precondition; not a uid, with which an apply
+  // never creates ("uid mismatch: ... no existing object was found").
+  Json object = child.object;
+  object["metadata"]["resourceVersion"] = "1";
+  auto res = api_.apply(child.resource, object["metadata"].value("namespace", ""), object["metadata"].value("name", ""),
+                        object, {.fieldManager = kFieldManager, .force = true});
   wrote("create", child.object);
-  if (!created) return created;
-  // POST records the fields under an Update entry of kFieldManager, which later applies
-  // would share but not own: a field the spec drops would then never be removed. Turned
-  // into the Apply entry (only on this object: the uid is tested), applies own them.
-  auto fields = created->at("metadata").value("managedFields", Json::array());
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (fields[i].value("manager", "") != kFieldManager || fields[i].value("operation", "") != "Update") continue;
-    Json patch =
-        Json::array({{{"op", "test"}, {"path", "/metadata/uid"}, {"value", created->at("metadata").value("uid", "")}},
-                     {{"op", "replace"},
-                      {"path", "/metadata/managedFields/" + std::to_string(i) + "/operation"},
-                      {"value", "Apply"}}});
-    auto handed = api_.jsonPatch(child.resource, ns, child.object["metadata"].value("name", ""), patch, kFieldManager);
-    wrote("patch managedFields", child.object);
-    if (!handed) return handed.error();
-    break;
-  }
-  return created;
+  return res;
 }
 
 void Reconciler::applyChild(Pass& pass, const Child& child) {
@@ -187,37 +199,61 @@ void Reconciler::applyChild(Pass& pass, const Child& child) {
                               describeChild(child.object) + " already exists and is not owned by ServiceLevel " +
                                   pass.sl.name + "; Governor leaves it alone: delete or rename it"};
   };
-  auto live = liveChild(child.resource, pass.sl.namespaceName, name);
-  if (!live) {
+  auto readFailed = [&](const kube::Error& error) {
     // Unknown is not absent: writing now could take over an object someone else made.
-    group.failure = Condition{
-        conditionType(child.group), false, "ReadFailed",
-        "cannot read " + describeChild(child.object) + ", so Governor writes nothing to it: " + live.error().what()};
-    return;
+    group.failure =
+        Condition{conditionType(child.group), false, "ReadFailed",
+                  "cannot read " + describeChild(child.object) + ", so Governor writes nothing to it: " + error.what()};
+  };
+  auto applyFailed = [&](const kube::Error& error) {
+    if (namespaceTerminating(error)) {
+      // Nothing can be made there any more, an Event no more than a child, and the namespace's
+      // deletion deletes this ServiceLevel too: no retry.
+      group.failure = Condition{conditionType(child.group), false, "NamespaceTerminating", error.what()};
+      return;
+    }
+    group.failure = Condition{conditionType(child.group), false, "ApplyFailed", error.what()};
+    recordEvent(pass.object, "Warning", "ApplyFailed", error.what());
+  };
+  auto live = liveChild(child.resource, pass.sl.namespaceName, name);
+  if (!live) return readFailed(live.error());
+  if (!*live) {
+    auto created = createChild(child);
+    if (created) {
+      ++group.changed;
+      pass.created.push_back(describeChild(child.object));
+      return;
+    }
+    if (!created.error().isConflict()) return applyFailed(created.error());
+    // An object of that name exists: read it, and treat it as any existing child.
+    live = readChild(child.resource, pass.sl.namespaceName, name);
+    if (!live) return readFailed(live.error());
+    if (!*live) return applyFailed(created.error());  // gone since: the retry creates it
   }
-  if (*live && !ownedBy(**live, pass.sl.uid)) return conflict();
-  if (*live && holds(**live, cachedChild(child.object))) return;
-  kube::Result<Json> res = Json();
-  if (*live) {
-    // Applied only to the object just read: one that replaced it meanwhile has another uid
-    // and the API server refuses the apply.
-    Json object = child.object;
-    object["metadata"]["uid"] = (**live)["metadata"].value("uid", "");
-    res =
-        api_.apply(child.resource, pass.sl.namespaceName, name, object, {.fieldManager = kFieldManager, .force = true});
-    wrote("apply", child.object);
-  } else {
-    res = createChild(child);
-    if (!res && res.error().isConflict()) return conflict();  // someone made it after the read
-  }
-  if (!res) {
-    group.failure = Condition{conditionType(child.group), false, "ApplyFailed", res.error().what()};
-    recordEvent(pass.object, "Warning", "ApplyFailed", res.error().what());
-    return;
-  }
+  if (!ownedBy(**live, pass.sl.uid)) return conflict();
+  if (holds(**live, cachedChild(child.object))) return;
+  // Applied only to the object just read: one that replaced it meanwhile has another uid
+  // and the API server refuses the apply.
+  Json object = child.object;
+  object["metadata"]["uid"] = (**live)["metadata"].value("uid", "");
+  auto res =
+      api_.apply(child.resource, pass.sl.namespaceName, name, object, {.fieldManager = kFieldManager, .force = true});
+  wrote("apply", child.object);
+  if (!res) return applyFailed(res.error());
   ++group.changed;
-  recordEvent(pass.object, "Normal", *live ? "Updated" : "Created",
-              describeChild(child.object) + (*live ? " updated" : " created"));
+  pass.updated.push_back(describeChild(child.object));
+}
+
+void Reconciler::recordChanges(const Pass& pass) {
+  auto list = [](const std::vector<std::string>& children) {
+    std::string out;
+    for (size_t i = 0; i < children.size(); ++i) {
+      out += (i == 0 ? "" : i + 1 == children.size() ? " and " : ", ") + children[i];
+    }
+    return out;
+  };
+  if (!pass.created.empty()) recordEvent(pass.object, "Normal", "Created", list(pass.created) + " created");
+  if (!pass.updated.empty()) recordEvent(pass.object, "Normal", "Updated", list(pass.updated) + " updated");
 }
 
 void Reconciler::scaleWorkload(Pass& pass) {
@@ -609,6 +645,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     pass.groups[ChildGroup::Rules].failure = Condition{"RulesReady", false, "InvalidQuery", message};
   }
   for (const auto& child : children) applyChild(pass, child);
+  recordChanges(pass);
   scaleWorkload(pass);
   pruneChildren(pass);
   writeStatus(pass);

@@ -74,13 +74,17 @@ class Reconciler {
 
   bool prometheusRuleCrdInstalled();
   // The child as it is, as cachedChild keeps it: an object, nothing (only when the API says
-  // NotFound), or the error that left it unknown (403, 429, 5xx, a timeout), on which
-  // nothing may be written.
+  // NotFound, or a synced informer does not hold it: see createChild), or the error that left
+  // it unknown (403, 429, 5xx, a timeout), on which nothing may be written.
   kube::Result<std::optional<Json>> liveChild(const kube::Resource& r, const std::string& ns, const std::string& name);
+  // The same with a GET.
+  kube::Result<std::optional<Json>> readChild(const kube::Resource& r, const std::string& ns, const std::string& name);
   void applyChild(Pass& pass, const Child& child);
-  // POST, so that an object someone else made meanwhile is never taken over; then the
-  // created fields are handed to the apply field manager (see reconciler.cc).
+  // One request, a server-side apply that only creates: an object of that name, whoever made
+  // it, answers 409 and is left unchanged (see reconciler.cc).
   kube::Result<Json> createChild(const Child& child);
+  // One Event per reconcile for the children it created, one for those it updated.
+  void recordChanges(const Pass& pass);
   // Replicas the operator sets itself (replicas.h): pause at 0, scaling to and from none.
   void scaleWorkload(Pass& pass);
   // spec.autoscaling.scaleDownGuard: asks Prometheus whether the page tier burns.

@@ -37,6 +37,10 @@ FakeApi::FakeApi() {
       return res.set_content("", "application/json");
     }
     auto plural = req.path.substr(req.path.rfind('/') + 1);
+    {
+      std::lock_guard lock(mu_);
+      lists_.push_back(plural + " limit=" + req.get_param_value("limit"));
+    }
     res.set_content(list(plural, req.get_param_value("labelSelector")).dump(), "application/json");
   });
   server_.start();
@@ -78,6 +82,11 @@ void FakeApi::servePath(const std::string& path, kube::Result<Json> answer) {
 std::vector<std::string> FakeApi::reads() const {
   std::lock_guard lock(mu_);
   return reads_;
+}
+
+std::vector<std::string> FakeApi::lists() const {
+  std::lock_guard lock(mu_);
+  return lists_;
 }
 
 void FakeApi::clearReads() {
@@ -126,7 +135,7 @@ kube::Result<Json> FakeApi::create(const kube::Resource& r, const std::string& n
   if (found) return error(409, "AlreadyExists", doing("create", r, ns, name));
   if (!found.error().isNotFound()) return found.error();
   md["uid"] = "uid-" + std::to_string(++made_);
-  // As POST records it: the JSON patch of createChild turns this entry into an Apply one.
+  // As POST records it.
   if (!fieldManager.empty()) md["managedFields"] = {{{"manager", fieldManager}, {"operation", "Update"}}};
   objects_[r.plural][key(ns, name)] = made;
   return made;
@@ -140,27 +149,55 @@ kube::Result<Json> FakeApi::change(const std::string& verb, const kube::Resource
   if (!found) return found.error();
   try {
     edit(**found);
-  } catch (const Json::exception& e) {  // a JSON patch's failed "test", a path that is not there
+  } catch (const Json::exception& e) {
     return kube::Error{{422, "Invalid", e.what()}, doing(verb, r, ns, name)};
   }
   return **found;
 }
 
-// Only to what exists: the reconciler never applies an object into existence (it creates it).
+// As the API server applies: an absent object is created (its fields in an Apply entry of the
+// field manager) unless the body names a uid; a uid or resourceVersion in the body must be the
+// stored object's.
 kube::Result<Json> FakeApi::apply(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                  const Json& object, const kube::ApplyOptions&) {
-  return change("apply", r, ns, name, object, object["metadata"].value("uid", ""),
-                [&](Json& stored) { stored.merge_patch(object); });
+                                  const Json& object, const kube::ApplyOptions& opts) {
+  const auto& md = object["metadata"];
+  const std::string uid = md.value("uid", "");
+  const std::string version = md.value("resourceVersion", "");
+  {
+    std::lock_guard lock(mu_);
+    auto found = lookup("apply", r, ns, name);
+    if (!found && found.error().isNotFound()) {
+      writes_.push_back({"apply", r.plural, name, object});
+      if (!uid.empty()) {
+        return error(409, "Conflict",
+                     doing("apply", r, ns, name) + ": uid mismatch: the provided object specified uid " + uid +
+                         ", and no existing object was found");
+      }
+      Json made = object;
+      made["metadata"].erase("resourceVersion");
+      made["metadata"]["uid"] = "uid-" + std::to_string(++made_);
+      made["metadata"]["managedFields"] = {{{"manager", opts.fieldManager}, {"operation", "Apply"}}};
+      objects_[r.plural][key(ns, name)] = made;
+      return made;
+    }
+    if (found) {
+      const auto& stored = (**found)["metadata"];
+      if (!uid.empty() && uid != stored.value("uid", "")) {
+        writes_.push_back({"apply", r.plural, name, object});
+        return error(422, "Invalid", doing("apply", r, ns, name) + ": metadata.uid: field is immutable");
+      }
+      if (!version.empty() && version != stored.value("resourceVersion", "")) {
+        writes_.push_back({"apply", r.plural, name, object});
+        return error(409, "Conflict", doing("apply", r, ns, name) + ": the object has been modified");
+      }
+    }
+  }
+  return change("apply", r, ns, name, object, "", [&](Json& stored) { stored.merge_patch(object); });
 }
 
 kube::Result<Json> FakeApi::mergePatch(const kube::Resource& r, const std::string& ns, const std::string& name,
                                        const Json& patch, const std::string&) {
   return change("mergePatch", r, ns, name, patch, "", [&](Json& stored) { stored.merge_patch(patch); });
-}
-
-kube::Result<Json> FakeApi::jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                      const Json& patch, const std::string&) {
-  return change("jsonPatch", r, ns, name, patch, "", [&](Json& stored) { stored = stored.patch(patch); });
 }
 
 kube::Outcome FakeApi::remove(const kube::Resource& r, const std::string& ns, const std::string& name,

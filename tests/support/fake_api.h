@@ -1,6 +1,7 @@
 // The in-memory API of the reconciler's unit tests: op::Api's verbs over objects stored by
 // resource, namespace and name, answered as the API server answers them (404 for what is
-// absent, 409 for a name taken or a uid that does not match), with one verb on one object
+// absent, 409 for a name taken, a resourceVersion that does not match or an apply naming a
+// uid where nothing exists, 422 for an apply naming another uid), with one verb on one object
 // failing when a test says so, every write and every read recorded. getPath answers what a
 // test serves at a path, and 404 elsewhere. Informers still list through a
 // kube::Client: url() answers their lists from the same store (and their watches with
@@ -24,7 +25,7 @@ namespace governor::testing {
 class FakeApi final : public op::Api {
  public:
   struct Write {
-    std::string verb;      // "create", "apply", "mergePatch", "jsonPatch" or "remove"
+    std::string verb;      // "create", "apply", "mergePatch" or "remove"
     std::string resource;  // the plural: "resourcequotas"
     std::string name;
     kube::Json body;  // as sent; for remove, {"uid": the precondition}
@@ -45,6 +46,8 @@ class FakeApi final : public op::Api {
   // informers' lists).
   std::vector<std::string> reads() const;
   void clearReads();
+  // "plural limit=N" for each list of an informer, as asked (N: the page size).
+  std::vector<std::string> lists() const;
   std::string url() const { return server_.url(); }
 
   kube::Result<kube::Json> get(const kube::Resource& r, const std::string& ns, const std::string& name) override;
@@ -54,8 +57,6 @@ class FakeApi final : public op::Api {
                                  const kube::Json& object, const kube::ApplyOptions& opts) override;
   kube::Result<kube::Json> mergePatch(const kube::Resource& r, const std::string& ns, const std::string& name,
                                       const kube::Json& patch, const std::string& subresource) override;
-  kube::Result<kube::Json> jsonPatch(const kube::Resource& r, const std::string& ns, const std::string& name,
-                                     const kube::Json& patch, const std::string& fieldManager) override;
   kube::Outcome remove(const kube::Resource& r, const std::string& ns, const std::string& name,
                        const std::string& uid) override;
   kube::Result<kube::Json> getPath(const std::string& path) override;
@@ -78,6 +79,7 @@ class FakeApi final : public op::Api {
   std::map<std::string, kube::Status> failures_;                      // "verb plural name"
   std::vector<Write> writes_;
   std::vector<std::string> reads_;
+  std::vector<std::string> lists_;
   std::map<std::string, kube::Result<kube::Json>> paths_;
   int made_ = 0;        // objects created, for their uids and generated names
   LocalServer server_;  // last: stops before the members above go away

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "metrics-adapter/api/metrics_api.h"
 #include "metrics-adapter/cache.h"
+#include "metrics-adapter/live_targets.h"
 #include "metrics-adapter/targets.h"
 
 namespace governor::adapter {
@@ -26,13 +28,13 @@ namespace {
 using namespace std::chrono_literals;
 using Seconds = std::chrono::duration<double>;
 
-// Answers every instant query with 0.25, records it; queries of slow_bucket take `slowFor`;
+// Answers every instant query with 0.25 for each percentile, records it; queries of slow_bucket take `slowFor`;
 // once hung, every query waits, connection open, until release().
 class FakePrometheus {
  public:
   explicit FakePrometheus(std::chrono::milliseconds slowFor = 0ms) : slowFor_(slowFor) {
     server_.new_task_queue = [] { return new httplib::ThreadPool(32); };
-    server_.Get("/api/v1/query", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.Post("/api/v1/query", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string q = req.get_param_value("query");
       {
         std::unique_lock lock(mutex_);
@@ -40,8 +42,12 @@ class FakePrometheus {
         released_.wait(lock, [this] { return !hung_; });
       }
       if (q.find("slow_bucket") != std::string::npos) std::this_thread::sleep_for(slowFor_);
+      // One series per percentile the adapter reads in one query (prometheus_reads.h).
+      nlohmann::json result = nlohmann::json::array();
+      for (const char* p : {"50", "90", "95", "99"})
+        result.push_back({{"metric", {{kPercentileLabel, p}}}, {"value", {1, "0.25"}}});
       res.set_content(
-          R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.25"]}]}})",
+          nlohmann::json{{"status", "success"}, {"data", {{"resultType", "vector"}, {"result", result}}}}.dump(),
           "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -94,27 +100,13 @@ api::ServiceLevel latencyServiceLevel(const std::string& name, const std::string
 // What the adapter's main wires together, for these ServiceLevels.
 struct Adapter {
   Adapter(const std::string& prometheusUrl, std::chrono::milliseconds timeout, std::chrono::milliseconds interval,
-          size_t concurrency, const std::vector<api::ServiceLevel>& serviceLevels, TargetOptions options = {})
-      : prometheus(prometheusUrl, timeout),
+          size_t concurrency, std::vector<api::ServiceLevel> serviceLevels, TargetOptions options = {})
+      : serviceLevels(std::move(serviceLevels)),
+        options(std::move(options)),
+        prometheus(prometheusUrl, timeout),
         cache(std::chrono::system_clock::now, interval + timeout),
         poller(
-            cache,
-            [this] {
-              std::vector<Poller::Target> out;
-              for (const auto& t : targets.snapshot()) {
-                out.push_back({t.key, t.measure, t.source, t.namespaceName + "/" + t.serviceLevel});
-              }
-              return out;
-            },
-            interval, concurrency) {
-    std::vector<MetricTarget> all;
-    for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
-                                std::make_shared<QueueReads>(redis)))
-        all.push_back(std::move(t));
-    }
-    targets.set(all);
-  }
+            cache, [this] { return live.nextRound(); }, interval, concurrency) {}
   // GET of the ServiceLevel's p95, as the HPA asks for it.
   ApiResponse p95(const std::string& name) const {
     return api.get("/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/" + name +
@@ -122,6 +114,8 @@ struct Adapter {
                    {});
   }
 
+  const std::vector<api::ServiceLevel> serviceLevels;
+  const TargetOptions options;
   prometheus::Registry registry;
   CacheStats caches{registry};
   DrainEstimator drains;
@@ -132,6 +126,12 @@ struct Adapter {
   kube::PrometheusClient prometheus;
   MetricCache cache;
   Targets targets;
+  LiveTargets live{Sources{redis, prometheus, caches, drains, secrets, {}}, options,
+                   [](const std::string&, const api::Workload&) { return api::Labels{}; },
+                   [this](const auto& visit) {
+                     for (const auto& sl : serviceLevels) visit(sl);
+                   },
+                   targets};
   MetricsApi api{cache, targets};
   Poller poller;
 };

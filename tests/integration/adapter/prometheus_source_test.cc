@@ -8,12 +8,15 @@
 #include <httplib.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +29,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "metrics-adapter/prometheus_reads.h"
 #include "support/process.h"
 
 namespace governor::adapter {
@@ -66,6 +70,9 @@ double expectedQuantile(double q, const std::vector<Bucket>& buckets) {
   return std::nan("");
 }
 
+constexpr int kTenants = 3;
+constexpr int kFleet = 1000;
+
 std::string formatLe(double le) {
   if (std::isinf(le)) return "+Inf";
   std::ostringstream s;
@@ -93,13 +100,30 @@ class Exporter {
       }
       out << "test_request_duration_seconds_sum " << 0.3 * kBuckets.back().count * scrapes_ << "\n";
       out << "test_request_duration_seconds_count " << kBuckets.back().count * scrapes_ << "\n";
+      // One histogram per tenant namespace, tenant i's bounds (i + 1) times kBuckets': its
+      // quantiles are (i + 1) times theirs. Read together by PrometheusReads.
+      out << "# TYPE test_tenant_duration_seconds histogram\n";
+      for (int i = 0; i < kTenants; ++i) {
+        for (const Bucket& b : kBuckets) {
+          out << "test_tenant_duration_seconds_bucket{namespace=\"t" << i << "\",le=\"" << formatLe(b.le * (i + 1))
+              << "\"} " << b.count * scrapes_ << "\n";
+        }
+      }
+      // The same histogram in each of kFleet namespaces: a fleet of ServiceLevels on one shape.
+      out << "# TYPE test_fleet_duration_seconds histogram\n";
+      for (int i = 0; i < kFleet; ++i) {
+        for (const Bucket& b : kBuckets) {
+          out << "test_fleet_duration_seconds_bucket{namespace=\"f" << i << "\",le=\"" << formatLe(b.le) << "\"} "
+              << b.count * scrapes_ << "\n";
+        }
+      }
       // Never observes anything: its quantile is NaN.
       out << "# TYPE test_idle_duration_seconds histogram\n";
       for (const char* le : {"0.1", "1", "+Inf"}) out << "test_idle_duration_seconds_bucket{le=\"" << le << "\"} 4\n";
       out << "test_idle_duration_seconds_sum 1\ntest_idle_duration_seconds_count 4\n";
       res.set_content(out.str(), "text/plain; version=0.0.4");
     });
-    server_.Get("/fake/api/v1/query", [](const httplib::Request& req, httplib::Response& res) {
+    server_.Post("/fake/api/v1/query", [](const httplib::Request& req, httplib::Response& res) {
       const std::string q = req.get_param_value("query");
       if (q == "slow") {
         std::this_thread::sleep_for(2500ms);
@@ -282,6 +306,151 @@ TEST_F(PrometheusSourceTest, SeriesOfAConditionAreAllOrNone) {
   ASSERT_FALSE(scalar.ok());
   EXPECT_NE(scalar.error().what().find("query returned a scalar, want a vector"), std::string::npos)
       << scalar.error().what();
+}
+
+// The instant queries Prometheus has answered, from its own /metrics: counted by the server.
+double queriesAnswered(const std::string& url) {
+  httplib::Client client(url);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  double total = 0;
+  std::istringstream lines(res->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("prometheus_http_requests_total{") &&
+        line.find("handler=\"/api/v1/query\"") != std::string::npos)
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+// Every percentile of the tenants' histograms, one per namespace as the adapter scopes them,
+// in one query: each value is what its own query gives alone, and what the interpolation says.
+TEST_F(PrometheusSourceTest, OneQueryReadsEveryPercentileOfEveryNamespaceOfAShape) {
+  kube::PrometheusClient source(prometheus_->url());
+  PrometheusReads reads(source, "10s", "10s");
+  const std::vector<int> percentiles = {50, 90, 95, 99};
+  std::map<std::pair<int, int>, size_t> read;  // by tenant (kTenants: one without series) and percentile
+  for (int i = 0; i <= kTenants; ++i) {
+    auto series = api::parseSeriesSelector("test_tenant_duration_seconds_bucket");
+    ASSERT_TRUE(series.ok());
+    for (int p : percentiles) read[{i, p}] = reads.addQuantile(api::inNamespace(*series, "t" + std::to_string(i)), p);
+  }
+  const size_t idle = reads.addQuantile(api::parseSeriesSelector("test_idle_duration_seconds_bucket").value(), 95);
+
+  const double before = queriesAnswered(prometheus_->url());
+  std::map<std::pair<int, int>, kube::Result<double>> values;
+  for (const auto& [at, r] : read) values.emplace(at, reads.reading(r));
+  const double after = queriesAnswered(prometheus_->url());
+  EXPECT_EQ(reads.queries(), 1u);
+  EXPECT_EQ(after - before, 1) << "one query for all " << read.size() << " reads";
+
+  for (int i = 0; i < kTenants; ++i) {
+    for (int p : percentiles) {
+      const kube::Result<double>& value = values.at({i, p});
+      ASSERT_TRUE(value.ok()) << "t" << i << " p" << p << ": " << whatOf(value);
+      const double expected = (i + 1) * expectedQuantile(p / 100.0, kBuckets);
+      EXPECT_NEAR(value.value(), expected, 1e-9 * expected) << "t" << i << " p" << p;
+      const std::string alone = latencyQuery(
+          "test_tenant_duration_seconds_bucket{namespace=\"t" + std::to_string(i) + "\"}", p / 100.0, "10s");
+      auto asked = source.query(alone);
+      ASSERT_TRUE(asked.ok()) << whatOf(asked);
+      EXPECT_NEAR(value.value(), asked.value(), 1e-9 * expected) << alone;
+    }
+  }
+  // A namespace without the series, and a histogram without traffic: the errors of their own queries.
+  const kube::Result<double>& missing = values.at({kTenants, 95});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().what(),
+            "prometheus " + prometheus_->url() + " query \"" +
+                latencyQuery("test_tenant_duration_seconds_bucket{namespace=\"t3\"}", 0.95, "10s") +
+                "\": 200 NoData: query returned no data");
+  const kube::Result<double> nan = reads.reading(idle);
+  ASSERT_FALSE(nan.ok());
+  EXPECT_NE(nan.error().what().find("query returned NaN"), std::string::npos) << nan.error().what();
+  EXPECT_EQ(reads.queries(), 2u) << "the idle histogram is another shape";
+}
+
+// A fleet of 1,000 ServiceLevels on one histogram, each in its namespace, each read at the 4
+// percentiles the adapter serves: one query per poll, timed against the 4,000 queries they
+// were before, asked 4 at once as the Poller does (--poll-concurrency). Prints the figures of
+// docs/benchmarks.md ("Prometheus queries per poll").
+TEST_F(PrometheusSourceTest, AThousandServiceLevelsOnOneHistogramAreOneQueryPerPoll) {
+  kube::PrometheusClient source(prometheus_->url());
+  const auto histogram = api::parseSeriesSelector("test_fleet_duration_seconds_bucket").value();
+  const std::vector<int> percentiles = {50, 90, 95, 99};
+  using Ms = std::chrono::duration<double, std::milli>;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> batched;
+  for (int round = 0; round < 5; ++round) {
+    PrometheusReads reads(source, "10s", "10s");
+    std::vector<size_t> read;
+    for (int i = 0; i < kFleet; ++i) {
+      for (int p : percentiles)
+        read.push_back(reads.addQuantile(api::inNamespace(histogram, "f" + std::to_string(i)), p));
+    }
+    const double before = queriesAnswered(prometheus_->url());
+    const auto started = std::chrono::steady_clock::now();
+    for (size_t k = 0; k < read.size(); ++k) {
+      auto value = reads.reading(read[k]);
+      ASSERT_TRUE(value.ok()) << whatOf(value);
+      const double expected = expectedQuantile(percentiles[k % percentiles.size()] / 100.0, kBuckets);
+      ASSERT_NEAR(value.value(), expected, 1e-9 * expected) << "read " << k;
+    }
+    batched.push_back(Ms(std::chrono::steady_clock::now() - started).count());
+    EXPECT_EQ(queriesAnswered(prometheus_->url()) - before, 1);
+    EXPECT_EQ(reads.queries(), 1u);
+  }
+
+  const double before = queriesAnswered(prometheus_->url());
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> pollers;
+  std::atomic<int> next{0}, failed{0};
+  for (int t = 0; t < 4; ++t) {
+    pollers.emplace_back([&] {
+      for (int k; (k = next++) < kFleet * 4;) {
+        const std::string alone =
+            latencyQuery(api::renderSeriesSelector(api::inNamespace(histogram, "f" + std::to_string(k / 4))),
+                         percentiles[k % 4] / 100.0, "10s");
+        failed += !source.query(alone).ok();
+      }
+    });
+  }
+  for (auto& t : pollers) t.join();
+  const double alone = Ms(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(queriesAnswered(prometheus_->url()) - before, kFleet * 4);
+  std::cout << "[ figures ] " << kFleet << " ServiceLevels x 4 percentiles: one query per poll, " << median(batched)
+            << " ms (median of 5); asked alone, 4 at once: " << kFleet * 4 << " queries, " << alone << " ms\n";
+}
+
+// Rates of counters of one shape, one query: the rate of each namespace's series.
+TEST_F(PrometheusSourceTest, OneQueryReadsTheRateOfEveryNamespaceOfAShape) {
+  kube::PrometheusClient source(prometheus_->url());
+  PrometheusReads reads(source, "10s", "10s");
+  std::vector<size_t> read;
+  for (int i = 0; i < kTenants; ++i) {
+    auto series = api::parseSeriesSelector("test_tenant_duration_seconds_bucket{le=\"+Inf\"}");
+    ASSERT_TRUE(series.ok());
+    read.push_back(reads.addRate(api::inNamespace(*series, "t" + std::to_string(i))));
+  }
+  std::vector<double> rates;
+  for (size_t r : read) {
+    auto value = reads.reading(r);
+    ASSERT_TRUE(value.ok()) << whatOf(value);
+    rates.push_back(value.value());
+  }
+  EXPECT_EQ(reads.queries(), 1u);
+  for (int i = 0; i < kTenants; ++i) {
+    auto alone = source.query(counterRateQuery(
+        "test_tenant_duration_seconds_bucket{namespace=\"t" + std::to_string(i) + "\",le=\"+Inf\"}", "10s"));
+    ASSERT_TRUE(alone.ok()) << whatOf(alone);
+    EXPECT_GT(rates[i], 0);
+    // The same counters at another instant: within a scrape's increase of each other.
+    EXPECT_NEAR(rates[i], alone.value(), 0.5 * alone.value()) << "t" << i;
+  }
 }
 
 TEST_F(PrometheusSourceTest, BadQueryCarriesPrometheusMessage) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "api/workloads.h"
 #include "cluster.h"
 #include "kube/informer.h"
 
@@ -94,6 +95,76 @@ TEST_F(InformerTest, StoresObjectsWithoutManagedFieldsAndListsAFilteredView) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0]["metadata"]["name"], "watched");
   informer.stop();
+}
+
+// keepNamespace (an operator shard's): over every namespace, the objects of the others are
+// neither listed into the store nor told about when watched.
+TEST_F(InformerTest, KeepsOnlyTheNamespacesItIsToldTo) {
+  TestNamespace other(*client_, "informer-other");
+  const std::string label = "governor-test/informer-keep";
+  Json listed = configMap("listed", "1");
+  listed["metadata"]["labels"][label] = ns_->name();
+  ASSERT_TRUE(client_->create(kConfigMaps, ns_->name(), listed).ok());
+  ASSERT_TRUE(client_->create(kConfigMaps, other.name(), listed).ok());
+  kube::InformerOptions opts = fastOptions();
+  opts.reflector.labelSelector = label + "=" + ns_->name();
+  opts.keepNamespace = [ns = ns_->name()](const std::string& n) { return n == ns; };
+  kube::Informer informer(*client_, kConfigMaps, "", opts);
+  Recorder rec;
+  informer.addHandler(rec.handler());
+  informer.start();
+  ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(10)));
+  Json watched = configMap("watched", "2");
+  watched["metadata"]["labels"][label] = ns_->name();
+  ASSERT_TRUE(client_->create(kConfigMaps, other.name(), watched).ok());
+  ASSERT_TRUE(client_->create(kConfigMaps, ns_->name(), watched).ok());
+  ASSERT_TRUE(eventually([&] { return rec.of("watched").size() == 1; }));
+  EXPECT_EQ(rec.of("listed"), std::vector<std::string>{"add:1"});
+  EXPECT_EQ(informer.keys(), (std::vector<std::string>{ns_->name() + "/listed", ns_->name() + "/watched"}));
+  EXPECT_FALSE(informer.get(other.name() + "/watched"));
+  informer.stop();
+}
+
+// api::Workloads, as both binaries watch them: the operator is told of a workload's scale and of
+// its labels, the adapter (whose targets carry the labels) of its labels only; both of a workload
+// that appears or goes.
+TEST_F(InformerTest, WorkloadsTellOfTheChangesEachBinaryAsksFor) {
+  const auto ns = ns_->name();
+  kube::Informers informers(*client_, fastOptions());
+  api::Workloads::watch(informers, ns);
+  api::Workloads workloads(informers, ns);
+  std::mutex mu;
+  std::vector<std::string> labels, labelsOrReplicas;
+  auto into = [&mu](std::vector<std::string>& told) {
+    return [&mu, &told](const std::string& workloadNs, const api::Workload& w) {
+      std::lock_guard lock(mu);
+      told.push_back(w.kind + " " + workloadNs + "/" + w.name);
+    };
+  };
+  // In this order on each event: once the second is told, the first has been asked.
+  workloads.onChange(api::Workloads::Change::Labels, into(labels));
+  workloads.onChange(api::Workloads::Change::LabelsOrReplicas, into(labelsOrReplicas));
+  informers.startAll();
+  ASSERT_TRUE(informers.waitForSync(std::chrono::seconds(10)));
+  auto told = [&](size_t byLabels, size_t byBoth) {
+    return eventually([&] {
+      std::lock_guard lock(mu);
+      return labels.size() == byLabels && labelsOrReplicas.size() == byBoth;
+    });
+  };
+  const std::string web = "Deployment " + ns + "/web";
+
+  ASSERT_TRUE(client_->create(kDeployments, ns, deployment("web")).ok());
+  ASSERT_TRUE(told(1, 1)) << "a new workload";
+  ASSERT_TRUE(client_->mergePatch(kDeployments, ns, "web", {{"spec", {{"replicas", 3}}}}).ok());
+  ASSERT_TRUE(told(1, 2)) << "a scale: the operator only";
+  ASSERT_TRUE(client_->mergePatch(kDeployments, ns, "web", {{"metadata", {{"labels", {{"tier", "web"}}}}}}).ok());
+  ASSERT_TRUE(told(2, 3)) << "new labels";
+  ASSERT_TRUE(client_->remove(kDeployments, ns, "web").ok());
+  ASSERT_TRUE(told(3, 4)) << "a workload gone";
+  informers.stopAll();
+  EXPECT_EQ(labels, std::vector<std::string>(3, web));
+  EXPECT_EQ(labelsOrReplicas, std::vector<std::string>(4, web));
 }
 
 TEST_F(InformerTest, SyncsThenFollowsChangesAndSharesOneInformerPerResource) {

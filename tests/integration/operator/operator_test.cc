@@ -147,10 +147,12 @@ BackgroundProcess* OperatorTest::operator_ = nullptr;
 // rightly keep retrying until the namespace controller removes them.
 TEST_F(OperatorTest, AResyncWithNothingChangedWritesNothing) {
   createReady("quiet");
-  auto quotaRv = get(kQuotas, "quiet")["metadata"]["resourceVersion"];
-  // Let everything settle (the HPA controller writes the HPA's status), then watch a
-  // full resync period (10 s) pass.
+  // Let everything settle (the quota controller writes the quota's status.used, the HPA
+  // controller the HPA's status), then watch a full resync period (10 s) pass.
+  ASSERT_TRUE(eventually([&] { return get(kQuotas, "quiet").value("status", Json::object()).contains("used"); }))
+      << get(kQuotas, "quiet").dump(2);
   std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto quotaRv = get(kQuotas, "quiet")["metadata"]["resourceVersion"];
   auto before = writesSoFar();
   ASSERT_GT(before, 0) << "the metric must count the writes made so far";
   std::this_thread::sleep_for(std::chrono::seconds(12));
@@ -374,6 +376,19 @@ TEST_F(OperatorTest, ChildrenDeletedOrEditedByHandAreRestored) {
   ASSERT_TRUE(client_->mergePatch(kHpas, ns_->name(), "heal", {{"spec", {{"maxReplicas", 99}}}}).ok());
   EXPECT_TRUE(eventually([&] { return get(kHpas, "heal")["spec"]["maxReplicas"] == 10; }))
       << "a field Governor owns, edited by hand, must be restored";
+
+  // Without the label, the child leaves the informer: the create is refused (it exists), the
+  // read shows it is this ServiceLevel's, and it is applied to, not reported as a conflict.
+  auto limits = get(kLimitRanges, "heal");
+  ASSERT_TRUE(client_
+                  ->mergePatch(kLimitRanges, ns_->name(), "heal",
+                               {{"metadata", {{"labels", {{"app.kubernetes.io/managed-by", nullptr}}}}}})
+                  .ok());
+  EXPECT_TRUE(eventually([&] {
+    return get(kLimitRanges, "heal")["metadata"]["labels"].value("app.kubernetes.io/managed-by", "") == "governor";
+  })) << "a label Governor sets, removed by hand, must be restored";
+  EXPECT_EQ(get(kLimitRanges, "heal")["metadata"]["uid"], limits["metadata"]["uid"]) << "on the same object";
+  EXPECT_TRUE(conditionIs("heal", "QuotaReady", "True", "Reconciled")) << condition("heal", "QuotaReady");
 }
 
 TEST_F(OperatorTest, AnObjectGovernorDoesNotOwnIsNeverTouched) {
@@ -421,10 +436,10 @@ TEST_F(OperatorTest, AForeignHpaOfTheSameNameIsLeftUntouched) {
   EXPECT_TRUE(conditionIs("foreign", "CacheReady", "True", "Reconciled"));
 }
 
-// A child made with POST is handed to Governor's apply field manager: its fields belong to
-// the Apply entry of governor-operator (what later applies own and may remove), not to an
-// Update entry beside it.
-TEST_F(OperatorTest, AChildMadeWithPostBelongsToGovernorsApply) {
+// A new child is made with one server-side apply (whose resourceVersion "1" no existing object
+// has), so its fields belong to the Apply entry of governor-operator from the start: later
+// applies own them and may remove them. The API server gives it a uid of its own.
+TEST_F(OperatorTest, ANewChildIsMadeByGovernorsApply) {
   createReady("post");
   auto quota = client_->get(kQuotas, ns_->name(), "post");
   ASSERT_TRUE(quota.ok());
@@ -436,6 +451,8 @@ TEST_F(OperatorTest, AChildMadeWithPostBelongsToGovernorsApply) {
     ++applies;
   }
   EXPECT_EQ(applies, 1) << (*quota)["metadata"]["managedFields"].dump();
+  EXPECT_FALSE((*quota)["metadata"].value("uid", "").empty());
+  EXPECT_NE((*quota)["metadata"]["resourceVersion"], "1");
 }
 
 // The reported take-over: an operator that may not get resourcequotas took a 403 for

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "support/fake_api.h"
 
 namespace governor::api {
@@ -57,6 +59,10 @@ TEST(Workloads, ReadsReplicasAndLabelsFromTheInformersAndNamesWhatIsMissing) {
   EXPECT_EQ(missing.error().status.message, "StatefulSet shop/web does not exist");
   EXPECT_TRUE(api.reads().empty()) << "no GET: everything from the informers' lists";
   informers.stopAll();
+  // A workload is large, and a page is held whole until its items are transformed.
+  const auto asked = api.lists();
+  const std::set<std::string> lists(asked.begin(), asked.end());
+  EXPECT_EQ(lists, (std::set<std::string>{"deployments limit=100", "statefulsets limit=100"}));
 }
 
 }  // namespace

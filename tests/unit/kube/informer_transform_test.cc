@@ -148,6 +148,7 @@ TEST(InformerCompact, ReadersAndHandlersSeeTheSameObjects) {
                    expected["metadata"].erase("managedFields");
                    EXPECT_EQ(*a, expected);
                    EXPECT_EQ(i.list(), std::vector<Json>{expected});
+                   EXPECT_EQ(i.keys(), std::vector<std::string>{"ns/a"}) << "b was deleted";
                    EXPECT_FALSE(i.get("ns/b"));
                  });
   EXPECT_EQ(log, kWholeObjects);

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -176,6 +177,64 @@ TEST(Reflector, RelistsWhenItsResourceIsGone) {
   ASSERT_GE(log.size(), 4u);
   EXPECT_EQ(std::vector<std::string>(log.begin(), log.begin() + 4),
             (std::vector<std::string>{"replace 1", "ADDED a", "replace 1", "ADDED c"}));
+}
+
+// A list of large objects never holds them all whole: each item becomes the sink's view as
+// its page arrives, before the next page is asked for; replace() gets the views.
+TEST(Reflector, EachListedItemIsTheSinksViewAsItsPageArrives) {
+  std::mutex mu;
+  std::vector<std::string> log;
+  auto note = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    log.push_back(line);
+  };
+  testing::LocalServer local;
+  local.server().Get("/api/v1/namespaces/ns/configmaps", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_param("watch")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return res.set_content("", "application/json");
+    }
+    const bool first = !req.has_param("continue");
+    note(first ? "list page 1, limit " + req.get_param_value("limit") : "list page 2");
+    Json page = {{"kind", "ConfigMapList"},
+                 {"metadata", {{"resourceVersion", "10"}, {"continue", first ? "next" : ""}}},
+                 {"items", first ? Json::array({cm("a", "5"), cm("b", "6")}) : Json::array({cm("c", "7")})}};
+    for (auto& item : page["items"]) item["data"] = {{"big", std::string(1000, 'x')}};
+    res.set_content(page.dump(), "application/json");
+  });
+  local.start();
+  struct ViewingSink : ReflectorSink {
+    std::function<void(const std::string&)> note;
+    Json view(Json object) const override {
+      note("view " + object["metadata"].value("name", ""));
+      return {{"metadata", object["metadata"]}};
+    }
+    void replace(std::vector<Json> items) override {
+      std::string line = "replace";
+      for (const auto& item : items)
+        line += " " + item["metadata"].value("name", "") + (item.contains("data") ? "+data" : "");
+      note(line);
+    }
+    void apply(const WatchEvent&) override {}
+  } sink;
+  sink.note = note;
+  Config config;
+  config.server = local.url();
+  auto client = Client::create(config);
+  ASSERT_TRUE(client.ok()) << client.error().what();
+  ReflectorOptions opts;
+  opts.pageSize = 2;
+  Reflector reflector(**client, Resource{"", "v1", "configmaps", true}, "ns", opts, sink);
+  std::jthread runner([&](const std::stop_token& stop) { reflector.run(stop); });
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       reflector.lastResourceVersion().empty() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  runner.request_stop();
+  runner.join();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(log, (std::vector<std::string>{"list page 1, limit 2", "view a", "view b", "list page 2", "view c",
+                                           "replace a b c"}));
 }
 
 // A stop ends the backoff after a failed list at once, not when the backoff is up.

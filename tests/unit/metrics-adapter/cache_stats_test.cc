@@ -1,6 +1,6 @@
 // The cache hit ratio's pieces without a server: parsing INFO stats (any bytes), the counter
 // and ratio arithmetic, CacheStats' exported counters and served ratio, the target targetsFor
-// makes for a ServiceLevel with a cache, and a poll round's targets (roundTargets).
+// makes for a ServiceLevel with a cache, and a poll round's targets (RoundTargets).
 #include "metrics-adapter/cache_stats.h"
 
 #include <cmath>
@@ -263,11 +263,10 @@ class CacheTarget : public ::testing::Test {
 };
 
 TEST_F(CacheTarget, OneForAServiceLevelWithACache) {
-  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, sources(), {},
-                         std::make_shared<QueueReads>(redis));
+  auto none = targetsFor(api::ServiceLevel{.name = "bare", .namespaceName = "shop"}, sources(), {});
   EXPECT_TRUE(none.empty());
 
-  auto targets = targetsFor(withCache("checkout"), sources(), {}, std::make_shared<QueueReads>(redis));
+  auto targets = targetsFor(withCache("checkout"), sources(), {});
   ASSERT_EQ(targets.size(), 1u);
   const MetricTarget& t = targets[0];
   EXPECT_EQ(t.api, MetricTarget::Api::Custom);
@@ -284,8 +283,7 @@ TEST_F(CacheTarget, OneForAServiceLevelWithACache) {
   caches.observe({"shop", "checkout"}, {4, 2});
   EXPECT_EQ(t.served(), 0.75);
 
-  auto local = targetsFor(withCache("checkout"), sources(), {.cacheAddressTemplate = "127.0.0.1:6390"},
-                          std::make_shared<QueueReads>(redis));
+  auto local = targetsFor(withCache("checkout"), sources(), {.cacheAddressTemplate = "127.0.0.1:6390"});
   EXPECT_EQ(local[0].source, "redis 127.0.0.1:6390");
 }
 
@@ -301,11 +299,13 @@ TEST_F(CacheTarget, ARoundLabelsWorkloadMetricsAndForgetsDeletedServiceLevels) {
   checkout.objectives->latency =
       api::LatencyObjective{.histogram = "http_request_duration_seconds_bucket{job=\"web\"}"};
   std::vector<std::string> asked;
-  auto targets = roundTargets({checkout}, sources(), {},
-                              [&](const std::string& ns, const api::Workload& workload) -> kube::Result<api::Labels> {
-                                asked.push_back(workload.kind + " " + ns + "/" + workload.name);
-                                return api::Labels{{"app", "web"}};
-                              });
+  RoundTargets round(sources(), {},
+                     [&](const std::string& ns, const api::Workload& workload) -> kube::Result<api::Labels> {
+                       asked.push_back(workload.kind + " " + ns + "/" + workload.name);
+                       return api::Labels{{"app", "web"}};
+                     });
+  round.add(checkout);
+  auto targets = std::move(round).take();
   size_t latencies = 0;
   for (const auto& t : targets) {
     if (t.resource != "deployments.apps") continue;

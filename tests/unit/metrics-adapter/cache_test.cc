@@ -31,6 +31,11 @@ struct FakeClock {
   }
 };
 
+// The Poller's shared list of `targets`.
+Poller::Targets listOf(std::vector<Poller::Target> targets) {
+  return std::make_shared<const std::vector<Poller::Target>>(std::move(targets));
+}
+
 Error unavailable(const std::string& message) {
   return Error{Status{0, "Unavailable", message}, "redis r:6379 key jobs"};
 }
@@ -114,9 +119,9 @@ TEST(PollerTest, AFailingMetricIsLoggedWithItsServiceLevel) {
   Poller poller(
       cache,
       [] {
-        return std::vector<Poller::Target>{{"external/shop/governor_queue_backlog/checkout",
-                                            [] { return Result<double>(unavailable("connection refused")); },
-                                            "redis r:6379", "shop/checkout"}};
+        return listOf(
+            {{"external/shop/governor_queue_backlog/checkout",
+              [] { return Result<double>(unavailable("connection refused")); }, "redis r:6379", "shop/checkout"}});
       },
       1h);
   poller.pollOnce();
@@ -228,7 +233,7 @@ class FakeTargets {
                          return it == values_.end() ? Result<double>(unavailable("gone")) : it->second;
                        }});
       }
-      return out;
+      return listOf(std::move(out));
     };
   }
   int measured() {
@@ -293,8 +298,7 @@ TEST(PollerTest, ThrowingMeasureIsRecordedAsError) {
   Poller poller(
       cache,
       [] {
-        return std::vector<Poller::Target>{{"t", []() -> Result<double> { throw std::runtime_error("boom"); }},
-                                           {"n", nullptr}};
+        return listOf({{"t", []() -> Result<double> { throw std::runtime_error("boom"); }}, {"n", nullptr}});
       },
       1h);
   poller.pollOnce();
@@ -311,7 +315,7 @@ TEST(PollerTest, ThrowingTargetListKeepsTheCache) {
       cache,
       [&] {
         if (fail) throw std::runtime_error("informer not synced");
-        return std::vector<Poller::Target>{{"a", [] { return Result<double>(1.0); }}};
+        return listOf({{"a", [] { return Result<double>(1.0); }}});
       },
       1h);
   poller.pollOnce();
@@ -378,7 +382,7 @@ TEST(PollerTest, StopSkipsTheRestOfARound) {
                     }});
   }
   Poller poller(
-      cache, [&] { return slow; }, 1h);
+      cache, [&] { return listOf(slow); }, 1h);
   poller.start();
   ASSERT_TRUE(eventually([&] { return measured >= 1; }));
   const auto started = std::chrono::steady_clock::now();
@@ -392,7 +396,7 @@ TEST(PollerTest, DestructorStopsARunningThread) {
   const auto started = std::chrono::steady_clock::now();
   {
     Poller poller(
-        cache, [] { return std::vector<Poller::Target>{}; }, 1h);
+        cache, [] { return listOf({}); }, 1h);
     poller.start();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, 200ms);
@@ -462,7 +466,7 @@ TEST(PollerTest, TargetsOfABusySourceNotYetMeasuredAreStaleAtTheNextRound) {
       {"t1", [] { return Result<double>(1.0); }, "prometheus p"},
       {"t2", [] { return Result<double>(1.0); }, "prometheus p"}};
   Poller poller(
-      cache, [&] { return targets; }, 50ms);  // one at a time: t1 and t2 wait for t0
+      cache, [&] { return listOf(targets); }, 50ms);  // one at a time: t1 and t2 wait for t0
   OpenAtExit openAtExit{gate};
   poller.start();
   ASSERT_TRUE(eventually([&] { return poller.rounds() >= 1; }));
@@ -474,6 +478,34 @@ TEST(PollerTest, TargetsOfABusySourceNotYetMeasuredAreStaleAtTheNextRound) {
   EXPECT_TRUE(cache.get("t0")->ok());  // still measuring: bounded by the source's timeout
   gate.open();
   EXPECT_TRUE(eventually([&] { return cache.get("t1")->ok() && cache.get("t2")->ok(); }));
+}
+
+// A source that hangs in one round holds up no other source in the rounds after it, with the
+// same target list round after round.
+TEST(PollerTest, AHungSourceHoldsUpNoOtherSourceInTheRoundsAfter) {
+  MetricCache cache;
+  Gate gate;
+  std::atomic<bool> hung{false};
+  std::atomic<int> measured{0};
+  const Poller::Targets targets =
+      listOf({{"hung", [&] { return hung ? gate.pass(1.0) : Result<double>(1.0); }, "redis a"},
+              {"fine",
+               [&measured] {
+                 ++measured;
+                 return Result<double>(1.0);
+               },
+               "redis b"}});
+  Poller poller(
+      cache, [&] { return targets; }, 10ms);
+  OpenAtExit openAtExit{gate};
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return poller.rounds() >= 1; }));
+  hung = true;
+  const int before = measured;
+  EXPECT_TRUE(eventually([&] { return measured >= before + 3; }));
+  EXPECT_TRUE(cache.get("hung")->ok()) << "measured in the first round, hung since";
+  gate.open();
+  poller.stop();
 }
 
 // Owners share their source's workers: a hung owner holds one, the others go on.
@@ -488,7 +520,7 @@ TEST(PollerTest, AHungOwnerTakesOneWorkerOfItsSource) {
     targets.push_back({key, [] { return Result<double>(2.0); }, "prometheus p", "shop/web"});
   }
   Poller poller(
-      cache, [&] { return targets; }, 1h, 2);
+      cache, [&] { return listOf(targets); }, 1h, 2);
   OpenAtExit openAtExit{gate};
   poller.start();
   EXPECT_TRUE(eventually(

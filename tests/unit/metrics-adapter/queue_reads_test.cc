@@ -1,7 +1,11 @@
 // QueueReads without a Redis: queues that may not be read, and ports nobody listens on, show
-// which queues one reading covers and how often each is resolved.
+// which queues one reading covers, how often each is resolved, and in which round.
 #include "metrics-adapter/queue_reads.h"
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,7 +48,7 @@ TEST(QueueReadsTest, EachQueueIsReadOncePerRoundWithTheOtherQueuesOfItsSourceOnl
   EXPECT_EQ(again.backlog.error().what(), "redis " + nobody + " key events: Unavailable: connection refused");
   ASSERT_TRUE(again.counts);
   EXPECT_EQ(again.counts->error().what(), again.backlog.error().what());
-  EXPECT_EQ(&reads->reading(j), &first) << "the same reading for the backlog and the drain-time target";
+  EXPECT_EQ(reads->reading(j).at, first.at) << "the same reading for the backlog and the drain-time target";
   EXPECT_EQ(jobs.resolves + events.resolves, 2);
 
   EXPECT_FALSE(reads->reading(x).backlog.ok());
@@ -75,17 +79,71 @@ TEST(QueueReadsTest, TargetsMeasuredAtOnceShareTheOneReadingOfTheirSource) {
     queues.push_back(
         reads->add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "q" + std::to_string(i), counted[i]), i % 2 == 0));
   }
-  std::vector<const RedisReading*> seen(2 * queues.size());
+  std::vector<std::optional<RedisReading>> seen(2 * queues.size());
   std::vector<std::thread> workers;
   for (size_t t = 0; t < seen.size(); ++t) {
-    workers.emplace_back([&, t] { seen[t] = &reads->reading(queues[t % queues.size()]); });
+    workers.emplace_back([&, t] { seen[t] = reads->reading(queues[t % queues.size()]); });
   }
   for (auto& w : workers) w.join();
   for (size_t i = 0; i < counted.size(); ++i) EXPECT_EQ(counted[i].resolves, 1) << i;
   for (size_t t = 0; t < seen.size(); ++t) {
-    EXPECT_EQ(seen[t], seen[t % queues.size()]) << t;
+    EXPECT_EQ(seen[t]->at, seen[t % queues.size()]->at) << t;
     EXPECT_EQ(seen[t]->backlog.error().status.message, "connection refused") << t;
   }
+}
+
+// Each round reads a source again, once for all of its queues: never a reading of the round before.
+TEST(QueueReadsTest, EachRoundReadsItsSourcesAgainOnce) {
+  RedisSource redis({.timeout = 300ms});
+  QueueReads reads(redis);
+  Counted jobs, events;
+  const size_t j = reads.add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "jobs", jobs), false);
+  const size_t e = reads.add("redis 127.0.0.1:1", resolving("127.0.0.1:1", "events", events), false);
+  const RedisReading first = reads.reading(j);
+  reads.reading(e);
+  EXPECT_EQ(jobs.resolves + events.resolves, 2);
+
+  reads.nextRound();
+  const RedisReading second = reads.reading(e);
+  EXPECT_EQ(jobs.resolves, 2);
+  EXPECT_EQ(events.resolves, 2);
+  EXPECT_GT(reads.reading(j).at, first.at) << "a reading of this round";
+  EXPECT_EQ(jobs.resolves + events.resolves, 4) << "one read of the source per round";
+}
+
+// A source still read for a round when the next begins (a hung server, its round still
+// measured): the targets of that round waiting for the reading take it, rather than reading again.
+TEST(QueueReadsTest, ACallWaitingForItsRoundsReadingTakesItAfterTheNextRoundBegan) {
+  RedisSource redis({.timeout = 300ms});
+  QueueReads reads(redis);
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool open = false;
+  std::atomic<int> resolves = 0;
+  const size_t hung = reads.add(
+      "redis 127.0.0.1:1",
+      [&]() -> kube::Result<RedisQueue> {
+        ++resolves;
+        std::unique_lock lock(mutex);
+        opened.wait(lock, [&] { return open; });
+        return RedisQueue{.address = "127.0.0.1:1", .key = "jobs"};
+      },
+      false);
+  std::thread reading([&] { reads.reading(hung); });  // reads the source, held up
+  std::thread waiting([&] { reads.reading(hung); });  // of the same round: waits for that reading
+  while (resolves == 0) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(100ms);  // `waiting` has asked by now
+  reads.nextRound();
+  {
+    std::lock_guard lock(mutex);
+    open = true;
+  }
+  opened.notify_all();
+  reading.join();
+  waiting.join();
+  EXPECT_EQ(resolves, 1) << "one read for the round both asked in";
+  reads.reading(hung);
+  EXPECT_EQ(resolves, 2) << "the next round's own read";
 }
 
 }  // namespace

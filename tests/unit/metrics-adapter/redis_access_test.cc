@@ -160,8 +160,7 @@ struct Measuring {
       ++reads;
       return redisPassword(secretObject, ns, ref);
     };
-    return targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options,
-                      std::make_shared<QueueReads>(redis));
+    return targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, options);
   }
   std::optional<Json> secretObject;
   RedisSource redis{{.timeout = std::chrono::milliseconds(300)}};

@@ -85,7 +85,7 @@ class MetricsApiTest : public ::testing::Test {
 
   // One poll of every target, as the Poller does it.
   void poll() {
-    for (const auto& t : targets.snapshot()) cache.update(t.key, t.measure());
+    for (const auto& t : targets.snapshot()->all()) cache.update(t.key, t.measure());
   }
 
   // The usual set: two queues in "shop", one in "other", latency of deployment web and
@@ -127,8 +127,7 @@ class MetricsApiTest : public ::testing::Test {
     };
     std::vector<MetricTarget> out;
     for (const auto& sl : serviceLevels) {
-      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {},
-                                std::make_shared<QueueReads>(redis))) {
+      for (auto& t : targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {})) {
         t.measure = measureFor(t.key);
         out.push_back(std::move(t));
       }
@@ -586,8 +585,7 @@ class CacheHitRatioApiTest : public MetricsApiTest {
     SecretReader secrets = [](const std::string&, const api::SecretKeyRef&) -> Result<std::string> {
       return std::string();
     };
-    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {},
-                           std::make_shared<QueueReads>(redis));
+    auto made = targetsFor(sl, Sources{redis, prometheus, caches, drains, secrets, {}}, {});
     EXPECT_EQ(made.size(), 1u);
     MetricTarget t = made.at(0);
     const CacheStats::Key key{"shop", name};

@@ -92,13 +92,18 @@ Json bodyOf(const FakeApi& api, const std::string& verb, const kube::Resource& r
 
 using Strings = std::vector<std::string>;
 
+// An object of the child's name that the informer does not hold (not labelled as Governor's):
+// the create-only apply is refused, and the read that follows fails.
 TEST(Reconciler, AnUnreadableChildIsNeverWrittenAndTheConditionSaysWhy) {
   for (int code : {500, 429, 403}) {
     SCOPED_TRACE(code);
     auto api = cluster({{"quota", kQuota}});
+    const Json theirs = object("ResourceQuota", "team", {.labelled = false, .owned = false});
+    api->put(resources::kResourceQuota, theirs);
     api->fail("get", resources::kResourceQuota, "team", {code, "", "said the fake"});
     auto outcome = reconcileOnce(*api, "shop/team");
-    EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{}) << "a write to a child that could not be read";
+    EXPECT_EQ(api->find(resources::kResourceQuota, "shop", "team"), theirs) << "a child that could not be read";
+    EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{"apply team"}) << "only the refused create";
     EXPECT_EQ(outcome.kind, Outcome::Kind::Retry) << "retried with backoff";
     auto c = condition(*api, "QuotaReady");
     EXPECT_EQ(c.value("status", ""), "False");
@@ -110,13 +115,69 @@ TEST(Reconciler, AnUnreadableChildIsNeverWrittenAndTheConditionSaysWhy) {
   }
 }
 
-TEST(Reconciler, OnlyNotFoundMeansAbsentAndTheChildIsCreatedWithPost) {
+// Absent from the synced informer: one server-side apply with a resourceVersion no object can
+// have, which creates the child with its fields in Governor's Apply entry, and no GET.
+TEST(Reconciler, ANewChildIsCreatedWithOneApplyThatOnlyCreates) {
   auto api = cluster({{"quota", kQuota}});
   EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done);
-  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), (Strings{"create team", "jsonPatch team"}))
-      << "created, never applied over; then its fields handed to the apply manager";
+  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{"apply team"});
+  auto body = bodyOf(*api, "apply", resources::kResourceQuota, "team");
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "1") << body;
+  EXPECT_FALSE(body["metadata"].contains("uid")) << "an apply naming a uid never creates";
+  auto quota = api->find(resources::kResourceQuota, "shop", "team");
+  ASSERT_TRUE(quota);
+  EXPECT_EQ((*quota)["metadata"]["managedFields"],
+            Json::parse(R"([{"manager": "governor-operator", "operation": "Apply"}])"));
+  for (const auto& read : api->reads()) EXPECT_EQ(read.find("get resourcequotas"), std::string::npos) << read;
   EXPECT_EQ(condition(*api, "QuotaReady").value("reason", ""), "Reconciled");
   EXPECT_EQ(condition(*api, "Ready").value("status", ""), "True");
+}
+
+// What a new ServiceLevel costs: per child one request, then one Event and the status.
+TEST(Reconciler, ANewServiceLevelTakesOneRequestPerChildOneEventAndTheStatus) {
+  auto api = cluster({{"autoscaling", kAutoscaling}, {"quota", kQuota}});
+  ASSERT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done);
+  Strings writes;
+  Json event;
+  for (const auto& w : api->writes()) {
+    if (w.resource == "events") {
+      writes.push_back("create events");
+      event = w.body;
+    } else {
+      writes.push_back(w.verb + " " + w.resource + " " + w.name);
+    }
+  }
+  EXPECT_EQ(writes, (Strings{"apply horizontalpodautoscalers team", "apply resourcequotas team",
+                             "apply configmaps team-dashboard", "create events", "mergePatch servicelevels team"}));
+  EXPECT_EQ(event["reason"], "Created");
+  EXPECT_EQ(event["message"],
+            "HorizontalPodAutoscaler shop/team, ResourceQuota shop/team and ConfigMap shop/team-dashboard created");
+  for (const auto& read : api->reads()) EXPECT_EQ(read.rfind("get ", 0), std::string::npos) << read;
+}
+
+// The API server refuses every create in a namespace that is being deleted, and that deletion
+// deletes the ServiceLevel too: the condition says so, and there is no retry and no Warning.
+TEST(Reconciler, ANamespaceBeingDeletedIsNoReasonToRetry) {
+  auto api = cluster({{"autoscaling", kAutoscaling}});
+  api->fail("apply", resources::kHpa, "team",
+            {403, "Forbidden",
+             "horizontalpodautoscalers.autoscaling \"team\" is forbidden: unable to create new content in namespace "
+             "shop because it is being terminated"});
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done);
+  auto autoscaler = condition(*api, "AutoscalerReady");
+  EXPECT_EQ(autoscaler.value("reason", ""), "NamespaceTerminating");
+  EXPECT_NE(autoscaler.value("message", "").find("being terminated"), std::string::npos) << autoscaler;
+  for (const auto& w : api->writes()) {
+    if (w.resource == "events") {
+      EXPECT_NE(w.body.value("reason", ""), "ApplyFailed") << w.body;
+    }
+  }
+
+  // Any other refusal of a create is retried.
+  auto other = cluster({{"autoscaling", kAutoscaling}});
+  other->fail("apply", resources::kHpa, "team", {403, "Forbidden", "horizontalpodautoscalers is forbidden"});
+  EXPECT_EQ(reconcileOnce(*other, "shop/team").kind, Outcome::Kind::Retry);
+  EXPECT_EQ(condition(*other, "AutoscalerReady").value("reason", ""), "ApplyFailed");
 }
 
 // The informer's copy of a child may lag: writes name the uid they were meant for, so that an
@@ -244,25 +305,39 @@ TEST(Reconciler, AWorkloadsEventsBringBackTheServiceLevelsThatNameIt) {
 }
 
 TEST(Reconciler, AnObjectGovernorDoesNotOwnIsLeftAloneAndTheConditionSaysConflict) {
-  auto api = cluster({{"quota", kQuota}});
-  api->put(resources::kResourceQuota, object("ResourceQuota", "team", {.labelled = false, .owned = false}));
-  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done) << "retrying changes nothing";
-  auto c = condition(*api, "QuotaReady");
-  EXPECT_EQ(c.value("status", ""), "False");
-  EXPECT_EQ(c.value("reason", ""), "Conflict");
-  EXPECT_EQ(c.value("message", ""),
-            "ResourceQuota shop/team already exists and is not owned by ServiceLevel team; Governor leaves it alone: "
-            "delete or rename it");
-  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{});
+  for (bool labelled : {false, true}) {
+    SCOPED_TRACE(labelled ? "in the informer (labelled)" : "not in the informer");
+    auto api = cluster({{"quota", kQuota}});
+    const Json theirs = object("ResourceQuota", "team", {.labelled = labelled, .owned = false});
+    api->put(resources::kResourceQuota, theirs);
+    EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done) << "retrying changes nothing";
+    auto c = condition(*api, "QuotaReady");
+    EXPECT_EQ(c.value("status", ""), "False");
+    EXPECT_EQ(c.value("reason", ""), "Conflict");
+    EXPECT_EQ(c.value("message", ""),
+              "ResourceQuota shop/team already exists and is not owned by ServiceLevel team; Governor leaves it alone: "
+              "delete or rename it");
+    EXPECT_EQ(api->find(resources::kResourceQuota, "shop", "team"), theirs);
+    // Seen in the cache, nothing is sent; else only the create that the API server refuses.
+    EXPECT_EQ(writesTo(*api, resources::kResourceQuota), labelled ? Strings{} : Strings{"apply team"});
+  }
 }
 
-// Absent when read, made by someone else before the POST: 409, never taken over.
-TEST(Reconciler, AnObjectMadeAfterTheReadIsAConflictToo) {
+// A child of this ServiceLevel that its informer does not hold (the label removed, or the
+// informer's copy lagging): the refused create is followed by a read, and it is applied to.
+TEST(Reconciler, AChildOfOursMissingFromTheInformerIsAppliedToNotAConflict) {
   auto api = cluster({{"quota", kQuota}});
-  api->fail("create", resources::kResourceQuota, "team", {409, "AlreadyExists", "said the fake"});
-  reconcileOnce(*api, "shop/team");
-  EXPECT_EQ(condition(*api, "QuotaReady").value("reason", ""), "Conflict");
-  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), Strings{"create team"}) << "no apply after the 409";
+  Json ours = object("ResourceQuota", "team", {.labelled = false, .owned = true});
+  ours["spec"] = {{"hard", {{"pods", "5"}}}};
+  api->put(resources::kResourceQuota, ours);
+  EXPECT_EQ(reconcileOnce(*api, "shop/team").kind, Outcome::Kind::Done);
+  EXPECT_EQ(writesTo(*api, resources::kResourceQuota), (Strings{"apply team", "apply team"}))
+      << "the refused create, then the apply";
+  auto quota = api->find(resources::kResourceQuota, "shop", "team");
+  EXPECT_EQ((*quota)["metadata"]["uid"], "team-uid") << "the same object";
+  EXPECT_EQ((*quota)["spec"]["hard"]["pods"], "1k");
+  EXPECT_EQ((*quota)["metadata"]["labels"]["governor.io/service-level"], "team");
+  EXPECT_EQ(condition(*api, "QuotaReady").value("reason", ""), "Reconciled");
 }
 
 TEST(Reconciler, PruningDeletesOnlyChildrenThisServiceLevelOwns) {

@@ -511,8 +511,11 @@ TEST_F(RedisSourceTest, AThousandQueuesOnOneConnectionAreOneRoundTripPerPoll) {
             << " us (median of 200); one queue at a time: " << eachReads << " server read events, " << each << " ms; "
             << kStreams << " streams without a lag (XINFO GROUPS, XINFO STREAM, then XRANGE): " << streamReads
             << " server read events\n";
-  EXPECT_LT(all, kLists * one * governor::testing::kSlowdown / 4)
-      << "1,000 queues must cost well under 1,000 round trips";
+  // The times are a figure, not asserted: on loopback a round trip is microseconds, so the
+  // poll's time is mostly the server's and this process's work, which a busy machine stretches
+  // (AThousandQueuesOverASlowLinkArePolledInAboutOneRoundTrip asserts the time where the round
+  // trip dominates). The server's read events above are what proves one round trip.
+  EXPECT_GT(eachReads, listReads * 10) << "one queue at a time must be many more round trips";
 }
 
 // A TCP proxy on 127.0.0.1 in front of a real redis-server that holds what the server sends for

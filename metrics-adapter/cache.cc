@@ -157,8 +157,10 @@ kube::Result<double> Poller::measureSafely(const Target& target) {
 void Poller::pollOnce() { pollRound(true); }
 
 std::optional<size_t> Poller::Round::take(bool& left) {
+  // From the first not taken, so that a round of N targets is not N scans from the start.
+  while (firstUntaken < targets.size() && taken[firstUntaken]) ++firstUntaken;
   left = false;
-  for (size_t i = 0; i < targets.size(); ++i) {
+  for (size_t i = firstUntaken; i < targets.size(); ++i) {
     if (taken[i]) continue;
     left = true;
     if (busyOwners.contains(targets[i]->owner)) continue;

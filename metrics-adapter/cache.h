@@ -111,6 +111,7 @@ class Poller {
     std::mutex mutex;
     std::condition_variable freed;     // an owner is no longer busy
     std::vector<bool> taken;           // guarded by mutex
+    size_t firstUntaken = 0;           // every target before it is taken; guarded by mutex
     std::set<std::string> busyOwners;  // guarded by mutex
     std::future<void> done;            // last: destroyed first, it waits for the workers
 

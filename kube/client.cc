@@ -433,7 +433,7 @@ Result<ListPage> Client::listPage(const Resource& r, const std::string& ns, cons
   return page;
 }
 
-Result<ListPage> Client::list(const Resource& r, const std::string& ns, ListOptions opts) {
+Result<ListPage> Client::list(const Resource& r, const std::string& ns, ListOptions opts, const ItemView& view) {
   ListPage all;
   bool restarted = false;
   for (;;) {
@@ -447,7 +447,10 @@ Result<ListPage> Client::list(const Resource& r, const std::string& ns, ListOpti
       }
       return page.error();
     }
-    for (auto& item : page->items) all.items.push_back(std::move(item));
+    for (auto& item : page->items) {
+      if (view) item = view(std::move(item));
+      if (!item.is_null()) all.items.push_back(std::move(item));
+    }
     all.resourceVersion = page->resourceVersion;
     if (page->continueToken.empty()) return all;
     opts.continueToken = page->continueToken;

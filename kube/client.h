@@ -120,8 +120,12 @@ class Client {
                    const std::string& subresource = "");
   Result<ListPage> listPage(const Resource& r, const std::string& ns, const ListOptions& opts);
   // Follows continue tokens to the end; restarts once from the beginning when a token
-  // expires (410) between pages, as the API concepts page advises.
-  Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {});
+  // expires (410) between pages, as the API concepts page advises. With `view`, each item
+  // is replaced by view(item) as its page arrives, and dropped when that is null: a list of
+  // many large objects is never held whole (an informer's transform).
+  using ItemView = std::function<Json(Json)>;
+  Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {},
+                        const ItemView& view = nullptr);
   // POST: fails with 409 AlreadyExists when an object of that name exists, whoever made it.
   Result<Json> create(const Resource& r, const std::string& ns, const Json& object,
                       const std::string& fieldManager = "");

@@ -33,44 +33,21 @@ ReflectorStats Reflector::stats() const {
 }
 
 bool Reflector::listAndReplace(const std::stop_token& stop) {
-  // Page by page (as Client::list), each item reduced to the sink's view as its page arrives.
   ListOptions lo{opts_.labelSelector, opts_.fieldSelector, "", opts_.pageSize, ""};
-  std::vector<Json> items;
-  std::string rv;
-  bool restarted = false;
-  for (;;) {
-    auto page = client_.listPage(resource_, ns_, lo);
-    if (!page && page.error().isGone() && !lo.continueToken.empty() && !restarted) {
-      restarted = true;  // the continue token expired: the list starts again, once
-      lo.continueToken.clear();
-      items.clear();
-      continue;
-    }
-    if (!page) {
-      {
-        std::lock_guard lock(mu_);
-        ++stats_.lists;
-        stats_.listError = page.error().what();
-      }
-      spdlog::warn("list {} failed: {}", resource_.plural, page.error().what());
-      sleepUnlessStopped(stop, backoff_.next());
-      return false;
-    }
-    for (auto& item : page->items) {
-      if (Json view = sink_.view(std::move(item)); !view.is_null()) items.push_back(std::move(view));
-    }
-    rv = page->resourceVersion;
-    if (page->continueToken.empty()) break;
-    lo.continueToken = page->continueToken;
-  }
+  auto listed = client_.list(resource_, ns_, lo, [this](Json item) { return sink_.view(std::move(item)); });
   {
     std::lock_guard lock(mu_);
     ++stats_.lists;
-    stats_.listError.clear();
+    stats_.listError = listed ? "" : listed.error().what();
   }
-  sink_.replace(std::move(items));
+  if (!listed) {
+    spdlog::warn("list {} failed: {}", resource_.plural, listed.error().what());
+    sleepUnlessStopped(stop, backoff_.next());
+    return false;
+  }
+  sink_.replace(std::move(listed->items));
   std::lock_guard lock(mu_);
-  rv_ = rv;
+  rv_ = listed->resourceVersion;
   return true;
 }
 

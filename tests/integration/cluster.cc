@@ -34,6 +34,15 @@ int clusterCtl(const std::string& args) {
   return std::system(cmd.c_str());
 }
 
+bool compactEtcd() {
+  auto head = run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/range -d '{"key":"AA=="}')");
+  auto rev = kube::Json::parse(head.output, nullptr, false).value("header", kube::Json::object()).value("revision", "");
+  if (rev.empty()) return false;
+  return run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/compaction -d '{"revision":")" + rev +
+             R"(","physical":true}')")
+             .status == 0;
+}
+
 TestNamespace::TestNamespace(kube::Client& client, const std::string& prefix) : client_(client) {
   std::mt19937 rng{std::random_device{}()};
   name_ = prefix + "-" + std::to_string(rng() % 1'000'000);

@@ -24,6 +24,10 @@ std::unique_ptr<kube::Client> clusterClient();
 // Runs tests/cluster/ctl with `args` ("kill kube-apiserver"); returns its exit status.
 int clusterCtl(const std::string& args);
 
+// Compacts etcd at its head revision, as `etcdctl compact $(etcdctl get -w json ...)`, through
+// etcd's gRPC gateway: resourceVersions and continue tokens from before it are too old (410).
+bool compactEtcd();
+
 // Creates namespace "<prefix>-<random>" and deletes it when destroyed.
 class TestNamespace {
  public:

@@ -187,6 +187,38 @@ TEST_F(ClientTest, ListPaginatesOverMoreThan500Objects) {
   EXPECT_EQ(names.size(), static_cast<size_t>(kCount));
 }
 
+// A list's view sees each item as its page arrives; between the first two pages here one
+// more object is made, etcd compacted past the list's snapshot and the kube-apiserver
+// restarted (its watch cache would serve the next page from a snapshot of its own), so the
+// continue token is too old (410 Expired) and the list starts again from the beginning,
+// once, this time with the new object. Items the view makes null are dropped.
+TEST_F(ClientTest, AListWhoseContinueTokenExpiresStartsAgainOnceAndViewsEachItem) {
+  auto ns = ns_->name();
+  constexpr int kCount = 30;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(client_->create(kConfigMaps, ns, configMap("page-" + std::to_string(i), {}, {{"bulk", "yes"}})).ok());
+  }
+  int viewed = 0;
+  bool compacted = false;
+  auto all = client_->list(kConfigMaps, ns, {.labelSelector = "bulk=yes", .limit = 10}, [&](Json item) -> Json {
+    if (++viewed == 1) {
+      compacted = client_->create(kConfigMaps, ns, configMap("page-30", {}, {{"bulk", "yes"}})).ok() && compactEtcd() &&
+                  clusterCtl("kill kube-apiserver") == 0 && clusterCtl("start kube-apiserver") == 0;
+    }
+    const std::string name = item["metadata"]["name"];
+    if (std::stoi(name.substr(5)) % 2) return nullptr;
+    return Json{{"name", name}};
+  });
+  ASSERT_TRUE(compacted) << "could not write, compact etcd or restart the kube-apiserver between the pages";
+  ASSERT_TRUE(all.ok()) << all.error().what();
+  std::vector<Json> expected;
+  for (int i : {0, 10, 12, 14, 16, 18, 2, 20, 22, 24, 26, 28, 30, 4, 6, 8}) {  // in the API's order, by name
+    expected.push_back({{"name", "page-" + std::to_string(i)}});
+  }
+  EXPECT_EQ(all->items, expected);
+  EXPECT_EQ(viewed, 10 + kCount + 1) << "the first page, then the whole list again";
+}
+
 TEST_F(ClientTest, ErrorsNameTheRequestAndCarryTheApiStatus) {
   auto bad = client_->create(kConfigMaps, ns_->name(), configMap("Not_A_Valid_Name", {}));
   ASSERT_FALSE(bad.ok());

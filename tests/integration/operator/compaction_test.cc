@@ -31,16 +31,6 @@ class CompactionTest : public ServiceLevelTest {
     return static_cast<int>(std::ranges::count_if(
         list->items, [&](const Json& q) { return q["spec"].value("hard", Json::object()).value("pods", "") == pods; }));
   }
-
-  // Compacts etcd at its head revision, as `etcdctl compact $(etcdctl get -w json ...)`.
-  static bool compact() {
-    auto head = run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/range -d '{"key":"AA=="}')");
-    auto rev = Json::parse(head.output, nullptr, false).value("header", Json::object()).value("revision", "");
-    if (rev.empty()) return false;
-    return run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/compaction -d '{"revision":")" + rev +
-               R"(","physical":true}')")
-               .status == 0;
-  }
 };
 
 TEST_F(CompactionTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChange) {
@@ -62,7 +52,7 @@ TEST_F(CompactionTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChan
   started = std::chrono::steady_clock::now();
   for (int i = 0; i < kCount; ++i) {
     if (i == kCount / 3 || i == 2 * kCount / 3) {
-      ASSERT_TRUE(compact()) << "etcd refused the compaction";
+      ASSERT_TRUE(compactEtcd()) << "etcd refused the compaction";
     }
     if (i == kCount / 2) {
       // The API server's watch cache absorbs a compaction. One killed (-9) and started
@@ -71,14 +61,14 @@ TEST_F(CompactionTest, EtcdCompactedWhileAThousandServiceLevelsChangeLosesNoChan
       ASSERT_EQ(clusterCtl("kill kube-apiserver"), 0);
       ASSERT_EQ(
           run(R"(curl -sf -X POST http://127.0.0.1:2379/v3/kv/put -d '{"key":"ZHJpbGw=","value":"MQ=="}')").status, 0);
-      ASSERT_TRUE(compact());
+      ASSERT_TRUE(compactEtcd());
       ASSERT_EQ(clusterCtl("start kube-apiserver"), 0);
     }
     auto patched =
         client_->mergePatch(kServiceLevels, ns(), name(i), {{"spec", {{"quota", {{"hard", {{"pods", "11"}}}}}}}});
     ASSERT_TRUE(patched.ok()) << patched.error().what();
   }
-  ASSERT_TRUE(compact());
+  ASSERT_TRUE(compactEtcd());
   EXPECT_TRUE(eventually([&] { return quotasWith("11") == kCount; }, 300s))
       << quotasWith("11") << " of " << kCount << " quotas have the edit; " << tail(op.logFile());
   EXPECT_TRUE(eventually([&] { return readyServiceLevels(*client_, ns()).size() == kCount; }, 60s))

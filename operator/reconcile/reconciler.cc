@@ -478,8 +478,7 @@ void Reconciler::writeStatus(Pass& pass) {
   for (const char* field : {"replicas", "backlog", "latencyP95", "cache", "pausedReplicas", "idleSince"}) {
     if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
   }
-  auto res = api_.mergePatch(resources::kServiceLevel, pass.sl.namespaceName, pass.sl.name, patch, "status");
-  wrote("patch status", pass.object);
+  auto res = patchStatus(pass.sl.namespaceName + "/" + pass.sl.name, pass.object, patch, status);
   if (!res) {
     kube::log::warn(
         fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what()),
@@ -567,10 +566,41 @@ void Reconciler::wrote(const std::string& verb, const Json& object) {
   kube::log::debug(fmt::format("{} {} {}", verb, kind, kube::objectKey(object)), fields);
 }
 
+kube::Result<Json> Reconciler::patchStatus(const std::string& key, const Json& object, const Json& patch,
+                                           const Json& status) {
+  const Json& md = object.at("metadata");
+  auto res =
+      api_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""), patch, "status");
+  wrote("patch status", object);
+  std::lock_guard lock(writtenMu_);
+  if (res) {
+    written_[key] = {md.value("resourceVersion", ""), status};
+  } else {
+    written_.erase(key);  // it may or may not have been written: the informer will tell
+  }
+  return res;
+}
+
+void Reconciler::withWrittenStatus(const std::string& key, Json& object) {
+  std::lock_guard lock(writtenMu_);
+  auto it = written_.find(key);
+  if (it == written_.end()) return;
+  if (it->second.over == object["metadata"].value("resourceVersion", "")) {
+    object["status"] = it->second.status;
+  } else {
+    written_.erase(it);
+  }
+}
+
 Outcome Reconciler::reconcile(const std::string& key) {
   auto object = informers_.get(resources::kServiceLevel, ns_).get(key);
   // Gone: the garbage collector removes the children through their owner references.
-  if (!object || object->at("metadata").contains("deletionTimestamp")) return Outcome::done();
+  if (!object || object->at("metadata").contains("deletionTimestamp")) {
+    std::lock_guard lock(writtenMu_);
+    written_.erase(key);
+    return Outcome::done();
+  }
+  withWrittenStatus(key, *object);
 
   auto parsed = parseServiceLevel(*object);
   if (!parsed.serviceLevel) {
@@ -583,10 +613,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
         setCondition(status.value("conditions", Json::array()), {"Ready", false, "InvalidSpec", message}, gen, now());
     status["observedGeneration"] = gen;
     if (status != object->value("status", Json::object())) {
-      auto md = object->at("metadata");
-      auto res = api_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""),
-                                 {{"status", status}}, "status");
-      wrote("patch status", *object);
+      auto res = patchStatus(key, *object, {{"status", status}}, status);
       if (!res) return Outcome::retry(res.error().what());
       if (before.value("message", "") != message) {
         recordEvent(*object, "Warning", "InvalidSpec", message);

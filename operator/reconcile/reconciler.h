@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,6 +92,14 @@ class Reconciler {
   GuardDecision scaleDownGuard(const Pass& pass);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
+  // Sends the status patch of the ServiceLevel `object` (at `key`), whose status is to be
+  // `status` (WrittenStatus), and counts the write.
+  kube::Result<Json> patchStatus(const std::string& key, const Json& object, const Json& patch, const Json& status);
+  // `object` with the status last written to it by this process while the informer has not
+  // yet seen that write: a pass in between (brought by a child's event) neither writes the
+  // same status again, moving its lastTransitionTimes, nor records again the Events of the
+  // condition changes it made.
+  void withWrittenStatus(const std::string& key, Json& object);
   // What the metrics adapter serves for the ServiceLevel, read through the aggregated
   // APIs as the HPA reads it; nothing when the adapter has no value.
   // The item the adapter serves for `object`, from served_.
@@ -117,6 +126,15 @@ class Reconciler {
   bool rulesNamespaceMatcher_ = false;
   std::unique_ptr<kube::PrometheusClient> prometheus_;  // null without --prometheus-url
   bool rulesWatched_ = false;                           // by an informer (registerInformers)
+  // The status last written to a ServiceLevel, by key, and the resourceVersion it was
+  // written over; forgotten at the first pass that reads a newer object (the write's own
+  // watch event brings one).
+  struct WrittenStatus {
+    std::string over;
+    Json status;
+  };
+  std::mutex writtenMu_;
+  std::map<std::string, WrittenStatus> written_;
   std::mutex crdMu_;
   std::optional<bool> crdInstalled_;
   std::chrono::steady_clock::time_point crdCheckedAt_;

@@ -230,21 +230,22 @@ Json FakeApi::list(const std::string& plural, const std::string& labelSelector) 
   return {{"kind", "List"}, {"metadata", {{"resourceVersion", "1"}}}, {"items", items}};
 }
 
-op::Outcome reconcileOnce(FakeApi& api, const std::string& key) {
+FakeOperator::FakeOperator(FakeApi& api) {
   kube::Config config;
   config.server = api.url();
   config.timeout = std::chrono::seconds(5);
   auto client = kube::Client::create(config);
   if (!client) throw std::runtime_error(client.error().what());
-  kube::Informers informers(**client);
-  op::Metrics metrics;
-  op::Reconciler reconciler(api, informers, "", metrics);
-  reconciler.registerInformers([](const std::string&) {});
-  informers.startAll();
-  if (!informers.waitForSync(std::chrono::seconds(10))) throw std::runtime_error("the informers did not sync");
-  auto outcome = reconciler.reconcile(key);
-  informers.stopAll();
-  return outcome;
+  client_ = std::move(*client);
+  informers_ = std::make_unique<kube::Informers>(*client_);
+  reconciler_ = std::make_unique<op::Reconciler>(api, *informers_, "", metrics_);
+  reconciler_->registerInformers([](const std::string&) {});
+  informers_->startAll();
+  if (!informers_->waitForSync(std::chrono::seconds(10))) throw std::runtime_error("the informers did not sync");
 }
+
+FakeOperator::~FakeOperator() { informers_->stopAll(); }
+
+op::Outcome reconcileOnce(FakeApi& api, const std::string& key) { return FakeOperator(api).reconcile(key); }
 
 }  // namespace governor::testing

@@ -85,9 +85,26 @@ class FakeApi final : public op::Api {
   LocalServer server_;  // last: stops before the members above go away
 };
 
+// A reconciler whose informers list what `api` stores once, at the start: the fake's watches
+// carry no events, so they never see a later write, as informers that lag behind their
+// operator's writes. Throws when the informers do not sync.
+class FakeOperator {
+ public:
+  explicit FakeOperator(FakeApi& api);
+  ~FakeOperator();
+  FakeOperator(const FakeOperator&) = delete;
+  FakeOperator& operator=(const FakeOperator&) = delete;
+  op::Outcome reconcile(const std::string& key) { return reconciler_->reconcile(key); }
+
+ private:
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<kube::Informers> informers_;
+  op::Metrics metrics_;
+  std::unique_ptr<op::Reconciler> reconciler_;
+};
+
 // Reconciles `key` once with informers listed afresh from what `api` stores, as after a
-// restart of the operator: each reconcile sees the writes of the one before. Throws when the
-// informers do not sync.
+// restart of the operator: each reconcile sees the writes of the one before.
 op::Outcome reconcileOnce(FakeApi& api, const std::string& key);
 
 }  // namespace governor::testing

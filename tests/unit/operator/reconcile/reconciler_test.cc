@@ -375,5 +375,20 @@ TEST(Reconciler, ASecondReconcileWithNothingChangedMakesNoWrite) {
   for (const auto& w : api->writes()) ADD_FAILURE() << w.verb << " " << w.resource << " " << w.name << ": " << w.body;
 }
 
+// A child's event can bring a ServiceLevel back before its informer has seen the status the
+// pass before wrote (the fake's informers never do): that pass's status is not written again,
+// and its Event not told again.
+TEST(Reconciler, APassBeforeTheInformerHasSeenTheStatusWrittenDoesNotWriteItAgain) {
+  auto api = cluster({{"quota", kQuota}});
+  testing::FakeOperator op(*api);
+  ASSERT_EQ(op.reconcile("shop/team").kind, Outcome::Kind::Done);
+  ASSERT_EQ(condition(*api, "Ready").value("status", ""), "True") << condition(*api, "Ready").dump();
+  const Json written = api->find(resources::kServiceLevel, "shop", "team")->at("status");
+  api->clearWrites();
+  op.reconcile("shop/team");
+  EXPECT_EQ(writesTo(*api, resources::kServiceLevel), Strings{});
+  EXPECT_EQ(api->find(resources::kServiceLevel, "shop", "team")->at("status"), written);
+}
+
 }  // namespace
 }  // namespace governor::op

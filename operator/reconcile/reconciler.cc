@@ -478,7 +478,7 @@ void Reconciler::writeStatus(Pass& pass) {
   for (const char* field : {"replicas", "backlog", "latencyP95", "cache", "pausedReplicas", "idleSince"}) {
     if (!status.contains(field) && oldStatus.contains(field)) patch["status"][field] = nullptr;
   }
-  auto res = patchStatus(pass.sl.namespaceName + "/" + pass.sl.name, pass.object, patch, status);
+  auto res = patchStatus(pass.object, patch, status);
   if (!res) {
     kube::log::warn(
         fmt::format("servicelevel {}/{}: status: {}", pass.sl.namespaceName, pass.sl.name, res.error().what()),
@@ -566,13 +566,13 @@ void Reconciler::wrote(const std::string& verb, const Json& object) {
   kube::log::debug(fmt::format("{} {} {}", verb, kind, kube::objectKey(object)), fields);
 }
 
-kube::Result<Json> Reconciler::patchStatus(const std::string& key, const Json& object, const Json& patch,
-                                           const Json& status) {
+kube::Result<Json> Reconciler::patchStatus(const Json& object, const Json& patch, const Json& status) {
   const Json& md = object.at("metadata");
   auto res =
       api_.mergePatch(resources::kServiceLevel, md.value("namespace", ""), md.value("name", ""), patch, "status");
   wrote("patch status", object);
   std::lock_guard lock(writtenMu_);
+  const auto key = kube::objectKey(object);
   if (res) {
     written_[key] = {md.value("resourceVersion", ""), status};
   } else {
@@ -613,7 +613,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
         setCondition(status.value("conditions", Json::array()), {"Ready", false, "InvalidSpec", message}, gen, now());
     status["observedGeneration"] = gen;
     if (status != object->value("status", Json::object())) {
-      auto res = patchStatus(key, *object, {{"status", status}}, status);
+      auto res = patchStatus(*object, {{"status", status}}, status);
       if (!res) return Outcome::retry(res.error().what());
       if (before.value("message", "") != message) {
         recordEvent(*object, "Warning", "InvalidSpec", message);

@@ -92,9 +92,9 @@ class Reconciler {
   GuardDecision scaleDownGuard(const Pass& pass);
   void pruneChildren(Pass& pass);
   void writeStatus(Pass& pass);
-  // Sends the status patch of the ServiceLevel `object` (at `key`), whose status is to be
-  // `status` (WrittenStatus), and counts the write.
-  kube::Result<Json> patchStatus(const std::string& key, const Json& object, const Json& patch, const Json& status);
+  // Sends the status patch of the ServiceLevel `object`, whose status is to be `status`
+  // (WrittenStatus), and counts the write.
+  kube::Result<Json> patchStatus(const Json& object, const Json& patch, const Json& status);
   // `object` with the status last written to it by this process while the informer has not
   // yet seen that write: a pass in between (brought by a child's event) neither writes the
   // same status again, moving its lastTransitionTimes, nor records again the Events of the
